@@ -255,7 +255,7 @@ pub enum DatalakeKind {
 }
 
 /// `[models]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsConfig {
     /// The model registry folder; defaults to `models` in the daemon's `state_dir`.
@@ -272,17 +272,6 @@ pub struct ModelsConfig {
     /// Training datasets: name → CSV file or datalake query.
     #[serde(default)]
     pub datasets: BTreeMap<String, DatasetConfig>,
-}
-
-impl Default for ModelsConfig {
-    fn default() -> Self {
-        ModelsConfig {
-            registry: None,
-            active: BTreeMap::new(),
-            onnxruntime: None,
-            datasets: BTreeMap::new(),
-        }
-    }
 }
 
 /// `[models.datasets.NAME]`
