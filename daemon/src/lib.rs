@@ -7,8 +7,10 @@
 pub mod access;
 pub mod context;
 pub mod eventlog;
+pub mod model;
 pub mod monitor;
 pub mod server;
+pub mod training;
 
 use context::Context;
 use mld_shared::config::Config;

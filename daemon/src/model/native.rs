@@ -1,0 +1,251 @@
+//! Native predictors: the fitted scaler and the linfa-trained classifiers in a
+//! compact, serde-stable form (`model.json`). Receives feature rows already in
+//! the model's feature order; emits a class index and a score per row.
+//!
+//! Why not store linfa's own structs: several hold `HashMap`s (Gaussian NB) or
+//! recursive boxed trees, which serialize in a random order and predict slowly;
+//! the random forest does not serialize at all. We keep exactly the numbers the
+//! decision needs, so the same model always hashes to the same bytes and
+//! ties are always broken towards the lowest class index.
+
+use ndarray::{ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use super::meta::Scaling;
+
+/// Scaling fitted on the training split: `x' = (x - offset) * factor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scaler {
+    pub kind: Scaling,
+    pub offsets: Vec<f64>,
+    pub factors: Vec<f64>,
+}
+
+impl Scaler {
+    /// Fits `kind` on the columns of `x`. A constant column maps to 0 rather than dividing by zero.
+    pub fn fit(kind: Scaling, x: ArrayView2<f64>) -> Option<Scaler> {
+        let n = x.nrows().max(1) as f64;
+        let (offsets, factors) = match kind {
+            Scaling::None | Scaling::InsideOnnx => return None,
+            Scaling::MinMax => x
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    let min = c.iter().copied().fold(f64::INFINITY, f64::min);
+                    let max = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let range = max - min;
+                    (min, if range > 0.0 { 1.0 / range } else { 0.0 })
+                })
+                .unzip(),
+            Scaling::Standard => x
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    let mean = c.sum() / n;
+                    let var = c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+                    let std = var.sqrt();
+                    (mean, if std > 0.0 { 1.0 / std } else { 0.0 })
+                })
+                .unzip(),
+        };
+        Some(Scaler { kind, offsets, factors })
+    }
+
+    #[inline]
+    pub fn apply(&self, j: usize, v: f64) -> f64 {
+        (v - self.offsets[j]) * self.factors[j]
+    }
+}
+
+/// A linear score per class, then softmax (multinomial logistic regression).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Softmax {
+    /// `weights[class][feature]`
+    pub weights: Vec<Vec<f64>>,
+    pub intercepts: Vec<f64>,
+    /// Class index of each score row (linfa orders them by label).
+    pub classes: Vec<usize>,
+}
+
+/// One linear score, then the logistic function (binary logistic regression).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sigmoid {
+    pub weights: Vec<f64>,
+    pub intercept: f64,
+    pub positive: usize,
+    pub negative: usize,
+}
+
+/// Gaussian naive Bayes: per class a prior, means and variances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GaussianNbModel {
+    pub classes: Vec<usize>,
+    pub log_priors: Vec<f64>,
+    /// `means[class][feature]`
+    pub means: Vec<Vec<f64>>,
+    pub variances: Vec<Vec<f64>>,
+}
+
+/// One binary SVM: decision value `f(x) = w·x - rho` (linear) or linfa's kernel machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SvmMachine {
+    Linear { weights: Vec<f64>, rho: f64 },
+    Kernel(Box<linfa_svm::Svm<f64, bool>>),
+}
+
+impl SvmMachine {
+    #[inline]
+    fn decision(&self, row: &[f64]) -> f64 {
+        match self {
+            SvmMachine::Linear { weights, rho } => dot(weights, row) - rho,
+            SvmMachine::Kernel(svm) => svm.weighted_sum(&ArrayView1::from(row)) - svm.rho,
+        }
+    }
+}
+
+/// SVM classifier: one machine for two classes (positive = class 1), else one
+/// machine per class (one-vs-rest, highest decision value wins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SvmModel {
+    pub machines: Vec<SvmMachine>,
+}
+
+/// A decision tree flattened into arrays. Node `i` is a leaf when `feature[i] == LEAF`;
+/// then `left[i]` indexes `leaf_class`/`leaf_score`. Else go left when `x[feature] < threshold`
+/// (linfa's rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlatTree {
+    pub feature: Vec<u32>,
+    pub threshold: Vec<f64>,
+    pub left: Vec<u32>,
+    pub right: Vec<u32>,
+    pub leaf_class: Vec<u32>,
+    /// Share of the training rows in the leaf that have `leaf_class`.
+    pub leaf_score: Vec<f64>,
+}
+
+pub const LEAF: u32 = u32::MAX;
+
+impl FlatTree {
+    /// The leaf a row lands in.
+    #[inline]
+    pub fn leaf(&self, row: &[f64]) -> usize {
+        let mut i = 0usize;
+        loop {
+            let f = self.feature[i];
+            if f == LEAF {
+                return self.left[i] as usize;
+            }
+            i = if row[f as usize] < self.threshold[i] { self.left[i] } else { self.right[i] } as usize;
+        }
+    }
+}
+
+/// Bagged trees with majority vote; ties go to the lowest class index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForestModel {
+    pub trees: Vec<FlatTree>,
+    pub n_classes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NativePredictor {
+    LogisticBinary(Sigmoid),
+    LogisticMultinomial(Softmax),
+    DecisionTree(FlatTree),
+    GaussianNb(GaussianNbModel),
+    Svm(SvmModel),
+    RandomForest(ForestModel),
+}
+
+/// The whole native payload (`model.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NativeArtifact {
+    pub scaler: Option<Scaler>,
+    pub predictor: NativePredictor,
+}
+
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Index of the largest value; the first one on ties.
+#[inline]
+fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate().skip(1) {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl NativePredictor {
+    /// Predicts one row (already scaled, in model feature order): (class index, score).
+    /// `scratch` is reused between rows to avoid allocating.
+    #[inline]
+    pub fn predict_row(&self, row: &[f64], scratch: &mut Vec<f64>) -> (usize, f64) {
+        match self {
+            NativePredictor::LogisticBinary(m) => {
+                let p = 1.0 / (1.0 + (-(dot(&m.weights, row) + m.intercept)).exp());
+                // linfa's threshold rule: positive when p >= 0.5.
+                if p >= 0.5 { (m.positive, p) } else { (m.negative, 1.0 - p) }
+            }
+            NativePredictor::LogisticMultinomial(m) => {
+                scratch.clear();
+                scratch.extend(m.weights.iter().zip(&m.intercepts).map(|(w, b)| dot(w, row) + b));
+                let k = argmax(scratch);
+                (m.classes[k], softmax_share(scratch, k))
+            }
+            NativePredictor::GaussianNb(m) => {
+                scratch.clear();
+                for c in 0..m.classes.len() {
+                    let (mu, var) = (&m.means[c], &m.variances[c]);
+                    let mut ll = m.log_priors[c];
+                    for j in 0..row.len() {
+                        let d = row[j] - mu[j];
+                        ll -= 0.5 * ((2.0 * std::f64::consts::PI * var[j]).ln() + d * d / var[j]);
+                    }
+                    scratch.push(ll);
+                }
+                let k = argmax(scratch);
+                (m.classes[k], softmax_share(scratch, k))
+            }
+            NativePredictor::Svm(m) => {
+                if m.machines.len() == 1 {
+                    let d = m.machines[0].decision(row);
+                    if d >= 0.0 { (1, d) } else { (0, -d) }
+                } else {
+                    scratch.clear();
+                    scratch.extend(m.machines.iter().map(|s| s.decision(row)));
+                    let k = argmax(scratch);
+                    (k, scratch[k])
+                }
+            }
+            NativePredictor::DecisionTree(t) => {
+                let leaf = t.leaf(row);
+                (t.leaf_class[leaf] as usize, t.leaf_score[leaf])
+            }
+            NativePredictor::RandomForest(f) => {
+                scratch.clear();
+                scratch.resize(f.n_classes, 0.0);
+                for t in &f.trees {
+                    scratch[t.leaf_class[t.leaf(row)] as usize] += 1.0;
+                }
+                let k = argmax(scratch);
+                (k, scratch[k] / f.trees.len().max(1) as f64)
+            }
+        }
+    }
+}
+
+/// `softmax(values)[k]`, computed stably.
+#[inline]
+fn softmax_share(values: &[f64], k: usize) -> f64 {
+    let max = values[k];
+    let sum: f64 = values.iter().map(|v| (v - max).exp()).sum();
+    1.0 / sum
+}
