@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod context;
+pub mod datalake;
 pub mod eventlog;
 pub mod model;
 pub mod monitor;

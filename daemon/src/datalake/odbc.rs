@@ -1,0 +1,514 @@
+//! The ODBC backend (odbc-api): any driver. Receives an [`OdbcTarget`] and the
+//! datalake's requests; emits batches fetched with columnar bulk fetch
+//! (features bound as nullable f64, text parsed when the column is text),
+//! result rows written with parameter arrays inside one transaction, and
+//! probe results. Every driver message passes through the target's
+//! scrubber before it leaves this file.
+
+use std::collections::HashMap;
+
+use mld_shared::ids::DispatchId;
+use odbc_api::buffers::{BufferDesc, ColumnarDynBuffer};
+use odbc_api::{
+    BindParamDesc, BlockCursor, Connection, ConnectionOptions, Cursor, DataType, OwnedCursor, ResultSetMetadata,
+    environment,
+};
+
+use super::{
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, OdbcTarget, ResultRow, ResultSql, Unscorable,
+    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+};
+use super::connstr::Scrubber;
+
+/// Longest text accepted in a text feature column; longer is not a number anyway.
+const TEXT_FEATURE_LEN: usize = 128;
+/// Longest key; a key column declared wider is bound with this many bytes.
+const MAX_KEY_LEN: usize = 1024;
+
+fn connect(lake: &Datalake, target: &OdbcTarget, fetch_rows: usize) -> Result<Connection<'static>, DatalakeError> {
+    let scrub = target.scrubber();
+    let env = environment().map_err(|e| DatalakeError::Connect {
+        datalake: lake.name.clone(),
+        message: scrub.scrub(&e.to_string()),
+    })?;
+    let options = ConnectionOptions {
+        login_timeout_sec: Some(lake.login_timeout_secs()),
+        packet_size: None,
+    };
+    env.connect_with_connection_string(target.connection_string(fetch_rows).expose(), options)
+        .map_err(|e| DatalakeError::Connect {
+            datalake: lake.name.clone(),
+            message: scrub.scrub(&e.to_string()),
+        })
+}
+
+pub(super) fn probe(lake: &Datalake, target: &OdbcTarget, probe_table: Option<&str>) -> Result<(), DatalakeError> {
+    let conn = connect(lake, target, 1)?;
+    if let Some(t) = probe_table {
+        conn.execute(&format!("SELECT * FROM {t} WHERE 1=0"), (), Some(lake.query_timeout_secs()))
+            .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
+    }
+    Ok(())
+}
+
+/// Each `;`-separated statement in turn (the SQLite driver runs only the first of several).
+pub(super) fn execute(lake: &Datalake, target: &OdbcTarget, sql: &str) -> Result<(), DatalakeError> {
+    let conn = connect(lake, target, 1)?;
+    for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        conn.execute(stmt, (), Some(lake.query_timeout_secs()))
+            .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
+    }
+    Ok(())
+}
+
+/// Where a model feature is found in the fetched buffers.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A numeric column bound as nullable f64: buffer index.
+    Number(usize),
+    /// A text (or unknown) column, parsed here: buffer index.
+    Text(usize),
+    /// The key column itself is also a feature.
+    Key,
+}
+
+fn is_numeric(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Numeric { .. }
+            | DataType::Decimal { .. }
+            | DataType::Integer
+            | DataType::SmallInt
+            | DataType::TinyInt
+            | DataType::BigInt
+            | DataType::Float { .. }
+            | DataType::Real
+            | DataType::Double
+            | DataType::Bit
+    )
+}
+
+pub(super) struct OdbcReader {
+    cursor: BlockCursor<OwnedCursor<Connection<'static>>, ColumnarDynBuffer>,
+    lake: Datalake,
+    scrubber: Scrubber,
+    plan: ColumnPlan,
+    sources: Vec<Source>,
+    key_len: usize,
+    done: bool,
+}
+
+impl OdbcReader {
+    pub(super) fn open(
+        lake: &Datalake,
+        target: &OdbcTarget,
+        query: &str,
+        key_column: &str,
+        features: &[String],
+        batch_size: usize,
+    ) -> Result<Self, DatalakeError> {
+        let scrub = target.scrubber();
+        let qerr = |e: odbc_api::Error| lake.query_error(scrub.scrub(&e.to_string()));
+        let conn = connect(lake, target, batch_size)?;
+        let cursor = conn
+            .into_cursor(query, (), Some(lake.query_timeout_secs()))
+            .map_err(|e| qerr(e.error))?;
+        let Some(mut cursor) = cursor else {
+            return Err(lake.query_error("the query returned no result set".into()));
+        };
+        let names: Vec<String> = cursor
+            .column_names()
+            .map_err(qerr)?
+            .collect::<Result<_, _>>()
+            .map_err(qerr)?;
+        let plan = ColumnPlan::new(lake, names, key_column, features)?;
+
+        // Buffer 0 is the key; each other column is bound once, in first-use order.
+        let key_col = (plan.key + 1) as u16;
+        let key_len = match cursor.col_display_size(key_col).map_err(qerr)? {
+            // Display size is in characters; UTF-8 may need four bytes each.
+            Some(n) => n.get().saturating_mul(4).clamp(1, MAX_KEY_LEN),
+            None => 255,
+        };
+        let mut descs = vec![(key_col, BufferDesc::Text { max_str_len: key_len })];
+        let mut bound: HashMap<usize, Source> = HashMap::new();
+        let mut sources = Vec::with_capacity(plan.features.len());
+        for &col in &plan.features {
+            if col == plan.key {
+                sources.push(Source::Key);
+                continue;
+            }
+            if let Some(s) = bound.get(&col) {
+                sources.push(*s);
+                continue;
+            }
+            let n = (col + 1) as u16;
+            let dt = cursor.col_data_type(n).map_err(qerr)?;
+            let index = descs.len();
+            let source = if is_numeric(&dt) {
+                // f64 always: psqlODBC reports DOUBLE PRECISION as SQL_FLOAT(17), which
+                // a "fitting" buffer would make f32.
+                descs.push((n, BufferDesc::F64 { nullable: true }));
+                Source::Number(index)
+            } else {
+                descs.push((
+                    n,
+                    BufferDesc::Text {
+                        max_str_len: TEXT_FEATURE_LEN,
+                    },
+                ));
+                Source::Text(index)
+            };
+            bound.insert(col, source);
+            sources.push(source);
+        }
+        let buffer = ColumnarDynBuffer::from_descs_and_indices(batch_size, descs.into_iter());
+        let cursor = cursor.bind_buffer(buffer).map_err(qerr)?;
+        Ok(OdbcReader {
+            cursor,
+            lake: lake.clone(),
+            scrubber: scrub.clone(),
+            plan,
+            sources,
+            key_len,
+            done: false,
+        })
+    }
+
+    pub(super) fn next_batch(&mut self) -> Result<Option<Batch>, DatalakeError> {
+        if self.done {
+            return Ok(None);
+        }
+        let fetched = match self.cursor.fetch() {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                self.done = true;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.done = true;
+                return Err(self.lake.read_error(self.scrubber.scrub(&e.to_string())));
+            }
+        };
+        let n = fetched.num_rows();
+        let plan = &self.plan;
+        let keys = fetched.column(0).as_text().expect("key bound as text");
+        // Per buffer: numeric values+indicators, or a text view.
+        let mut numbers: Vec<Option<(&[f64], &[isize])>> = Vec::with_capacity(fetched.num_cols());
+        let mut texts = Vec::with_capacity(fetched.num_cols());
+        for i in 0..fetched.num_cols() {
+            let col = fetched.column(i);
+            numbers.push(col.as_nullable_slice::<f64>().map(|s| s.raw_values()));
+            texts.push(col.as_text());
+        }
+        let mut b = BatchBuilder::new(n, self.sources.len());
+        for row in 0..n {
+            if keys.content_length_at(row).is_some_and(|len| len > self.key_len) {
+                self.done = true;
+                return Err(self.lake.read_error(format!(
+                    "a value of key column {} is longer than {} bytes",
+                    plan.names[plan.key], self.key_len
+                )));
+            }
+            let Some(key_bytes) = keys.get(row) else {
+                b.unscorable.push(Unscorable {
+                    key: String::new(),
+                    reason: key_null_reason(&plan.names[plan.key]),
+                });
+                continue;
+            };
+            let key = String::from_utf8_lossy(key_bytes).into_owned();
+            let mark = b.data.len();
+            let mut rejected = None;
+            for (j, source) in self.sources.iter().enumerate() {
+                let value = match *source {
+                    Source::Number(i) => {
+                        let (values, indicators) = numbers[i].expect("bound as f64");
+                        if indicators[row] == odbc_api::sys::NULL_DATA {
+                            Err(null_reason(plan.feature_name(j)))
+                        } else {
+                            Ok(values[row])
+                        }
+                    }
+                    Source::Text(i) => {
+                        let view = texts[i].as_ref().expect("bound as text");
+                        match view.get(row) {
+                            None => Err(null_reason(plan.feature_name(j))),
+                            Some(bytes) => {
+                                let text = String::from_utf8_lossy(bytes);
+                                let truncated = view.content_length_at(row).is_some_and(|l| l > TEXT_FEATURE_LEN);
+                                match parse_number(&text) {
+                                    Some(v) if !truncated => Ok(v),
+                                    _ => Err(not_numeric_reason(plan.feature_name(j), &text)),
+                                }
+                            }
+                        }
+                    }
+                    Source::Key => parse_number(&key).ok_or_else(|| not_numeric_reason(plan.feature_name(j), &key)),
+                };
+                match value {
+                    Ok(v) => b.data.push(v),
+                    Err(reason) => {
+                        rejected = Some(reason);
+                        break;
+                    }
+                }
+            }
+            match rejected {
+                Some(reason) => b.reject(mark, key, reason),
+                None => b.keys.push(key),
+            }
+        }
+        Ok(Some(b.finish()))
+    }
+}
+
+pub(super) struct OdbcWriter {
+    conn: Connection<'static>,
+    lake: Datalake,
+    scrubber: Scrubber,
+    sql: ResultSql,
+    dispatch_id: i64,
+    /// PostgreSQL takes a whole batch as arrays in one statement: ~10x parameter arrays.
+    postgres: bool,
+    open: bool,
+}
+
+impl OdbcWriter {
+    pub(super) fn begin(
+        lake: &Datalake,
+        target: &OdbcTarget,
+        sql: ResultSql,
+        dispatch_id: DispatchId,
+    ) -> Result<Self, DatalakeError> {
+        let scrubber = target.scrubber().clone();
+        let conn = connect(lake, target, lake.batch_size).map_err(|e| DatalakeError::Write {
+            datalake: lake.name.clone(),
+            table: sql.table_name.clone(),
+            message: e.to_string(),
+        })?;
+        let postgres = lake.postgres_unnest
+            && conn
+                .database_management_system_name()
+                .map(|n| n.eq_ignore_ascii_case("PostgreSQL"))
+                .unwrap_or(false);
+        let mut w = OdbcWriter {
+            conn,
+            lake: lake.clone(),
+            scrubber,
+            sql,
+            dispatch_id: dispatch_id.0,
+            postgres,
+            open: false,
+        };
+        // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
+        if let Err(e) = w.conn.set_autocommit(false) {
+            return Err(w.fail(e));
+        }
+        w.open = true;
+        let delete = w.sql.delete();
+        let result = w
+            .conn
+            .execute(&delete, &w.dispatch_id, Some(lake.query_timeout_secs()))
+            .map(|_| ());
+        if let Err(e) = result {
+            return Err(w.fail(e));
+        }
+        Ok(w)
+    }
+
+    /// Rolls back and builds the (scrubbed) error.
+    fn fail(&mut self, e: odbc_api::Error) -> DatalakeError {
+        let message = self.scrubber.scrub(&e.to_string());
+        self.rollback();
+        self.error(message)
+    }
+
+    fn error(&self, message: String) -> DatalakeError {
+        DatalakeError::Write {
+            datalake: self.lake.name.clone(),
+            table: self.sql.table_name.clone(),
+            message,
+        }
+    }
+
+    fn rollback(&mut self) {
+        if self.open {
+            let _ = self.conn.rollback();
+            self.open = false;
+        }
+    }
+
+    pub(super) fn write_batch(&mut self, rows: &[ResultRow]) -> Result<(), DatalakeError> {
+        if !self.open {
+            return Err(self.error("the transaction was already rolled back".into()));
+        }
+        let result = if self.postgres {
+            self.insert_unnest(rows)
+        } else {
+            self.insert_arrays(rows)
+        };
+        result.map_err(|e| self.fail(e))
+    }
+
+    /// Parameter arrays: one round trip per batch for drivers that support them.
+    fn insert_arrays(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
+        let max_len = |f: fn(&ResultRow) -> &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(1);
+        let descs = [
+            BindParamDesc::i64(false),
+            BindParamDesc::text(max_len(|r| &r.row_key)),
+            BindParamDesc::text(max_len(|r| &r.prediction)),
+            BindParamDesc::f64(false),
+            BindParamDesc::text(max_len(|r| &r.model_version)),
+            BindParamDesc::timestamp(false, 3),
+        ];
+        let prepared = self.conn.prepare(&self.sql.insert())?;
+        let mut ins = prepared.into_column_inserter(rows.len(), descs)?;
+        ins.set_num_rows(rows.len());
+        ins.column_mut(0).as_slice::<i64>().expect("i64").fill(self.dispatch_id);
+        let mut text = |index: usize, f: fn(&ResultRow) -> &str| {
+            let mut col = ins.column_mut(index).as_text().expect("text");
+            for (i, r) in rows.iter().enumerate() {
+                col.set_cell(i, Some(f(r).as_bytes()));
+            }
+        };
+        text(1, |r| &r.row_key);
+        text(2, |r| &r.prediction);
+        text(4, |r| &r.model_version);
+        let scores = ins.column_mut(3).as_slice::<f64>().expect("f64");
+        for (s, r) in scores.iter_mut().zip(rows) {
+            *s = r.score;
+        }
+        let stamps = ins
+            .column_mut(5)
+            .as_slice::<odbc_api::sys::Timestamp>()
+            .expect("timestamp");
+        for (s, r) in stamps.iter_mut().zip(rows) {
+            *s = odbc_timestamp(r.scored_at);
+        }
+        ins.execute()?;
+        Ok(())
+    }
+
+    /// PostgreSQL: the batch as six array literals unnested server-side.
+    fn insert_unnest(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
+        use odbc_api::IntoParameter;
+        let keys = array_literal(rows.iter().map(|r| r.row_key.as_str()), true);
+        let preds = array_literal(rows.iter().map(|r| r.prediction.as_str()), true);
+        let scores = array_literal(rows.iter().map(|r| float_text(r.score)), false);
+        let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
+        let stamps = array_literal(rows.iter().map(|r| timestamp_text(r.scored_at)), true);
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT ?, k, p, s, v, t FROM \
+             unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)",
+            self.sql.table,
+            self.sql.columns.join(", ")
+        );
+        let (keys, preds, scores, versions, stamps) = (
+            keys.as_str().into_parameter(),
+            preds.as_str().into_parameter(),
+            scores.as_str().into_parameter(),
+            versions.as_str().into_parameter(),
+            stamps.as_str().into_parameter(),
+        );
+        let params = (&self.dispatch_id, &keys, &preds, &scores, &versions, &stamps);
+        self.conn.execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
+        Ok(())
+    }
+
+    pub(super) fn commit(mut self) -> Result<(), DatalakeError> {
+        if !self.open {
+            return Err(self.error("the transaction was already rolled back".into()));
+        }
+        match self.conn.commit() {
+            Ok(()) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+}
+
+impl Drop for OdbcWriter {
+    fn drop(&mut self) {
+        self.rollback();
+    }
+}
+
+fn odbc_timestamp(ts: jiff::Timestamp) -> odbc_api::sys::Timestamp {
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    odbc_api::sys::Timestamp {
+        year: dt.year(),
+        month: dt.month() as u16,
+        day: dt.day() as u16,
+        hour: dt.hour() as u16,
+        minute: dt.minute() as u16,
+        second: dt.second() as u16,
+        // Milliseconds only: drivers reject fractions finer than the declared precision.
+        fraction: (dt.subsec_nanosecond() / 1_000_000 * 1_000_000) as u32,
+    }
+}
+
+/// Shortest text that reads back as the same f64 (PostgreSQL spells the non-finite ones).
+fn float_text(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// A PostgreSQL array literal: `{"a","b"}` (quoted elements escape `"` and `\`).
+fn array_literal<S: AsRef<str>>(items: impl Iterator<Item = S>, quoted: bool) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let item = item.as_ref();
+        if quoted {
+            out.push('"');
+            for c in item.chars() {
+                if c == '"' || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        } else {
+            out.push_str(item);
+        }
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_escape_quotes_and_backslashes() {
+        assert_eq!(array_literal(["a", "b\"c", "d\\e"].iter(), true), r#"{"a","b\"c","d\\e"}"#);
+        assert_eq!(array_literal(["1", "2"].iter(), false), "{1,2}");
+    }
+
+    #[test]
+    fn floats_round_trip_as_text() {
+        for v in [0.1, 1.0 / 3.0, 1e300, -2.5e-310] {
+            assert_eq!(float_text(v).parse::<f64>().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn timestamps_keep_milliseconds() {
+        let ts: jiff::Timestamp = "2026-11-23T12:34:56.789123Z".parse().unwrap();
+        let t = odbc_timestamp(ts);
+        assert_eq!((t.year, t.month, t.day, t.hour, t.second), (2026, 11, 23, 12, 56));
+        assert_eq!(t.fraction, 789_000_000);
+        assert_eq!(timestamp_text(ts), "2026-11-23 12:34:56.789");
+    }
+}
