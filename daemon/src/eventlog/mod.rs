@@ -223,6 +223,20 @@ impl EventLog {
         rx.await.map_err(|_| EventLogError::Closed)?
     }
 
+    /// Like [`EventLog::read`], for blocking threads.
+    pub fn read_blocking<T, F>(&self, f: F) -> Result<T, EventLogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(EventLogError::Sqlite));
+        });
+        self.reads.send(job).map_err(|_| EventLogError::Closed)?;
+        rx.blocking_recv().map_err(|_| EventLogError::Closed)?
+    }
+
     /// Whether the log can be written and read right now (for the monitor).
     pub async fn probe(&self) -> Result<(), EventLogError> {
         let now = jiff::Timestamp::now().as_millisecond();
