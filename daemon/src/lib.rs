@@ -1,1 +1,4 @@
 pub fn x(){}
+
+pub mod clock;
+pub mod scheduler;
