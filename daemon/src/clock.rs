@@ -37,13 +37,17 @@ pub struct TestClock {
 impl TestClock {
     /// Must be called inside the runtime whose (paused) clock it should follow.
     pub fn starting_at(start: Timestamp) -> Arc<Self> {
-        Arc::new(TestClock { start, origin: tokio::time::Instant::now() })
+        Arc::new(TestClock {
+            start,
+            origin: tokio::time::Instant::now(),
+        })
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> Timestamp {
-        let elapsed = SignedDuration::try_from(self.origin.elapsed()).unwrap_or(SignedDuration::MAX);
+        let elapsed =
+            SignedDuration::try_from(self.origin.elapsed()).unwrap_or(SignedDuration::MAX);
         self.start.saturating_add(elapsed).unwrap_or(Timestamp::MAX)
     }
 }
@@ -59,6 +63,9 @@ mod tests {
         let clock = TestClock::starting_at(start);
         assert_eq!(clock.now(), start);
         tokio::time::sleep(Duration::from_secs(3600)).await;
-        assert_eq!(clock.now(), "2026-03-08T07:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            clock.now(),
+            "2026-03-08T07:00:00Z".parse::<Timestamp>().unwrap()
+        );
     }
 }

@@ -55,20 +55,38 @@ const MAX_STEPS: u32 = 10_000;
 impl Schedule {
     /// Parses `expr` in the timezone named `tz` (an IANA name), or in
     /// `default_tz` when the job names none.
-    pub fn parse(expr: &str, tz: Option<&str>, default_tz: &TimeZone) -> Result<Schedule, ScheduleError> {
-        let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
-        let cron = parser
-            .parse(expr)
-            .map_err(|e| ScheduleError::Expression { expr: expr.to_string(), message: e.to_string() })?;
+    pub fn parse(
+        expr: &str,
+        tz: Option<&str>,
+        default_tz: &TimeZone,
+    ) -> Result<Schedule, ScheduleError> {
+        let parser = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .year(Year::Disallowed)
+            .build();
+        let cron = parser.parse(expr).map_err(|e| ScheduleError::Expression {
+            expr: expr.to_string(),
+            message: e.to_string(),
+        })?;
         let (tz, tz_name) = match tz {
             Some(name) => {
-                let tz = TimeZone::get(name)
-                    .map_err(|e| ScheduleError::Timezone { name: name.to_string(), message: e.to_string() })?;
+                let tz = TimeZone::get(name).map_err(|e| ScheduleError::Timezone {
+                    name: name.to_string(),
+                    message: e.to_string(),
+                })?;
                 (tz, name.to_string())
             }
-            None => (default_tz.clone(), default_tz.iana_name().unwrap_or("system").to_string()),
+            None => (
+                default_tz.clone(),
+                default_tz.iana_name().unwrap_or("system").to_string(),
+            ),
         };
-        Ok(Schedule { expr: expr.to_string(), cron, tz, tz_name })
+        Ok(Schedule {
+            expr: expr.to_string(),
+            cron,
+            tz,
+            tz_name,
+        })
     }
 
     pub fn expr(&self) -> &str {
@@ -122,7 +140,11 @@ impl Schedule {
 }
 
 /// Iterates the slots in `(from, to]`.
-pub fn slots_between(schedule: &Schedule, from: Timestamp, to: Timestamp) -> impl Iterator<Item = Timestamp> + '_ {
+pub fn slots_between(
+    schedule: &Schedule,
+    from: Timestamp,
+    to: Timestamp,
+) -> impl Iterator<Item = Timestamp> + '_ {
     let mut cur = from;
     std::iter::from_fn(move || {
         let next = schedule.next_after(cur).filter(|t| *t <= to)?;
@@ -161,9 +183,15 @@ mod tests {
     fn weekly_line_fires_monday_at_two() {
         // 2026-11-23 is a Monday.
         let s = utc("0 2 * * 1");
-        assert_eq!(next_n(&s, "2026-11-20T12:00:00Z", 2), ["2026-11-23T02:00:00Z", "2026-11-30T02:00:00Z"]);
+        assert_eq!(
+            next_n(&s, "2026-11-20T12:00:00Z", 2),
+            ["2026-11-23T02:00:00Z", "2026-11-30T02:00:00Z"]
+        );
         // Exactly on a slot: the next one is a week later.
-        assert_eq!(s.next_after(ts("2026-11-23T02:00:00Z")), Some(ts("2026-11-30T02:00:00Z")));
+        assert_eq!(
+            s.next_after(ts("2026-11-23T02:00:00Z")),
+            Some(ts("2026-11-30T02:00:00Z"))
+        );
     }
 
     #[test]
@@ -172,14 +200,21 @@ mod tests {
         // Friday 17:45 is the last of the week; Monday 09:00 the next.
         assert_eq!(
             next_n(&s, "2026-11-27T17:30:00Z", 3),
-            ["2026-11-27T17:45:00Z", "2026-11-30T09:00:00Z", "2026-11-30T09:15:00Z"]
+            [
+                "2026-11-27T17:45:00Z",
+                "2026-11-30T09:00:00Z",
+                "2026-11-30T09:15:00Z"
+            ]
         );
     }
 
     #[test]
     fn first_of_the_month_at_midnight() {
         let s = utc("0 0 1 * *");
-        assert_eq!(next_n(&s, "2026-11-23T00:00:00Z", 2), ["2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"]);
+        assert_eq!(
+            next_n(&s, "2026-11-23T00:00:00Z", 2),
+            ["2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"]
+        );
     }
 
     #[test]
@@ -188,7 +223,12 @@ mod tests {
         let s = utc("0 0 1 * 1");
         assert_eq!(
             next_n(&s, "2026-11-24T00:00:00Z", 4),
-            ["2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z", "2026-12-07T00:00:00Z", "2026-12-14T00:00:00Z"]
+            [
+                "2026-11-30T00:00:00Z",
+                "2026-12-01T00:00:00Z",
+                "2026-12-07T00:00:00Z",
+                "2026-12-14T00:00:00Z"
+            ]
         );
     }
 
@@ -196,7 +236,11 @@ mod tests {
     fn sunday_is_zero_and_seven() {
         for expr in ["0 3 * * 0", "0 3 * * 7", "0 3 * * SUN"] {
             // 2026-11-29 is a Sunday.
-            assert_eq!(utc(expr).next_after(ts("2026-11-23T00:00:00Z")), Some(ts("2026-11-29T03:00:00Z")), "{expr}");
+            assert_eq!(
+                utc(expr).next_after(ts("2026-11-23T00:00:00Z")),
+                Some(ts("2026-11-29T03:00:00Z")),
+                "{expr}"
+            );
         }
     }
 
@@ -205,15 +249,30 @@ mod tests {
         let s = utc("*/20 * * * * *");
         assert_eq!(
             next_n(&s, "2026-11-23T10:00:05Z", 3),
-            ["2026-11-23T10:00:20Z", "2026-11-23T10:00:40Z", "2026-11-23T10:01:00Z"]
+            [
+                "2026-11-23T10:00:20Z",
+                "2026-11-23T10:00:40Z",
+                "2026-11-23T10:01:00Z"
+            ]
         );
         let s = utc("30 0 2 * * *");
-        assert_eq!(s.next_after(ts("2026-11-23T00:00:00Z")), Some(ts("2026-11-23T02:00:30Z")));
+        assert_eq!(
+            s.next_after(ts("2026-11-23T00:00:00Z")),
+            Some(ts("2026-11-23T02:00:30Z"))
+        );
     }
 
     #[test]
     fn invalid_lines_are_refused_with_the_parser_message() {
-        for expr in ["", "61 * * * *", "* * *", "0 2 * * 8", "0 25 * * *", "hello", "0 0 0 1 1 * 2026"] {
+        for expr in [
+            "",
+            "61 * * * *",
+            "* * *",
+            "0 2 * * 8",
+            "0 25 * * *",
+            "hello",
+            "0 0 0 1 1 * 2026",
+        ] {
             let err = Schedule::parse(expr, None, &TimeZone::UTC).unwrap_err();
             match &err {
                 ScheduleError::Expression { expr: e, message } => {
@@ -222,14 +281,20 @@ mod tests {
                 }
                 other => panic!("{expr:?}: {other:?}"),
             }
-            assert!(err.to_string().starts_with("invalid cron expression"), "{err}");
+            assert!(
+                err.to_string().starts_with("invalid cron expression"),
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn unknown_timezone_is_refused() {
         let err = Schedule::parse("0 2 * * *", Some("Mars/Olympus"), &TimeZone::UTC).unwrap_err();
-        assert!(matches!(err, ScheduleError::Timezone { ref name, .. } if name == "Mars/Olympus"), "{err:?}");
+        assert!(
+            matches!(err, ScheduleError::Timezone { ref name, .. } if name == "Mars/Olympus"),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("Mars/Olympus"));
     }
 
@@ -239,7 +304,10 @@ mod tests {
         let s = Schedule::parse("0 2 * * *", None, &rome).unwrap();
         assert_eq!(s.timezone_name(), "Europe/Rome");
         // 02:00 CET is 01:00 UTC.
-        assert_eq!(s.next_after(ts("2026-11-23T00:00:00Z")), Some(ts("2026-11-23T01:00:00Z")));
+        assert_eq!(
+            s.next_after(ts("2026-11-23T00:00:00Z")),
+            Some(ts("2026-11-23T01:00:00Z"))
+        );
     }
 
     #[test]
@@ -248,7 +316,11 @@ mod tests {
         let s = zoned("30 2 * * *", "America/New_York");
         assert_eq!(
             next_n(&s, "2026-03-07T00:00:00Z", 3),
-            ["2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z"]
+            [
+                "2026-03-07T07:30:00Z",
+                "2026-03-08T07:00:00Z",
+                "2026-03-09T06:30:00Z"
+            ]
         );
     }
 
@@ -258,10 +330,17 @@ mod tests {
         let s = zoned("30 1 * * *", "America/New_York");
         assert_eq!(
             next_n(&s, "2026-10-31T00:00:00Z", 3),
-            ["2026-10-31T05:30:00Z", "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]
+            [
+                "2026-10-31T05:30:00Z",
+                "2026-11-01T05:30:00Z",
+                "2026-11-02T06:30:00Z"
+            ]
         );
         // Searching from inside the repeated hour's second pass does not return its first pass again.
-        assert_eq!(s.next_after(ts("2026-11-01T06:10:00Z")), Some(ts("2026-11-02T06:30:00Z")));
+        assert_eq!(
+            s.next_after(ts("2026-11-01T06:10:00Z")),
+            Some(ts("2026-11-02T06:30:00Z"))
+        );
     }
 
     #[test]
@@ -270,12 +349,20 @@ mod tests {
         let s = zoned("30 2 * * *", "Europe/Rome");
         assert_eq!(
             next_n(&s, "2026-03-28T00:00:00Z", 3),
-            ["2026-03-28T01:30:00Z", "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z"]
+            [
+                "2026-03-28T01:30:00Z",
+                "2026-03-29T01:00:00Z",
+                "2026-03-30T00:30:00Z"
+            ]
         );
         // 2026-10-25: 03:00 CEST returns to 02:00 CET; 02:30 happens at 00:30Z and 01:30Z.
         assert_eq!(
             next_n(&s, "2026-10-24T00:00:00Z", 3),
-            ["2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]
+            [
+                "2026-10-24T00:30:00Z",
+                "2026-10-25T00:30:00Z",
+                "2026-10-26T01:30:00Z"
+            ]
         );
     }
 
@@ -285,16 +372,27 @@ mod tests {
         // Spring: 01:45 EST, then 02:00..02:45 and 03:00 merge into 03:00 EDT, then 03:15.
         assert_eq!(
             next_n(&s, "2026-03-08T06:40:00Z", 3),
-            ["2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:15:00Z"]
+            [
+                "2026-03-08T06:45:00Z",
+                "2026-03-08T07:00:00Z",
+                "2026-03-08T07:15:00Z"
+            ]
         );
         // Fall: 01:45 EDT (05:45Z), then 02:00 EST (07:00Z): the repeated hour has no slots.
-        assert_eq!(next_n(&s, "2026-11-01T05:40:00Z", 2), ["2026-11-01T05:45:00Z", "2026-11-01T07:00:00Z"]);
+        assert_eq!(
+            next_n(&s, "2026-11-01T05:40:00Z", 2),
+            ["2026-11-01T05:45:00Z", "2026-11-01T07:00:00Z"]
+        );
     }
 
     #[test]
     fn slots_between_is_half_open() {
         let s = utc("0 * * * *");
-        let got: Vec<_> = slots_between(&s, ts("2026-11-23T01:00:00Z"), ts("2026-11-23T03:00:00Z")).collect();
-        assert_eq!(got, [ts("2026-11-23T02:00:00Z"), ts("2026-11-23T03:00:00Z")]);
+        let got: Vec<_> =
+            slots_between(&s, ts("2026-11-23T01:00:00Z"), ts("2026-11-23T03:00:00Z")).collect();
+        assert_eq!(
+            got,
+            [ts("2026-11-23T02:00:00Z"), ts("2026-11-23T03:00:00Z")]
+        );
     }
 }

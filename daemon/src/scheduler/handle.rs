@@ -13,19 +13,40 @@ use tokio_util::sync::CancellationToken;
 
 use super::owner::Owner;
 use super::{
-    DispatchId, Dispatcher, JobName, JobSpec, JobView, RunNow, SchedulerError, SchedulerOptions, SchedulerStore,
-    SlotRecord, StateChange, StoreError,
+    DispatchId, Dispatcher, JobName, JobSpec, JobView, RunNow, SchedulerError, SchedulerOptions,
+    SchedulerStore, SlotRecord, StateChange, StoreError,
 };
 use crate::clock::Clock;
 
 pub(super) type Reply<T> = oneshot::Sender<Result<T, SchedulerError>>;
 
 pub(super) enum Command {
-    Jobs { reply: Reply<Vec<JobView>> },
-    Enable { job: JobName, by: String, reason: Option<String>, reply: Reply<JobView> },
-    Disable { job: JobName, by: String, reason: Option<String>, until: Option<Timestamp>, reply: Reply<JobView> },
-    RunNow { job: JobName, by: String, reply: Reply<RunNow> },
-    Finished { job: JobName, dispatch: DispatchId, reply: Reply<()> },
+    Jobs {
+        reply: Reply<Vec<JobView>>,
+    },
+    Enable {
+        job: JobName,
+        by: String,
+        reason: Option<String>,
+        reply: Reply<JobView>,
+    },
+    Disable {
+        job: JobName,
+        by: String,
+        reason: Option<String>,
+        until: Option<Timestamp>,
+        reply: Reply<JobView>,
+    },
+    RunNow {
+        job: JobName,
+        by: String,
+        reply: Reply<RunNow>,
+    },
+    Finished {
+        job: JobName,
+        dispatch: DispatchId,
+        reply: Reply<()>,
+    },
 }
 
 /// Cheap to clone; every clone talks to the same owner task.
@@ -58,7 +79,10 @@ pub async fn start(
 impl SchedulerHandle {
     async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, SchedulerError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).await.map_err(|_| SchedulerError::Stopped)?;
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| SchedulerError::Stopped)?;
         rx.await.map_err(|_| SchedulerError::Stopped)?
     }
 
@@ -69,9 +93,20 @@ impl SchedulerHandle {
 
     /// Resumes a disabled job. `by` is the caller's Unix user name. Slots that
     /// fell during the pause are recorded as skipped (disabled).
-    pub async fn enable(&self, job: &JobName, by: &str, reason: Option<String>) -> Result<JobView, SchedulerError> {
+    pub async fn enable(
+        &self,
+        job: &JobName,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<JobView, SchedulerError> {
         let (job, by) = (job.clone(), by.to_string());
-        self.ask(|reply| Command::Enable { job, by, reason, reply }).await
+        self.ask(|reply| Command::Enable {
+            job,
+            by,
+            reason,
+            reply,
+        })
+        .await
     }
 
     /// Pauses a job, until `until` if given (it then resumes by itself).
@@ -84,7 +119,14 @@ impl SchedulerHandle {
         until: Option<Timestamp>,
     ) -> Result<JobView, SchedulerError> {
         let (job, by) = (job.clone(), by.to_string());
-        self.ask(|reply| Command::Disable { job, by, reason, until, reply }).await
+        self.ask(|reply| Command::Disable {
+            job,
+            by,
+            reason,
+            until,
+            reply,
+        })
+        .await
     }
 
     /// Starts a dispatch now, under the job's overlap rule: refused while the
@@ -97,18 +139,33 @@ impl SchedulerHandle {
 
     /// The dispatch side reports that `dispatch` ended (any status). A queued
     /// run of the job starts now.
-    pub async fn dispatch_finished(&self, job: &JobName, dispatch: DispatchId) -> Result<(), SchedulerError> {
+    pub async fn dispatch_finished(
+        &self,
+        job: &JobName,
+        dispatch: DispatchId,
+    ) -> Result<(), SchedulerError> {
         let job = job.clone();
-        self.ask(|reply| Command::Finished { job, dispatch, reply }).await
+        self.ask(|reply| Command::Finished {
+            job,
+            dispatch,
+            reply,
+        })
+        .await
     }
 
     /// The job's slot decisions with slot time at or after `since`, oldest first.
-    pub async fn slots(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, SchedulerError> {
+    pub async fn slots(
+        &self,
+        job: &JobName,
+        since: Timestamp,
+    ) -> Result<Vec<SlotRecord>, SchedulerError> {
         let job = self.known(job)?;
         let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.slots_since(&job, since))
-            .await
-            .map_err(|e| StoreError::Join(e.to_string()))??)
+        Ok(
+            tokio::task::spawn_blocking(move || store.slots_since(&job, since))
+                .await
+                .map_err(|e| StoreError::Join(e.to_string()))??,
+        )
     }
 
     /// The job's state changes (who, when, from, to, why, until), oldest first.
@@ -121,6 +178,10 @@ impl SchedulerHandle {
     }
 
     fn known(&self, job: &JobName) -> Result<JobName, SchedulerError> {
-        if self.names.contains(job) { Ok(job.clone()) } else { Err(SchedulerError::UnknownJob(job.clone())) }
+        if self.names.contains(job) {
+            Ok(job.clone())
+        } else {
+            Err(SchedulerError::UnknownJob(job.clone()))
+        }
     }
 }

@@ -269,19 +269,29 @@ pub enum SlotDecision {
     StartFailed { reason: String },
     /// This slot and `count - 1` more through `last`, all missed or skipped
     /// (disabled), recorded as one decision to bound the ledger.
-    Summary { kind: GapKind, count: u64, last: Timestamp },
+    Summary {
+        kind: GapKind,
+        count: u64,
+        last: Timestamp,
+    },
 }
 
 impl fmt::Display for SlotDecision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SlotDecision::Ran { dispatch } => write!(f, "ran as dispatch {dispatch}"),
-            SlotDecision::SkippedOverlap { running } => write!(f, "skipped: overlap (dispatch {running} running)"),
-            SlotDecision::Queued { dispatch: None } => f.write_str("queued behind the running dispatch"),
+            SlotDecision::SkippedOverlap { running } => {
+                write!(f, "skipped: overlap (dispatch {running} running)")
+            }
+            SlotDecision::Queued { dispatch: None } => {
+                f.write_str("queued behind the running dispatch")
+            }
             SlotDecision::Queued { dispatch: Some(d) } => write!(f, "queued, ran as dispatch {d}"),
             SlotDecision::SkippedDisabled => f.write_str("skipped: disabled"),
             SlotDecision::Missed => f.write_str("missed: daemon down"),
-            SlotDecision::CaughtUp { dispatch } => write!(f, "missed: daemon down, caught up by dispatch {dispatch}"),
+            SlotDecision::CaughtUp { dispatch } => {
+                write!(f, "missed: daemon down, caught up by dispatch {dispatch}")
+            }
             SlotDecision::StartFailed { reason } => write!(f, "not started: {reason}"),
             SlotDecision::Summary { kind, count, last } => {
                 let what = match kind {
@@ -334,7 +344,9 @@ pub struct JobView {
 pub enum RunNow {
     Started(DispatchId),
     /// The job was running and queues overlapping runs: it starts when the running one finishes.
-    Queued { behind: DispatchId },
+    Queued {
+        behind: DispatchId,
+    },
 }
 
 /// Errors of the scheduler's handle.
@@ -349,7 +361,11 @@ pub enum SchedulerError {
     #[error("job {job:?}: pause expiry {until} is not in the future")]
     UntilInPast { job: JobName, until: Timestamp },
     #[error("job {job:?} is already running as dispatch {running}{}", if *queued { " with a run queued" } else { "" })]
-    AlreadyRunning { job: JobName, running: DispatchId, queued: bool },
+    AlreadyRunning {
+        job: JobName,
+        running: DispatchId,
+        queued: bool,
+    },
     #[error("job {job:?} has no running dispatch {dispatch}")]
     UnknownDispatch { job: JobName, dispatch: DispatchId },
     #[error("job {job:?}: {source}")]

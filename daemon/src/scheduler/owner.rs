@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::cron::{Schedule, slots_between};
 use super::handle::Command;
 use super::{
-    DispatchId, DispatchRequest, Dispatcher, GapKind, JobName, JobSpec, JobState, JobView, LastDispatch,
-    MissedPolicy, OperatorState, OverlapPolicy, Pause, RunNow, SchedulerError, SchedulerOptions, SchedulerStore,
-    SlotDecision, SlotRecord, StartError, StateChange, StoreBatch, StoreError, StoredJob, Trigger,
+    DispatchId, DispatchRequest, Dispatcher, GapKind, JobName, JobSpec, JobState, JobView,
+    LastDispatch, MissedPolicy, OperatorState, OverlapPolicy, Pause, RunNow, SchedulerError,
+    SchedulerOptions, SchedulerStore, SlotDecision, SlotRecord, StartError, StateChange,
+    StoreBatch, StoreError, StoredJob, Trigger,
 };
 use crate::clock::Clock;
 
@@ -57,7 +58,9 @@ impl Job {
 
     fn view(&self, default_tz: &str) -> JobView {
         let state = match (&self.schedule, &self.state) {
-            (Err(reason), _) => JobState::Invalid { reason: reason.clone() },
+            (Err(reason), _) => JobState::Invalid {
+                reason: reason.clone(),
+            },
             (Ok(_), OperatorState::Active) => JobState::Active,
             (Ok(_), OperatorState::Disabled(p)) => JobState::Disabled(p.clone()),
         };
@@ -68,7 +71,11 @@ impl Job {
         };
         let timezone = match &self.schedule {
             Ok(s) => s.timezone_name().to_string(),
-            Err(_) => self.spec.timezone.clone().unwrap_or_else(|| default_tz.to_string()),
+            Err(_) => self
+                .spec
+                .timezone
+                .clone()
+                .unwrap_or_else(|| default_tz.to_string()),
         };
         JobView {
             name: self.spec.name.clone(),
@@ -85,7 +92,12 @@ impl Job {
     }
 
     fn record(&self, slot: Timestamp, decision: SlotDecision, now: Timestamp) -> SlotRecord {
-        SlotRecord { job: self.spec.name.clone(), slot, decision, decided_at: now }
+        SlotRecord {
+            job: self.spec.name.clone(),
+            slot,
+            decision,
+            decided_at: now,
+        }
     }
 }
 
@@ -98,8 +110,12 @@ pub(super) struct Owner {
     dispatcher: Arc<dyn Dispatcher>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Join(e.to_string()))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Join(e.to_string()))
 }
 
 /// The slots of one gap, bounded: the first `limit` one by one, the rest counted.
@@ -151,8 +167,17 @@ impl Gap {
             GapKind::Missed => SlotDecision::Missed,
             GapKind::Disabled => SlotDecision::SkippedDisabled,
         };
-        let record = |slot, decision| SlotRecord { job: job.clone(), slot, decision, decided_at: now };
-        let mut out: Vec<SlotRecord> = self.individual.iter().map(|s| record(*s, one.clone())).collect();
+        let record = |slot, decision| SlotRecord {
+            job: job.clone(),
+            slot,
+            decision,
+            decided_at: now,
+        };
+        let mut out: Vec<SlotRecord> = self
+            .individual
+            .iter()
+            .map(|s| record(*s, one.clone()))
+            .collect();
         if let Some((first, count, last)) = self.rest {
             out.push(record(first, SlotDecision::Summary { kind, count, last }));
         }
@@ -174,8 +199,19 @@ impl Owner {
         store: Arc<dyn SchedulerStore>,
         dispatcher: Arc<dyn Dispatcher>,
     ) -> Result<Owner, SchedulerError> {
-        let default_tz_name = options.default_tz.iana_name().unwrap_or("system").to_string();
-        let mut owner = Owner { jobs: Vec::new(), options, default_tz_name, clock, store, dispatcher };
+        let default_tz_name = options
+            .default_tz
+            .iana_name()
+            .unwrap_or("system")
+            .to_string();
+        let mut owner = Owner {
+            jobs: Vec::new(),
+            options,
+            default_tz_name,
+            clock,
+            store,
+            dispatcher,
+        };
         for spec in specs {
             owner.load_job(spec).await?;
         }
@@ -184,11 +220,18 @@ impl Owner {
 
     async fn load_job(&mut self, spec: JobSpec) -> Result<(), SchedulerError> {
         let now = self.clock.now();
-        let schedule = Schedule::parse(&spec.schedule, spec.timezone.as_deref(), &self.options.default_tz)
-            .map_err(|e| e.to_string());
+        let schedule = Schedule::parse(
+            &spec.schedule,
+            spec.timezone.as_deref(),
+            &self.options.default_tz,
+        )
+        .map_err(|e| e.to_string());
         let (stored, abandoned) = {
             let (store, name) = (self.store.clone(), spec.name.clone());
-            blocking(move || Ok::<_, StoreError>((store.load_job(&name)?, store.abandoned_queued(&name)?))).await??
+            blocking(move || {
+                Ok::<_, StoreError>((store.load_job(&name)?, store.abandoned_queued(&name)?))
+            })
+            .await??
         };
         let mut batch = StoreBatch::default();
         let name = spec.name.clone();
@@ -237,18 +280,30 @@ impl Owner {
             },
         };
         // A queued slot whose dispatch never started was lost with the daemon.
-        batch.slots.extend(abandoned.into_iter().map(|slot| job.record(slot, SlotDecision::Missed, now)));
+        batch.slots.extend(
+            abandoned
+                .into_iter()
+                .map(|slot| job.record(slot, SlotDecision::Missed, now)),
+        );
 
         // A pause that expired while the daemon was down ends at its expiry.
         let expired = match &job.state {
-            OperatorState::Disabled(Pause { until: Some(until), .. }) if *until <= now => Some(*until),
+            OperatorState::Disabled(Pause {
+                until: Some(until), ..
+            }) if *until <= now => Some(*until),
             _ => None,
         };
         if let Some(until) = expired {
             if let Ok(schedule) = job.schedule.clone() {
-                let (from, to, limit) = (job.accounted_until, one_ns_before(until), self.options.missed_detail_limit);
+                let (from, to, limit) = (
+                    job.accounted_until,
+                    one_ns_before(until),
+                    self.options.missed_detail_limit,
+                );
                 let gap = blocking(move || Gap::collect(&schedule, from, to, limit)).await?;
-                batch.slots.extend(gap.records(&name, GapKind::Disabled, now));
+                batch
+                    .slots
+                    .extend(gap.records(&name, GapKind::Disabled, now));
                 job.accounted_until = job.accounted_until.max(one_ns_before(until));
             }
             batch.changes.push(expiry_change(&job, until));
@@ -268,7 +323,16 @@ impl Owner {
             };
             batch.slots.extend(gap.records(&name, kind, now));
             if let Some(slot) = catch_up {
-                let decision = match start_dispatch(&self.dispatcher, &*self.clock, &mut job, Trigger::CatchUp, Some(slot), None).await {
+                let decision = match start_dispatch(
+                    &self.dispatcher,
+                    &*self.clock,
+                    &mut job,
+                    Trigger::CatchUp,
+                    Some(slot),
+                    None,
+                )
+                .await
+                {
                     Ok(id) => SlotDecision::CaughtUp { dispatch: id },
                     Err(e) => SlotDecision::StartFailed { reason: e.0 },
                 };
@@ -286,12 +350,18 @@ impl Owner {
         Ok(())
     }
 
-    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>, shutdown: CancellationToken) {
+    pub(super) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        shutdown: CancellationToken,
+    ) {
         loop {
             let now = self.clock.now();
             self.advance(now).await;
             let wait = match self.next_deadline() {
-                Some(deadline) => Duration::try_from(deadline.duration_since(now)).unwrap_or(Duration::ZERO),
+                Some(deadline) => {
+                    Duration::try_from(deadline.duration_since(now)).unwrap_or(Duration::ZERO)
+                }
                 None => self.options.max_sleep,
             }
             .min(self.options.max_sleep);
@@ -322,11 +392,16 @@ impl Owner {
     async fn advance(&mut self, now: Timestamp) {
         for idx in 0..self.jobs.len() {
             let expired = match &self.jobs[idx].state {
-                OperatorState::Disabled(Pause { until: Some(until), .. }) if *until <= now => Some(*until),
+                OperatorState::Disabled(Pause {
+                    until: Some(until), ..
+                }) if *until <= now => Some(*until),
                 _ => None,
             };
             if let Some(until) = expired {
-                if let Err(e) = self.resume(idx, until, BY_DAEMON, Some("pause expired".into()), true).await {
+                if let Err(e) = self
+                    .resume(idx, until, BY_DAEMON, Some("pause expired".into()), true)
+                    .await
+                {
                     tracing::error!(job = %self.jobs[idx].spec.name, error = %e, "could not resume a paused job");
                 }
             }
@@ -345,14 +420,21 @@ impl Owner {
             Some(running) => {
                 let job = &mut self.jobs[idx];
                 if job.spec.overlap == OverlapPolicy::Queue && job.queued.is_none() {
-                    job.queued = Some(QueuedRun { trigger: Trigger::Schedule, slot: Some(slot), who: None });
+                    job.queued = Some(QueuedRun {
+                        trigger: Trigger::Schedule,
+                        slot: Some(slot),
+                        who: None,
+                    });
                     SlotDecision::Queued { dispatch: None }
                 } else {
                     SlotDecision::SkippedOverlap { running }
                 }
             }
             None => {
-                match self.start_dispatch(idx, Trigger::Schedule, Some(slot), None).await {
+                match self
+                    .start_dispatch(idx, Trigger::Schedule, Some(slot), None)
+                    .await
+                {
                     Ok(id) => SlotDecision::Ran { dispatch: id },
                     Err(e) => SlotDecision::StartFailed { reason: e.0 },
                 }
@@ -361,7 +443,11 @@ impl Owner {
         let job = &mut self.jobs[idx];
         job.accounted_until = slot;
         job.next_slot = job.schedule.as_ref().ok().and_then(|s| s.next_after(slot));
-        let batch = StoreBatch { jobs: vec![job.stored()], slots: vec![job.record(slot, decision, now)], ..Default::default() };
+        let batch = StoreBatch {
+            jobs: vec![job.stored()],
+            slots: vec![job.record(slot, decision, now)],
+            ..Default::default()
+        };
         self.persist_or_log(batch).await;
     }
 
@@ -381,10 +467,20 @@ impl Owner {
         let accounted = job.accounted_until.max(one_ns_before(at));
         let mut next_slot = None;
         if let Ok(schedule) = job.schedule.clone() {
-            let (from, to, limit) = (job.accounted_until, one_ns_before(at), self.options.missed_detail_limit);
+            let (from, to, limit) = (
+                job.accounted_until,
+                one_ns_before(at),
+                self.options.missed_detail_limit,
+            );
             let gap = blocking(move || Gap::collect(&schedule, from, to, limit)).await?;
-            batch.slots.extend(gap.records(&job.spec.name, GapKind::Disabled, now));
-            next_slot = job.schedule.as_ref().ok().and_then(|s| s.next_after(accounted));
+            batch
+                .slots
+                .extend(gap.records(&job.spec.name, GapKind::Disabled, now));
+            next_slot = job
+                .schedule
+                .as_ref()
+                .ok()
+                .and_then(|s| s.next_after(accounted));
         }
         batch.changes.push(if expired {
             expiry_change(job, at)
@@ -412,47 +508,80 @@ impl Owner {
     }
 
     async fn handle(&mut self, cmd: Command) {
+        // Decide what is due first, so a command sees (and changes) the present,
+        // and `now` is the instant every slot up to which has a decision.
         let now = self.clock.now();
         self.advance(now).await;
         match cmd {
             Command::Jobs { reply } => {
-                let _ = reply.send(Ok(self.jobs.iter().map(|j| j.view(&self.default_tz_name)).collect()));
+                let _ = reply.send(Ok(self
+                    .jobs
+                    .iter()
+                    .map(|j| j.view(&self.default_tz_name))
+                    .collect()));
             }
-            Command::Enable { job, by, reason, reply } => {
-                let _ = reply.send(self.enable(&job, &by, reason).await);
+            Command::Enable {
+                job,
+                by,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(self.enable(now, &job, &by, reason).await);
             }
-            Command::Disable { job, by, reason, until, reply } => {
-                let _ = reply.send(self.disable(&job, &by, reason, until).await);
+            Command::Disable {
+                job,
+                by,
+                reason,
+                until,
+                reply,
+            } => {
+                let _ = reply.send(self.disable(now, &job, &by, reason, until).await);
             }
             Command::RunNow { job, by, reply } => {
                 let _ = reply.send(self.run_now(&job, &by).await);
             }
-            Command::Finished { job, dispatch, reply } => {
+            Command::Finished {
+                job,
+                dispatch,
+                reply,
+            } => {
                 let _ = reply.send(self.finished(&job, dispatch).await);
             }
         }
     }
 
     fn index(&self, job: &JobName) -> Result<usize, SchedulerError> {
-        self.jobs.iter().position(|j| &j.spec.name == job).ok_or_else(|| SchedulerError::UnknownJob(job.clone()))
+        self.jobs
+            .iter()
+            .position(|j| &j.spec.name == job)
+            .ok_or_else(|| SchedulerError::UnknownJob(job.clone()))
     }
 
     fn valid(&self, idx: usize) -> Result<(), SchedulerError> {
         match &self.jobs[idx].schedule {
             Ok(_) => Ok(()),
-            Err(reason) => {
-                Err(SchedulerError::JobInvalid { job: self.jobs[idx].spec.name.clone(), reason: reason.clone() })
-            }
+            Err(reason) => Err(SchedulerError::JobInvalid {
+                job: self.jobs[idx].spec.name.clone(),
+                reason: reason.clone(),
+            }),
         }
     }
 
-    async fn enable(&mut self, job: &JobName, by: &str, reason: Option<String>) -> Result<JobView, SchedulerError> {
+    async fn enable(
+        &mut self,
+        now: Timestamp,
+        job: &JobName,
+        by: &str,
+        reason: Option<String>,
+    ) -> Result<JobView, SchedulerError> {
         let idx = self.index(job)?;
         self.valid(idx)?;
         if matches!(self.jobs[idx].state, OperatorState::Active) {
-            return Err(SchedulerError::NoChange { job: job.clone(), state: "active" });
+            return Err(SchedulerError::NoChange {
+                job: job.clone(),
+                state: "active",
+            });
         }
-        let now = self.clock.now();
         self.resume(idx, now, by, reason, false).await?;
         // A slot at this very instant is due now.
         self.advance(now).await;
@@ -461,6 +590,7 @@ impl Owner {
 
     async fn disable(
         &mut self,
+        now: Timestamp,
         job: &JobName,
         by: &str,
         reason: Option<String>,
@@ -468,11 +598,18 @@ impl Owner {
     ) -> Result<JobView, SchedulerError> {
         let idx = self.index(job)?;
         self.valid(idx)?;
-        let now = self.clock.now();
         if let Some(until) = until.filter(|u| *u <= now) {
-            return Err(SchedulerError::UntilInPast { job: job.clone(), until });
+            return Err(SchedulerError::UntilInPast {
+                job: job.clone(),
+                until,
+            });
         }
-        let pause = Pause { by: by.to_string(), at: now, reason: reason.clone(), until };
+        let pause = Pause {
+            by: by.to_string(),
+            at: now,
+            reason: reason.clone(),
+            until,
+        };
         let j = &self.jobs[idx];
         let mut stored = j.stored();
         stored.state = OperatorState::Disabled(pause.clone());
@@ -493,8 +630,13 @@ impl Owner {
             ..Default::default()
         };
         // A queued slot will not run: the job is disabled.
-        if let Some(QueuedRun { slot: Some(slot), .. }) = &j.queued {
-            batch.slots.push(j.record(*slot, SlotDecision::SkippedDisabled, now));
+        if let Some(QueuedRun {
+            slot: Some(slot), ..
+        }) = &j.queued
+        {
+            batch
+                .slots
+                .push(j.record(*slot, SlotDecision::SkippedDisabled, now));
         }
         let accounted = stored.accounted_until;
         batch.jobs.push(stored);
@@ -513,35 +655,67 @@ impl Owner {
         let j = &mut self.jobs[idx];
         if let Some(running) = j.running {
             if j.spec.overlap == OverlapPolicy::Queue && j.queued.is_none() {
-                j.queued = Some(QueuedRun { trigger: Trigger::Manual, slot: None, who: Some(by.to_string()) });
+                j.queued = Some(QueuedRun {
+                    trigger: Trigger::Manual,
+                    slot: None,
+                    who: Some(by.to_string()),
+                });
                 return Ok(RunNow::Queued { behind: running });
             }
-            return Err(SchedulerError::AlreadyRunning { job: job.clone(), running, queued: j.queued.is_some() });
+            return Err(SchedulerError::AlreadyRunning {
+                job: job.clone(),
+                running,
+                queued: j.queued.is_some(),
+            });
         }
-        let r = self.start_dispatch(idx, Trigger::Manual, None, Some(by.to_string())).await;
-        let batch = StoreBatch { jobs: vec![self.jobs[idx].stored()], ..Default::default() };
-        let id = r.map_err(|source| SchedulerError::Start { job: job.clone(), source })?;
+        let r = self
+            .start_dispatch(idx, Trigger::Manual, None, Some(by.to_string()))
+            .await;
+        let batch = StoreBatch {
+            jobs: vec![self.jobs[idx].stored()],
+            ..Default::default()
+        };
+        let id = r.map_err(|source| SchedulerError::Start {
+            job: job.clone(),
+            source,
+        })?;
         self.persist_or_log(batch).await;
         Ok(RunNow::Started(id))
     }
 
-    async fn finished(&mut self, job: &JobName, dispatch: DispatchId) -> Result<(), SchedulerError> {
+    async fn finished(
+        &mut self,
+        job: &JobName,
+        dispatch: DispatchId,
+    ) -> Result<(), SchedulerError> {
         let idx = self.index(job)?;
         if self.jobs[idx].running != Some(dispatch) {
-            return Err(SchedulerError::UnknownDispatch { job: job.clone(), dispatch });
+            return Err(SchedulerError::UnknownDispatch {
+                job: job.clone(),
+                dispatch,
+            });
         }
         self.jobs[idx].running = None;
         let Some(queued) = self.jobs[idx].queued.take() else {
             return Ok(());
         };
         let now = self.clock.now();
-        let r = self.start_dispatch(idx, queued.trigger, queued.slot, queued.who).await;
+        let r = self
+            .start_dispatch(idx, queued.trigger, queued.slot, queued.who)
+            .await;
         let j = &self.jobs[idx];
-        let mut batch = StoreBatch { jobs: vec![j.stored()], ..Default::default() };
+        let mut batch = StoreBatch {
+            jobs: vec![j.stored()],
+            ..Default::default()
+        };
         if let Some(slot) = queued.slot {
             let decision = match &r {
-                Ok(id) => SlotDecision::Queued { dispatch: Some(*id) },
-                Err(e) => SlotDecision::StartFailed { reason: e.0.clone() },
+                Ok(id) => SlotDecision::Queued {
+                    dispatch: Some(*id),
+                },
+                Err(e) => SlotDecision::StartFailed {
+                    reason: e.0.clone(),
+                },
             };
             batch.slots.push(j.record(slot, decision, now));
         } else if let Err(e) = &r {
@@ -586,13 +760,22 @@ async fn start_dispatch(
     slot: Option<Timestamp>,
     who: Option<String>,
 ) -> Result<DispatchId, StartError> {
-    let request = DispatchRequest { job: job.spec.name.clone(), trigger, slot, who };
+    let request = DispatchRequest {
+        job: job.spec.name.clone(),
+        trigger,
+        slot,
+        who,
+    };
     let dispatcher = dispatcher.clone();
     let id = tokio::task::spawn_blocking(move || dispatcher.start(&request))
         .await
         .map_err(|e| StartError(format!("dispatcher panicked: {e}")))??;
     job.running = Some(id);
-    job.last_dispatch = Some(LastDispatch { id, at: clock.now(), trigger });
+    job.last_dispatch = Some(LastDispatch {
+        id,
+        at: clock.now(),
+        trigger,
+    });
     Ok(id)
 }
 

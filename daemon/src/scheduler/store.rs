@@ -15,8 +15,8 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    DispatchId, GapKind, JobName, LastDispatch, OperatorState, Pause, SlotDecision, SlotRecord, StateChange,
-    StateKind, Trigger,
+    DispatchId, GapKind, JobName, LastDispatch, OperatorState, Pause, SlotDecision, SlotRecord,
+    StateChange, StateKind, Trigger,
 };
 
 /// The scheduler's tables.
@@ -62,9 +62,15 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open scheduler store {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("scheduler store, {what}: {source}")]
-    Sql { what: &'static str, source: rusqlite::Error },
+    Sql {
+        what: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("scheduler store, {what}: unexpected value {value:?}")]
     Corrupt { what: &'static str, value: String },
     #[error("scheduler store task failed: {0}")]
@@ -126,7 +132,10 @@ fn ms(t: Timestamp) -> i64 {
 }
 
 fn from_ms(what: &'static str, v: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_millisecond(v).map_err(|_| StoreError::Corrupt { what, value: v.to_string() })
+    Timestamp::from_millisecond(v).map_err(|_| StoreError::Corrupt {
+        what,
+        value: v.to_string(),
+    })
 }
 
 fn opt_from_ms(what: &'static str, v: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
@@ -135,13 +144,21 @@ fn opt_from_ms(what: &'static str, v: Option<i64>) -> Result<Option<Timestamp>, 
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let conn = Connection::open(path).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
         conn.execute_batch(SCHEMA).map_err(open_err)?;
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -150,10 +167,20 @@ impl SqliteStore {
     }
 }
 
-fn decision_columns(d: &SlotDecision) -> (&'static str, Option<i64>, Option<&str>, Option<i64>, Option<i64>) {
+fn decision_columns(
+    d: &SlotDecision,
+) -> (
+    &'static str,
+    Option<i64>,
+    Option<&str>,
+    Option<i64>,
+    Option<i64>,
+) {
     match d {
         SlotDecision::Ran { dispatch } => ("ran", Some(dispatch.0), None, None, None),
-        SlotDecision::SkippedOverlap { running } => ("skipped_overlap", Some(running.0), None, None, None),
+        SlotDecision::SkippedOverlap { running } => {
+            ("skipped_overlap", Some(running.0), None, None, None)
+        }
         SlotDecision::Queued { dispatch } => ("queued", dispatch.map(|d| d.0), None, None, None),
         SlotDecision::SkippedDisabled => ("skipped_disabled", None, None, None, None),
         SlotDecision::Missed => ("missed", None, None, None, None),
@@ -176,21 +203,30 @@ fn decision_from_columns(
     count: Option<i64>,
     last: Option<i64>,
 ) -> Result<SlotDecision, StoreError> {
-    let corrupt = || StoreError::Corrupt { what: "slot decision", value: kind.to_string() };
+    let corrupt = || StoreError::Corrupt {
+        what: "slot decision",
+        value: kind.to_string(),
+    };
     let id = || dispatch.map(DispatchId).ok_or_else(corrupt);
     let summary = |kind| -> Result<SlotDecision, StoreError> {
-        let count = count.and_then(|c| u64::try_from(c).ok()).ok_or_else(corrupt)?;
+        let count = count
+            .and_then(|c| u64::try_from(c).ok())
+            .ok_or_else(corrupt)?;
         let last = from_ms("summary last slot", last.ok_or_else(corrupt)?)?;
         Ok(SlotDecision::Summary { kind, count, last })
     };
     Ok(match kind {
         "ran" => SlotDecision::Ran { dispatch: id()? },
         "skipped_overlap" => SlotDecision::SkippedOverlap { running: id()? },
-        "queued" => SlotDecision::Queued { dispatch: dispatch.map(DispatchId) },
+        "queued" => SlotDecision::Queued {
+            dispatch: dispatch.map(DispatchId),
+        },
         "skipped_disabled" => SlotDecision::SkippedDisabled,
         "missed" => SlotDecision::Missed,
         "caught_up" => SlotDecision::CaughtUp { dispatch: id()? },
-        "start_failed" => SlotDecision::StartFailed { reason: detail.unwrap_or_default() },
+        "start_failed" => SlotDecision::StartFailed {
+            reason: detail.unwrap_or_default(),
+        },
         "missed_summary" => summary(GapKind::Missed)?,
         "disabled_summary" => summary(GapKind::Disabled)?,
         _ => return Err(corrupt()),
@@ -199,7 +235,17 @@ fn decision_from_columns(
 
 impl SchedulerStore for SqliteStore {
     fn load_job(&self, job: &JobName) -> Result<Option<StoredJob>, StoreError> {
-        type Row = (String, Option<String>, Option<i64>, Option<String>, Option<i64>, i64, Option<i64>, Option<i64>, Option<String>);
+        type Row = (
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+        );
         let conn = self.conn();
         let row: Option<Row> = conn
             .query_row(
@@ -213,7 +259,8 @@ impl SchedulerStore for SqliteStore {
             )
             .optional()
             .map_err(sql("load job state"))?;
-        let Some((state, by, at, reason, until, accounted, last_id, last_at, last_trigger)) = row else {
+        let Some((state, by, at, reason, until, accounted, last_id, last_at, last_trigger)) = row
+        else {
             return Ok(None);
         };
         let state = match state.as_str() {
@@ -224,14 +271,21 @@ impl SchedulerStore for SqliteStore {
                 reason,
                 until: opt_from_ms("disabled_until_ms", until)?,
             }),
-            other => return Err(StoreError::Corrupt { what: "job state", value: other.to_string() }),
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "job state",
+                    value: other.to_string(),
+                });
+            }
         };
         let last_dispatch = match (last_id, last_at, last_trigger) {
             (Some(id), Some(at), Some(trigger)) => Some(LastDispatch {
                 id: DispatchId(id),
                 at: from_ms("last_dispatch_at_ms", at)?,
-                trigger: Trigger::parse(&trigger)
-                    .ok_or(StoreError::Corrupt { what: "last dispatch trigger", value: trigger })?,
+                trigger: Trigger::parse(&trigger).ok_or(StoreError::Corrupt {
+                    what: "last dispatch trigger",
+                    value: trigger,
+                })?,
             }),
             _ => None,
         };
@@ -327,7 +381,16 @@ impl SchedulerStore for SqliteStore {
             for s in &batch.slots {
                 let (kind, dispatch, detail, count, last) = decision_columns(&s.decision);
                 put_slot
-                    .execute(params![s.job.0, ms(s.slot), kind, dispatch, detail, count, last, ms(s.decided_at)])
+                    .execute(params![
+                        s.job.0,
+                        ms(s.slot),
+                        kind,
+                        dispatch,
+                        detail,
+                        count,
+                        last,
+                        ms(s.decided_at)
+                    ])
                     .map_err(sql("record slot decision"))?;
             }
         }
@@ -335,7 +398,15 @@ impl SchedulerStore for SqliteStore {
     }
 
     fn slots_since(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, StoreError> {
-        type Row = (i64, String, Option<i64>, Option<String>, Option<i64>, Option<i64>, i64);
+        type Row = (
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -345,7 +416,15 @@ impl SchedulerStore for SqliteStore {
             .map_err(sql("read slot decisions"))?;
         let rows: Vec<Row> = stmt
             .query_map(params![job.0, ms(since)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
             })
             .map_err(sql("read slot decisions"))?
             .collect::<Result<_, _>>()
@@ -363,7 +442,14 @@ impl SchedulerStore for SqliteStore {
     }
 
     fn history(&self, job: &JobName) -> Result<Vec<StateChange>, StoreError> {
-        type Row = (i64, String, Option<String>, String, Option<String>, Option<i64>);
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<i64>,
+        );
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
@@ -372,11 +458,25 @@ impl SchedulerStore for SqliteStore {
             )
             .map_err(sql("read state history"))?;
         let rows: Vec<Row> = stmt
-            .query_map(params![job.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .query_map(params![job.0], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
             .map_err(sql("read state history"))?
             .collect::<Result<_, _>>()
             .map_err(sql("read state history"))?;
-        let kind = |s: &str| StateKind::parse(s).ok_or(StoreError::Corrupt { what: "state", value: s.to_string() });
+        let kind = |s: &str| {
+            StateKind::parse(s).ok_or(StoreError::Corrupt {
+                what: "state",
+                value: s.to_string(),
+            })
+        };
         rows.into_iter()
             .map(|(at, by, from, to, reason, until)| {
                 Ok(StateChange {
@@ -415,7 +515,11 @@ mod tests {
                 until: Some(ts("2026-11-23T12:00:00Z")),
             }),
             accounted_until: ts("2026-11-23T10:00:00.250Z"),
-            last_dispatch: Some(LastDispatch { id: DispatchId(7), at: ts("2026-11-23T02:00:01Z"), trigger: Trigger::CatchUp }),
+            last_dispatch: Some(LastDispatch {
+                id: DispatchId(7),
+                at: ts("2026-11-23T02:00:01Z"),
+                trigger: Trigger::CatchUp,
+            }),
         };
         let change = StateChange {
             job: job.clone(),
@@ -427,44 +531,86 @@ mod tests {
             until: Some(ts("2026-11-23T12:00:00Z")),
         };
         let decisions = [
-            SlotDecision::Ran { dispatch: DispatchId(1) },
-            SlotDecision::SkippedOverlap { running: DispatchId(1) },
+            SlotDecision::Ran {
+                dispatch: DispatchId(1),
+            },
+            SlotDecision::SkippedOverlap {
+                running: DispatchId(1),
+            },
             SlotDecision::Queued { dispatch: None },
-            SlotDecision::Queued { dispatch: Some(DispatchId(2)) },
+            SlotDecision::Queued {
+                dispatch: Some(DispatchId(2)),
+            },
             SlotDecision::SkippedDisabled,
             SlotDecision::Missed,
-            SlotDecision::CaughtUp { dispatch: DispatchId(3) },
-            SlotDecision::StartFailed { reason: "event log full".into() },
-            SlotDecision::Summary { kind: GapKind::Missed, count: 5000, last: ts("2026-11-24T00:00:00Z") },
-            SlotDecision::Summary { kind: GapKind::Disabled, count: 2, last: ts("2026-11-25T00:00:00Z") },
+            SlotDecision::CaughtUp {
+                dispatch: DispatchId(3),
+            },
+            SlotDecision::StartFailed {
+                reason: "event log full".into(),
+            },
+            SlotDecision::Summary {
+                kind: GapKind::Missed,
+                count: 5000,
+                last: ts("2026-11-24T00:00:00Z"),
+            },
+            SlotDecision::Summary {
+                kind: GapKind::Disabled,
+                count: 2,
+                last: ts("2026-11-25T00:00:00Z"),
+            },
         ];
         let slots: Vec<SlotRecord> = decisions
             .iter()
             .enumerate()
             .map(|(i, d)| SlotRecord {
                 job: job.clone(),
-                slot: ts("2026-11-23T00:00:00Z").checked_add(jiff::SignedDuration::from_mins(i as i64)).unwrap(),
+                slot: ts("2026-11-23T00:00:00Z")
+                    .checked_add(jiff::SignedDuration::from_mins(i as i64))
+                    .unwrap(),
                 decision: d.clone(),
                 decided_at: ts("2026-11-23T10:00:00Z"),
             })
             .collect();
         {
             let store = SqliteStore::open(&path).unwrap();
-            store.apply(&StoreBatch { jobs: vec![stored.clone()], changes: vec![change.clone()], slots: slots.clone() }).unwrap();
+            store
+                .apply(&StoreBatch {
+                    jobs: vec![stored.clone()],
+                    changes: vec![change.clone()],
+                    slots: slots.clone(),
+                })
+                .unwrap();
         }
         // A second connection on the same file sees everything.
         let store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.load_job(&job).unwrap(), Some(stored));
         assert_eq!(store.load_job(&JobName("other".into())).unwrap(), None);
         assert_eq!(store.history(&job).unwrap(), vec![change]);
-        assert_eq!(store.slots_since(&job, ts("2026-11-22T00:00:00Z")).unwrap(), slots);
-        assert_eq!(store.slots_since(&job, slots[8].slot).unwrap(), slots[8..].to_vec());
+        assert_eq!(
+            store.slots_since(&job, ts("2026-11-22T00:00:00Z")).unwrap(),
+            slots
+        );
+        assert_eq!(
+            store.slots_since(&job, slots[8].slot).unwrap(),
+            slots[8..].to_vec()
+        );
         assert_eq!(store.abandoned_queued(&job).unwrap(), vec![slots[2].slot]);
         // Upsert by (job, slot): completing the queued slot replaces its row.
         let mut done = slots[2].clone();
-        done.decision = SlotDecision::Queued { dispatch: Some(DispatchId(9)) };
-        store.apply(&StoreBatch { slots: vec![done.clone()], ..Default::default() }).unwrap();
-        assert_eq!(store.abandoned_queued(&job).unwrap(), Vec::<Timestamp>::new());
+        done.decision = SlotDecision::Queued {
+            dispatch: Some(DispatchId(9)),
+        };
+        store
+            .apply(&StoreBatch {
+                slots: vec![done.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            store.abandoned_queued(&job).unwrap(),
+            Vec::<Timestamp>::new()
+        );
         assert_eq!(store.slots_since(&job, done.slot).unwrap()[0], done);
     }
 }
