@@ -7,7 +7,7 @@
 //! [`Dispatcher`] and writes job states, state changes and one decision per
 //! slot to a [`SchedulerStore`].
 //!
-//! One tokio task owns the state ([`owner`]); it sleeps until the earliest
+//! One tokio task owns the state (`owner.rs`); it sleeps until the earliest
 //! deadline (a job's next slot or a pause expiry) or a command, never polls,
 //! and reads the time from an injected [`Clock`](crate::clock::Clock).
 //! Store and dispatcher calls are blocking and run in `spawn_blocking`.
