@@ -5,11 +5,13 @@
 //! parses arguments, sets up logging and signals, and calls it.
 
 pub mod access;
+pub mod clock;
 pub mod context;
 pub mod datalake;
 pub mod eventlog;
 pub mod model;
 pub mod monitor;
+pub mod scheduler;
 pub mod server;
 pub mod training;
 
