@@ -1,52 +1,65 @@
 //! What request handlers and subsystems share: handles to the owners, the
 //! running configuration, and the update channel to subscribers.
 
+use crate::dispatch::{DispatchService, SharedConfig};
 use crate::eventlog::EventLog;
+use crate::model::registry::Registry;
+use crate::scheduler::SchedulerHandle;
 use mld_shared::config::Config;
 use mld_shared::protocol::{HealthEntry, Update};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{Notify, broadcast, watch};
 
 /// Updates buffered per subscriber before it counts as lagging and gets a
 /// fresh snapshot instead.
 pub const UPDATE_BUFFER: usize = 256;
 
 pub struct Context {
-    config: RwLock<Arc<Config>>,
+    config: SharedConfig,
     pub eventlog: EventLog,
     pub started_at: jiff::Timestamp,
     pub connected_clients: AtomicU32,
-    pub running_dispatches: AtomicU32,
     pub updates: broadcast::Sender<Update>,
     pub health: watch::Receiver<Vec<HealthEntry>>,
+    pub scheduler: SchedulerHandle,
+    pub dispatches: Arc<DispatchService>,
+    pub registry: Registry,
+    /// Poked when jobs change (state, a dispatch ended), so subscribers get
+    /// `Update::Jobs` without polling.
+    pub jobs_changed: Notify,
+}
+
+pub struct Parts {
+    pub config: SharedConfig,
+    pub eventlog: EventLog,
+    pub health: watch::Receiver<Vec<HealthEntry>>,
+    pub updates: broadcast::Sender<Update>,
+    pub scheduler: SchedulerHandle,
+    pub dispatches: Arc<DispatchService>,
+    pub registry: Registry,
 }
 
 impl Context {
-    pub fn new(
-        config: Config,
-        eventlog: EventLog,
-        health: watch::Receiver<Vec<HealthEntry>>,
-    ) -> Context {
-        let (updates, _) = broadcast::channel(UPDATE_BUFFER);
+    pub fn new(p: Parts) -> Context {
         Context {
-            config: RwLock::new(Arc::new(config)),
-            eventlog,
+            config: p.config,
+            eventlog: p.eventlog,
             started_at: jiff::Timestamp::now(),
             connected_clients: AtomicU32::new(0),
-            running_dispatches: AtomicU32::new(0),
-            updates,
-            health,
+            updates: p.updates,
+            health: p.health,
+            scheduler: p.scheduler,
+            dispatches: p.dispatches,
+            registry: p.registry,
+            jobs_changed: Notify::new(),
         }
     }
 
     /// The configuration in force now. Cheap; never hold it across a reload
     /// longer than one request.
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn replace_config(&self, config: Config) {

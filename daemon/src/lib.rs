@@ -8,6 +8,7 @@ pub mod access;
 pub mod clock;
 pub mod context;
 pub mod datalake;
+pub mod dispatch;
 pub mod eventlog;
 pub mod model;
 pub mod monitor;
@@ -54,6 +55,10 @@ impl Handle {
     }
 }
 
+/// How long a shutdown waits for running dispatches to finish before it
+/// cancels them (their write-back rolls back; they are recorded `cancelled`).
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Runs the daemon until `shutdown` is cancelled. `on_ready` is called once
 /// everything is up and the socket accepts connections (systemd's READY=1).
 pub async fn run(
@@ -63,25 +68,120 @@ pub async fn run(
     on_ready: impl FnOnce(&Handle) + Send,
 ) -> Result<(), DaemonError> {
     let log_path = config.daemon.event_log_path();
-    let eventlog = tokio::task::spawn_blocking(move || eventlog::EventLog::open(&log_path))
+    let path = log_path.clone();
+    let eventlog = tokio::task::spawn_blocking(move || eventlog::EventLog::open(&path))
         .await
         .map_err(|e| DaemonError::Internal(e.to_string()))??;
-    let run_id = eventlog
-        .record_start(std::process::id(), mld_shared::VERSION, &config.file)
-        .await?;
+    let run_id = eventlog.record_start(std::process::id(), mld_shared::VERSION, &config.file).await?;
+    let log = eventlog.clone();
+    tokio::task::spawn_blocking(move || dispatch::mark_interrupted(&log))
+        .await
+        .map_err(|e| DaemonError::Internal(e.to_string()))??;
+
+    let registry = model::registry::Registry::from_config(&config.models)
+        .map_err(|e| DaemonError::Internal(format!("model registry: {e}")))?;
+    {
+        let registry = registry.clone();
+        let initial = config.models.active.clone();
+        let errors = tokio::task::spawn_blocking(move || registry.apply_initial_active(&initial))
+            .await
+            .map_err(|e| DaemonError::Internal(e.to_string()))?;
+        for (name, e) in errors {
+            tracing::error!(model = %name, error = %e, "cannot set the configured active version");
+        }
+    }
 
     let (health_tx, health_rx) = tokio::sync::watch::channel(monitor::initial(&config));
-    let ctx = Arc::new(Context::new(config, eventlog.clone(), health_rx));
+    let (updates, _) = tokio::sync::broadcast::channel(context::UPDATE_BUFFER);
+    let (finished_tx, mut finished_rx) = tokio::sync::mpsc::unbounded_channel();
+    let observer: dispatch::Observer = {
+        let updates = updates.clone();
+        Arc::new(move |rec: &dispatch::record::DispatchRecord| {
+            let _ = updates.send(mld_shared::protocol::Update::Dispatch(server::convert::dispatch_summary(rec)));
+        })
+    };
+    let job_specs: Vec<scheduler::JobSpec> = config.jobs.iter().map(scheduler::JobSpec::from).collect();
+    let shared: dispatch::SharedConfig = Arc::new(std::sync::RwLock::new(Arc::new(config)));
+    let dispatches =
+        Arc::new(dispatch::DispatchService::new(eventlog.clone(), registry.clone(), shared.clone(), finished_tx, observer));
+    let store_path = log_path.clone();
+    let store = tokio::task::spawn_blocking(move || scheduler::SqliteStore::open(&store_path))
+        .await
+        .map_err(|e| DaemonError::Internal(e.to_string()))?
+        .map_err(|e| DaemonError::Internal(e.to_string()))?;
+    let scheduler_stop = CancellationToken::new();
+    let (scheduler, scheduler_task) = scheduler::start(
+        job_specs,
+        scheduler::SchedulerOptions::default(),
+        Arc::new(clock::SystemClock),
+        Arc::new(store),
+        dispatches.clone(),
+        scheduler_stop.clone(),
+    )
+    .await
+    .map_err(|e| DaemonError::Internal(format!("scheduler: {e}")))?;
+
+    let ctx = Arc::new(Context::new(context::Parts {
+        config: shared,
+        eventlog: eventlog.clone(),
+        health: health_rx,
+        updates,
+        scheduler,
+        dispatches: dispatches.clone(),
+        registry,
+    }));
+
+    // A dispatch that ends frees its job for the scheduler (overlap, queue).
+    let forwarder = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while let Some((job, id)) = finished_rx.recv().await {
+                if let Err(e) = ctx.scheduler.dispatch_finished(&job, id).await {
+                    tracing::warn!(job = %job, dispatch = %id, error = %e, "scheduler not told of a finished dispatch");
+                }
+                ctx.jobs_changed.notify_one();
+            }
+        })
+    };
+    let jobs_publisher = tokio::spawn(publish_jobs(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
 
-    let handle = Handle {
-        context: ctx.clone(),
-    };
+    let handle = Handle { context: ctx.clone() };
     on_ready(&handle);
     server::serve(listener, ctx.clone(), shutdown.clone()).await;
 
+    // Graceful: no new dispatches, running ones get time to finish, then are cancelled.
+    scheduler_stop.cancel();
+    let _ = scheduler_task.await;
+    let running = dispatches.running_count();
+    if running > 0 {
+        tracing::info!(running, "waiting for running dispatches to finish");
+        let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+        while dispatches.running_count() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        dispatches.cancel_all(std::time::Duration::from_secs(30)).await;
+    }
     monitor.abort();
+    jobs_publisher.abort();
+    forwarder.abort();
     eventlog.record_stop(run_id, "shutdown").await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Pushes the jobs table to subscribers when it changes, and every monitor
+/// refresh (next-dispatch times move as slots pass).
+async fn publish_jobs(ctx: Arc<Context>, shutdown: CancellationToken) {
+    loop {
+        let refresh = ctx.config().monitor.refresh.0;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ctx.jobs_changed.notified() => {}
+            _ = tokio::time::sleep(refresh) => {}
+        }
+        let jobs = server::convert::jobs(&ctx).await;
+        ctx.publish(mld_shared::protocol::Update::Jobs(jobs));
+        ctx.publish(mld_shared::protocol::Update::Status(server::convert::status(&ctx)));
+    }
 }

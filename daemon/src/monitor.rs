@@ -6,7 +6,7 @@
 //! a `watch` (for snapshots) and as `Update::Health` to subscribers.
 
 use crate::context::Context;
-use mld_shared::config::{Mechanism, WatchedServer};
+use mld_shared::config::{DatalakeConfig, DatalakeKind, Mechanism, WatchedServer};
 use mld_shared::protocol::{HealthEntry, HealthKind, HealthState, Update};
 use mld_shared::time::WireTime;
 use std::net::SocketAddr;
@@ -33,6 +33,17 @@ pub fn initial(config: &mld_shared::config::Config) -> Vec<HealthEntry> {
             checked_at: None,
         })
         .collect();
+    for (name, d) in &config.datalakes {
+        out.push(HealthEntry {
+            kind: HealthKind::Datalake,
+            name: name.clone(),
+            target: datalake_target(d),
+            state: HealthState::Unknown,
+            latency_ms: None,
+            message: None,
+            checked_at: None,
+        });
+    }
     out.push(HealthEntry {
         kind: HealthKind::EventLog,
         name: "event log".into(),
@@ -43,6 +54,43 @@ pub fn initial(config: &mld_shared::config::Config) -> Vec<HealthEntry> {
         checked_at: None,
     });
     out
+}
+
+/// What the datalake row shows: the kind and the probe table, never the connection string.
+fn datalake_target(d: &DatalakeConfig) -> String {
+    let kind = match d.kind {
+        DatalakeKind::Odbc => "odbc".to_string(),
+        DatalakeKind::Sqlite => {
+            format!("sqlite {}", d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+        }
+    };
+    match &d.probe_table {
+        Some(t) => format!("{kind} (probe: {t})"),
+        None => kind,
+    }
+}
+
+/// Connects to a datalake and queries its probe table, on a blocking thread.
+async fn probe_datalake(name: String, d: DatalakeConfig) -> HealthEntry {
+    let target = datalake_target(&d);
+    let report = tokio::task::spawn_blocking(move || {
+        crate::datalake::Datalake::from_config(&name, &d).map(|lake| (name, lake.probe()))
+    })
+    .await;
+    let (name, state, latency_ms, message) = match report {
+        Ok(Ok((name, r))) => (
+            name,
+            match r.status {
+                crate::datalake::ProbeStatus::Online => HealthState::Online,
+                crate::datalake::ProbeStatus::Error => HealthState::Error,
+            },
+            Some(ms(r.latency)),
+            r.message,
+        ),
+        Ok(Err(e)) => (String::new(), HealthState::Error, None, Some(e.to_string())),
+        Err(e) => (String::new(), HealthState::Error, None, Some(format!("probe failed: {e}"))),
+    };
+    HealthEntry { kind: HealthKind::Datalake, name, target, state, latency_ms, message, checked_at: Some(WireTime::now()) }
 }
 
 fn server_target(s: &WatchedServer) -> String {
@@ -80,6 +128,19 @@ pub async fn round(ctx: &Context) -> Vec<HealthEntry> {
         async move { probe_server(&s).await }
     });
     let mut out = futures_join_all(servers).await;
+    let lakes: Vec<_> = config
+        .datalakes
+        .iter()
+        .map(|(name, d)| {
+            let (name, d) = (name.clone(), d.clone());
+            async move {
+                let mut e = probe_datalake(name.clone(), d).await;
+                e.name = name;
+                e
+            }
+        })
+        .collect();
+    out.extend(futures_join_all(lakes.into_iter()).await);
     let started = Instant::now();
     let log = ctx.eventlog.probe().await;
     out.push(HealthEntry {

@@ -9,7 +9,7 @@
 //!
 //! Every enum here only grows at the end.
 
-use crate::ids::{JobName, RequestId};
+use crate::ids::{DispatchId, JobName, RequestId};
 use crate::roles::Roles;
 use crate::time::WireTime;
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,29 @@ pub enum Request {
     /// Answered with a [`Snapshot`]; then [`Update`]s follow until `Unsubscribe`.
     Subscribe,
     Unsubscribe,
+    /// Every job with its state, last and next dispatch.
+    Jobs,
+    /// Admin: make a job active again.
+    EnableJob { job: JobName, reason: Option<String> },
+    /// Admin: pause a job, optionally until an instant when it resumes by itself.
+    DisableJob { job: JobName, reason: Option<String>, until: Option<WireTime> },
+    /// Admin: start a dispatch now, under the job's overlap rule.
+    RunJob { job: JobName },
+    /// Admin: score the first `rows` rows and show what would be written, writing nothing.
+    DryRun { job: JobName, rows: u32 },
+    /// The slot ledger of a job since an instant.
+    Slots { job: JobName, since: WireTime },
+    /// A job's state changes (who paused it, when, why).
+    JobHistory { job: JobName },
+    /// Dispatches created in `[from, to)`, newest first.
+    Dispatches { from: WireTime, to: WireTime, job: Option<JobName>, limit: u32 },
+    /// One dispatch with its events, class distribution and unscorable rows.
+    Dispatch { id: DispatchId },
+    /// A page of a dispatch's predictions, in key order after `after_key`,
+    /// only keys containing `filter` when given.
+    DispatchPredictions { id: DispatchId, after_key: Option<String>, filter: Option<String>, limit: u32 },
+    /// Admin: cancel a running dispatch.
+    CancelDispatch { id: DispatchId },
 }
 
 impl Request {
@@ -90,6 +113,17 @@ impl Request {
             Request::Status => "status",
             Request::Subscribe => "subscribe",
             Request::Unsubscribe => "unsubscribe",
+            Request::Jobs => "jobs",
+            Request::EnableJob { .. } => "enable",
+            Request::DisableJob { .. } => "disable",
+            Request::RunJob { .. } => "run",
+            Request::DryRun { .. } => "dry-run",
+            Request::Slots { .. } => "slots",
+            Request::JobHistory { .. } => "history",
+            Request::Dispatches { .. } => "dispatches",
+            Request::Dispatch { .. } => "dispatch",
+            Request::DispatchPredictions { .. } => "predictions",
+            Request::CancelDispatch { .. } => "cancel",
         }
     }
 }
@@ -113,6 +147,17 @@ pub enum Response {
     Status(DaemonStatus),
     Subscribed(Box<Snapshot>),
     Unsubscribed,
+    Jobs(Vec<JobSummary>),
+    /// The job after an enable/disable.
+    JobChanged(JobSummary),
+    Run(RunOutcome),
+    DryRun(Box<DryRunResult>),
+    Slots(Vec<SlotRecord>),
+    JobHistory(Vec<StateChangeRecord>),
+    Dispatches(Vec<DispatchSummary>),
+    Dispatch(Box<DispatchDetail>),
+    Predictions(PredictionPage),
+    Cancelled { id: DispatchId },
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.
@@ -181,6 +226,8 @@ pub enum Update {
     Jobs(Vec<JobSummary>),
     /// The client fell behind and missed updates: start again from this.
     Resync(Box<Snapshot>),
+    /// A dispatch was created, progressed or finished.
+    Dispatch(DispatchSummary),
 }
 
 /// One row of the monitor's health table.
@@ -235,6 +282,10 @@ pub struct JobSummary {
     pub datalake: String,
     pub last_dispatch: Option<WireTime>,
     pub next_dispatch: Option<WireTime>,
+    /// The dispatch of this job running now.
+    pub running: Option<DispatchId>,
+    pub overlap: String,
+    pub missed: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,4 +310,163 @@ impl JobState {
             JobState::Invalid { .. } => "invalid",
         }
     }
+}
+
+/// What a run-now did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunOutcome {
+    Started(DispatchId),
+    /// The job's dispatch `behind` is running and its overlap rule is `queue`.
+    Queued { behind: DispatchId },
+}
+
+/// One slot of the ledger and what was decided for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotRecord {
+    pub slot: WireTime,
+    pub decided_at: WireTime,
+    /// `ran`, `skipped-overlap`, `queued`, `skipped-disabled`, `missed`,
+    /// `caught-up`, `start-failed`, `missed-summary`, `disabled-summary`.
+    pub decision: String,
+    pub dispatch: Option<DispatchId>,
+    /// For people: "ran as dispatch 12", "skipped: overlap (dispatch 11 running)"…
+    pub detail: String,
+}
+
+/// One change of a job's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChangeRecord {
+    pub at: WireTime,
+    pub by: String,
+    /// `None` the first time the job was seen.
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+    pub until: Option<WireTime>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DispatchStatus {
+    Created,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Interrupted,
+}
+
+impl DispatchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DispatchStatus::Created => "created",
+            DispatchStatus::Running => "running",
+            DispatchStatus::Succeeded => "succeeded",
+            DispatchStatus::Failed => "failed",
+            DispatchStatus::Cancelled => "cancelled",
+            DispatchStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        !matches!(self, DispatchStatus::Created | DispatchStatus::Running)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    CatchUp,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::CatchUp => "catch-up",
+        }
+    }
+}
+
+/// A dispatch, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchSummary {
+    pub id: DispatchId,
+    pub job: JobName,
+    pub status: DispatchStatus,
+    pub trigger: Trigger,
+    pub requested_by: String,
+    pub slot: Option<WireTime>,
+    pub model: String,
+    pub model_version: String,
+    pub model_hash: String,
+    pub created_at: WireTime,
+    pub started_at: Option<WireTime>,
+    pub finished_at: Option<WireTime>,
+    pub rows_collected: u64,
+    pub rows_predicted: u64,
+    pub rows_unscorable: u64,
+    pub rows_stored: u64,
+    pub rows_inserted: u64,
+    pub failed_step: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One step of a dispatch, as it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchEventInfo {
+    pub seq: u32,
+    pub at: WireTime,
+    /// `created`, `started`, `collected`, `predicted`, `stored`, `inserted`, `finished`.
+    pub step: String,
+    pub rows: Option<u64>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnscorableInfo {
+    pub row_key: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DispatchDetail {
+    pub summary: DispatchSummary,
+    pub events: Vec<DispatchEventInfo>,
+    /// Predictions per label, most frequent first.
+    pub class_counts: Vec<(String, u64)>,
+    /// The first unscorable rows (up to 100); `summary.rows_unscorable` has the total.
+    pub unscorable: Vec<UnscorableInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionInfo {
+    pub row_key: String,
+    pub label: String,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionPage {
+    /// How many predictions match (the filter, if any).
+    pub total: u64,
+    pub rows: Vec<PredictionInfo>,
+    /// Pass as `after_key` for the next page; `None` at the end.
+    pub next_after: Option<String>,
+}
+
+/// What a dry run scored and would have written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DryRunResult {
+    pub job: JobName,
+    pub model: String,
+    pub model_version: String,
+    pub results_table: String,
+    /// The results table's columns, in the order of each row of `would_write`.
+    pub columns: Vec<String>,
+    pub predictions: Vec<PredictionInfo>,
+    pub unscorable: Vec<UnscorableInfo>,
+    /// The rows a real dispatch would insert, as text.
+    pub would_write: Vec<Vec<String>>,
 }

@@ -20,7 +20,7 @@ pub const MIGRATIONS: &[&str] = &[
         stop_reason TEXT                -- 'shutdown', 'unclean' (found open at a later start)
     );
     "#,
-    // v2: dispatches and what they did; scheduling; showroom; training; access.
+    // v2: dispatches and what they did; showroom; training; access.
     r#"
     CREATE TABLE dispatches (
         id              INTEGER PRIMARY KEY,
@@ -75,38 +75,6 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dispatch_id, row_key)
     ) WITHOUT ROWID;
 
-    CREATE TABLE job_states (
-        job        TEXT PRIMARY KEY,
-        state      TEXT NOT NULL,        -- 'active' | 'disabled'
-        changed_by TEXT NOT NULL,
-        changed_at INTEGER NOT NULL,
-        reason     TEXT,
-        until      INTEGER
-    );
-
-    CREATE TABLE schedule_changes (
-        id         INTEGER PRIMARY KEY,
-        job        TEXT NOT NULL,
-        at         INTEGER NOT NULL,
-        by_user    TEXT NOT NULL,
-        from_state TEXT,
-        to_state   TEXT NOT NULL,
-        reason     TEXT,
-        until      INTEGER
-    );
-    CREATE INDEX schedule_changes_by_job ON schedule_changes(job, at);
-
-    CREATE TABLE slot_decisions (
-        id          INTEGER PRIMARY KEY,
-        job         TEXT NOT NULL,
-        slot        INTEGER NOT NULL,
-        decided_at  INTEGER NOT NULL,
-        decision    TEXT NOT NULL,       -- 'ran' | 'skipped-overlap' | 'skipped-disabled' | 'skipped-invalid' | 'missed' | 'caught-up' | 'queued'
-        dispatch_id INTEGER,
-        detail      TEXT
-    );
-    CREATE INDEX slot_decisions_by_job ON slot_decisions(job, slot);
-
     CREATE TABLE showroom_predictions (
         id            INTEGER PRIMARY KEY,
         at            INTEGER NOT NULL,
@@ -138,6 +106,8 @@ pub const MIGRATIONS: &[&str] = &[
         needed   TEXT NOT NULL
     );
     "#,
+    // v3: the scheduler's tables (job states, their change history, the slot ledger).
+    crate::scheduler::SCHEMA,
 ];
 
 /// The schema version this daemon writes.

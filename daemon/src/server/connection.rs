@@ -149,14 +149,22 @@ pub async fn handle(stream: Stream, ctx: Arc<Context>, shutdown: CancellationTok
                         // Subscription state belongs to this loop, so these two are answered here.
                         Request::Subscribe => {
                             subscription = Some(ctx.updates.subscribe());
-                            Ok(Response::Subscribed(Box::new(convert::snapshot(&ctx))))
+                            Ok(Response::Subscribed(Box::new(convert::snapshot(&ctx).await)))
                         }
                         Request::Unsubscribe => {
                             subscription = None;
                             Ok(Response::Unsubscribed)
                         }
-                        Request::Ping => handlers::ping(),
-                        Request::Status => handlers::status(&ctx),
+                        // The rest run on their own task, so a slow one (a dry run)
+                        // never holds up this connection's updates or other requests.
+                        other => {
+                            let (ctx, peer, out) = (ctx.clone(), peer.clone(), out_tx.clone());
+                            tokio::spawn(async move {
+                                let result = handlers::handle(&ctx, &peer, other).await;
+                                let _ = out.send(ServerFrame::Response { id, result }).await;
+                            });
+                            continue;
+                        }
                     };
                     if out_tx.send(ServerFrame::Response { id, result }).await.is_err() {
                         break;
@@ -168,7 +176,7 @@ pub async fn handle(stream: Stream, ctx: Arc<Context>, shutdown: CancellationTok
                     Ok(u) => ServerFrame::Update(u),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::debug!(user = %peer.user, missed, "slow subscriber; sending a fresh snapshot");
-                        ServerFrame::Update(Update::Resync(Box::new(convert::snapshot(&ctx))))
+                        ServerFrame::Update(Update::Resync(Box::new(convert::snapshot(&ctx).await)))
                     }
                     Err(broadcast::error::RecvError::Closed) => {
                         subscription = None;
