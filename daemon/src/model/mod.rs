@@ -136,6 +136,10 @@ impl Model {
         &self.meta
     }
 
+    pub(crate) fn into_predictor(self) -> Predictor {
+        self.predictor
+    }
+
     pub fn features(&self) -> &[String] {
         &self.meta.features
     }

@@ -1,0 +1,156 @@
+//! A CART decision tree, written here rather than taken from linfa-trees:
+//! linfa's tree picks the leaf class and prunes through `HashMap` iteration
+//! order and sums impurities in that order, so the same data and seed can give
+//! a different tree (observed on iris). Here every loop runs in a fixed order
+//! and ties go to the first feature, the lowest threshold and the lowest class.
+//!
+//! Receives rows (duplicates = bootstrap weight), a feature subset and limits.
+//! Emits a [`FlatTree`] with the same split rule as linfa (`x < threshold` goes left).
+
+use ndarray::ArrayView2;
+
+use crate::model::native::{FlatTree, LEAF};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CartParams {
+    pub entropy: bool,
+    pub max_depth: Option<usize>,
+    pub min_weight_split: f64,
+    pub min_weight_leaf: f64,
+}
+
+fn impurity(counts: &[f64], total: f64, entropy: bool) -> f64 {
+    if total <= 0.0 {
+        return 0.0;
+    }
+    if entropy {
+        counts.iter().filter(|c| **c > 0.0).map(|c| {
+            let p = c / total;
+            -p * p.log2()
+        }).sum()
+    } else {
+        1.0 - counts.iter().map(|c| (c / total) * (c / total)).sum::<f64>()
+    }
+}
+
+/// Index of the largest count; the lowest index on ties.
+fn majority(counts: &[f64]) -> usize {
+    (0..counts.len()).fold(0, |best, k| if counts[k] > counts[best] { k } else { best })
+}
+
+struct Builder<'x, 's> {
+    x: ArrayView2<'x, f64>,
+    y: &'s [usize],
+    features: &'s [usize],
+    n_classes: usize,
+    params: CartParams,
+    tree: FlatTree,
+}
+
+pub(crate) fn fit_cart(
+    x: ArrayView2<'_, f64>,
+    y: &[usize],
+    rows: &[usize],
+    features: &[usize],
+    n_classes: usize,
+    params: CartParams,
+) -> FlatTree {
+    let mut b = Builder {
+        x,
+        y,
+        features,
+        n_classes,
+        params,
+        tree: FlatTree {
+            feature: Vec::new(),
+            threshold: Vec::new(),
+            left: Vec::new(),
+            right: Vec::new(),
+            leaf_class: Vec::new(),
+            leaf_score: Vec::new(),
+        },
+    };
+    let mut rows = rows.to_vec();
+    b.node(&mut rows, 0);
+    b.tree
+}
+
+impl Builder<'_, '_> {
+    /// Appends the subtree for `rows`; parents precede children. Returns the node index.
+    fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
+        let i = self.tree.feature.len();
+        self.tree.feature.push(LEAF);
+        self.tree.threshold.push(0.0);
+        self.tree.left.push(0);
+        self.tree.right.push(0);
+
+        let mut counts = vec![0.0; self.n_classes];
+        for &r in rows.iter() {
+            counts[self.y[r]] += 1.0;
+        }
+        let total = rows.len() as f64;
+        let pure = counts.iter().filter(|c| **c > 0.0).count() <= 1;
+        let too_deep = self.params.max_depth.is_some_and(|d| depth >= d);
+        let split = if pure || too_deep || total < self.params.min_weight_split {
+            None
+        } else {
+            self.best_split(rows, &counts, total)
+        };
+        match split {
+            Some((feature, threshold)) => {
+                // Partition in place: left = x < threshold, order kept stable for determinism.
+                let (mut left, mut right): (Vec<usize>, Vec<usize>) =
+                    rows.iter().partition(|&&r| self.x[[r, feature]] < threshold);
+                self.tree.feature[i] = feature as u32;
+                self.tree.threshold[i] = threshold;
+                let l = self.node(&mut left, depth + 1);
+                let r = self.node(&mut right, depth + 1);
+                self.tree.left[i] = l;
+                self.tree.right[i] = r;
+            }
+            None => {
+                let k = majority(&counts);
+                self.tree.left[i] = self.tree.leaf_class.len() as u32;
+                self.tree.leaf_class.push(k as u32);
+                self.tree.leaf_score.push(if total > 0.0 { counts[k] / total } else { 1.0 });
+            }
+        }
+        i as u32
+    }
+
+    /// The (feature, threshold) with the largest impurity decrease, if any decreases it.
+    fn best_split(&self, rows: &mut [usize], counts: &[f64], total: f64) -> Option<(usize, f64)> {
+        let parent = impurity(counts, total, self.params.entropy);
+        let mut best: Option<(f64, usize, f64)> = None;
+        let mut left = vec![0.0; self.n_classes];
+        let mut right = vec![0.0; self.n_classes];
+        for &f in self.features {
+            rows.sort_by(|&a, &b| self.x[[a, f]].total_cmp(&self.x[[b, f]]).then(a.cmp(&b)));
+            left.iter_mut().for_each(|c| *c = 0.0);
+            right.copy_from_slice(counts);
+            for k in 1..rows.len() {
+                let moved = self.y[rows[k - 1]];
+                left[moved] += 1.0;
+                right[moved] -= 1.0;
+                let (lo, hi) = (self.x[[rows[k - 1], f]], self.x[[rows[k], f]]);
+                if lo >= hi {
+                    continue; // not a boundary between distinct values
+                }
+                let (nl, nr) = (k as f64, total - k as f64);
+                if nl < self.params.min_weight_leaf || nr < self.params.min_weight_leaf {
+                    continue;
+                }
+                let child = (nl / total) * impurity(&left, nl, self.params.entropy)
+                    + (nr / total) * impurity(&right, nr, self.params.entropy);
+                let decrease = parent - child;
+                if decrease > 1e-12 && best.is_none_or(|(d, _, _)| decrease > d) {
+                    let mid = lo + (hi - lo) / 2.0;
+                    // Rows at `lo` must go left: fall back to `hi` if rounding lands the midpoint on `lo`.
+                    let threshold = if lo < mid { mid } else { hi };
+                    best = Some((decrease, f, threshold));
+                }
+            }
+        }
+        best.map(|(_, f, t)| (f, t))
+    }
+}

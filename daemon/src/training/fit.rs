@@ -1,0 +1,227 @@
+//! Fitting each native algorithm with linfa and converting the result into the
+//! compact predictors of [`crate::model::native`].
+//!
+//! Receives the (already scaled) training matrix, class indices, validated
+//! hyperparameters, a seed and the cancel flag. Emits a [`NativePredictor`].
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use linfa::prelude::*;
+use ndarray::{Array1, ArrayView2};
+use rand::SeedableRng;
+use rand::seq::index::sample;
+use rand::Rng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::TrainingError;
+use super::cart::{CartParams, fit_cart};
+use crate::model::native::{FlatTree, ForestModel, GaussianNbModel, NativePredictor, Sigmoid, Softmax, SvmMachine, SvmModel};
+use crate::model::{Algorithm, ParamValue};
+
+pub(crate) struct Params<'a>(pub &'a BTreeMap<String, ParamValue>);
+
+impl Params<'_> {
+    fn float(&self, name: &str) -> f64 {
+        match self.0.get(name) {
+            Some(ParamValue::Float(f)) => *f,
+            Some(ParamValue::Int(i)) => *i as f64,
+            _ => unreachable!("validated hyperparameter {name} is a float"),
+        }
+    }
+    fn int(&self, name: &str) -> i64 {
+        match self.0.get(name) {
+            Some(ParamValue::Int(i)) => *i,
+            _ => unreachable!("validated hyperparameter {name} is an int"),
+        }
+    }
+    pub(crate) fn text(&self, name: &str) -> &str {
+        match self.0.get(name) {
+            Some(ParamValue::Text(s)) => s,
+            _ => unreachable!("validated hyperparameter {name} is a choice"),
+        }
+    }
+}
+
+fn fit_err(algorithm: Algorithm, e: impl std::fmt::Display) -> TrainingError {
+    TrainingError::Fit { algorithm, reason: e.to_string() }
+}
+
+/// Fits `algorithm`; `progress(fraction)` reports within the fitting stage.
+pub(crate) fn fit(
+    algorithm: Algorithm,
+    params: &Params<'_>,
+    x: ArrayView2<f64>,
+    y: &[usize],
+    n_classes: usize,
+    seed: u64,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(f64),
+) -> Result<NativePredictor, TrainingError> {
+    let mut present: Vec<usize> = y.to_vec();
+    present.sort_unstable();
+    present.dedup();
+    if present.len() < 2 {
+        return Err(fit_err(algorithm, "the training split holds fewer than two classes"));
+    }
+    let targets = Array1::from(y.to_vec());
+    match algorithm {
+        Algorithm::LogisticRegression => {
+            let ds = DatasetBase::new(x.to_owned(), targets);
+            if present.len() == 2 {
+                let m = linfa_logistic::LogisticRegression::default()
+                    .alpha(params.float("alpha"))
+                    .max_iterations(params.int("max_iterations") as u64)
+                    .gradient_tolerance(params.float("gradient_tolerance"))
+                    .fit(&ds)
+                    .map_err(|e| fit_err(algorithm, e))?;
+                Ok(NativePredictor::LogisticBinary(Sigmoid {
+                    weights: m.params().to_vec(),
+                    intercept: m.intercept(),
+                    positive: m.labels().pos.class,
+                    negative: m.labels().neg.class,
+                }))
+            } else {
+                let m = linfa_logistic::MultiLogisticRegression::default()
+                    .alpha(params.float("alpha"))
+                    .max_iterations(params.int("max_iterations") as u64)
+                    .gradient_tolerance(params.float("gradient_tolerance"))
+                    .fit(&ds)
+                    .map_err(|e| fit_err(algorithm, e))?;
+                Ok(NativePredictor::LogisticMultinomial(Softmax {
+                    weights: m.params().columns().into_iter().map(|c| c.to_vec()).collect(),
+                    intercepts: m.intercept().to_vec(),
+                    classes: m.classes().to_vec(),
+                }))
+            }
+        }
+        Algorithm::DecisionTree => {
+            let features: Vec<usize> = (0..x.ncols()).collect();
+            let rows: Vec<usize> = (0..x.nrows()).collect();
+            let tree = fit_tree(algorithm, params, x, y, &rows, &features, n_classes)?;
+            Ok(NativePredictor::DecisionTree(tree))
+        }
+        Algorithm::GaussianNb => {
+            let ds = DatasetBase::new(x.to_owned(), targets);
+            let m = linfa_bayes::GaussianNb::params()
+                .var_smoothing(params.float("var_smoothing"))
+                .fit(&ds)
+                .map_err(|e| fit_err(algorithm, e))?;
+            Ok(NativePredictor::GaussianNb(gaussian_nb_params(&m).map_err(|e| fit_err(algorithm, e))?))
+        }
+        Algorithm::Svm => {
+            let c = params.float("c");
+            let gaussian = params.text("kernel") == "gaussian";
+            let eps = params.float("gaussian_eps");
+            // Two classes: one machine, positive = class 1. More: one per class.
+            let positives: Vec<usize> = if n_classes == 2 { vec![1] } else { (0..n_classes).collect() };
+            let mut machines = Vec::with_capacity(positives.len());
+            for (i, &positive) in positives.iter().enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(TrainingError::Cancelled);
+                }
+                if !y.contains(&positive) {
+                    return Err(fit_err(algorithm, format!("class {positive} has no training rows; one-vs-rest needs every class")));
+                }
+                let t: Array1<bool> = y.iter().map(|&c| c == positive).collect();
+                let ds = DatasetBase::new(x.to_owned(), t);
+                let p = linfa_svm::Svm::<f64, bool>::params().pos_neg_weights(c, c);
+                let p = if gaussian { p.gaussian_kernel(eps) } else { p.linear_kernel() };
+                let svm = p.fit(&ds).map_err(|e| fit_err(algorithm, e))?;
+                machines.push(if gaussian {
+                    SvmMachine::Kernel(Box::new(svm))
+                } else {
+                    // A linear machine's decision is w·x - rho: read w off the unit vectors.
+                    let nf = x.ncols();
+                    let weights = (0..nf)
+                        .map(|j| {
+                            let mut e = Array1::<f64>::zeros(nf);
+                            e[j] = 1.0;
+                            svm.weighted_sum(&e)
+                        })
+                        .collect();
+                    SvmMachine::Linear { weights, rho: svm.rho }
+                });
+                progress((i + 1) as f64 / positives.len() as f64);
+            }
+            Ok(NativePredictor::Svm(SvmModel { machines }))
+        }
+        Algorithm::RandomForest => {
+            let n_trees = params.int("n_trees") as usize;
+            let nf = x.ncols();
+            let k = match params.text("max_features") {
+                "sqrt" => ((nf as f64).sqrt().ceil() as usize).clamp(1, nf),
+                _ => nf,
+            };
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut trees = Vec::with_capacity(n_trees);
+            for t in 0..n_trees {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(TrainingError::Cancelled);
+                }
+                let rows: Vec<usize> = (0..x.nrows()).map(|_| rng.gen_range(0..x.nrows())).collect();
+                let mut features = sample(&mut rng, nf, k).into_vec();
+                features.sort_unstable();
+                trees.push(fit_tree(algorithm, params, x, y, &rows, &features, n_classes)?);
+                progress((t + 1) as f64 / n_trees as f64);
+            }
+            Ok(NativePredictor::RandomForest(ForestModel { trees, n_classes }))
+        }
+        Algorithm::Onnx => Err(fit_err(algorithm, "ONNX models are imported, not trained")),
+    }
+}
+
+/// Fits one deterministic CART tree (see [`super::cart`]) on `rows` × `features`.
+fn fit_tree(
+    algorithm: Algorithm,
+    params: &Params<'_>,
+    x: ArrayView2<f64>,
+    y: &[usize],
+    rows: &[usize],
+    features: &[usize],
+    n_classes: usize,
+) -> Result<FlatTree, TrainingError> {
+    let depth = params.int("max_depth");
+    let (min_weight_split, min_weight_leaf) = if algorithm == Algorithm::DecisionTree {
+        (params.float("min_weight_split"), params.float("min_weight_leaf"))
+    } else {
+        (2.0, 1.0)
+    };
+    let cart = CartParams {
+        entropy: params.text("split_quality") == "entropy",
+        max_depth: if depth == 0 { None } else { Some(depth as usize) },
+        min_weight_split,
+        min_weight_leaf,
+    };
+    Ok(fit_cart(x, y, rows, features, n_classes, cart))
+}
+
+/// linfa keeps the fitted Gaussian NB in private fields (a hash map per class);
+/// its serde form is the only stable way to read them.
+fn gaussian_nb_params(m: &linfa_bayes::GaussianNb<f64, usize>) -> Result<GaussianNbModel, String> {
+    let v = serde_json::to_value(m).map_err(|e| e.to_string())?;
+    let info = v.get("class_info").and_then(|c| c.as_object()).ok_or("unexpected GaussianNb layout")?;
+    let mut classes: Vec<(usize, &serde_json::Value)> = info
+        .iter()
+        .map(|(k, v)| k.parse().map(|k| (k, v)).map_err(|_| format!("class key {k:?}")))
+        .collect::<Result<_, _>>()?;
+    classes.sort_by_key(|(k, _)| *k);
+    let array = |v: &serde_json::Value, field: &str| -> Result<Vec<f64>, String> {
+        v.get(field)
+            .and_then(|a| a.get("data"))
+            .and_then(|d| d.as_array())
+            .ok_or(format!("GaussianNb field {field} missing"))?
+            .iter()
+            .map(|x| x.as_f64().ok_or(format!("GaussianNb field {field} not numeric")))
+            .collect()
+    };
+    let mut out = GaussianNbModel { classes: Vec::new(), log_priors: Vec::new(), means: Vec::new(), variances: Vec::new() };
+    for (k, c) in classes {
+        let prior = c.get("prior").and_then(|p| p.as_f64()).ok_or("GaussianNb prior missing")?;
+        out.classes.push(k);
+        out.log_priors.push(prior.ln());
+        out.means.push(array(c, "theta")?);
+        out.variances.push(array(c, "sigma")?);
+    }
+    Ok(out)
+}
