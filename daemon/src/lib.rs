@@ -8,6 +8,7 @@ pub mod access;
 pub mod clock;
 pub mod context;
 pub mod datalake;
+pub mod demo;
 pub mod dispatch;
 pub mod eventlog;
 pub mod model;

@@ -19,6 +19,10 @@ struct Args {
     /// Validate a configuration file (PATH, else --config) and exit: 0 if valid, 1 if not.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
     check_config: Option<PathBuf>,
+    /// Before starting, make the demo directory score for real: train the demo
+    /// model and fill the demo datalake (what `mldctl demo` uses).
+    #[arg(long, hide = true)]
+    init_demo: bool,
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,12 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config.daemon.log_level);
+    if args.init_demo
+        && let Err(e) = mld::demo::setup(&config)
+    {
+        tracing::error!("demo setup failed: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
