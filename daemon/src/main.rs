@@ -1,1 +1,155 @@
-fn main(){}
+//! `mld`: the daemon's command line. Thin: arguments, logging, signals, then
+//! `mld::run`.
+
+use anyhow::Context as _;
+use clap::Parser;
+use mld_shared::config::{self, DEFAULT_CONFIG_PATH};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+/// Runs machine-learning models on a schedule; see `mldctl` for the console.
+#[derive(Debug, Parser)]
+#[command(name = "mld", version, about)]
+struct Args {
+    /// The configuration file.
+    #[arg(long, short, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// Validate a configuration file (PATH, else --config) and exit: 0 if valid, 1 if not.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+    check_config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(path) = &args.check_config {
+        let path = if path.as_os_str().is_empty() {
+            &args.config
+        } else {
+            path
+        };
+        return match config::load(path) {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} jobs, {} datalakes, {} watched servers)",
+                    path.display(),
+                    c.jobs.len(),
+                    c.datalakes.len(),
+                    c.monitor.servers.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let config = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("mld: invalid configuration, not starting:\n{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config.daemon.log_level);
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (journald under systemd); `RUST_LOG` overrides the config.
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.to_ascii_lowercase()));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .init();
+}
+
+fn run(config: config::Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let listener = mld::server::bind(&config.daemon)?;
+        let shutdown = CancellationToken::new();
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+
+        let (handle_tx, mut handle_rx) = tokio::sync::mpsc::unbounded_channel();
+        let daemon = tokio::spawn(mld::run(config, listener, shutdown.clone(), move |handle: &mld::Handle| {
+            let _ = handle_tx.send(mld::Handle { context: handle.context.clone() });
+            notify_systemd(&[sd_notify::NotifyState::Ready]);
+            tracing::info!(version = mld_shared::VERSION, "ready");
+        }));
+        let watchdog = watchdog(shutdown.clone());
+        let mut handle: Option<mld::Handle> = None;
+        let mut daemon = std::pin::pin!(daemon);
+        loop {
+            tokio::select! {
+                h = handle_rx.recv(), if handle.is_none() => handle = h,
+                _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                _ = hup.recv() => {
+                    // systemd (Type=notify-reload and newer) wants the monotonic time with RELOADING=1.
+                    let mut reloading = vec![sd_notify::NotifyState::Reloading];
+                    if let Ok(t) = sd_notify::NotifyState::monotonic_usec_now() {
+                        reloading.push(t);
+                    }
+                    notify_systemd(&reloading);
+                    match &handle {
+                        Some(h) => if let Err(errors) = h.reload() {
+                            tracing::error!("reload refused, keeping the running configuration:\n{errors}");
+                        },
+                        None => tracing::warn!("SIGHUP before the daemon was ready; ignored"),
+                    }
+                    notify_systemd(&[sd_notify::NotifyState::Ready]);
+                }
+                result = &mut daemon => {
+                    // The daemon stopped on its own: an error at start-up, most likely.
+                    return result.context("the daemon task failed")?.map_err(anyhow::Error::from);
+                }
+            }
+        }
+        notify_systemd(&[sd_notify::NotifyState::Stopping]);
+        shutdown.cancel();
+        watchdog.abort();
+        daemon.await.context("the daemon task failed")??;
+        Ok(())
+    })
+}
+
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_some()
+        && let Err(e) = sd_notify::notify(state)
+    {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Pings systemd's watchdog at half its interval, when one is configured.
+fn watchdog(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Some(interval) = sd_notify::watchdog_enabled() else {
+            return;
+        };
+        let period = interval / 2;
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(period) => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            }
+        }
+    })
+}

@@ -39,7 +39,10 @@ pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, FrameError> {
         .map_err(|e| FrameError::Encode(e.to_string()))?;
     let len = out.len() - LEN_PREFIX;
     if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge { len, max: MAX_FRAME_LEN });
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     out[..LEN_PREFIX].copy_from_slice(&(len as u32).to_be_bytes());
     Ok(out)
@@ -59,25 +62,37 @@ pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
 }
 
 /// Reads one payload. `Ok(None)` is a clean end of stream between frames.
-pub async fn read_payload<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+pub async fn read_payload<R: AsyncRead + Unpin>(
+    reader: &mut R,
+) -> Result<Option<Vec<u8>>, FrameError> {
     let mut prefix = [0u8; LEN_PREFIX];
     let mut filled = 0;
     while filled < LEN_PREFIX {
         let n = reader.read(&mut prefix[filled..]).await?;
         if n == 0 {
-            return if filled == 0 { Ok(None) } else { Err(FrameError::Truncated) };
+            return if filled == 0 {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated)
+            };
         }
         filled += n;
     }
     let len = u32::from_be_bytes(prefix) as usize;
     if len > MAX_FRAME_LEN {
-        return Err(FrameError::TooLarge { len, max: MAX_FRAME_LEN });
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME_LEN,
+        });
     }
     let mut payload = vec![0u8; len];
-    reader.read_exact(&mut payload).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    reader
+        .read_exact(&mut payload)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
+            _ => FrameError::Io(e),
+        })?;
     Ok(Some(payload))
 }
 
@@ -114,7 +129,12 @@ mod tests {
         let mut reader = &bytes[..];
         let back: Hello = read_message(&mut reader).await.unwrap().unwrap();
         assert_eq!(back, hello);
-        assert!(read_message::<Hello, _>(&mut reader).await.unwrap().is_none());
+        assert!(
+            read_message::<Hello, _>(&mut reader)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -122,21 +142,33 @@ mod tests {
         let prefix = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes();
         let mut reader = &prefix[..];
         let err = read_payload(&mut reader).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len, .. } if len == MAX_FRAME_LEN + 1), "{err}");
+        assert!(
+            matches!(err, FrameError::TooLarge { len, .. } if len == MAX_FRAME_LEN + 1),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn truncated_prefix_and_payload_are_errors() {
         let bytes = encode(&Hello::new("x")).unwrap();
         let mut short_prefix = &bytes[..2];
-        assert!(matches!(read_payload(&mut short_prefix).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_payload(&mut short_prefix).await,
+            Err(FrameError::Truncated)
+        ));
         let mut short_payload = &bytes[..bytes.len() - 1];
-        assert!(matches!(read_payload(&mut short_payload).await, Err(FrameError::Truncated)));
+        assert!(matches!(
+            read_payload(&mut short_payload).await,
+            Err(FrameError::Truncated)
+        ));
     }
 
     #[test]
     fn garbage_and_trailing_bytes_are_malformed() {
-        assert!(matches!(decode::<ClientFrame>(&[0xff; 7]), Err(FrameError::Malformed(_))));
+        assert!(matches!(
+            decode::<ClientFrame>(&[0xff; 7]),
+            Err(FrameError::Malformed(_))
+        ));
         let mut payload = encode(&Hello::new("x")).unwrap()[LEN_PREFIX..].to_vec();
         payload.push(0);
         let err = decode::<Hello>(&payload).unwrap_err();

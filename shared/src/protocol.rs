@@ -33,7 +33,11 @@ pub struct Hello {
 
 impl Hello {
     pub fn new(client: impl Into<String>) -> Self {
-        Hello { magic: MAGIC, protocol_version: PROTOCOL_VERSION, client: client.into() }
+        Hello {
+            magic: MAGIC,
+            protocol_version: PROTOCOL_VERSION,
+            client: client.into(),
+        }
     }
 }
 
@@ -42,9 +46,14 @@ impl Hello {
 pub enum HelloReply {
     Welcome(Welcome),
     /// The versions differ; the daemon closes the connection after sending this.
-    VersionMismatch { daemon_protocol_version: u32, daemon_version: String },
+    VersionMismatch {
+        daemon_protocol_version: u32,
+        daemon_version: String,
+    },
     /// Refused for another reason (for example, the peer's credentials could not be read).
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,10 +96,15 @@ impl Request {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ServerFrame {
-    Response { id: RequestId, result: Result<Response, WireError> },
+    Response {
+        id: RequestId,
+        result: Result<Response, WireError>,
+    },
     Update(Update),
     /// The daemon is about to close this connection, and why.
-    Closing { reason: String },
+    Closing {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +124,10 @@ pub struct WireError {
 
 impl WireError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        WireError { kind, message: message.into() }
+        WireError {
+            kind,
+            message: message.into(),
+        }
     }
 }
 
@@ -223,8 +240,15 @@ pub struct JobSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobState {
     Active,
-    Disabled { by: String, at: WireTime, reason: Option<String>, until: Option<WireTime> },
-    Invalid { reason: String },
+    Disabled {
+        by: String,
+        at: WireTime,
+        reason: Option<String>,
+        until: Option<WireTime>,
+    },
+    Invalid {
+        reason: String,
+    },
 }
 
 impl JobState {

@@ -42,7 +42,11 @@ pub struct Roles {
 
 impl Roles {
     pub fn admin() -> Self {
-        Roles { admin: true, dispatch: true, showroom: true }
+        Roles {
+            admin: true,
+            dispatch: true,
+            showroom: true,
+        }
     }
 
     pub fn none() -> Self {

@@ -16,7 +16,13 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn whole_file(file: &Path, message: impl Into<String>) -> Self {
-        ConfigError { file: file.to_path_buf(), line: None, column: None, key: None, message: message.into() }
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            key: None,
+            message: message.into(),
+        }
     }
 }
 

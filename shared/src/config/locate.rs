@@ -36,7 +36,9 @@ pub fn key_string(path: &[Seg]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                let bare = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                let bare = !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                 if bare {
                     out.push_str(k);
                 } else {
@@ -86,8 +88,15 @@ impl<'a> Document<'a> {
             let inner = e.into_inner();
             let message = inner.message().trim_end().to_string();
             // serde reports a missing field at its parent; name the field itself.
-            if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-                key = if key == "." || key.is_empty() { field.to_string() } else { format!("{key}.{field}") };
+            if let Some(field) = message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
+                key = if key == "." || key.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key}.{field}")
+                };
             }
             if key == "." {
                 key.clear();
@@ -126,7 +135,9 @@ impl<'a> Document<'a> {
         for seg in path {
             let found: Option<&Spanned<DeValue<'_>>> = match (seg, table, array) {
                 (Seg::Key(k), Some(t), _) => {
-                    let hit = t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str());
+                    let hit = t
+                        .iter()
+                        .find(|(key, _)| key.get_ref().as_ref() == k.as_str());
                     if let Some((key, _)) = hit {
                         best = key.span().start;
                     }
@@ -147,7 +158,11 @@ impl<'a> Document<'a> {
                 _ => {}
             }
         }
-        if best == 0 && path.is_empty() { (0, 0) } else { line_col(self.text, best) }
+        if best == 0 && path.is_empty() {
+            (0, 0)
+        } else {
+            line_col(self.text, best)
+        }
     }
 
     fn locate_str(&self, key: &str) -> (usize, usize) {
@@ -177,7 +192,12 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, column)
 }
 
@@ -189,7 +209,10 @@ mod tests {
     fn key_paths_render_like_toml() {
         let p = [Seg::from("jobs"), Seg::from(2), Seg::from("schedule")];
         assert_eq!(key_string(&p), "jobs[2].schedule");
-        assert_eq!(key_string(&[Seg::from("datalakes"), Seg::from("my lake")]), "datalakes.\"my lake\"");
+        assert_eq!(
+            key_string(&[Seg::from("datalakes"), Seg::from("my lake")]),
+            "datalakes.\"my lake\""
+        );
     }
 
     #[test]

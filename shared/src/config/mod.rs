@@ -25,7 +25,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/mld/mld.toml";
 /// Reads, parses and validates a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors::one(ConfigError::whole_file(path, format!("cannot read the file: {e}")))
+        ConfigErrors::one(ConfigError::whole_file(
+            path,
+            format!("cannot read the file: {e}"),
+        ))
     })?;
     parse(path, &text)
 }

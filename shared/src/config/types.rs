@@ -92,7 +92,9 @@ impl Default for DaemonConfig {
 impl DaemonConfig {
     /// The event log's path, with its default applied.
     pub fn event_log_path(&self) -> PathBuf {
-        self.event_log.clone().unwrap_or_else(|| self.state_dir.join("events.db"))
+        self.event_log
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("events.db"))
     }
 }
 
@@ -147,7 +149,10 @@ pub struct MonitorConfig {
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        MonitorConfig { refresh: default_refresh(), servers: Vec::new() }
+        MonitorConfig {
+            refresh: default_refresh(),
+            servers: Vec::new(),
+        }
     }
 }
 
@@ -250,7 +255,7 @@ pub enum DatalakeKind {
 }
 
 /// `[models]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelsConfig {
     /// The model registry folder; defaults to `models` in the daemon's `state_dir`.
@@ -267,12 +272,6 @@ pub struct ModelsConfig {
     /// Training datasets: name → CSV file or datalake query.
     #[serde(default)]
     pub datasets: BTreeMap<String, DatasetConfig>,
-}
-
-impl Default for ModelsConfig {
-    fn default() -> Self {
-        ModelsConfig { registry: None, active: BTreeMap::new(), onnxruntime: None, datasets: BTreeMap::new() }
-    }
 }
 
 /// `[models.datasets.NAME]`
@@ -429,7 +428,9 @@ pub struct DispatchViewConfig {
 
 impl Default for DispatchViewConfig {
     fn default() -> Self {
-        DispatchViewConfig { default_window: default_window() }
+        DispatchViewConfig {
+            default_window: default_window(),
+        }
     }
 }
 
@@ -459,9 +460,13 @@ pub struct ConfigDuration(pub Duration);
 impl<'de> Deserialize<'de> for ConfigDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map(ConfigDuration).map_err(|e| {
-            serde::de::Error::custom(format!("expected a duration like \"10s\", \"5m\" or \"1h 30m\", got {s:?} ({e})"))
-        })
+        humantime::parse_duration(&s)
+            .map(ConfigDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "expected a duration like \"10s\", \"5m\" or \"1h 30m\", got {s:?} ({e})"
+                ))
+            })
     }
 }
 
@@ -538,8 +543,15 @@ pub fn redact_connection_string(s: &str) -> String {
         } else {
             rest.find(';').unwrap_or(rest.len())
         };
-        let k = key.trim().trim_start_matches(';').trim().to_ascii_lowercase();
-        if matches!(k.as_str(), "pwd" | "password" | "passwd" | "pass" | "secret" | "token" | "accesstoken") {
+        let k = key
+            .trim()
+            .trim_start_matches(';')
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(
+            k.as_str(),
+            "pwd" | "password" | "passwd" | "pass" | "secret" | "token" | "accesstoken"
+        ) {
             out.push_str("***");
         } else {
             out.push_str(&rest[..value_len]);
@@ -561,9 +573,15 @@ mod tests {
     fn passwords_are_redacted_wherever_they_stand() {
         let s = "Driver={PostgreSQL Unicode};Server=db;UID=mld;PWD=hunter2;Database=lake";
         let r = redact_connection_string(s);
-        assert_eq!(r, "Driver={PostgreSQL Unicode};Server=db;UID=mld;PWD=***;Database=lake");
+        assert_eq!(
+            r,
+            "Driver={PostgreSQL Unicode};Server=db;UID=mld;PWD=***;Database=lake"
+        );
         let braced = "Driver=x; Password={a;b}}c};Port=1";
-        assert_eq!(redact_connection_string(braced), "Driver=x; Password=***;Port=1");
+        assert_eq!(
+            redact_connection_string(braced),
+            "Driver=x; Password=***;Port=1"
+        );
         let secret = Secret::new("PWD=abc");
         assert!(!format!("{secret:?}{secret}").contains("abc"));
     }

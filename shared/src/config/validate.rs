@@ -24,7 +24,8 @@ pub fn is_sql_identifier(s: &str) -> bool {
 pub fn is_plain_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 struct Checker<'a> {
@@ -55,28 +56,77 @@ fn k(s: &str) -> Seg {
 
 fn resolve(base: &Path, path: &mut PathBuf) {
     if path.is_relative() {
-        *path = base.join(&*path);
+        *path = normalize(&base.join(&*path));
     }
 }
 
-pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &Path) -> Result<Config, ConfigErrors> {
-    let mut c = Checker { doc, errors: Vec::new() };
-    let RawConfig { mut daemon, access, monitor, mut datalakes, mut models, jobs, dispatches, mut showroom } = raw;
+/// Folds `.` and `..` without touching the file system (the file may not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+pub(crate) fn validate(
+    raw: RawConfig,
+    doc: &Document<'_>,
+    file: &Path,
+    base: &Path,
+) -> Result<Config, ConfigErrors> {
+    let mut c = Checker {
+        doc,
+        errors: Vec::new(),
+    };
+    let RawConfig {
+        mut daemon,
+        access,
+        monitor,
+        mut datalakes,
+        mut models,
+        jobs,
+        dispatches,
+        mut showroom,
+    } = raw;
 
     // [daemon]
-    c.check(!daemon.socket.as_os_str().is_empty(), &[k("daemon"), k("socket")], || {
-        "expected a path for the Unix socket, got an empty string".into()
-    });
     c.check(
-        matches!(daemon.log_level.to_ascii_lowercase().as_str(), "trace" | "debug" | "info" | "warn" | "error"),
-        &[k("daemon"), k("log_level")],
-        || format!("expected one of trace, debug, info, warn, error; got {:?}", daemon.log_level),
+        !daemon.socket.as_os_str().is_empty(),
+        &[k("daemon"), k("socket")],
+        || "expected a path for the Unix socket, got an empty string".into(),
     );
-    c.check(daemon.max_concurrent_dispatches >= 1, &[k("daemon"), k("max_concurrent_dispatches")], || {
-        "expected at least 1".into()
-    });
+    c.check(
+        matches!(
+            daemon.log_level.to_ascii_lowercase().as_str(),
+            "trace" | "debug" | "info" | "warn" | "error"
+        ),
+        &[k("daemon"), k("log_level")],
+        || {
+            format!(
+                "expected one of trace, debug, info, warn, error; got {:?}",
+                daemon.log_level
+            )
+        },
+    );
+    c.check(
+        daemon.max_concurrent_dispatches >= 1,
+        &[k("daemon"), k("max_concurrent_dispatches")],
+        || "expected at least 1".into(),
+    );
     if let Some(g) = &daemon.socket_group {
-        c.check(!g.is_empty(), &[k("daemon"), k("socket_group")], || "expected a group name".into());
+        c.check(!g.is_empty(), &[k("daemon"), k("socket_group")], || {
+            "expected a group name".into()
+        });
     }
     resolve(base, &mut daemon.socket);
     resolve(base, &mut daemon.state_dir);
@@ -85,19 +135,32 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
     }
 
     // [monitor]
-    c.check(monitor.refresh.0.as_millis() >= 1000, &[k("monitor"), k("refresh")], || {
-        "expected at least 1s between refreshes".into()
-    });
+    c.check(
+        monitor.refresh.0.as_millis() >= 1000,
+        &[k("monitor"), k("refresh")],
+        || "expected at least 1s between refreshes".into(),
+    );
     let mut names = BTreeSet::new();
     for (i, s) in monitor.servers.iter().enumerate() {
         let at = |key: &str| p(&[k("monitor"), k("servers"), Seg::Index(i), k(key)]);
         c.check(is_plain_name(&s.name), &at("name"), || {
-            format!("expected a name of letters, digits, `-`, `_` or `.`; got {:?}", s.name)
+            format!(
+                "expected a name of letters, digits, `-`, `_` or `.`; got {:?}",
+                s.name
+            )
         });
-        c.check(names.insert(s.name.clone()), &at("name"), || format!("server {:?} is listed twice", s.name));
-        c.check(!s.address.trim().is_empty(), &at("address"), || "expected a host name or IP address".into());
-        c.check(s.port != 0, &at("port"), || "expected a port from 1 to 65535".into());
-        c.check(!s.timeout.0.is_zero(), &at("timeout"), || "expected a timeout above zero".into());
+        c.check(names.insert(s.name.clone()), &at("name"), || {
+            format!("server {:?} is listed twice", s.name)
+        });
+        c.check(!s.address.trim().is_empty(), &at("address"), || {
+            "expected a host name or IP address".into()
+        });
+        c.check(s.port != 0, &at("port"), || {
+            "expected a port from 1 to 65535".into()
+        });
+        c.check(!s.timeout.0.is_zero(), &at("timeout"), || {
+            "expected a timeout above zero".into()
+        });
     }
 
     // [datalakes.*]
@@ -106,11 +169,17 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
         c.check(is_plain_name(name), &p(&[k("datalakes"), k(name)]), || {
             format!("datalake names use letters, digits, `-`, `_` or `.`; got {name:?}")
         });
-        let sources = [d.connection.is_some(), d.connection_env.is_some(), d.connection_file.is_some()];
+        let sources = [
+            d.connection.is_some(),
+            d.connection_env.is_some(),
+            d.connection_file.is_some(),
+        ];
         let n_sources = sources.iter().filter(|b| **b).count();
         match d.kind {
             DatalakeKind::Sqlite => {
-                c.check(d.path.is_some(), &at("path"), || "a `sqlite` datalake needs `path`, the database file".into());
+                c.check(d.path.is_some(), &at("path"), || {
+                    "a `sqlite` datalake needs `path`, the database file".into()
+                });
                 if n_sources > 0 {
                     c.fail(&at("kind"), "a `sqlite` datalake takes `path`, not a connection string; use kind = \"odbc\" for ODBC");
                 }
@@ -128,17 +197,35 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
             }
         }
         if d.password_env.is_some() && d.password_file.is_some() {
-            c.fail(&at("password_file"), "give the password by `password_env` or `password_file`, not both");
+            c.fail(
+                &at("password_file"),
+                "give the password by `password_env` or `password_file`, not both",
+            );
         }
         if let Some(t) = &d.probe_table {
             c.check(is_sql_identifier(t), &at("probe_table"), || {
                 format!("expected a table name like `health` or `schema.health`; got {t:?}")
             });
         }
-        c.check(d.batch_size >= 1, &at("batch_size"), || "expected at least 1".into());
-        c.check(!d.connect_timeout.0.is_zero(), &at("connect_timeout"), || "expected a timeout above zero".into());
-        c.check(!d.query_timeout.0.is_zero(), &at("query_timeout"), || "expected a timeout above zero".into());
-        for path in [d.path.as_mut(), d.connection_file.as_mut(), d.password_file.as_mut()].into_iter().flatten() {
+        c.check(d.batch_size >= 1, &at("batch_size"), || {
+            "expected at least 1".into()
+        });
+        c.check(
+            !d.connect_timeout.0.is_zero(),
+            &at("connect_timeout"),
+            || "expected a timeout above zero".into(),
+        );
+        c.check(!d.query_timeout.0.is_zero(), &at("query_timeout"), || {
+            "expected a timeout above zero".into()
+        });
+        for path in [
+            d.path.as_mut(),
+            d.connection_file.as_mut(),
+            d.password_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             resolve(base, path);
         }
     }
@@ -155,22 +242,32 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
         let at = |key: &str| p(&[k("models"), k("datasets"), k(name), k(key)]);
         let from_query = ds.datalake.is_some() || ds.query.is_some();
         if ds.csv.is_some() == from_query {
-            c.fail(&at("csv"), "a dataset is either `csv = FILE` or `datalake` plus `query`");
+            c.fail(
+                &at("csv"),
+                "a dataset is either `csv = FILE` or `datalake` plus `query`",
+            );
         }
         if from_query && (ds.datalake.is_none() || ds.query.is_none()) {
-            c.fail(&at("query"), "a datalake dataset needs both `datalake` and `query`");
+            c.fail(
+                &at("query"),
+                "a datalake dataset needs both `datalake` and `query`",
+            );
         }
         if let Some(dl) = &ds.datalake {
-            c.check(datalakes.contains_key(dl), &at("datalake"), || format!("no datalake named {dl:?} is configured"));
+            c.check(datalakes.contains_key(dl), &at("datalake"), || {
+                format!("no datalake named {dl:?} is configured")
+            });
         }
         if let Some(csv) = ds.csv.as_mut() {
             resolve(base, csv);
         }
     }
     for (name, _) in models.active.iter() {
-        c.check(is_plain_name(name), &p(&[k("models"), k("active"), k(name)]), || {
-            format!("model names use letters, digits, `-`, `_` or `.`; got {name:?}")
-        });
+        c.check(
+            is_plain_name(name),
+            &p(&[k("models"), k("active"), k(name)]),
+            || format!("model names use letters, digits, `-`, `_` or `.`; got {name:?}"),
+        );
     }
 
     // [[jobs]]
@@ -178,28 +275,50 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
     for (i, j) in jobs.iter().enumerate() {
         let at = |key: &str| p(&[k("jobs"), Seg::Index(i), k(key)]);
         c.check(is_plain_name(&j.name), &at("name"), || {
-            format!("job names use letters, digits, `-`, `_` or `.`; got {:?}", j.name)
+            format!(
+                "job names use letters, digits, `-`, `_` or `.`; got {:?}",
+                j.name
+            )
         });
-        c.check(job_names.insert(j.name.clone()), &at("name"), || format!("job {:?} is defined twice", j.name));
+        c.check(job_names.insert(j.name.clone()), &at("name"), || {
+            format!("job {:?} is defined twice", j.name)
+        });
         c.check(datalakes.contains_key(&j.datalake), &at("datalake"), || {
             let known: Vec<&str> = datalakes.keys().map(String::as_str).collect();
-            format!("no datalake named {:?} is configured (configured: {})", j.datalake, list(&known))
+            format!(
+                "no datalake named {:?} is configured (configured: {})",
+                j.datalake,
+                list(&known)
+            )
         });
-        c.check(is_plain_name(&j.model), &at("model"), || format!("expected a model name; got {:?}", j.model));
-        c.check(!j.query.trim().is_empty(), &at("query"), || "expected a SELECT yielding the rows to score".into());
+        c.check(is_plain_name(&j.model), &at("model"), || {
+            format!("expected a model name; got {:?}", j.model)
+        });
+        c.check(!j.query.trim().is_empty(), &at("query"), || {
+            "expected a SELECT yielding the rows to score".into()
+        });
         c.check(is_sql_identifier(&j.key_column), &at("key_column"), || {
             format!("expected a column name; got {:?}", j.key_column)
         });
-        c.check(is_sql_identifier(&j.results_table), &at("results_table"), || {
-            format!("expected a table name like `scores` or `schema.scores`; got {:?}", j.results_table)
-        });
+        c.check(
+            is_sql_identifier(&j.results_table),
+            &at("results_table"),
+            || {
+                format!(
+                    "expected a table name like `scores` or `schema.scores`; got {:?}",
+                    j.results_table
+                )
+            },
+        );
         let mut cols = BTreeSet::new();
         for (field, col) in j.results_columns.named() {
             let path = p(&[k("jobs"), Seg::Index(i), k("results_columns"), k(field)]);
             c.check(is_sql_identifier(col) && !col.contains('.'), &path, || {
                 format!("expected a column name; got {col:?}")
             });
-            c.check(cols.insert(col.to_ascii_lowercase()), &path, || format!("column {col:?} is used twice"));
+            c.check(cols.insert(col.to_ascii_lowercase()), &path, || {
+                format!("column {col:?} is used twice")
+            });
         }
         c.check(!j.schedule.trim().is_empty(), &at("schedule"), || {
             "expected a crontab expression like \"0 2 * * *\"".into()
@@ -208,27 +327,47 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
             c.check(b >= 1, &at("batch_size"), || "expected at least 1".into());
         }
         if let Some(t) = j.timeout {
-            c.check(!t.0.is_zero(), &at("timeout"), || "expected a timeout above zero".into());
+            c.check(!t.0.is_zero(), &at("timeout"), || {
+                "expected a timeout above zero".into()
+            });
         }
     }
 
     // [dispatches]
-    c.check(!dispatches.default_window.0.is_zero(), &[k("dispatches"), k("default_window")], || {
-        "expected a window above zero, like \"24h\"".into()
-    });
+    c.check(
+        !dispatches.default_window.0.is_zero(),
+        &[k("dispatches"), k("default_window")],
+        || "expected a window above zero, like \"24h\"".into(),
+    );
 
     // [showroom.*]
     for (name, s) in showroom.iter_mut() {
-        c.check(s.columns >= 1, &[k("showroom"), k(name), k("columns")], || "expected at least 1".into());
+        c.check(
+            s.columns >= 1,
+            &[k("showroom"), k(name), k("columns")],
+            || "expected at least 1".into(),
+        );
         resolve(base, &mut s.samples);
     }
 
-    for role in [("admin", &access.admin), ("dispatch", &access.dispatch), ("showroom", &access.showroom)] {
+    for role in [
+        ("admin", &access.admin),
+        ("dispatch", &access.dispatch),
+        ("showroom", &access.showroom),
+    ] {
         for (i, u) in role.1.users.iter().enumerate() {
-            c.check(!u.is_empty(), &[k("access"), k(role.0), k("users"), Seg::Index(i)], || "expected a user name".into());
+            c.check(
+                !u.is_empty(),
+                &[k("access"), k(role.0), k("users"), Seg::Index(i)],
+                || "expected a user name".into(),
+            );
         }
         for (i, g) in role.1.groups.iter().enumerate() {
-            c.check(!g.is_empty(), &[k("access"), k(role.0), k("groups"), Seg::Index(i)], || "expected a group name".into());
+            c.check(
+                !g.is_empty(),
+                &[k("access"), k(role.0), k("groups"), Seg::Index(i)],
+                || "expected a group name".into(),
+            );
         }
     }
 
@@ -237,9 +376,23 @@ pub(crate) fn validate(raw: RawConfig, doc: &Document<'_>, file: &Path, base: &P
         return Err(ConfigErrors(c.errors));
     }
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
-    Ok(Config { file, daemon, access, monitor, datalakes, models, jobs, dispatches, showroom })
+    Ok(Config {
+        file,
+        daemon,
+        access,
+        monitor,
+        datalakes,
+        models,
+        jobs,
+        dispatches,
+        showroom,
+    })
 }
 
 fn list(items: &[&str]) -> String {
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }

@@ -1,0 +1,144 @@
+//! Versioned migrations of the event log. The file's `PRAGMA user_version` is
+//! the number of migrations applied; each runs in its own transaction at start.
+//! Migrations are append-only: a released one is never edited.
+
+/// Migration `i` brings a file from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // v1: the daemon's own runs.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE daemon_runs (
+        id          INTEGER PRIMARY KEY,
+        pid         INTEGER NOT NULL,
+        version     TEXT NOT NULL,
+        config_path TEXT NOT NULL,
+        started_at  INTEGER NOT NULL,   -- ms since the Unix epoch, UTC
+        stopped_at  INTEGER,
+        stop_reason TEXT                -- 'shutdown', 'unclean' (found open at a later start)
+    );
+    "#,
+    // v2: dispatches and what they did; scheduling; showroom; training; access.
+    r#"
+    CREATE TABLE dispatches (
+        id              INTEGER PRIMARY KEY,
+        job             TEXT NOT NULL,
+        trigger         TEXT NOT NULL,   -- 'schedule' | 'manual' | 'catch-up'
+        requested_by    TEXT NOT NULL,
+        slot            INTEGER,         -- the cron slot it serves, ms
+        model           TEXT NOT NULL,
+        model_version   TEXT NOT NULL,
+        model_hash      TEXT NOT NULL,
+        status          TEXT NOT NULL,   -- 'created' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
+        failed_step     TEXT,
+        error           TEXT,
+        dry_run         INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        started_at      INTEGER,
+        finished_at     INTEGER,
+        rows_collected  INTEGER NOT NULL DEFAULT 0,
+        rows_predicted  INTEGER NOT NULL DEFAULT 0,
+        rows_unscorable INTEGER NOT NULL DEFAULT 0,
+        rows_stored     INTEGER NOT NULL DEFAULT 0,
+        rows_inserted   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX dispatches_by_time ON dispatches(created_at);
+    CREATE INDEX dispatches_by_job ON dispatches(job, created_at);
+
+    CREATE TABLE dispatch_events (
+        id          INTEGER PRIMARY KEY,
+        dispatch_id INTEGER NOT NULL REFERENCES dispatches(id),
+        seq         INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        step        TEXT NOT NULL,       -- 'created' | 'started' | 'collected' | 'predicted' | 'stored' | 'inserted' | 'finished'
+        rows        INTEGER,
+        message     TEXT,
+        UNIQUE (dispatch_id, seq)
+    );
+
+    CREATE TABLE predictions (
+        dispatch_id INTEGER NOT NULL REFERENCES dispatches(id),
+        row_key     TEXT NOT NULL,
+        label       TEXT NOT NULL,
+        score       REAL,
+        created_at  INTEGER NOT NULL,
+        PRIMARY KEY (dispatch_id, row_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX predictions_by_time ON predictions(created_at);
+
+    CREATE TABLE unscorable_rows (
+        dispatch_id INTEGER NOT NULL REFERENCES dispatches(id),
+        row_key     TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        PRIMARY KEY (dispatch_id, row_key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE job_states (
+        job        TEXT PRIMARY KEY,
+        state      TEXT NOT NULL,        -- 'active' | 'disabled'
+        changed_by TEXT NOT NULL,
+        changed_at INTEGER NOT NULL,
+        reason     TEXT,
+        until      INTEGER
+    );
+
+    CREATE TABLE schedule_changes (
+        id         INTEGER PRIMARY KEY,
+        job        TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        by_user    TEXT NOT NULL,
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        reason     TEXT,
+        until      INTEGER
+    );
+    CREATE INDEX schedule_changes_by_job ON schedule_changes(job, at);
+
+    CREATE TABLE slot_decisions (
+        id          INTEGER PRIMARY KEY,
+        job         TEXT NOT NULL,
+        slot        INTEGER NOT NULL,
+        decided_at  INTEGER NOT NULL,
+        decision    TEXT NOT NULL,       -- 'ran' | 'skipped-overlap' | 'skipped-disabled' | 'skipped-invalid' | 'missed' | 'caught-up' | 'queued'
+        dispatch_id INTEGER,
+        detail      TEXT
+    );
+    CREATE INDEX slot_decisions_by_job ON slot_decisions(job, slot);
+
+    CREATE TABLE showroom_predictions (
+        id            INTEGER PRIMARY KEY,
+        at            INTEGER NOT NULL,
+        by_user       TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        row_json      TEXT NOT NULL,
+        label         TEXT NOT NULL,
+        score         REAL
+    );
+
+    CREATE TABLE training_runs (
+        id           INTEGER PRIMARY KEY,
+        requested_by TEXT NOT NULL,
+        request_json TEXT NOT NULL,
+        status       TEXT NOT NULL,      -- 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
+        experiment   TEXT,
+        error        TEXT,
+        started_at   INTEGER NOT NULL,
+        finished_at  INTEGER
+    );
+
+    CREATE TABLE access_denials (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        user     TEXT NOT NULL,
+        uid      INTEGER NOT NULL,
+        request  TEXT NOT NULL,
+        needed   TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this daemon writes.
+pub const CURRENT_VERSION: usize = MIGRATIONS.len();
