@@ -28,15 +28,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("no mld daemon answers at {}: is it running? ({})", path.display(), why_not_running(source))]
-    NotRunning { path: PathBuf, source: io::Error },
+    #[error("no mld daemon answers at {}: is it running? ({})", path.display(), why_not_running(io))]
+    NotRunning { path: PathBuf, io: io::Error },
     #[error(
-        "permission denied on {}: ask an admin to add you to the socket's group ({source})",
+        "permission denied on {}: ask an admin to add you to the socket's group ({io})",
         path.display()
     )]
-    PermissionDenied { path: PathBuf, source: io::Error },
-    #[error("cannot connect to {}: {source}", path.display())]
-    Connect { path: PathBuf, source: io::Error },
+    PermissionDenied { path: PathBuf, io: io::Error },
+    #[error("cannot connect to {}: {io}", path.display())]
+    Connect { path: PathBuf, io: io::Error },
     #[error(
         "mldctl speaks protocol {ours}, the daemon at {} speaks {theirs} (mld {daemon_version}): upgrade {}",
         path.display(),
@@ -52,25 +52,23 @@ pub enum ClientError {
     Refused { path: PathBuf, reason: String },
     #[error("the daemon at {} did not answer the handshake within {}s", path.display(), HANDSHAKE_TIMEOUT.as_secs())]
     HandshakeTimeout { path: PathBuf },
-    #[error("talking to the daemon at {}: {source}", path.display())]
-    Frame { path: PathBuf, source: FrameError },
+    #[error("talking to the daemon at {}: {error}", path.display())]
+    Frame { path: PathBuf, error: FrameError },
     #[error("the daemon at {} closed the connection", path.display())]
     Closed { path: PathBuf },
     #[error("the daemon is closing the connection: {reason}")]
     Closing { reason: String },
-    #[error("the daemon answered {request}: {source}")]
+    #[error("the daemon answered {request}: {error}")]
     Server {
         request: &'static str,
-        source: WireError,
+        error: WireError,
     },
     #[error("unexpected answer to {request}: {got}")]
     Unexpected { request: &'static str, got: String },
 }
 
 impl ClientError {
-    /// Whether trying again later may help (the console keeps retrying these;
-    /// a version mismatch will not fix itself, but the daemon may be upgraded
-    /// under a running console, so it retries that too, only slower).
+    /// Nothing listens: the expected state while a daemon restarts.
     pub fn is_not_running(&self) -> bool {
         matches!(self, ClientError::NotRunning { .. })
     }
@@ -103,9 +101,9 @@ impl Client {
     pub async fn connect(path: &Path) -> Result<Client, ClientError> {
         let name = path
             .to_fs_name::<GenericFilePath>()
-            .map_err(|source| ClientError::Connect {
+            .map_err(|io| ClientError::Connect {
                 path: path.to_path_buf(),
-                source,
+                io,
             })?;
         let stream = Stream::connect(name)
             .await
@@ -147,9 +145,9 @@ impl Client {
         loop {
             match self.reader.next_frame().await? {
                 ServerFrame::Response { id: got, result } if got == id => {
-                    return result.map_err(|source| ClientError::Server {
+                    return result.map_err(|error| ClientError::Server {
                         request: name,
-                        source,
+                        error,
                     });
                 }
                 ServerFrame::Closing { reason } => return Err(ClientError::Closing { reason }),
@@ -159,6 +157,10 @@ impl Client {
     }
 
     /// The next frame from the daemon, kept ones first.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "for script subcommands that follow updates")
+    )]
     pub async fn next_frame(&mut self) -> Result<ServerFrame, ClientError> {
         match self.pending.pop_front() {
             Some(frame) => Ok(frame),
@@ -262,10 +264,10 @@ fn connect_error(path: &Path, source: io::Error) -> ClientError {
     let path = path.to_path_buf();
     match source.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
-            ClientError::NotRunning { path, source }
+            ClientError::NotRunning { path, io: source }
         }
-        io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { path, source },
-        _ => ClientError::Connect { path, source },
+        io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { path, io: source },
+        _ => ClientError::Connect { path, io: source },
     }
 }
 
@@ -284,9 +286,9 @@ fn frame_error(path: &Path, source: FrameError) -> ClientError {
                 path: path.to_path_buf(),
             }
         }
-        source => ClientError::Frame {
+        error => ClientError::Frame {
             path: path.to_path_buf(),
-            source,
+            error,
         },
     }
 }

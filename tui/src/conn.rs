@@ -109,7 +109,13 @@ async fn run(
             Err(e) => e,
         };
         let delay = backoff.next_delay();
-        tracing::warn!(error = %reason, retry_in_ms = delay.as_millis() as u64, "disconnected");
+        // A daemon that is down is retried every few seconds: log that
+        // quietly, and anything else (refused, version, protocol) loudly.
+        if reason.is_not_running() {
+            tracing::debug!(error = %reason, retry_in_ms = delay.as_millis() as u64, "disconnected");
+        } else {
+            tracing::warn!(error = %reason, retry_in_ms = delay.as_millis() as u64, "disconnected");
+        }
         let retry_at = Timestamp::now() + delay;
         if events
             .send(ConnEvent::Disconnected {

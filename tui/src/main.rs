@@ -10,6 +10,8 @@ mod conn;
 mod console;
 mod demo;
 mod logging;
+#[cfg(test)]
+mod real_daemon;
 mod status;
 mod terminal;
 mod ui;

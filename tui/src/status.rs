@@ -6,6 +6,7 @@
 
 use crate::client::{Client, ClientError};
 use mld_shared::protocol::{DaemonStatus, Request, Response, Welcome};
+use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -32,24 +33,38 @@ pub async fn run(socket: &Path, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_json(status: &DaemonStatus, welcome: &Welcome) -> serde_json::Value {
-    let roles: Vec<&str> = welcome
-        .roles
-        .list()
-        .into_iter()
-        .map(|r| r.as_str())
-        .collect();
-    serde_json::json!({
-        "daemon_version": status.daemon_version,
-        "protocol_version": status.protocol_version,
-        "uptime_seconds": status.uptime_ms / 1000,
-        "started_at": status.started_at.to_rfc3339(),
-        "jobs": status.jobs_configured,
-        "running_dispatches": status.running_dispatches,
-        "connected_clients": status.connected_clients,
-        "user": welcome.user,
-        "roles": roles,
-    })
+/// The `--json` shape; field order is the documented key order.
+#[derive(Debug, Serialize)]
+struct StatusJson<'a> {
+    daemon_version: &'a str,
+    protocol_version: u32,
+    uptime_seconds: u64,
+    /// RFC 3339, UTC.
+    started_at: String,
+    jobs: u32,
+    running_dispatches: u32,
+    connected_clients: u32,
+    user: &'a str,
+    roles: Vec<&'static str>,
+}
+
+fn to_json<'a>(status: &'a DaemonStatus, welcome: &'a Welcome) -> StatusJson<'a> {
+    StatusJson {
+        daemon_version: &status.daemon_version,
+        protocol_version: status.protocol_version,
+        uptime_seconds: status.uptime_ms / 1000,
+        started_at: status.started_at.to_rfc3339(),
+        jobs: status.jobs_configured,
+        running_dispatches: status.running_dispatches,
+        connected_clients: status.connected_clients,
+        user: &welcome.user,
+        roles: welcome
+            .roles
+            .list()
+            .into_iter()
+            .map(|r| r.as_str())
+            .collect(),
+    }
 }
 
 fn to_text(status: &DaemonStatus, welcome: &Welcome) -> String {
@@ -81,14 +96,10 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_keys() {
-        let value = to_json(&status(), &welcome());
-        let keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let mut expected = vec![
+        let (status, welcome) = (status(), welcome());
+        let text = serde_json::to_string(&to_json(&status, &welcome)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let expected = [
             "daemon_version",
             "protocol_version",
             "uptime_seconds",
@@ -99,10 +110,13 @@ mod tests {
             "user",
             "roles",
         ];
-        expected.sort_unstable();
-        let mut keys = keys;
-        keys.sort_unstable();
-        assert_eq!(keys, expected);
+        // Every key, in the documented order.
+        let positions: Vec<usize> = expected
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(positions.is_sorted(), "{text}");
+        assert_eq!(value.as_object().unwrap().len(), expected.len(), "{text}");
         assert_eq!(value["uptime_seconds"], 3723);
         assert_eq!(value["started_at"], "2026-11-18T11:06:40Z");
         assert_eq!(

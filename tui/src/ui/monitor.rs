@@ -153,19 +153,6 @@ fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wrap_breaks_at_spaces_cuts_long_words_and_marks_the_cut() {
-        assert_eq!(wrap("", 10, 2), Vec::<String>::new());
-        assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
-        assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
-        assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
-    }
-}
-
 fn render_jobs(
     frame: &mut Frame,
     area: Rect,
@@ -254,4 +241,17 @@ fn job_detail<'a>(j: &'a JobSummary, now: &Zoned, theme: &Theme) -> Vec<Line<'a>
         }
     };
     vec![first, second]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_cuts_long_words_and_marks_the_cut() {
+        assert_eq!(wrap("", 10, 2), Vec::<String>::new());
+        assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
+        assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
+        assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
+    }
 }
