@@ -5,7 +5,9 @@
 //! and the [`App`]; turns everything that happens into a [`Msg`], lets
 //! [`update`] change the model, carries out the [`Cmd`]s, and draws only when
 //! the model says something changed. Nothing spins: each turn waits for one
-//! of the three sources.
+//! of the three sources. SIGTERM, SIGHUP (the SSH session went away) and
+//! SIGINT end the loop like `q`, so the terminal is restored and a demo
+//! daemon is stopped on those paths too.
 
 use crate::app::{App, Cmd, Msg, update};
 use crate::conn::{self, ConnCommand};
@@ -24,6 +26,7 @@ pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
     let tz = TimeZone::system();
     let mut app = App::new(socket.clone(), color);
     let (commands, mut events) = conn::spawn(socket);
+    let mut signals = quit_signals()?;
     let mut guard = terminal::enter()?;
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -35,6 +38,10 @@ pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
             app.dirty = false;
         }
         let msg = tokio::select! {
+            signal = signals.recv() => {
+                tracing::info!(signal, "quit on signal");
+                return Ok(());
+            }
             event = input.next() => match event {
                 Some(Ok(Event::Key(key))) => Msg::Key(key),
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
@@ -64,4 +71,26 @@ pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// A channel that yields the name of each quit signal received.
+fn quit_signals() -> std::io::Result<tokio::sync::mpsc::Receiver<&'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::interrupt(), "SIGINT"),
+    ] {
+        let mut stream = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(name).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(rx)
 }

@@ -39,9 +39,15 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config = mld_shared::config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let socket = config.daemon.socket;
 
-    if Client::connect(&socket).await.is_ok() {
-        tracing::info!(socket = %socket.display(), "demo daemon already running: attaching");
-        return crate::console::run(socket).await;
+    match Client::connect(&socket).await {
+        Ok(_) => {
+            tracing::info!(socket = %socket.display(), "demo daemon already running: attaching");
+            return crate::console::run(socket).await;
+        }
+        Err(e) if e.is_not_running() => {}
+        // Something answers but not usably (another version, refused): a
+        // second daemon could not take the socket either, so say why.
+        Err(e) => return Err(e.into()),
     }
 
     let mld = find_mld()?;
