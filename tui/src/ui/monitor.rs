@@ -101,13 +101,30 @@ fn health_row<'a>(h: &'a HealthEntry, message: &[String], theme: &Theme) -> Row<
     let message: Vec<Line> = message.iter().map(|l| Line::from(l.clone())).collect();
     Row::new(vec![
         Cell::from(format::health_kind(h.kind)),
-        Cell::from(h.name.as_str()),
-        Cell::from(h.target.as_str()),
+        Cell::from(fit(&h.name, HEALTH_WIDTHS[1] as usize)),
+        Cell::from(fit(&h.target, HEALTH_WIDTHS[2] as usize)),
         Cell::from(Span::styled(h.state.as_str(), theme.health(h.state))),
         Cell::from(Line::from(format::latency(h.latency_ms)).right_aligned()),
         Cell::from(Text::from(message)),
     ])
     .height(height)
+}
+
+/// `text` cut to `width` characters with `…` marking the cut. A path keeps
+/// its end (the file name says more than the first folders), anything else
+/// its start.
+fn fit(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len <= width || width == 0 {
+        return text.to_string();
+    }
+    if text.starts_with('/') {
+        let tail: String = text.chars().skip(len - (width - 1)).collect();
+        format!("…{tail}")
+    } else {
+        let head: String = text.chars().take(width - 1).collect();
+        format!("{head}…")
+    }
 }
 
 /// Splits `text` into at most `max_lines` lines of at most `width`
@@ -245,7 +262,14 @@ fn job_detail<'a>(j: &'a JobSummary, now: &Zoned, theme: &Theme) -> Vec<Line<'a>
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::{fit, wrap};
+
+    #[test]
+    fn fit_keeps_the_end_of_paths_and_the_start_of_the_rest() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("/tmp/demo/state/events.db", 12), "…e/events.db");
+        assert_eq!(fit("db.example.com:5432 (tls)", 12), "db.example.…");
+    }
 
     #[test]
     fn wrap_breaks_at_spaces_cuts_long_words_and_marks_the_cut() {
