@@ -72,8 +72,8 @@ fn daemon_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
 fn who(app: &App) -> Line<'static> {
     match &app.welcome {
         // Admin implies the other roles; saying so once keeps the line short.
-        Some(w) if w.roles.admin => Line::from(format!("{} [admin] ", w.user)),
-        Some(w) => Line::from(format!("{} [{}] ", w.user, w.roles)),
+        Some(w) if w.roles.admin => Line::from(format!(" {} [admin] ", w.user)),
+        Some(w) => Line::from(format!(" {} [{}] ", w.user, w.roles)),
         None => Line::from(""),
     }
 }
