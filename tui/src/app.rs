@@ -1,0 +1,399 @@
+//! The console's model and its only way to change: `update`.
+//!
+//! Owns the [`App`] state (screen, help overlay, connection state, the
+//! daemon's latest snapshot). Receives [`Msg`]s — keys, connection events,
+//! ticks; emits [`Cmd`]s for the loop to carry out. `update` does no I/O and
+//! never reads the clock, so it is tested by feeding it messages.
+
+use crate::conn::ConnEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use jiff::Timestamp;
+use mld_shared::protocol::{Request, Snapshot, Update, Welcome};
+use std::path::PathBuf;
+
+/// The console's screens, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Monitor,
+    Dispatches,
+    Showroom,
+    Models,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Monitor, Tab::Dispatches, Tab::Showroom, Tab::Models];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Monitor => "Monitor",
+            Tab::Dispatches => "Dispatches",
+            Tab::Showroom => "Showroom",
+            Tab::Models => "Models",
+        }
+    }
+
+    fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    fn next(self) -> Tab {
+        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
+    }
+
+    fn previous(self) -> Tab {
+        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
+    }
+}
+
+/// The connection as the screen shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    /// An attempt is under way; `before` is why the last one ended, if any.
+    Connecting {
+        before: Option<String>,
+    },
+    Connected,
+    /// Lost or refused; the connection task tries again at `retry_at`.
+    Disconnected {
+        reason: String,
+        retry_at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    /// The socket the console talks to, shown while not connected.
+    pub socket: PathBuf,
+    pub tab: Tab,
+    pub help: bool,
+    pub connection: Connection,
+    /// Who the daemon says we are; kept across reconnects until replaced.
+    pub welcome: Option<Welcome>,
+    /// The daemon's state as last received. Kept while disconnected (the
+    /// header says it is stale) and replaced by the snapshot of the next
+    /// subscription.
+    pub data: Option<Snapshot>,
+    /// The highlighted row of the Monitor's jobs table.
+    pub selected_job: usize,
+    /// Colours on or off (`NO_COLOR`); state words are always written out.
+    pub color: bool,
+    /// Whether the screen must be drawn again.
+    pub dirty: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// The terminal changed size.
+    Resize,
+    /// A second has passed: the header's uptime and countdown move.
+    Tick,
+    Conn(ConnEvent),
+}
+
+/// What `update` asks the loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Quit,
+    /// Send a request to the daemon (answered through [`ConnEvent::Response`]).
+    #[expect(
+        dead_code,
+        reason = "the first screens only subscribe; admin actions and the showroom send requests"
+    )]
+    Send(Request),
+}
+
+impl App {
+    pub fn new(socket: PathBuf, color: bool) -> Self {
+        App {
+            socket,
+            tab: Tab::Monitor,
+            help: false,
+            connection: Connection::Connecting { before: None },
+            welcome: None,
+            data: None,
+            selected_job: 0,
+            color,
+            dirty: true,
+        }
+    }
+}
+
+/// Applies one message to the model.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    match msg {
+        Msg::Key(key) => on_key(app, key),
+        Msg::Resize | Msg::Tick => {
+            app.dirty = true;
+            Vec::new()
+        }
+        Msg::Conn(event) => {
+            on_conn(app, event);
+            app.dirty = true;
+            Vec::new()
+        }
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
+    if key.kind == KeyEventKind::Release {
+        return Vec::new();
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let before = (app.tab, app.help, app.selected_job);
+    match key.code {
+        KeyCode::Char('c') if ctrl => return vec![Cmd::Quit],
+        KeyCode::Char('q') => return vec![Cmd::Quit],
+        KeyCode::Char('?') => app.help = !app.help,
+        KeyCode::Esc => app.help = false,
+        KeyCode::Char(c @ '1'..='4') => {
+            app.tab = Tab::ALL[(c as u8 - b'1') as usize];
+            app.help = false;
+        }
+        KeyCode::Tab => app.tab = app.tab.next(),
+        KeyCode::BackTab => app.tab = app.tab.previous(),
+        KeyCode::Down | KeyCode::Char('j') if app.tab == Tab::Monitor => {
+            let last = job_count(app).saturating_sub(1);
+            app.selected_job = (app.selected_job + 1).min(last);
+        }
+        KeyCode::Up | KeyCode::Char('k') if app.tab == Tab::Monitor => {
+            app.selected_job = app.selected_job.saturating_sub(1);
+        }
+        KeyCode::Home | KeyCode::Char('g') if app.tab == Tab::Monitor => app.selected_job = 0,
+        KeyCode::End | KeyCode::Char('G') if app.tab == Tab::Monitor => {
+            app.selected_job = job_count(app).saturating_sub(1);
+        }
+        _ => {}
+    }
+    if (app.tab, app.help, app.selected_job) != before {
+        app.dirty = true;
+    }
+    Vec::new()
+}
+
+fn on_conn(app: &mut App, event: ConnEvent) {
+    match event {
+        ConnEvent::Connecting => {
+            let before = match &app.connection {
+                Connection::Disconnected { reason, .. } => Some(reason.clone()),
+                Connection::Connecting { before } => before.clone(),
+                Connection::Connected => None,
+            };
+            app.connection = Connection::Connecting { before };
+        }
+        ConnEvent::Connected(welcome) => {
+            app.connection = Connection::Connected;
+            app.welcome = Some(welcome);
+        }
+        ConnEvent::Snapshot(snapshot) => replace(app, *snapshot),
+        ConnEvent::Update(Update::Resync(snapshot)) => replace(app, *snapshot),
+        ConnEvent::Update(update) => {
+            let Some(data) = app.data.as_mut() else {
+                // An update before any snapshot has nothing to apply to; the
+                // daemon always sends the snapshot first, so this is a bug
+                // on one side. Log it and wait for the next snapshot.
+                tracing::warn!(?update, "update before snapshot ignored");
+                return;
+            };
+            match update {
+                Update::Status(status) => data.status = status,
+                Update::Health(health) => data.health = health,
+                Update::Jobs(jobs) => data.jobs = jobs,
+                Update::Resync(_) => unreachable!("handled above"),
+            }
+            clamp_selection(app);
+        }
+        ConnEvent::Response { id, result } => {
+            // No screen sends requests of its own yet; later screens will
+            // match ids here. Errors are logged so they are not lost.
+            if let Err(e) = result {
+                tracing::warn!(id = id.0, kind = ?e.kind, message = %e.message, "request failed");
+            }
+        }
+        ConnEvent::Disconnected { reason, retry_at } => {
+            app.connection = Connection::Disconnected { reason, retry_at };
+        }
+    }
+}
+
+fn replace(app: &mut App, snapshot: Snapshot) {
+    app.data = Some(snapshot);
+    clamp_selection(app);
+}
+
+fn job_count(app: &App) -> usize {
+    app.data.as_ref().map_or(0, |d| d.jobs.len())
+}
+
+fn clamp_selection(app: &mut App) {
+    app.selected_job = app.selected_job.min(job_count(app).saturating_sub(1));
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ui::fixtures;
+    use crossterm::event::KeyEvent;
+
+    fn key(code: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn connected() -> App {
+        let mut app = App::new("/run/mld/mld.sock".into(), false);
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Connected(fixtures::welcome())),
+        );
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
+        );
+        app
+    }
+
+    #[test]
+    fn number_keys_and_tab_switch_screens() {
+        let mut app = connected();
+        assert_eq!(app.tab, Tab::Monitor);
+        update(&mut app, key(KeyCode::Char('3')));
+        assert_eq!(app.tab, Tab::Showroom);
+        update(&mut app, key(KeyCode::Tab));
+        assert_eq!(app.tab, Tab::Models);
+        update(&mut app, key(KeyCode::Tab));
+        assert_eq!(app.tab, Tab::Monitor, "Tab wraps around");
+        update(&mut app, key(KeyCode::BackTab));
+        assert_eq!(app.tab, Tab::Models, "BackTab wraps backwards");
+        update(&mut app, key(KeyCode::Char('2')));
+        assert_eq!(app.tab, Tab::Dispatches);
+        update(&mut app, key(KeyCode::Char('5')));
+        assert_eq!(app.tab, Tab::Dispatches, "5 is not a screen");
+    }
+
+    #[test]
+    fn question_mark_toggles_help_and_esc_closes_it() {
+        let mut app = connected();
+        update(&mut app, key(KeyCode::Char('?')));
+        assert!(app.help);
+        update(&mut app, key(KeyCode::Char('?')));
+        assert!(!app.help);
+        update(&mut app, key(KeyCode::Char('?')));
+        update(&mut app, key(KeyCode::Esc));
+        assert!(!app.help);
+    }
+
+    #[test]
+    fn q_and_ctrl_c_quit_even_from_help_or_while_disconnected() {
+        let mut app = App::new("/x.sock".into(), false);
+        assert_eq!(update(&mut app, key(KeyCode::Char('q'))), vec![Cmd::Quit]);
+        update(&mut app, key(KeyCode::Char('?')));
+        let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(update(&mut app, ctrl_c), vec![Cmd::Quit]);
+        // A plain `c` is not a quit.
+        assert!(update(&mut app, key(KeyCode::Char('c'))).is_empty());
+    }
+
+    #[test]
+    fn updates_replace_their_part_and_resync_replaces_everything() {
+        let mut app = connected();
+        let mut health = fixtures::snapshot().health;
+        health.truncate(1);
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Health(health.clone()))),
+        );
+        assert_eq!(app.data.as_ref().unwrap().health, health);
+        assert_eq!(
+            app.data.as_ref().unwrap().jobs,
+            fixtures::snapshot().jobs,
+            "jobs untouched"
+        );
+
+        let mut status = fixtures::snapshot().status;
+        status.running_dispatches = 7;
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Status(status))),
+        );
+        assert_eq!(app.data.as_ref().unwrap().status.running_dispatches, 7);
+
+        let mut fresh = fixtures::snapshot();
+        fresh.jobs.truncate(1);
+        fresh.health.clear();
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Resync(Box::new(fresh.clone())))),
+        );
+        assert_eq!(app.data.as_ref(), Some(&fresh));
+    }
+
+    #[test]
+    fn job_selection_moves_and_stays_in_range_when_jobs_shrink() {
+        let mut app = connected();
+        let n = app.data.as_ref().unwrap().jobs.len();
+        for _ in 0..10 {
+            update(&mut app, key(KeyCode::Char('j')));
+        }
+        assert_eq!(app.selected_job, n - 1);
+        update(&mut app, key(KeyCode::Up));
+        assert_eq!(app.selected_job, n - 2);
+        let mut jobs = fixtures::snapshot().jobs;
+        jobs.truncate(1);
+        update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+        assert_eq!(app.selected_job, 0);
+    }
+
+    #[test]
+    fn disconnect_shows_reconnecting_and_keeps_the_last_data() {
+        let mut app = connected();
+        let retry_at = fixtures::now().timestamp() + std::time::Duration::from_secs(2);
+        let reason = "the daemon at /run/mld/mld.sock closed the connection".to_string();
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Disconnected {
+                reason: reason.clone(),
+                retry_at,
+            }),
+        );
+        assert_eq!(
+            app.connection,
+            Connection::Disconnected {
+                reason: reason.clone(),
+                retry_at
+            }
+        );
+        assert!(app.data.is_some(), "last data kept while disconnected");
+        // Navigation and help still work while disconnected.
+        update(&mut app, key(KeyCode::Char('4')));
+        update(&mut app, key(KeyCode::Char('?')));
+        assert_eq!((app.tab, app.help), (Tab::Models, true));
+        // The next attempt remembers why the last one ended.
+        update(&mut app, Msg::Conn(ConnEvent::Connecting));
+        assert_eq!(
+            app.connection,
+            Connection::Connecting {
+                before: Some(reason)
+            }
+        );
+        // After reconnecting, the fresh snapshot replaces the stale one.
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Connected(fixtures::welcome())),
+        );
+        let mut fresh = fixtures::snapshot();
+        fresh.status.pid = 4242;
+        update(&mut app, Msg::Conn(ConnEvent::Snapshot(Box::new(fresh))));
+        assert_eq!(app.connection, Connection::Connected);
+        assert_eq!(app.data.as_ref().unwrap().status.pid, 4242);
+    }
+
+    #[test]
+    fn unknown_keys_do_not_ask_for_a_redraw_but_ticks_do() {
+        let mut app = connected();
+        app.dirty = false;
+        update(&mut app, key(KeyCode::Char('x')));
+        assert!(!app.dirty);
+        update(&mut app, Msg::Tick);
+        assert!(app.dirty);
+    }
+}

@@ -1,0 +1,96 @@
+//! The console's event loop: one `select!` over terminal input, the
+//! connection task's events and a one-second tick.
+//!
+//! Receives the socket path; owns the terminal (through [`TerminalGuard`])
+//! and the [`App`]; turns everything that happens into a [`Msg`], lets
+//! [`update`] change the model, carries out the [`Cmd`]s, and draws only when
+//! the model says something changed. Nothing spins: each turn waits for one
+//! of the three sources. SIGTERM, SIGHUP (the SSH session went away) and
+//! SIGINT end the loop like `q`, so the terminal is restored and a demo
+//! daemon is stopped on those paths too.
+
+use crate::app::{App, Cmd, Msg, update};
+use crate::conn::{self, ConnCommand};
+use crate::terminal;
+use crate::ui;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use jiff::Zoned;
+use jiff::tz::TimeZone;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::MissedTickBehavior;
+
+pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let tz = TimeZone::system();
+    let mut app = App::new(socket.clone(), color);
+    let (commands, mut events) = conn::spawn(socket);
+    let mut signals = quit_signals()?;
+    let mut guard = terminal::enter()?;
+    let mut input = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        if app.dirty {
+            let now = Zoned::now().with_time_zone(tz.clone());
+            guard.terminal.draw(|frame| ui::render(frame, &app, &now))?;
+            app.dirty = false;
+        }
+        let msg = tokio::select! {
+            signal = signals.recv() => {
+                tracing::info!(signal, "quit on signal");
+                return Ok(());
+            }
+            event = input.next() => match event {
+                Some(Ok(Event::Key(key))) => Msg::Key(key),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading the terminal")),
+                None => return Ok(()),
+            },
+            event = events.recv() => match event {
+                Some(event) => Msg::Conn(event),
+                None => anyhow::bail!("the connection task stopped unexpectedly (see the log)"),
+            },
+            _ = tick.tick() => Msg::Tick,
+        };
+        for cmd in update(&mut app, msg) {
+            match cmd {
+                Cmd::Quit => {
+                    tracing::info!("quit");
+                    return Ok(());
+                }
+                Cmd::Send(request) => {
+                    // A full channel means the daemon is not keeping up;
+                    // dropping a user action is better than freezing the UI.
+                    if commands.try_send(ConnCommand::Request(request)).is_err() {
+                        tracing::warn!("request dropped: connection busy");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A channel that yields the name of each quit signal received.
+fn quit_signals() -> std::io::Result<tokio::sync::mpsc::Receiver<&'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::interrupt(), "SIGINT"),
+    ] {
+        let mut stream = signal(kind)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(name).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(rx)
+}
