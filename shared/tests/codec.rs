@@ -4,7 +4,7 @@
 //! variant without adding it here fails to compile.
 
 use mld_shared::frame::{self, FrameError, MAX_FRAME_LEN};
-use mld_shared::ids::{JobName, RequestId};
+use mld_shared::ids::{DispatchId, JobName, RequestId};
 use mld_shared::protocol::*;
 use mld_shared::roles::{Role, Roles};
 use mld_shared::time::WireTime;
@@ -78,6 +78,9 @@ fn snapshot() -> Snapshot {
                 datalake: "demo".into(),
                 last_dispatch: Some(WireTime(1)),
                 next_dispatch: None,
+                running: None,
+                overlap: "skip".into(),
+                missed: "skip".into(),
             })
             .collect(),
     }
@@ -98,25 +101,134 @@ fn every_job_state() -> Vec<JobState> {
 }
 
 fn every_request() -> Vec<Request> {
-    let all = vec![Request::Ping, Request::Status, Request::Subscribe, Request::Unsubscribe];
+    let job = || JobName("score".into());
+    let all = vec![
+        Request::Ping,
+        Request::Status,
+        Request::Subscribe,
+        Request::Unsubscribe,
+        Request::Jobs,
+        Request::EnableJob { job: job(), reason: Some("back".into()) },
+        Request::DisableJob { job: job(), reason: Some("maintenance".into()), until: Some(WireTime(99)) },
+        Request::RunJob { job: job() },
+        Request::DryRun { job: job(), rows: 10 },
+        Request::Slots { job: job(), since: WireTime(1) },
+        Request::JobHistory { job: job() },
+        Request::Dispatches { from: WireTime(1), to: WireTime(2), job: Some(job()), limit: 50 },
+        Request::Dispatch { id: DispatchId(3) },
+        Request::DispatchPredictions { id: DispatchId(3), after_key: Some("k9".into()), filter: None, limit: 100 },
+        Request::CancelDispatch { id: DispatchId(4) },
+    ];
     for r in &all {
         match r {
-            Request::Ping | Request::Status | Request::Subscribe | Request::Unsubscribe => {}
+            Request::Ping
+            | Request::Status
+            | Request::Subscribe
+            | Request::Unsubscribe
+            | Request::Jobs
+            | Request::EnableJob { .. }
+            | Request::DisableJob { .. }
+            | Request::RunJob { .. }
+            | Request::DryRun { .. }
+            | Request::Slots { .. }
+            | Request::JobHistory { .. }
+            | Request::Dispatches { .. }
+            | Request::Dispatch { .. }
+            | Request::DispatchPredictions { .. }
+            | Request::CancelDispatch { .. } => {}
         }
     }
     all
 }
 
+fn dispatch_summary() -> DispatchSummary {
+    DispatchSummary {
+        id: DispatchId(12),
+        job: JobName("score".into()),
+        status: DispatchStatus::Failed,
+        trigger: Trigger::CatchUp,
+        requested_by: "scheduler".into(),
+        slot: Some(WireTime(10)),
+        model: "iris".into(),
+        model_version: "3".into(),
+        model_hash: "ab".repeat(32),
+        created_at: WireTime(10),
+        started_at: Some(WireTime(11)),
+        finished_at: Some(WireTime(12)),
+        rows_collected: 150,
+        rows_predicted: 148,
+        rows_unscorable: 2,
+        rows_stored: 148,
+        rows_inserted: 0,
+        failed_step: Some("inserted".into()),
+        error: Some("results table missing".into()),
+    }
+}
+
 fn every_response() -> Vec<Response> {
+    let s = snapshot();
+    let prediction = PredictionInfo { row_key: "7".into(), label: "setosa".into(), score: 0.97 };
+    let unscorable = UnscorableInfo { row_key: "151".into(), reason: "petal_length is NULL".into() };
     let all = vec![
         Response::Pong,
         Response::Status(status()),
-        Response::Subscribed(Box::new(snapshot())),
+        Response::Subscribed(Box::new(s.clone())),
         Response::Unsubscribed,
+        Response::Jobs(s.jobs.clone()),
+        Response::JobChanged(s.jobs[1].clone()),
+        Response::Run(RunOutcome::Started(DispatchId(5))),
+        Response::Run(RunOutcome::Queued { behind: DispatchId(4) }),
+        Response::DryRun(Box::new(DryRunResult {
+            job: JobName("score".into()),
+            model: "iris".into(),
+            model_version: "1".into(),
+            results_table: "scores".into(),
+            columns: vec!["dispatch_id".into(), "row_key".into()],
+            predictions: vec![prediction.clone()],
+            unscorable: vec![unscorable.clone()],
+            would_write: vec![vec!["(this dispatch)".into(), "7".into()]],
+        })),
+        Response::Slots(vec![SlotRecord {
+            slot: WireTime(60_000),
+            decided_at: WireTime(60_001),
+            decision: "skipped-overlap".into(),
+            dispatch: Some(DispatchId(3)),
+            detail: "skipped: overlap (dispatch 3 running)".into(),
+        }]),
+        Response::JobHistory(vec![StateChangeRecord {
+            at: WireTime(5),
+            by: "alice".into(),
+            from: Some("active".into()),
+            to: "disabled".into(),
+            reason: Some("maintenance".into()),
+            until: None,
+        }]),
+        Response::Dispatches(vec![dispatch_summary()]),
+        Response::Dispatch(Box::new(DispatchDetail {
+            summary: dispatch_summary(),
+            events: vec![DispatchEventInfo { seq: 1, at: WireTime(10), step: "created".into(), rows: None, message: Some("trigger catch-up".into()) }],
+            class_counts: vec![("setosa".into(), 50), ("virginica".into(), 48)],
+            unscorable: vec![unscorable],
+        })),
+        Response::Predictions(PredictionPage { total: 148, rows: vec![prediction], next_after: Some("7".into()) }),
+        Response::Cancelled { id: DispatchId(9) },
     ];
     for r in &all {
         match r {
-            Response::Pong | Response::Status(_) | Response::Subscribed(_) | Response::Unsubscribed => {}
+            Response::Pong
+            | Response::Status(_)
+            | Response::Subscribed(_)
+            | Response::Unsubscribed
+            | Response::Jobs(_)
+            | Response::JobChanged(_)
+            | Response::Run(_)
+            | Response::DryRun(_)
+            | Response::Slots(_)
+            | Response::JobHistory(_)
+            | Response::Dispatches(_)
+            | Response::Dispatch(_)
+            | Response::Predictions(_)
+            | Response::Cancelled { .. } => {}
         }
     }
     all
@@ -129,10 +241,11 @@ fn every_update() -> Vec<Update> {
         Update::Health(s.health.clone()),
         Update::Jobs(s.jobs.clone()),
         Update::Resync(Box::new(s)),
+        Update::Dispatch(dispatch_summary()),
     ];
     for u in &all {
         match u {
-            Update::Status(_) | Update::Health(_) | Update::Jobs(_) | Update::Resync(_) => {}
+            Update::Status(_) | Update::Health(_) | Update::Jobs(_) | Update::Resync(_) | Update::Dispatch(_) => {}
         }
     }
     all

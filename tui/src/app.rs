@@ -200,6 +200,9 @@ fn on_conn(app: &mut App, event: ConnEvent) {
                 Update::Health(health) => data.health = health,
                 Update::Jobs(jobs) => data.jobs = jobs,
                 Update::Resync(_) => unreachable!("handled above"),
+                // The Dispatches screen will show these; the monitor's job
+                // table follows from the `Jobs` update the daemon sends after.
+                Update::Dispatch(_) => {}
             }
             clamp_selection(app);
         }

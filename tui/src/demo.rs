@@ -109,6 +109,8 @@ fn start(mld: &Path, config: &Path, log_path: &Path) -> anyhow::Result<Child> {
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let log_out = log.try_clone()?;
     Command::new(mld)
+        // Trains the demo model and fills the demo datalake the first time.
+        .arg("--init-demo")
         .arg("--config")
         .arg(config)
         .stdin(Stdio::null())

@@ -91,6 +91,9 @@ pub fn snapshot() -> Snapshot {
                 datalake: "demo".into(),
                 last_dispatch: Some(at("2026-11-23T11:59:00Z")),
                 next_dispatch: Some(at("2026-11-23T12:00:00Z")),
+                running: None,
+                overlap: "skip".into(),
+                missed: "skip".into(),
             },
             JobSummary {
                 name: JobName("nightly-churn".into()),
@@ -106,6 +109,9 @@ pub fn snapshot() -> Snapshot {
                 datalake: "warehouse".into(),
                 last_dispatch: Some(at("2026-11-22T05:00:00Z")),
                 next_dispatch: None,
+                running: None,
+                overlap: "skip".into(),
+                missed: "skip".into(),
             },
             JobSummary {
                 name: JobName("broken-cron".into()),
@@ -118,6 +124,9 @@ pub fn snapshot() -> Snapshot {
                 datalake: "demo".into(),
                 last_dispatch: None,
                 next_dispatch: None,
+                running: None,
+                overlap: "skip".into(),
+                missed: "skip".into(),
             },
         ],
     }
