@@ -17,7 +17,9 @@ const FEATURES: usize = 8;
 const BATCH: usize = 10_000;
 
 fn seed_sql(backend: Backend, n: usize) -> String {
-    let cols: Vec<String> = (0..FEATURES).map(|j| format!("i * 0.001 + {j}.125")).collect();
+    let cols: Vec<String> = (0..FEATURES)
+        .map(|j| format!("i * 0.001 + {j}.125"))
+        .collect();
     match backend {
         Backend::PostgresOdbc => format!(
             "INSERT INTO rows_in SELECT i, {} FROM generate_series(0, {}) AS g(i)",
@@ -52,7 +54,12 @@ fn bench_read(lake: &Datalake, n: usize) -> f64 {
     let mut rows = 0;
     let mut checksum = 0.0;
     for batch in lake
-        .read("SELECT id, f0, f1, f2, f3, f4, f5, f6, f7 FROM rows_in", "id", &features, BATCH)
+        .read(
+            "SELECT id, f0, f1, f2, f3, f4, f5, f6, f7 FROM rows_in",
+            "id",
+            &features,
+            BATCH,
+        )
         .unwrap()
     {
         let batch = batch.unwrap();
@@ -94,21 +101,35 @@ fn main() {
     let sizes: Vec<usize> = std::env::var("MLD_BENCH_ROWS")
         .unwrap_or_else(|_| "100000,1000000".into())
         .split(',')
-        .map(|s| s.trim().parse().expect("MLD_BENCH_ROWS: comma-separated row counts"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("MLD_BENCH_ROWS: comma-separated row counts")
+        })
         .collect();
     println!(
         "{:<24} {:>9} {:>9} {:>12} {:>9} {:>12} {:>9}",
         "backend", "rows", "read s", "read rows/s", "write s", "write rows/s", "RSS MiB"
     );
     for &n in &sizes {
-        for backend in [Backend::BuiltinSqlite, Backend::SqliteOdbc, Backend::PostgresOdbc] {
+        for backend in [
+            Backend::BuiltinSqlite,
+            Backend::SqliteOdbc,
+            Backend::PostgresOdbc,
+        ] {
             let t = TestLake::new(backend, "bench");
             let lake = t.lake.clone().with_batch_size(BATCH);
-            let cols: Vec<String> = (0..FEATURES).map(|j| format!("f{j} DOUBLE PRECISION")).collect();
-            lake.execute(&format!("CREATE TABLE rows_in (id BIGINT PRIMARY KEY, {})", cols.join(", ")))
-                .unwrap();
+            let cols: Vec<String> = (0..FEATURES)
+                .map(|j| format!("f{j} DOUBLE PRECISION"))
+                .collect();
+            lake.execute(&format!(
+                "CREATE TABLE rows_in (id BIGINT PRIMARY KEY, {})",
+                cols.join(", ")
+            ))
+            .unwrap();
             lake.execute(&seed_sql(backend, n)).unwrap();
-            lake.create_results_table("results", &ResultColumns::default()).unwrap();
+            lake.create_results_table("results", &ResultColumns::default())
+                .unwrap();
 
             let read = bench_read(&lake, n);
             let rss = rss_mib();
