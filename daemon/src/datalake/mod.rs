@@ -324,7 +324,8 @@ impl Datalake {
     }
 
     /// Runs SQL statements that return no rows, committed. For tests and the
-    /// demo's seeding (a built-in SQLite file is created if missing).
+    /// demo's seeding (a built-in SQLite file is created if missing). Over
+    /// ODBC, `;`-separated statements run one by one (no `;` inside literals).
     pub fn execute(&self, sql: &str) -> Result<(), DatalakeError> {
         match &self.backend {
             Backend::Odbc(t) => odbc::execute(self, t, sql),
@@ -643,6 +644,7 @@ fn timestamp_text(ts: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// Compile-time check: the daemon moves readers and writers between blocking threads.
 #[allow(dead_code)]
 fn _assert_send() {
     fn is_send<T: Send>() {}
@@ -651,7 +653,6 @@ fn _assert_send() {
     is_send::<Datalake>();
 }
 
-/// Exists for messages that name a file.
 fn display_path(p: &Path) -> String {
     p.display().to_string()
 }
