@@ -111,6 +111,8 @@ pub(super) struct OdbcReader {
     plan: ColumnPlan,
     sources: Vec<Source>,
     key_len: usize,
+    /// The SQLite driver hands non-numeric text in a numeric column over as NULL.
+    null_may_be_text: bool,
     done: bool,
 }
 
@@ -192,6 +194,7 @@ impl OdbcReader {
             plan,
             sources,
             key_len,
+            null_may_be_text: target.family() == super::DriverFamily::SqliteOdbc,
             done: false,
         })
     }
@@ -249,7 +252,11 @@ impl OdbcReader {
                     Source::Number(i) => {
                         let (values, indicators) = numbers[i].expect("bound as f64");
                         if indicators[row] == odbc_api::sys::NULL_DATA {
-                            Err(null_reason(plan.feature_name(j)))
+                            let mut reason = null_reason(plan.feature_name(j));
+                            if self.null_may_be_text {
+                                reason.push_str(" or not a number");
+                            }
+                            Err(reason)
                         } else {
                             Ok(values[row])
                         }
