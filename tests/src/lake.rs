@@ -95,7 +95,10 @@ impl TestLake {
                     lake,
                     secret: Some(PG_PASSWORD.to_string()),
                     unreachable: Datalake::odbc("test", &refused, Some(PG_PASSWORD)).unwrap(),
-                    wrong_password: Some((Datalake::odbc("test", &conn, Some(&wrong)).unwrap(), wrong)),
+                    wrong_password: Some((
+                        Datalake::odbc("test", &conn, Some(&wrong)).unwrap(),
+                        wrong,
+                    )),
                     connection: Some(conn),
                     _dir: None,
                 }
@@ -127,14 +130,23 @@ pub fn insert_rows(lake: &Datalake, table: &str, rows: usize, row: impl Fn(usize
 /// at most (every backend parses them to the same f64) and not representable
 /// as f32, so a float-sized buffer would show.
 pub fn feature_value(i: usize, j: usize) -> String {
-    format!("{}.{:09}", i * 10 + j, (i * 7919 + j * 104_729) % 1_000_000_000 | 1)
+    format!(
+        "{}.{:09}",
+        i * 10 + j,
+        ((i * 7919 + j * 104_729) % 1_000_000_000) | 1
+    )
 }
 
 /// A table of `rows` rows: `id` BIGINT key and `features` DOUBLE PRECISION columns `f0…`.
 pub fn create_feature_table(lake: &Datalake, table: &str, rows: usize, features: usize) {
-    let cols: Vec<String> = (0..features).map(|j| format!("f{j} DOUBLE PRECISION")).collect();
-    lake.execute(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, {})", cols.join(", ")))
-        .unwrap();
+    let cols: Vec<String> = (0..features)
+        .map(|j| format!("f{j} DOUBLE PRECISION"))
+        .collect();
+    lake.execute(&format!(
+        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, {})",
+        cols.join(", ")
+    ))
+    .unwrap();
     insert_rows(lake, table, rows, |i| {
         let vals: Vec<String> = (0..features).map(|j| feature_value(i, j)).collect();
         format!("{i}, {}", vals.join(", "))

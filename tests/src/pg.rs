@@ -57,7 +57,8 @@ impl PgServer {
                 .ok()
                 .flatten()
                 .ok_or("running as root but there is no `postgres` user to run the server as")?;
-            nix::unistd::chown(&dir, Some(user.uid), Some(user.gid)).map_err(|e| format!("chown: {e}"))?;
+            nix::unistd::chown(&dir, Some(user.uid), Some(user.gid))
+                .map_err(|e| format!("chown: {e}"))?;
         }
         let server = PgServer {
             port: free_port()?,
@@ -90,7 +91,18 @@ impl PgServer {
         let log = server.dir.join("server.log");
         server.run_pg(
             "pg_ctl",
-            &["-D", path_str(&data), "-l", path_str(&log), "-w", "-t", "60", "-o", &opts, "start"],
+            &[
+                "-D",
+                path_str(&data),
+                "-l",
+                path_str(&log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &opts,
+                "start",
+            ],
         )?;
         server.psql(
             "postgres",
@@ -113,8 +125,11 @@ impl PgServer {
             .collect::<String>()
             .to_ascii_lowercase();
         let name = format!("t{n}_{hint}");
-        self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {PG_USER}"))
-            .unwrap_or_else(|e| panic!("create database {name}: {e}"));
+        self.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} OWNER {PG_USER}"),
+        )
+        .unwrap_or_else(|e| panic!("create database {name}: {e}"));
         name
     }
 
@@ -136,7 +151,10 @@ impl PgServer {
             .output()
             .map_err(|e| format!("psql: {e}"))?;
         if !out.status.success() {
-            return Err(format!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "psql {sql:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
@@ -181,7 +199,11 @@ impl PgServer {
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = format!(
             "{}{} -D {} stop -m immediate",
-            if self.as_postgres { "runuser -u postgres -- " } else { "" },
+            if self.as_postgres {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
             path_str(&pg_ctl),
             path_str(&self.data_dir())
         );
@@ -250,9 +272,11 @@ fn find_bin_dir() -> Result<PathBuf, String> {
             }
         }
     }
-    Err("PostgreSQL server binaries (initdb, pg_ctl, psql) not found in PG_BIN, \
+    Err(
+        "PostgreSQL server binaries (initdb, pg_ctl, psql) not found in PG_BIN, \
          /usr/lib/postgresql/*/bin or PATH: install the `postgresql` package"
-        .into())
+            .into(),
+    )
 }
 
 fn free_port() -> Result<u16, String> {

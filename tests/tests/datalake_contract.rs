@@ -93,12 +93,17 @@ fn assert_no_secret(t: &TestLake, text: &str) {
         assert!(!text.contains(s.as_str()), "password leaked in: {text}");
     }
     if let Some((_, wrong)) = &t.wrong_password {
-        assert!(!text.contains(wrong.as_str()), "wrong password leaked in: {text}");
+        assert!(
+            !text.contains(wrong.as_str()),
+            "wrong password leaked in: {text}"
+        );
     }
 }
 
 fn results_table(t: &TestLake) {
-    t.lake.create_results_table("results", &ResultColumns::default()).unwrap();
+    t.lake
+        .create_results_table("results", &ResultColumns::default())
+        .unwrap();
 }
 
 mod cases {
@@ -110,7 +115,13 @@ mod cases {
         create_feature_table(&t.lake, "rows_in", n, 3);
         // Features asked in another order and case than the table has.
         let features = names(&["F2", "f0", "F1"]);
-        let batches = read_all(&t, "SELECT f1, F0, id AS Row_Id, f2 FROM rows_in ORDER BY id", "row_id", &features, 1000);
+        let batches = read_all(
+            &t,
+            "SELECT f1, F0, id AS Row_Id, f2 FROM rows_in ORDER BY id",
+            "row_id",
+            &features,
+            1000,
+        );
         assert!(batches.len() >= 3, "{} batches", batches.len());
         let mut seen = 0;
         for b in &batches {
@@ -141,7 +152,10 @@ mod cases {
             )
             .unwrap();
         insert_rows(&t.lake, "typed", 3, |i| {
-            format!("'row-{i}', {i}, {}, {i}.1250, {i}.5, -{i}.75, ' {i}.0625 '", 1i64 << 40)
+            format!(
+                "'row-{i}', {i}, {}, {i}.1250, {i}.5, -{i}.75, ' {i}.0625 '",
+                1i64 << 40
+            )
         });
         let features = names(&["i", "b", "d", "r", "x", "s"]);
         let batches = read_all(&t, "SELECT * FROM typed ORDER BY id", "id", &features, 10);
@@ -149,7 +163,14 @@ mod cases {
         assert_eq!(b.keys, names(&["row-0", "row-1", "row-2"]));
         for i in 0..3 {
             let f = i as f64;
-            let want = [f, (1i64 << 40) as f64, f + 0.125, f + 0.5, -(f + 0.75), f + 0.0625];
+            let want = [
+                f,
+                (1i64 << 40) as f64,
+                f + 0.125,
+                f + 0.5,
+                -(f + 0.75),
+                f + 0.0625,
+            ];
             assert_eq!(b.features.row(i).to_vec(), want.to_vec());
         }
     }
@@ -159,10 +180,17 @@ mod cases {
         create_feature_table(&t.lake, "rows_in", 10, 2);
         let err = t
             .lake
-            .read("SELECT id, f0 FROM rows_in", "id", &names(&["f0", "petal_width", "f1"]), 100)
+            .read(
+                "SELECT id, f0 FROM rows_in",
+                "id",
+                &names(&["f0", "petal_width", "f1"]),
+                100,
+            )
             .unwrap_err();
         match &err {
-            DatalakeError::MissingColumns { missing, .. } => assert_eq!(missing, &names(&["petal_width", "f1"])),
+            DatalakeError::MissingColumns { missing, .. } => {
+                assert_eq!(missing, &names(&["petal_width", "f1"]))
+            }
             other => panic!("wrong error {other:?}"),
         }
         let msg = err.to_string();
@@ -171,7 +199,10 @@ mod cases {
             .lake
             .read("SELECT f0 FROM rows_in", "id", &names(&["f0"]), 100)
             .unwrap_err();
-        assert!(matches!(&err, DatalakeError::MissingColumns { missing, .. } if missing == &names(&["id"])), "{err:?}");
+        assert!(
+            matches!(&err, DatalakeError::MissingColumns { missing, .. } if missing == &names(&["id"])),
+            "{err:?}"
+        );
     }
 
     pub fn null_and_non_numeric_features_are_unscorable_with_key_and_column(backend: Backend) {
@@ -183,12 +214,24 @@ mod cases {
             "1, 1.5, '2.5'), (2, NULL, '3'), (3, 4.0, 'abc'), (4, 5.0, NULL), (5, 6.0, ' 7 '), (NULL, 1.0, '1'"
                 .into()
         });
-        let batches = read_all(&t, "SELECT id, x, label_txt FROM mixed ORDER BY id", "id", &names(&["x", "label_txt"]), 2);
+        let batches = read_all(
+            &t,
+            "SELECT id, x, label_txt FROM mixed ORDER BY id",
+            "id",
+            &names(&["x", "label_txt"]),
+            2,
+        );
         let keys: Vec<String> = batches.iter().flat_map(|b| b.keys.clone()).collect();
         assert_eq!(keys, names(&["1", "5"]));
         let rows: Vec<Vec<f64>> = batches
             .iter()
-            .flat_map(|b| b.features.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+            .flat_map(|b| {
+                b.features
+                    .rows()
+                    .into_iter()
+                    .map(|r| r.to_vec())
+                    .collect::<Vec<_>>()
+            })
             .collect();
         assert_eq!(rows, vec![vec![1.5, 2.5], vec![6.0, 7.0]]);
         let mut bad: Vec<_> = batches.iter().flat_map(|b| b.unscorable.clone()).collect();
@@ -210,7 +253,12 @@ mod cases {
             .collect();
         assert_eq!(
             summary,
-            vec![("".into(), "key"), ("2".into(), "x"), ("3".into(), "label_txt"), ("4".into(), "label_txt")],
+            vec![
+                ("".into(), "key"),
+                ("2".into(), "x"),
+                ("3".into(), "label_txt"),
+                ("4".into(), "label_txt")
+            ],
             "{bad:?}"
         );
         assert!(bad[2].reason.contains("abc"), "{}", bad[2].reason);
@@ -221,7 +269,10 @@ mod cases {
         let t = TestLake::new(backend, "write");
         results_table(&t);
         let rows = result_rows(0..2500, "setosa");
-        let mut w = t.lake.begin_results("results", &ResultColumns::default(), DispatchId(7)).unwrap();
+        let mut w = t
+            .lake
+            .begin_results("results", &ResultColumns::default(), DispatchId(7))
+            .unwrap();
         for chunk in rows.chunks(1000) {
             w.write_batch(chunk).unwrap();
         }
@@ -234,24 +285,51 @@ mod cases {
         results_table(&t);
         let cols = ResultColumns::default();
         let other = result_rows(0..10, "other");
-        t.lake.write_results("results", &cols, DispatchId(8), &other).unwrap();
-        t.lake.write_results("results", &cols, DispatchId(7), &result_rows(0..100, "first")).unwrap();
+        t.lake
+            .write_results("results", &cols, DispatchId(8), &other)
+            .unwrap();
+        t.lake
+            .write_results(
+                "results",
+                &cols,
+                DispatchId(7),
+                &result_rows(0..100, "first"),
+            )
+            .unwrap();
         let again = result_rows(0..50, "retry");
-        assert_eq!(t.lake.write_results("results", &cols, DispatchId(7), &again).unwrap(), 50);
+        assert_eq!(
+            t.lake
+                .write_results("results", &cols, DispatchId(7), &again)
+                .unwrap(),
+            50
+        );
         assert_eq!(stored(&t, 7), expected(&t, &again));
-        assert_eq!(stored(&t, 8), expected(&t, &other), "other dispatches untouched");
+        assert_eq!(
+            stored(&t, 8),
+            expected(&t, &other),
+            "other dispatches untouched"
+        );
     }
 
     pub fn missing_results_table_is_an_error_and_writes_nothing(backend: Backend) {
         let t = TestLake::new(backend, "notable");
         let err = t
             .lake
-            .write_results("results", &ResultColumns::default(), DispatchId(1), &result_rows(0..5, "x"))
+            .write_results(
+                "results",
+                &ResultColumns::default(),
+                DispatchId(1),
+                &result_rows(0..5, "x"),
+            )
             .unwrap_err();
         assert!(matches!(err, DatalakeError::Write { .. }), "{err:?}");
         assert!(err.to_string().contains("results"), "{err}");
         // Not auto-created.
-        assert!(t.lake.read("SELECT * FROM results", "row_key", &[], 10).is_err());
+        assert!(
+            t.lake
+                .read("SELECT * FROM results", "row_key", &[], 10)
+                .is_err()
+        );
         assert_no_secret(&t, &format!("{err} {err:?}"));
     }
 
@@ -259,7 +337,9 @@ mod cases {
         let t = TestLake::new(backend, "badcol");
         results_table(&t);
         let old = result_rows(0..20, "old");
-        t.lake.write_results("results", &ResultColumns::default(), DispatchId(9), &old).unwrap();
+        t.lake
+            .write_results("results", &ResultColumns::default(), DispatchId(9), &old)
+            .unwrap();
         let cols = ResultColumns {
             score: "no_such_column".into(),
             ..ResultColumns::default()
@@ -269,13 +349,20 @@ mod cases {
             .write_results("results", &cols, DispatchId(9), &result_rows(0..5, "new"))
             .unwrap_err();
         assert!(matches!(err, DatalakeError::Write { .. }), "{err:?}");
-        assert_eq!(stored(&t, 9), expected(&t, &old), "the earlier result set survives");
+        assert_eq!(
+            stored(&t, 9),
+            expected(&t, &old),
+            "the earlier result set survives"
+        );
     }
 
     pub fn failure_in_last_batch_rolls_back_everything(backend: Backend) {
         let t = TestLake::new(backend, "midway");
         results_table(&t);
-        let mut w = t.lake.begin_results("results", &ResultColumns::default(), DispatchId(10)).unwrap();
+        let mut w = t
+            .lake
+            .begin_results("results", &ResultColumns::default(), DispatchId(10))
+            .unwrap();
         let rows = result_rows(0..3000, "p");
         w.write_batch(&rows[..1000]).unwrap();
         w.write_batch(&rows[1000..2000]).unwrap();
@@ -293,8 +380,13 @@ mod cases {
         results_table(&t);
         let cols = ResultColumns::default();
         let old = result_rows(0..5, "old");
-        t.lake.write_results("results", &cols, DispatchId(11), &old).unwrap();
-        let mut w = t.lake.begin_results("results", &cols, DispatchId(11)).unwrap();
+        t.lake
+            .write_results("results", &cols, DispatchId(11), &old)
+            .unwrap();
+        let mut w = t
+            .lake
+            .begin_results("results", &cols, DispatchId(11))
+            .unwrap();
         w.write_batch(&result_rows(0..100, "new")).unwrap();
         drop(w);
         assert_eq!(stored(&t, 11), expected(&t, &old));
@@ -303,12 +395,29 @@ mod cases {
     pub fn probe_online_and_error(backend: Backend) {
         let t = TestLake::new(backend, "probe");
         create_feature_table(&t.lake, "probe_here", 1, 1);
-        let ok = t.lake.clone().with_probe_table("probe_here").unwrap().probe();
+        let ok = t
+            .lake
+            .clone()
+            .with_probe_table("probe_here")
+            .unwrap()
+            .probe();
         assert_eq!(ok.status, ProbeStatus::Online, "{:?}", ok.message);
-        let bad = t.lake.clone().with_probe_table("nope_table").unwrap().probe();
+        let bad = t
+            .lake
+            .clone()
+            .with_probe_table("nope_table")
+            .unwrap()
+            .probe();
         assert_eq!(bad.status, ProbeStatus::Error);
-        assert!(bad.message.as_deref().unwrap().contains("nope_table"), "{:?}", bad.message);
-        assert!(t.lake.clone().with_probe_table("x; DROP TABLE y").is_err(), "identifiers are validated");
+        assert!(
+            bad.message.as_deref().unwrap().contains("nope_table"),
+            "{:?}",
+            bad.message
+        );
+        assert!(
+            t.lake.clone().with_probe_table("x; DROP TABLE y").is_err(),
+            "identifiers are validated"
+        );
     }
 
     pub fn unreachable_datalake_fails_fast_with_the_drivers_message(backend: Backend) {
@@ -318,9 +427,16 @@ mod cases {
         assert_eq!(report.status, ProbeStatus::Error);
         let msg = report.message.unwrap();
         assert!(!msg.is_empty());
-        assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
         assert_no_secret(&t, &msg);
-        let err = t.unreachable.read("SELECT 1 AS id", "id", &[], 10).unwrap_err();
+        let err = t
+            .unreachable
+            .read("SELECT 1 AS id", "id", &[], 10)
+            .unwrap_err();
         assert!(matches!(err, DatalakeError::Connect { .. }), "{err:?}");
         assert_no_secret(&t, &format!("{err} {err:?}"));
     }
@@ -328,7 +444,10 @@ mod cases {
     pub fn secrets_never_show(backend: Backend) {
         let t = TestLake::new(backend, "secrets");
         assert_no_secret(&t, &format!("{:?}", t.lake));
-        let err = t.lake.read("SELECT nonsense FROM nowhere", "id", &[], 10).unwrap_err();
+        let err = t
+            .lake
+            .read("SELECT nonsense FROM nowhere", "id", &[], 10)
+            .unwrap_err();
         assert_no_secret(&t, &format!("{err} {err:?}"));
         if let Some((wrong, _)) = &t.wrong_password {
             let report = wrong.probe();
@@ -337,7 +456,10 @@ mod cases {
             assert!(msg.contains("password authentication failed"), "{msg}");
             assert_no_secret(&t, &msg);
             let err = wrong.read("SELECT 1 AS id", "id", &[], 10).unwrap_err();
-            assert!(err.to_string().contains("password authentication failed"), "{err}");
+            assert!(
+                err.to_string().contains("password authentication failed"),
+                "{err}"
+            );
             assert_no_secret(&t, &format!("{err} {err:?} {wrong:?}"));
         }
     }

@@ -183,7 +183,11 @@ impl fmt::Debug for OdbcTarget {
 impl OdbcTarget {
     /// Builds the target from a connection string as the user wrote it plus
     /// an optional password (appended as `PWD`).
-    pub fn new(datalake: &str, connection: &str, password: Option<&str>) -> Result<Self, DatalakeError> {
+    pub fn new(
+        datalake: &str,
+        connection: &str,
+        password: Option<&str>,
+    ) -> Result<Self, DatalakeError> {
         let mut attrs = parse_attrs(connection);
         let mut secrets: Vec<String> = attrs
             .iter()
@@ -347,20 +351,30 @@ pub fn from_config(datalake: &str, cfg: &DatalakeConfig) -> Result<OdbcTarget, D
     let connection = if let Some(c) = &cfg.connection {
         c.expose().to_string()
     } else if let Some(var) = &cfg.connection_env {
-        std::env::var(var)
-            .map_err(|_| config_err(format!("environment variable {var} (connection_env) is not set")))?
+        std::env::var(var).map_err(|_| {
+            config_err(format!(
+                "environment variable {var} (connection_env) is not set"
+            ))
+        })?
     } else if let Some(path) = &cfg.connection_file {
-        read_secret_file(path).map_err(|e| config_err(format!("connection_file {}: {e}", path.display())))?
+        read_secret_file(path)
+            .map_err(|e| config_err(format!("connection_file {}: {e}", path.display())))?
     } else {
-        return Err(config_err("no connection, connection_env or connection_file".into()));
+        return Err(config_err(
+            "no connection, connection_env or connection_file".into(),
+        ));
     };
     let password = if let Some(var) = &cfg.password_env {
-        Some(
-            std::env::var(var)
-                .map_err(|_| config_err(format!("environment variable {var} (password_env) is not set")))?,
-        )
+        Some(std::env::var(var).map_err(|_| {
+            config_err(format!(
+                "environment variable {var} (password_env) is not set"
+            ))
+        })?)
     } else if let Some(path) = &cfg.password_file {
-        Some(read_secret_file(path).map_err(|e| config_err(format!("password_file {}: {e}", path.display())))?)
+        Some(
+            read_secret_file(path)
+                .map_err(|e| config_err(format!("password_file {}: {e}", path.display())))?,
+        )
     } else {
         None
     };

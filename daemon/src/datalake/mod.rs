@@ -137,10 +137,12 @@ impl Datalake {
     pub fn from_config(name: &str, cfg: &DatalakeConfig) -> Result<Self, DatalakeError> {
         let backend = match cfg.kind {
             DatalakeKind::Odbc => Backend::Odbc(connstr::from_config(name, cfg)?),
-            DatalakeKind::Sqlite => Backend::Sqlite(cfg.path.clone().ok_or_else(|| DatalakeError::Config {
-                datalake: name.to_string(),
-                what: "kind = \"sqlite\" needs a path".into(),
-            })?),
+            DatalakeKind::Sqlite => {
+                Backend::Sqlite(cfg.path.clone().ok_or_else(|| DatalakeError::Config {
+                    datalake: name.to_string(),
+                    what: "kind = \"sqlite\" needs a path".into(),
+                })?)
+            }
         };
         let lake = Datalake {
             name: name.to_string(),
@@ -158,8 +160,15 @@ impl Datalake {
     }
 
     /// An ODBC datalake from a connection string (and optional password), with default settings.
-    pub fn odbc(name: &str, connection: &str, password: Option<&str>) -> Result<Self, DatalakeError> {
-        Ok(Self::with_backend(name, Backend::Odbc(OdbcTarget::new(name, connection, password)?)))
+    pub fn odbc(
+        name: &str,
+        connection: &str,
+        password: Option<&str>,
+    ) -> Result<Self, DatalakeError> {
+        Ok(Self::with_backend(
+            name,
+            Backend::Odbc(OdbcTarget::new(name, connection, password)?),
+        ))
     }
 
     /// A built-in SQLite datalake on this file, with default settings.
@@ -230,7 +239,10 @@ impl Datalake {
                 self, p, query, key_column, features, batch_size,
             )?),
         };
-        Ok(BatchReader { inner, rows_read: 0 })
+        Ok(BatchReader {
+            inner,
+            rows_read: 0,
+        })
     }
 
     /// Opens a transaction on the results table and deletes what an earlier
@@ -245,8 +257,12 @@ impl Datalake {
     ) -> Result<ResultWriter, DatalakeError> {
         let sql = ResultSql::new(self, table, columns)?;
         let inner = match &self.backend {
-            Backend::Odbc(t) => WriterInner::Odbc(odbc::OdbcWriter::begin(self, t, sql, dispatch_id)?),
-            Backend::Sqlite(p) => WriterInner::Sqlite(sqlite::SqliteWriter::begin(self, p, sql, dispatch_id)?),
+            Backend::Odbc(t) => {
+                WriterInner::Odbc(odbc::OdbcWriter::begin(self, t, sql, dispatch_id)?)
+            }
+            Backend::Sqlite(p) => {
+                WriterInner::Sqlite(sqlite::SqliteWriter::begin(self, p, sql, dispatch_id)?)
+            }
         };
         Ok(ResultWriter { inner, written: 0 })
     }
@@ -293,7 +309,11 @@ impl Datalake {
     /// Creates a results table with the columns `columns` names (and a primary
     /// key on dispatch id + row key). For tests and the demo: the daemon never
     /// creates tables.
-    pub fn create_results_table(&self, table: &str, columns: &ResultColumns) -> Result<(), DatalakeError> {
+    pub fn create_results_table(
+        &self,
+        table: &str,
+        columns: &ResultColumns,
+    ) -> Result<(), DatalakeError> {
         let sql = ResultSql::new(self, table, columns)?;
         let [d, k, p, s, v, t] = &sql.columns;
         self.execute(&format!(
@@ -304,7 +324,8 @@ impl Datalake {
     }
 
     /// Runs SQL statements that return no rows, committed. For tests and the
-    /// demo's seeding (a built-in SQLite file is created if missing).
+    /// demo's seeding (a built-in SQLite file is created if missing). Over
+    /// ODBC, `;`-separated statements run one by one (no `;` inside literals).
     pub fn execute(&self, sql: &str) -> Result<(), DatalakeError> {
         match &self.backend {
             Backend::Odbc(t) => odbc::execute(self, t, sql),
@@ -510,7 +531,12 @@ struct ColumnPlan {
 }
 
 impl ColumnPlan {
-    fn new(lake: &Datalake, names: Vec<String>, key: &str, features: &[String]) -> Result<Self, DatalakeError> {
+    fn new(
+        lake: &Datalake,
+        names: Vec<String>,
+        key: &str,
+        features: &[String],
+    ) -> Result<Self, DatalakeError> {
         let find = |want: &str| names.iter().position(|n| n.eq_ignore_ascii_case(want));
         let mut missing = Vec::new();
         let key_idx = find(key);
@@ -585,7 +611,8 @@ impl BatchBuilder {
 
     fn finish(self) -> Batch {
         let rows = self.keys.len();
-        let features = Array2::from_shape_vec((rows, self.width), self.data).expect("row-major data matches shape");
+        let features = Array2::from_shape_vec((rows, self.width), self.data)
+            .expect("row-major data matches shape");
         Batch {
             keys: self.keys,
             features,
@@ -617,6 +644,7 @@ fn timestamp_text(ts: jiff::Timestamp) -> String {
         .to_string()
 }
 
+/// Compile-time check: the daemon moves readers and writers between blocking threads.
 #[allow(dead_code)]
 fn _assert_send() {
     fn is_send<T: Send>() {}
@@ -625,7 +653,6 @@ fn _assert_send() {
     is_send::<Datalake>();
 }
 
-/// Exists for messages that name a file.
 fn display_path(p: &Path) -> String {
     p.display().to_string()
 }

@@ -10,22 +10,26 @@ use std::collections::HashMap;
 use mld_shared::ids::DispatchId;
 use odbc_api::buffers::{BufferDesc, ColumnarDynBuffer};
 use odbc_api::{
-    BindParamDesc, BlockCursor, Connection, ConnectionOptions, Cursor, DataType, OwnedCursor, ResultSetMetadata,
-    environment,
+    BindParamDesc, BlockCursor, Connection, ConnectionOptions, Cursor, DataType, OwnedCursor,
+    ResultSetMetadata, environment,
 };
 
-use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, OdbcTarget, ResultRow, ResultSql, Unscorable,
-    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
-};
 use super::connstr::Scrubber;
+use super::{
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, OdbcTarget, ResultRow, ResultSql,
+    Unscorable, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+};
 
 /// Longest text accepted in a text feature column; longer is not a number anyway.
 const TEXT_FEATURE_LEN: usize = 128;
 /// Longest key; a key column declared wider is bound with this many bytes.
 const MAX_KEY_LEN: usize = 1024;
 
-fn connect(lake: &Datalake, target: &OdbcTarget, fetch_rows: usize) -> Result<Connection<'static>, DatalakeError> {
+fn connect(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    fetch_rows: usize,
+) -> Result<Connection<'static>, DatalakeError> {
     let scrub = target.scrubber();
     let env = environment().map_err(|e| DatalakeError::Connect {
         datalake: lake.name.clone(),
@@ -42,17 +46,29 @@ fn connect(lake: &Datalake, target: &OdbcTarget, fetch_rows: usize) -> Result<Co
         })
 }
 
-pub(super) fn probe(lake: &Datalake, target: &OdbcTarget, probe_table: Option<&str>) -> Result<(), DatalakeError> {
+pub(super) fn probe(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    probe_table: Option<&str>,
+) -> Result<(), DatalakeError> {
     let conn = connect(lake, target, 1)?;
     if let Some(t) = probe_table {
-        conn.execute(&format!("SELECT * FROM {t} WHERE 1=0"), (), Some(lake.query_timeout_secs()))
-            .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
+        conn.execute(
+            &format!("SELECT * FROM {t} WHERE 1=0"),
+            (),
+            Some(lake.query_timeout_secs()),
+        )
+        .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
     }
     Ok(())
 }
 
 /// Each `;`-separated statement in turn (the SQLite driver runs only the first of several).
-pub(super) fn execute(lake: &Datalake, target: &OdbcTarget, sql: &str) -> Result<(), DatalakeError> {
+pub(super) fn execute(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    sql: &str,
+) -> Result<(), DatalakeError> {
     let conn = connect(lake, target, 1)?;
     for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         conn.execute(stmt, (), Some(lake.query_timeout_secs()))
@@ -95,6 +111,8 @@ pub(super) struct OdbcReader {
     plan: ColumnPlan,
     sources: Vec<Source>,
     key_len: usize,
+    /// The SQLite driver hands non-numeric text in a numeric column over as NULL.
+    null_may_be_text: bool,
     done: bool,
 }
 
@@ -130,7 +148,12 @@ impl OdbcReader {
             Some(n) => n.get().saturating_mul(4).clamp(1, MAX_KEY_LEN),
             None => 255,
         };
-        let mut descs = vec![(key_col, BufferDesc::Text { max_str_len: key_len })];
+        let mut descs = vec![(
+            key_col,
+            BufferDesc::Text {
+                max_str_len: key_len,
+            },
+        )];
         let mut bound: HashMap<usize, Source> = HashMap::new();
         let mut sources = Vec::with_capacity(plan.features.len());
         for &col in &plan.features {
@@ -171,6 +194,7 @@ impl OdbcReader {
             plan,
             sources,
             key_len,
+            null_may_be_text: target.family() == super::DriverFamily::SqliteOdbc,
             done: false,
         })
     }
@@ -203,7 +227,10 @@ impl OdbcReader {
         }
         let mut b = BatchBuilder::new(n, self.sources.len());
         for row in 0..n {
-            if keys.content_length_at(row).is_some_and(|len| len > self.key_len) {
+            if keys
+                .content_length_at(row)
+                .is_some_and(|len| len > self.key_len)
+            {
                 self.done = true;
                 return Err(self.lake.read_error(format!(
                     "a value of key column {} is longer than {} bytes",
@@ -225,7 +252,11 @@ impl OdbcReader {
                     Source::Number(i) => {
                         let (values, indicators) = numbers[i].expect("bound as f64");
                         if indicators[row] == odbc_api::sys::NULL_DATA {
-                            Err(null_reason(plan.feature_name(j)))
+                            let mut reason = null_reason(plan.feature_name(j));
+                            if self.null_may_be_text {
+                                reason.push_str(" or not a number");
+                            }
+                            Err(reason)
                         } else {
                             Ok(values[row])
                         }
@@ -236,7 +267,9 @@ impl OdbcReader {
                             None => Err(null_reason(plan.feature_name(j))),
                             Some(bytes) => {
                                 let text = String::from_utf8_lossy(bytes);
-                                let truncated = view.content_length_at(row).is_some_and(|l| l > TEXT_FEATURE_LEN);
+                                let truncated = view
+                                    .content_length_at(row)
+                                    .is_some_and(|l| l > TEXT_FEATURE_LEN);
                                 match parse_number(&text) {
                                     Some(v) if !truncated => Ok(v),
                                     _ => Err(not_numeric_reason(plan.feature_name(j), &text)),
@@ -244,7 +277,8 @@ impl OdbcReader {
                             }
                         }
                     }
-                    Source::Key => parse_number(&key).ok_or_else(|| not_numeric_reason(plan.feature_name(j), &key)),
+                    Source::Key => parse_number(&key)
+                        .ok_or_else(|| not_numeric_reason(plan.feature_name(j), &key)),
                 };
                 match value {
                     Ok(v) => b.data.push(v),
@@ -353,7 +387,8 @@ impl OdbcWriter {
 
     /// Parameter arrays: one round trip per batch for drivers that support them.
     fn insert_arrays(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
-        let max_len = |f: fn(&ResultRow) -> &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(1);
+        let max_len =
+            |f: fn(&ResultRow) -> &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(1);
         let descs = [
             BindParamDesc::i64(false),
             BindParamDesc::text(max_len(|r| &r.row_key)),
@@ -365,7 +400,10 @@ impl OdbcWriter {
         let prepared = self.conn.prepare(&self.sql.insert())?;
         let mut ins = prepared.into_column_inserter(rows.len(), descs)?;
         ins.set_num_rows(rows.len());
-        ins.column_mut(0).as_slice::<i64>().expect("i64").fill(self.dispatch_id);
+        ins.column_mut(0)
+            .as_slice::<i64>()
+            .expect("i64")
+            .fill(self.dispatch_id);
         let mut text = |index: usize, f: fn(&ResultRow) -> &str| {
             let mut col = ins.column_mut(index).as_text().expect("text");
             for (i, r) in rows.iter().enumerate() {
@@ -411,8 +449,16 @@ impl OdbcWriter {
             versions.as_str().into_parameter(),
             stamps.as_str().into_parameter(),
         );
-        let params = (&self.dispatch_id, &keys, &preds, &scores, &versions, &stamps);
-        self.conn.execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
+        let params = (
+            &self.dispatch_id,
+            &keys,
+            &preds,
+            &scores,
+            &versions,
+            &stamps,
+        );
+        self.conn
+            .execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
         Ok(())
     }
 
@@ -455,7 +501,11 @@ fn float_text(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else {
         format!("{v:?}")
     }
@@ -492,7 +542,10 @@ mod tests {
 
     #[test]
     fn array_literals_escape_quotes_and_backslashes() {
-        assert_eq!(array_literal(["a", "b\"c", "d\\e"].iter(), true), r#"{"a","b\"c","d\\e"}"#);
+        assert_eq!(
+            array_literal(["a", "b\"c", "d\\e"].iter(), true),
+            r#"{"a","b\"c","d\\e"}"#
+        );
         assert_eq!(array_literal(["1", "2"].iter(), false), "{1,2}");
     }
 
@@ -507,7 +560,10 @@ mod tests {
     fn timestamps_keep_milliseconds() {
         let ts: jiff::Timestamp = "2026-11-23T12:34:56.789123Z".parse().unwrap();
         let t = odbc_timestamp(ts);
-        assert_eq!((t.year, t.month, t.day, t.hour, t.second), (2026, 11, 23, 12, 56));
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.second),
+            (2026, 11, 23, 12, 56)
+        );
         assert_eq!(t.fraction, 789_000_000);
         assert_eq!(timestamp_text(ts), "2026-11-23 12:34:56.789");
     }

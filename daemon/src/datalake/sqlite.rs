@@ -12,8 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, ResultRow, ResultSql, display_path, key_null_reason,
-    not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, ResultRow, ResultSql, display_path,
+    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
 };
 
 fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, DatalakeError> {
@@ -31,21 +31,30 @@ fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, Datala
     Ok(conn)
 }
 
-pub(super) fn probe(lake: &Datalake, path: &Path, probe_table: Option<&str>) -> Result<(), DatalakeError> {
+pub(super) fn probe(
+    lake: &Datalake,
+    path: &Path,
+    probe_table: Option<&str>,
+) -> Result<(), DatalakeError> {
     let conn = open(lake, path, false)?;
     let sql = match probe_table {
         Some(t) => format!("SELECT * FROM {t} WHERE 1=0"),
         None => "SELECT 1 WHERE 1=0".to_string(),
     };
-    let mut stmt = conn.prepare(&sql).map_err(|e| lake.query_error(e.to_string()))?;
-    let mut rows = stmt.query([]).map_err(|e| lake.query_error(e.to_string()))?;
+    let mut stmt = conn
+        .prepare(&sql)
+        .map_err(|e| lake.query_error(e.to_string()))?;
+    let mut rows = stmt
+        .query([])
+        .map_err(|e| lake.query_error(e.to_string()))?;
     rows.next().map_err(|e| lake.query_error(e.to_string()))?;
     Ok(())
 }
 
 pub(super) fn execute(lake: &Datalake, path: &Path, sql: &str) -> Result<(), DatalakeError> {
     let conn = open(lake, path, true)?;
-    conn.execute_batch(sql).map_err(|e| lake.query_error(e.to_string()))
+    conn.execute_batch(sql)
+        .map_err(|e| lake.query_error(e.to_string()))
 }
 
 enum Msg {
@@ -92,7 +101,7 @@ impl SqliteReader {
                         return;
                     }
                 };
-                let names: Vec<String> = stmt.column_names().into_iter().map(str::to_string).collect();
+                let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
                 let plan = match ColumnPlan::new(&lake, names, &key_column, &features) {
                     Ok(p) => p,
                     Err(e) => {
@@ -122,7 +131,10 @@ impl SqliteReader {
                     };
                     push_row(&mut builder, &plan, row);
                     if builder.rows() >= batch_size {
-                        let full = std::mem::replace(&mut builder, BatchBuilder::new(batch_size, plan.features.len()));
+                        let full = std::mem::replace(
+                            &mut builder,
+                            BatchBuilder::new(batch_size, plan.features.len()),
+                        );
                         // The reader was dropped: stop reading.
                         if tx.send(Msg::Batch(full.finish())).is_err() {
                             return;
@@ -253,7 +265,11 @@ impl SqliteWriter {
 
     pub(super) fn write_batch(&mut self, rows: &[ResultRow]) -> Result<(), DatalakeError> {
         if !self.open {
-            return Err(write_error(&self.lake, &self.sql, "the transaction was already rolled back".into()));
+            return Err(write_error(
+                &self.lake,
+                &self.sql,
+                "the transaction was already rolled back".into(),
+            ));
         }
         let result = (|| {
             let mut stmt = self.conn.prepare_cached(&self.sql.insert())?;
@@ -274,7 +290,11 @@ impl SqliteWriter {
 
     pub(super) fn commit(mut self) -> Result<(), DatalakeError> {
         if !self.open {
-            return Err(write_error(&self.lake, &self.sql, "the transaction was already rolled back".into()));
+            return Err(write_error(
+                &self.lake,
+                &self.sql,
+                "the transaction was already rolled back".into(),
+            ));
         }
         match self.conn.execute_batch("COMMIT") {
             Ok(()) => {
