@@ -59,7 +59,10 @@ impl Context {
     /// The configuration in force now. Cheap; never hold it across a reload
     /// longer than one request.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn replace_config(&self, config: Config) {

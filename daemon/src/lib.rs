@@ -73,7 +73,9 @@ pub async fn run(
     let eventlog = tokio::task::spawn_blocking(move || eventlog::EventLog::open(&path))
         .await
         .map_err(|e| DaemonError::Internal(e.to_string()))??;
-    let run_id = eventlog.record_start(std::process::id(), mld_shared::VERSION, &config.file).await?;
+    let run_id = eventlog
+        .record_start(std::process::id(), mld_shared::VERSION, &config.file)
+        .await?;
     let log = eventlog.clone();
     tokio::task::spawn_blocking(move || dispatch::mark_interrupted(&log))
         .await
@@ -98,13 +100,21 @@ pub async fn run(
     let observer: dispatch::Observer = {
         let updates = updates.clone();
         Arc::new(move |rec: &dispatch::record::DispatchRecord| {
-            let _ = updates.send(mld_shared::protocol::Update::Dispatch(server::convert::dispatch_summary(rec)));
+            let _ = updates.send(mld_shared::protocol::Update::Dispatch(Box::new(
+                server::convert::dispatch_summary(rec),
+            )));
         })
     };
-    let job_specs: Vec<scheduler::JobSpec> = config.jobs.iter().map(scheduler::JobSpec::from).collect();
+    let job_specs: Vec<scheduler::JobSpec> =
+        config.jobs.iter().map(scheduler::JobSpec::from).collect();
     let shared: dispatch::SharedConfig = Arc::new(std::sync::RwLock::new(Arc::new(config)));
-    let dispatches =
-        Arc::new(dispatch::DispatchService::new(eventlog.clone(), registry.clone(), shared.clone(), finished_tx, observer));
+    let dispatches = Arc::new(dispatch::DispatchService::new(
+        eventlog.clone(),
+        registry.clone(),
+        shared.clone(),
+        finished_tx,
+        observer,
+    ));
     let store_path = log_path.clone();
     let store = tokio::task::spawn_blocking(move || scheduler::SqliteStore::open(&store_path))
         .await
@@ -147,7 +157,9 @@ pub async fn run(
     let jobs_publisher = tokio::spawn(publish_jobs(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
 
-    let handle = Handle { context: ctx.clone() };
+    let handle = Handle {
+        context: ctx.clone(),
+    };
     on_ready(&handle);
     server::serve(listener, ctx.clone(), shutdown.clone()).await;
 
@@ -161,7 +173,9 @@ pub async fn run(
         while dispatches.running_count() > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        dispatches.cancel_all(std::time::Duration::from_secs(30)).await;
+        dispatches
+            .cancel_all(std::time::Duration::from_secs(30))
+            .await;
     }
     monitor.abort();
     jobs_publisher.abort();
@@ -183,6 +197,8 @@ async fn publish_jobs(ctx: Arc<Context>, shutdown: CancellationToken) {
         }
         let jobs = server::convert::jobs(&ctx).await;
         ctx.publish(mld_shared::protocol::Update::Jobs(jobs));
-        ctx.publish(mld_shared::protocol::Update::Status(server::convert::status(&ctx)));
+        ctx.publish(mld_shared::protocol::Update::Status(
+            server::convert::status(&ctx),
+        ));
     }
 }

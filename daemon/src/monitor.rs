@@ -61,7 +61,13 @@ fn datalake_target(d: &DatalakeConfig) -> String {
     let kind = match d.kind {
         DatalakeKind::Odbc => "odbc".to_string(),
         DatalakeKind::Sqlite => {
-            format!("sqlite {}", d.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
+            format!(
+                "sqlite {}",
+                d.path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
         }
     };
     match &d.probe_table {
@@ -88,9 +94,22 @@ async fn probe_datalake(name: String, d: DatalakeConfig) -> HealthEntry {
             r.message,
         ),
         Ok(Err(e)) => (String::new(), HealthState::Error, None, Some(e.to_string())),
-        Err(e) => (String::new(), HealthState::Error, None, Some(format!("probe failed: {e}"))),
+        Err(e) => (
+            String::new(),
+            HealthState::Error,
+            None,
+            Some(format!("probe failed: {e}")),
+        ),
     };
-    HealthEntry { kind: HealthKind::Datalake, name, target, state, latency_ms, message, checked_at: Some(WireTime::now()) }
+    HealthEntry {
+        kind: HealthKind::Datalake,
+        name,
+        target,
+        state,
+        latency_ms,
+        message,
+        checked_at: Some(WireTime::now()),
+    }
 }
 
 fn server_target(s: &WatchedServer) -> String {

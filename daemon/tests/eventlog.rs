@@ -6,13 +6,19 @@ use std::path::Path;
 
 fn tables(path: &Path) -> Vec<String> {
     let c = rusqlite::Connection::open(path).unwrap();
-    let mut s = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap();
-    s.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    let mut s = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    s.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn user_version(path: &Path) -> i64 {
     let c = rusqlite::Connection::open(path).unwrap();
-    c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap()
+    c.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
 }
 
 #[tokio::test]
@@ -23,7 +29,14 @@ async fn a_fresh_file_gets_every_migration_in_wal_mode() {
     log.probe().await.unwrap();
     assert_eq!(user_version(&path), schema::CURRENT_VERSION as i64);
     let t = tables(&path);
-    for table in ["daemon_runs", "dispatches", "dispatch_events", "predictions", "schedule_changes", "slot_decisions"] {
+    for table in [
+        "daemon_runs",
+        "dispatches",
+        "dispatch_events",
+        "predictions",
+        "schedule_changes",
+        "slot_decisions",
+    ] {
         assert!(t.contains(&table.to_string()), "{table} missing from {t:?}");
     }
     let mode: String = rusqlite::Connection::open(&path)
@@ -37,14 +50,21 @@ async fn a_fresh_file_gets_every_migration_in_wal_mode() {
 async fn a_file_from_the_previous_schema_is_migrated_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventlog-v1.db"), &path).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eventlog-v1.db"),
+        &path,
+    )
+    .unwrap();
     assert_eq!(user_version(&path), 1);
     let log = EventLog::open(&path).unwrap();
     assert_eq!(user_version(&path), schema::CURRENT_VERSION as i64);
     assert!(tables(&path).contains(&"dispatches".to_string()));
 
     // The v1 rows survive, and the run the old daemon never closed is marked unclean.
-    let id = log.record_start(1, "0.1.0", Path::new("/etc/mld/mld.toml")).await.unwrap();
+    let id = log
+        .record_start(1, "0.1.0", Path::new("/etc/mld/mld.toml"))
+        .await
+        .unwrap();
     let runs: Vec<(i64, Option<String>)> = log
         .read(|c| {
             let mut s = c.prepare("SELECT pid, stop_reason FROM daemon_runs ORDER BY id")?;
@@ -54,11 +74,21 @@ async fn a_file_from_the_previous_schema_is_migrated_and_keeps_its_rows() {
         .unwrap();
     assert_eq!(
         runs,
-        vec![(100, Some("shutdown".into())), (101, Some("unclean".into())), (1, None)]
+        vec![
+            (100, Some("shutdown".into())),
+            (101, Some("unclean".into())),
+            (1, None)
+        ]
     );
     log.record_stop(id, "shutdown").await.unwrap();
     let last: Option<String> = log
-        .read(move |c| c.query_row("SELECT stop_reason FROM daemon_runs WHERE id = ?1", [id], |r| r.get(0)))
+        .read(move |c| {
+            c.query_row(
+                "SELECT stop_reason FROM daemon_runs WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+        })
         .await
         .unwrap();
     assert_eq!(last.as_deref(), Some("shutdown"));
@@ -68,9 +98,15 @@ async fn a_file_from_the_previous_schema_is_migrated_and_keeps_its_rows() {
 async fn a_file_from_a_newer_daemon_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
-    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
     let err = EventLog::open(&path).unwrap_err();
-    assert!(matches!(err, EventLogError::TooNew { found: 99, .. }), "{err}");
+    assert!(
+        matches!(err, EventLogError::TooNew { found: 99, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("newer mld"));
 }
 
@@ -85,7 +121,10 @@ async fn a_failing_write_is_undone_alone_and_its_batch_mates_commit() {
         let log = log.clone();
         pending.push(tokio::spawn(async move {
             log.write(move |tx| {
-                tx.execute("INSERT INTO meta(key, value) VALUES (?1, 'x')", [format!("k{i}")])?;
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES (?1, 'x')",
+                    [format!("k{i}")],
+                )?;
                 if i == 100 {
                     // Second statement fails: the first must be undone too.
                     tx.execute("INSERT INTO no_such_table VALUES (1)", [])?;
@@ -105,12 +144,20 @@ async fn a_failing_write_is_undone_alone_and_its_batch_mates_commit() {
     }
     assert_eq!(failed, 1);
     let keys: i64 = log
-        .read(|c| c.query_row("SELECT count(*) FROM meta WHERE key LIKE 'k%'", [], |r| r.get(0)))
+        .read(|c| {
+            c.query_row("SELECT count(*) FROM meta WHERE key LIKE 'k%'", [], |r| {
+                r.get(0)
+            })
+        })
         .await
         .unwrap();
     assert_eq!(keys, 199);
     let k100: i64 = log
-        .read(|c| c.query_row("SELECT count(*) FROM meta WHERE key = 'k100'", [], |r| r.get(0)))
+        .read(|c| {
+            c.query_row("SELECT count(*) FROM meta WHERE key = 'k100'", [], |r| {
+                r.get(0)
+            })
+        })
         .await
         .unwrap();
     assert_eq!(k100, 0);
@@ -121,10 +168,16 @@ async fn acknowledged_writes_are_on_disk_for_another_connection() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.db");
     let log = EventLog::open(&path).unwrap();
-    log.write(|tx| tx.execute("INSERT INTO meta(key, value) VALUES ('durable', 'yes')", [])).await.unwrap();
+    log.write(|tx| tx.execute("INSERT INTO meta(key, value) VALUES ('durable', 'yes')", []))
+        .await
+        .unwrap();
     // A separate process-level connection sees it as soon as the write is acknowledged.
     let other = rusqlite::Connection::open(&path).unwrap();
-    let v: String = other.query_row("SELECT value FROM meta WHERE key = 'durable'", [], |r| r.get(0)).unwrap();
+    let v: String = other
+        .query_row("SELECT value FROM meta WHERE key = 'durable'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(v, "yes");
 }
 
@@ -133,7 +186,8 @@ fn write_blocking_works_from_a_plain_thread() {
     let dir = tempfile::tempdir().unwrap();
     let log = EventLog::open(&dir.path().join("events.db")).unwrap();
     let n = std::thread::spawn(move || {
-        log.write_blocking(|tx| tx.execute("INSERT INTO meta(key, value) VALUES ('t', '1')", [])).unwrap()
+        log.write_blocking(|tx| tx.execute("INSERT INTO meta(key, value) VALUES ('t', '1')", []))
+            .unwrap()
     })
     .join()
     .unwrap();

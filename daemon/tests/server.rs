@@ -43,15 +43,28 @@ async fn start() -> Daemon {
     let listener = mld::server::bind(&config.daemon).unwrap();
     let shutdown = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(mld::run(config, listener, shutdown.clone(), move |h: &mld::Handle| {
-        let _ = tx.send(h.context.clone());
-    }));
+    let task = tokio::spawn(mld::run(
+        config,
+        listener,
+        shutdown.clone(),
+        move |h: &mld::Handle| {
+            let _ = tx.send(h.context.clone());
+        },
+    ));
     let context = rx.await.expect("daemon ready");
-    Daemon { dir, socket, shutdown, task, context }
+    Daemon {
+        dir,
+        socket,
+        shutdown,
+        task,
+        context,
+    }
 }
 
 async fn connect(socket: &Path) -> Stream {
-    Stream::connect(socket.to_fs_name::<GenericFilePath>().unwrap()).await.unwrap()
+    Stream::connect(socket.to_fs_name::<GenericFilePath>().unwrap())
+        .await
+        .unwrap()
 }
 
 async fn send<T: serde::Serialize>(s: &mut Stream, m: &T) {
@@ -59,7 +72,10 @@ async fn send<T: serde::Serialize>(s: &mut Stream, m: &T) {
 }
 
 async fn recv<T: serde::de::DeserializeOwned>(s: &mut Stream) -> Option<T> {
-    tokio::time::timeout(Duration::from_secs(10), frame::read_message(s)).await.expect("timely answer").unwrap()
+    tokio::time::timeout(Duration::from_secs(10), frame::read_message(s))
+        .await
+        .expect("timely answer")
+        .unwrap()
 }
 
 /// Connects and completes the handshake.
@@ -73,7 +89,14 @@ async fn client(socket: &Path) -> (Stream, Welcome) {
 }
 
 async fn ask(s: &mut Stream, id: u64, request: Request) -> Result<Response, WireError> {
-    send(s, &ClientFrame { id: RequestId(id), request }).await;
+    send(
+        s,
+        &ClientFrame {
+            id: RequestId(id),
+            request,
+        },
+    )
+    .await;
     loop {
         match recv::<ServerFrame>(s).await.expect("connection open") {
             ServerFrame::Response { id: got, result } => {
@@ -90,7 +113,12 @@ async fn ask(s: &mut Stream, id: u64, request: Request) -> Result<Response, Wire
 async fn closed_with(s: &mut Stream) -> Option<String> {
     let mut reason = None;
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), frame::read_message::<ServerFrame, _>(s)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            frame::read_message::<ServerFrame, _>(s),
+        )
+        .await
+        {
             Ok(Ok(Some(ServerFrame::Closing { reason: r }))) => reason = Some(r),
             Ok(Ok(Some(_))) => continue,
             Ok(Ok(None)) | Ok(Err(_)) => return reason,
@@ -112,16 +140,25 @@ async fn handshake_status_and_subscription_snapshot() {
     assert_eq!(welcome.uid, nix::unistd::geteuid().as_raw());
     assert!(welcome.roles.admin, "the daemon's own user is admin");
 
-    let Ok(Response::Status(status)) = ask(&mut s, 7, Request::Status).await else { panic!() };
+    let Ok(Response::Status(status)) = ask(&mut s, 7, Request::Status).await else {
+        panic!()
+    };
     assert_eq!(status.jobs_configured, 1);
     assert_eq!(status.pid, std::process::id());
     assert_eq!(status.connected_clients, 1);
 
-    let Ok(Response::Subscribed(snapshot)) = ask(&mut s, 8, Request::Subscribe).await else { panic!() };
+    let Ok(Response::Subscribed(snapshot)) = ask(&mut s, 8, Request::Subscribe).await else {
+        panic!()
+    };
     assert_eq!(snapshot.jobs.len(), 1);
     assert_eq!(snapshot.jobs[0].name.0, "score");
     assert_eq!(snapshot.jobs[0].schedule, "0 2 * * *");
-    assert!(snapshot.health.iter().any(|h| h.kind == HealthKind::EventLog));
+    assert!(
+        snapshot
+            .health
+            .iter()
+            .any(|h| h.kind == HealthKind::EventLog)
+    );
 
     // Then updates arrive as the monitor refreshes (every second here).
     let update = loop {
@@ -130,7 +167,10 @@ async fn handshake_status_and_subscription_snapshot() {
             _ => continue,
         }
     };
-    let log = update.iter().find(|h| h.kind == HealthKind::EventLog).unwrap();
+    let log = update
+        .iter()
+        .find(|h| h.kind == HealthKind::EventLog)
+        .unwrap();
     assert_eq!(log.state, HealthState::Online, "{log:?}");
     d.shutdown.cancel();
     d.task.await.unwrap().unwrap();
@@ -140,15 +180,29 @@ async fn handshake_status_and_subscription_snapshot() {
 async fn a_version_mismatch_is_answered_then_closed() {
     let d = start().await;
     let mut s = connect(&d.socket).await;
-    send(&mut s, &Hello { magic: MAGIC, protocol_version: PROTOCOL_VERSION + 1, client: "future".into() }).await;
+    send(
+        &mut s,
+        &Hello {
+            magic: MAGIC,
+            protocol_version: PROTOCOL_VERSION + 1,
+            client: "future".into(),
+        },
+    )
+    .await;
     match recv::<HelloReply>(&mut s).await {
-        Some(HelloReply::VersionMismatch { daemon_protocol_version, daemon_version }) => {
+        Some(HelloReply::VersionMismatch {
+            daemon_protocol_version,
+            daemon_version,
+        }) => {
             assert_eq!(daemon_protocol_version, PROTOCOL_VERSION);
             assert_eq!(daemon_version, mld_shared::VERSION);
         }
         other => panic!("expected a mismatch, got {other:?}"),
     }
-    assert!(recv::<ServerFrame>(&mut s).await.is_none(), "closed after the mismatch");
+    assert!(
+        recv::<ServerFrame>(&mut s).await.is_none(),
+        "closed after the mismatch"
+    );
     assert_still_serving(&d.socket).await;
 }
 
@@ -156,9 +210,16 @@ async fn a_version_mismatch_is_answered_then_closed() {
 async fn a_stranger_without_the_magic_is_dropped() {
     let d = start().await;
     let mut s = connect(&d.socket).await;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     // Closed without a word (or reset, since the stranger's bytes were never read).
-    let answer = tokio::time::timeout(Duration::from_secs(10), frame::read_message::<HelloReply, _>(&mut s)).await.unwrap();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(10),
+        frame::read_message::<HelloReply, _>(&mut s),
+    )
+    .await
+    .unwrap();
     assert!(matches!(answer, Ok(None) | Err(_)), "{answer:?}");
     assert_still_serving(&d.socket).await;
 }
@@ -180,7 +241,9 @@ async fn garbage_after_the_handshake_closes_only_that_connection() {
 async fn an_oversized_frame_is_refused_before_it_is_read() {
     let d = start().await;
     let (mut bad, _) = client(&d.socket).await;
-    bad.write_all(&((MAX_FRAME_LEN as u32) + 1).to_be_bytes()).await.unwrap();
+    bad.write_all(&((MAX_FRAME_LEN as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
     let reason = closed_with(&mut bad).await.expect("told why");
     assert!(reason.contains("exceeds the maximum"), "{reason}");
     assert_still_serving(&d.socket).await;
@@ -196,7 +259,10 @@ async fn a_truncated_frame_closes_that_connection() {
     drop(bad);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while d.context.clients() != 0 {
-        assert!(std::time::Instant::now() < deadline, "the daemon kept the half-frame connection");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon kept the half-frame connection"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_still_serving(&d.socket).await;
@@ -207,7 +273,13 @@ async fn an_unexpected_frame_type_closes_that_connection() {
     let d = start().await;
     let (mut bad, _) = client(&d.socket).await;
     // A second Hello where a request belongs: it decodes as garbage.
-    send(&mut bad, &ServerFrame::Closing { reason: "I am not a client frame".into() }).await;
+    send(
+        &mut bad,
+        &ServerFrame::Closing {
+            reason: "I am not a client frame".into(),
+        },
+    )
+    .await;
     assert!(closed_with(&mut bad).await.is_some());
     assert_still_serving(&d.socket).await;
 }
@@ -216,7 +288,9 @@ async fn an_unexpected_frame_type_closes_that_connection() {
 async fn a_subscriber_that_stops_reading_gets_a_resync_and_slows_nobody() {
     let d = start().await;
     let (mut slow, _) = client(&d.socket).await;
-    let Ok(Response::Subscribed(_)) = ask(&mut slow, 1, Request::Subscribe).await else { panic!() };
+    let Ok(Response::Subscribed(_)) = ask(&mut slow, 1, Request::Subscribe).await else {
+        panic!()
+    };
     // Far more updates than the per-subscriber buffer, while the slow client reads nothing.
     let big: Vec<HealthEntry> = (0..50)
         .map(|i| HealthEntry {
@@ -257,12 +331,17 @@ async fn shutdown_tells_clients_and_removes_the_socket() {
     let (mut s, _) = client(&d.socket).await;
     assert!(d.socket.exists());
     d.shutdown.cancel();
-    assert_eq!(closed_with(&mut s).await.as_deref(), Some("the daemon is shutting down"));
+    assert_eq!(
+        closed_with(&mut s).await.as_deref(),
+        Some("the daemon is shutting down")
+    );
     d.task.await.unwrap().unwrap();
     assert!(!d.socket.exists(), "socket file removed");
     // The stop is in the event log.
     let c = rusqlite::Connection::open(d.dir.path().join("state/events.db")).unwrap();
-    let reason: String = c.query_row("SELECT stop_reason FROM daemon_runs", [], |r| r.get(0)).unwrap();
+    let reason: String = c
+        .query_row("SELECT stop_reason FROM daemon_runs", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(reason, "shutdown");
 }
 
@@ -298,19 +377,27 @@ async fn a_request_the_role_does_not_allow_is_denied_and_recorded() {
         groups: vec!["analysts".into()],
         roles: mld_shared::roles::Roles::none().with(mld_shared::roles::Role::Showroom),
     };
-    let err = mld::server::handlers::authorize(&d.context, &peer, &Request::Subscribe).await.unwrap_err();
+    let err = mld::server::handlers::authorize(&d.context, &peer, &Request::Subscribe)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::PermissionDenied);
     assert_eq!(err.message, "permission denied: subscribe needs dispatch");
     // Anyone connected may ask for status.
-    mld::server::handlers::authorize(&d.context, &peer, &Request::Status).await.unwrap();
+    mld::server::handlers::authorize(&d.context, &peer, &Request::Status)
+        .await
+        .unwrap();
     let rows: Vec<(String, String, String)> = d
         .context
         .eventlog
         .read(|c| {
             let mut s = c.prepare("SELECT user, request, needed FROM access_denials")?;
-            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
         })
         .await
         .unwrap();
-    assert_eq!(rows, vec![("carol".into(), "subscribe".into(), "dispatch".into())]);
+    assert_eq!(
+        rows,
+        vec![("carol".into(), "subscribe".into(), "dispatch".into())]
+    );
 }

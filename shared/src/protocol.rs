@@ -83,26 +83,57 @@ pub enum Request {
     /// Every job with its state, last and next dispatch.
     Jobs,
     /// Admin: make a job active again.
-    EnableJob { job: JobName, reason: Option<String> },
+    EnableJob {
+        job: JobName,
+        reason: Option<String>,
+    },
     /// Admin: pause a job, optionally until an instant when it resumes by itself.
-    DisableJob { job: JobName, reason: Option<String>, until: Option<WireTime> },
+    DisableJob {
+        job: JobName,
+        reason: Option<String>,
+        until: Option<WireTime>,
+    },
     /// Admin: start a dispatch now, under the job's overlap rule.
-    RunJob { job: JobName },
+    RunJob {
+        job: JobName,
+    },
     /// Admin: score the first `rows` rows and show what would be written, writing nothing.
-    DryRun { job: JobName, rows: u32 },
+    DryRun {
+        job: JobName,
+        rows: u32,
+    },
     /// The slot ledger of a job since an instant.
-    Slots { job: JobName, since: WireTime },
+    Slots {
+        job: JobName,
+        since: WireTime,
+    },
     /// A job's state changes (who paused it, when, why).
-    JobHistory { job: JobName },
+    JobHistory {
+        job: JobName,
+    },
     /// Dispatches created in `[from, to)`, newest first.
-    Dispatches { from: WireTime, to: WireTime, job: Option<JobName>, limit: u32 },
+    Dispatches {
+        from: WireTime,
+        to: WireTime,
+        job: Option<JobName>,
+        limit: u32,
+    },
     /// One dispatch with its events, class distribution and unscorable rows.
-    Dispatch { id: DispatchId },
+    Dispatch {
+        id: DispatchId,
+    },
     /// A page of a dispatch's predictions, in key order after `after_key`,
     /// only keys containing `filter` when given.
-    DispatchPredictions { id: DispatchId, after_key: Option<String>, filter: Option<String>, limit: u32 },
+    DispatchPredictions {
+        id: DispatchId,
+        after_key: Option<String>,
+        filter: Option<String>,
+        limit: u32,
+    },
     /// Admin: cancel a running dispatch.
-    CancelDispatch { id: DispatchId },
+    CancelDispatch {
+        id: DispatchId,
+    },
 }
 
 impl Request {
@@ -149,7 +180,7 @@ pub enum Response {
     Unsubscribed,
     Jobs(Vec<JobSummary>),
     /// The job after an enable/disable.
-    JobChanged(JobSummary),
+    JobChanged(Box<JobSummary>),
     Run(RunOutcome),
     DryRun(Box<DryRunResult>),
     Slots(Vec<SlotRecord>),
@@ -157,7 +188,9 @@ pub enum Response {
     Dispatches(Vec<DispatchSummary>),
     Dispatch(Box<DispatchDetail>),
     Predictions(PredictionPage),
-    Cancelled { id: DispatchId },
+    Cancelled {
+        id: DispatchId,
+    },
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.
@@ -227,7 +260,7 @@ pub enum Update {
     /// The client fell behind and missed updates: start again from this.
     Resync(Box<Snapshot>),
     /// A dispatch was created, progressed or finished.
-    Dispatch(DispatchSummary),
+    Dispatch(Box<DispatchSummary>),
 }
 
 /// One row of the monitor's health table.
@@ -317,7 +350,9 @@ impl JobState {
 pub enum RunOutcome {
     Started(DispatchId),
     /// The job's dispatch `behind` is running and its overlap rule is `queue`.
-    Queued { behind: DispatchId },
+    Queued {
+        behind: DispatchId,
+    },
 }
 
 /// One slot of the ledger and what was decided for it.

@@ -14,7 +14,10 @@ use std::fmt::Debug;
 
 async fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(message: &T) {
     let bytes = frame::encode(message).unwrap();
-    assert_eq!(u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize, bytes.len() - 4);
+    assert_eq!(
+        u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+        bytes.len() - 4
+    );
     let mut reader = &bytes[..];
     let back: T = frame::read_message(&mut reader).await.unwrap().unwrap();
     assert_eq!(&back, message);
@@ -89,8 +92,15 @@ fn snapshot() -> Snapshot {
 fn every_job_state() -> Vec<JobState> {
     let all = vec![
         JobState::Active,
-        JobState::Disabled { by: "alice".into(), at: WireTime(5), reason: Some("maintenance".into()), until: Some(WireTime(9)) },
-        JobState::Invalid { reason: "bad cron".into() },
+        JobState::Disabled {
+            by: "alice".into(),
+            at: WireTime(5),
+            reason: Some("maintenance".into()),
+            until: Some(WireTime(9)),
+        },
+        JobState::Invalid {
+            reason: "bad cron".into(),
+        },
     ];
     for s in &all {
         match s {
@@ -108,15 +118,38 @@ fn every_request() -> Vec<Request> {
         Request::Subscribe,
         Request::Unsubscribe,
         Request::Jobs,
-        Request::EnableJob { job: job(), reason: Some("back".into()) },
-        Request::DisableJob { job: job(), reason: Some("maintenance".into()), until: Some(WireTime(99)) },
+        Request::EnableJob {
+            job: job(),
+            reason: Some("back".into()),
+        },
+        Request::DisableJob {
+            job: job(),
+            reason: Some("maintenance".into()),
+            until: Some(WireTime(99)),
+        },
         Request::RunJob { job: job() },
-        Request::DryRun { job: job(), rows: 10 },
-        Request::Slots { job: job(), since: WireTime(1) },
+        Request::DryRun {
+            job: job(),
+            rows: 10,
+        },
+        Request::Slots {
+            job: job(),
+            since: WireTime(1),
+        },
         Request::JobHistory { job: job() },
-        Request::Dispatches { from: WireTime(1), to: WireTime(2), job: Some(job()), limit: 50 },
+        Request::Dispatches {
+            from: WireTime(1),
+            to: WireTime(2),
+            job: Some(job()),
+            limit: 50,
+        },
         Request::Dispatch { id: DispatchId(3) },
-        Request::DispatchPredictions { id: DispatchId(3), after_key: Some("k9".into()), filter: None, limit: 100 },
+        Request::DispatchPredictions {
+            id: DispatchId(3),
+            after_key: Some("k9".into()),
+            filter: None,
+            limit: 100,
+        },
         Request::CancelDispatch { id: DispatchId(4) },
     ];
     for r in &all {
@@ -167,17 +200,26 @@ fn dispatch_summary() -> DispatchSummary {
 
 fn every_response() -> Vec<Response> {
     let s = snapshot();
-    let prediction = PredictionInfo { row_key: "7".into(), label: "setosa".into(), score: 0.97 };
-    let unscorable = UnscorableInfo { row_key: "151".into(), reason: "petal_length is NULL".into() };
+    let prediction = PredictionInfo {
+        row_key: "7".into(),
+        label: "setosa".into(),
+        score: 0.97,
+    };
+    let unscorable = UnscorableInfo {
+        row_key: "151".into(),
+        reason: "petal_length is NULL".into(),
+    };
     let all = vec![
         Response::Pong,
         Response::Status(status()),
         Response::Subscribed(Box::new(s.clone())),
         Response::Unsubscribed,
         Response::Jobs(s.jobs.clone()),
-        Response::JobChanged(s.jobs[1].clone()),
+        Response::JobChanged(Box::new(s.jobs[1].clone())),
         Response::Run(RunOutcome::Started(DispatchId(5))),
-        Response::Run(RunOutcome::Queued { behind: DispatchId(4) }),
+        Response::Run(RunOutcome::Queued {
+            behind: DispatchId(4),
+        }),
         Response::DryRun(Box::new(DryRunResult {
             job: JobName("score".into()),
             model: "iris".into(),
@@ -206,11 +248,21 @@ fn every_response() -> Vec<Response> {
         Response::Dispatches(vec![dispatch_summary()]),
         Response::Dispatch(Box::new(DispatchDetail {
             summary: dispatch_summary(),
-            events: vec![DispatchEventInfo { seq: 1, at: WireTime(10), step: "created".into(), rows: None, message: Some("trigger catch-up".into()) }],
+            events: vec![DispatchEventInfo {
+                seq: 1,
+                at: WireTime(10),
+                step: "created".into(),
+                rows: None,
+                message: Some("trigger catch-up".into()),
+            }],
             class_counts: vec![("setosa".into(), 50), ("virginica".into(), 48)],
             unscorable: vec![unscorable],
         })),
-        Response::Predictions(PredictionPage { total: 148, rows: vec![prediction], next_after: Some("7".into()) }),
+        Response::Predictions(PredictionPage {
+            total: 148,
+            rows: vec![prediction],
+            next_after: Some("7".into()),
+        }),
         Response::Cancelled { id: DispatchId(9) },
     ];
     for r in &all {
@@ -241,11 +293,15 @@ fn every_update() -> Vec<Update> {
         Update::Health(s.health.clone()),
         Update::Jobs(s.jobs.clone()),
         Update::Resync(Box::new(s)),
-        Update::Dispatch(dispatch_summary()),
+        Update::Dispatch(Box::new(dispatch_summary())),
     ];
     for u in &all {
         match u {
-            Update::Status(_) | Update::Health(_) | Update::Jobs(_) | Update::Resync(_) | Update::Dispatch(_) => {}
+            Update::Status(_)
+            | Update::Health(_)
+            | Update::Jobs(_)
+            | Update::Resync(_)
+            | Update::Dispatch(_) => {}
         }
     }
     all
@@ -253,7 +309,14 @@ fn every_update() -> Vec<Update> {
 
 fn every_error_kind() -> Vec<ErrorKind> {
     use ErrorKind::*;
-    let all = vec![PermissionDenied, NotFound, InvalidRequest, Conflict, Unavailable, Internal];
+    let all = vec![
+        PermissionDenied,
+        NotFound,
+        InvalidRequest,
+        Conflict,
+        Unavailable,
+        Internal,
+    ];
     for k in &all {
         match k {
             PermissionDenied | NotFound | InvalidRequest | Conflict | Unavailable | Internal => {}
@@ -266,7 +329,11 @@ fn every_error_kind() -> Vec<ErrorKind> {
 async fn every_client_message_round_trips() {
     round_trip(&Hello::new("mldctl 0.1.0")).await;
     for (i, request) in every_request().into_iter().enumerate() {
-        round_trip(&ClientFrame { id: RequestId(i as u64), request }).await;
+        round_trip(&ClientFrame {
+            id: RequestId(i as u64),
+            request,
+        })
+        .await;
     }
 }
 
@@ -280,38 +347,69 @@ async fn every_server_message_round_trips() {
             uid: 1000,
             roles: Roles::none().with(Role::Dispatch).with(Role::Showroom),
         }),
-        HelloReply::VersionMismatch { daemon_protocol_version: 9, daemon_version: "9.0.0".into() },
-        HelloReply::Refused { reason: "no credentials".into() },
+        HelloReply::VersionMismatch {
+            daemon_protocol_version: 9,
+            daemon_version: "9.0.0".into(),
+        },
+        HelloReply::Refused {
+            reason: "no credentials".into(),
+        },
     ];
     for r in &replies {
         match r {
-            HelloReply::Welcome(_) | HelloReply::VersionMismatch { .. } | HelloReply::Refused { .. } => {}
+            HelloReply::Welcome(_)
+            | HelloReply::VersionMismatch { .. }
+            | HelloReply::Refused { .. } => {}
         }
         round_trip(r).await;
     }
     for (i, response) in every_response().into_iter().enumerate() {
-        round_trip(&ServerFrame::Response { id: RequestId(i as u64), result: Ok(response) }).await;
+        round_trip(&ServerFrame::Response {
+            id: RequestId(i as u64),
+            result: Ok(response),
+        })
+        .await;
     }
     for (i, kind) in every_error_kind().into_iter().enumerate() {
-        let result = Err(WireError::new(kind, "permission denied: subscribe needs dispatch"));
-        round_trip(&ServerFrame::Response { id: RequestId(i as u64), result }).await;
+        let result = Err(WireError::new(
+            kind,
+            "permission denied: subscribe needs dispatch",
+        ));
+        round_trip(&ServerFrame::Response {
+            id: RequestId(i as u64),
+            result,
+        })
+        .await;
     }
     for update in every_update() {
         round_trip(&ServerFrame::Update(update)).await;
     }
-    round_trip(&ServerFrame::Closing { reason: "bye".into() }).await;
+    round_trip(&ServerFrame::Closing {
+        reason: "bye".into(),
+    })
+    .await;
 }
 
 #[test]
 fn hello_layout_is_frozen() {
     // The handshake must stay readable by every future version: its bytes are pinned.
-    let bytes = frame::encode(&Hello { magic: MAGIC, protocol_version: 1, client: "c".into() }).unwrap();
+    let bytes = frame::encode(&Hello {
+        magic: MAGIC,
+        protocol_version: 1,
+        client: "c".into(),
+    })
+    .unwrap();
     assert_eq!(bytes, vec![0, 0, 0, 7, b'm', b'l', b'd', 0, 1, 1, b'c']);
 }
 
 #[test]
 fn a_message_over_the_maximum_is_refused_when_encoding() {
-    let huge = HelloReply::Refused { reason: "x".repeat(MAX_FRAME_LEN + 1) };
+    let huge = HelloReply::Refused {
+        reason: "x".repeat(MAX_FRAME_LEN + 1),
+    };
     let err = frame::encode(&huge).unwrap_err();
-    assert!(matches!(err, FrameError::Encode(_) | FrameError::TooLarge { .. }), "{err}");
+    assert!(
+        matches!(err, FrameError::Encode(_) | FrameError::TooLarge { .. }),
+        "{err}"
+    );
 }

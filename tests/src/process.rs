@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 /// test executable (`target/<profile>/deps/..`).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -53,7 +56,11 @@ impl MldProcess {
             .stderr(stderr)
             .spawn()
             .expect("spawn mld");
-        let mut p = MldProcess { child, socket: socket.to_path_buf(), stderr_path };
+        let mut p = MldProcess {
+            child,
+            socket: socket.to_path_buf(),
+            stderr_path,
+        };
         p.wait_listening(Duration::from_secs(20));
         p
     }
@@ -67,7 +74,11 @@ impl MldProcess {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("mld exited early ({status}):\n{}", self.stderr());
             }
-            assert!(Instant::now() < deadline, "mld did not listen in time:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "mld did not listen in time:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -91,7 +102,11 @@ impl MldProcess {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "mld did not exit in time:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "mld did not exit in time:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -108,10 +123,18 @@ impl Drop for MldProcess {
 
 /// Runs `mldctl ARGS` to completion.
 pub fn mldctl(args: &[&str]) -> Output {
-    Command::new(bin("mldctl")).args(args).stdin(Stdio::null()).output().expect("run mldctl")
+    Command::new(bin("mldctl"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mldctl")
 }
 
 /// Runs `mld ARGS` to completion.
 pub fn mld(args: &[&str]) -> Output {
-    Command::new(bin("mld")).args(args).stdin(Stdio::null()).output().expect("run mld")
+    Command::new(bin("mld"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run mld")
 }

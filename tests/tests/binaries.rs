@@ -13,20 +13,35 @@ fn status_answers_and_sigterm_stops_cleanly() {
     let mut daemon = MldProcess::start(&config, &socket);
 
     let out = mldctl(&["--socket", socket.to_str().unwrap(), "status", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["daemon_version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(json["protocol_version"], mld_shared::protocol::PROTOCOL_VERSION);
+    assert_eq!(
+        json["protocol_version"],
+        mld_shared::protocol::PROTOCOL_VERSION
+    );
     assert_eq!(json["jobs"], 1);
     assert!(json["uptime_seconds"].as_f64().unwrap() >= 0.0);
 
     // The console finds the socket through the configuration file too.
     let out = mldctl(&["--config", config.to_str().unwrap(), "status"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     daemon.signal(Signal::SIGTERM);
     let status = daemon.wait(Duration::from_secs(15));
-    assert!(status.success(), "exit status {status}:\n{}", daemon.stderr());
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        daemon.stderr()
+    );
     assert!(!socket.exists(), "socket removed on shutdown");
     assert!(daemon.stderr().contains("SIGTERM"), "{}", daemon.stderr());
 }
@@ -42,14 +57,22 @@ fn a_second_daemon_on_the_same_socket_refuses_to_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("already listening on"), "{stderr}");
     // The first one is untouched.
-    assert!(mldctl(&["--socket", socket.to_str().unwrap(), "status"]).status.success());
+    assert!(
+        mldctl(&["--socket", socket.to_str().unwrap(), "status"])
+            .status
+            .success()
+    );
 }
 
 #[test]
 fn check_config_accepts_the_demo_and_names_the_line_of_a_mistake() {
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/mld.toml");
     let out = mld(&["--check-config", demo]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = write_config(dir.path(), "[monitor]\nrefresh = \"soon\"\n");
@@ -58,7 +81,10 @@ fn check_config_accepts_the_demo_and_names_the_line_of_a_mistake() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let text = std::fs::read_to_string(&bad).unwrap();
     let line = text.lines().position(|l| l.starts_with("refresh")).unwrap() + 1;
-    assert!(stderr.contains(&format!("{}:{line}:", bad.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:{line}:", bad.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("key `monitor.refresh`"), "{stderr}");
 
     // Starting on it is refused with the same message.

@@ -360,6 +360,10 @@ pub(crate) mod tests {
                     mld_shared::protocol::ErrorKind::Conflict,
                     "not subscribed",
                 )),
+                other => Err(WireError::new(
+                    mld_shared::protocol::ErrorKind::InvalidRequest,
+                    format!("this test daemon does not answer {}", other.name()),
+                )),
             };
             let subscribed = matches!(result, Ok(Response::Subscribed(_)));
             frame::write_message(&mut write, &ServerFrame::Response { id, result })

@@ -331,12 +331,11 @@ fn odbcinst_driver(ini: &Path, name: &str) -> Option<String> {
             in_section = section.trim().eq_ignore_ascii_case(name);
             continue;
         }
-        if in_section {
-            if let Some((k, v)) = line.split_once('=') {
-                if k.trim().eq_ignore_ascii_case("driver") {
-                    return Some(v.trim().to_string());
-                }
-            }
+        if in_section
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim().eq_ignore_ascii_case("driver")
+        {
+            return Some(v.trim().to_string());
         }
     }
     None

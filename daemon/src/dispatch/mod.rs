@@ -17,8 +17,8 @@ pub mod store;
 
 use crate::datalake::{Datalake, ResultRow};
 use crate::eventlog::{EventLog, EventLogError};
-use crate::model::registry::Registry;
 use crate::model::Model;
+use crate::model::registry::Registry;
 use crate::scheduler::{self, DispatchRequest, StartError};
 use mld_shared::config::{Config, JobConfig};
 use mld_shared::ids::{DispatchId, JobName};
@@ -88,7 +88,12 @@ impl DispatchService {
         finished: mpsc::UnboundedSender<(JobName, DispatchId)>,
         observer: Observer,
     ) -> DispatchService {
-        let max = config.read().unwrap_or_else(|e| e.into_inner()).daemon.max_concurrent_dispatches.max(1);
+        let max = config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .daemon
+            .max_concurrent_dispatches
+            .max(1);
         DispatchService {
             log,
             registry,
@@ -102,7 +107,10 @@ impl DispatchService {
     }
 
     fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn job(&self, name: &str) -> Result<JobConfig, DispatchError> {
@@ -116,18 +124,26 @@ impl DispatchService {
 
     fn datalake(&self, job: &JobConfig) -> Result<Datalake, DispatchError> {
         let config = self.config();
-        let cfg = config.datalakes.get(&job.datalake).ok_or_else(|| DispatchError::Datalake {
+        let cfg = config
+            .datalakes
+            .get(&job.datalake)
+            .ok_or_else(|| DispatchError::Datalake {
+                job: job.name.clone(),
+                message: format!("no datalake named {:?} is configured", job.datalake),
+            })?;
+        Datalake::from_config(&job.datalake, cfg).map_err(|e| DispatchError::Datalake {
             job: job.name.clone(),
-            message: format!("no datalake named {:?} is configured", job.datalake),
-        })?;
-        Datalake::from_config(&job.datalake, cfg)
-            .map_err(|e| DispatchError::Datalake { job: job.name.clone(), message: e.to_string() })
+            message: e.to_string(),
+        })
     }
 
     fn model(&self, job: &JobConfig) -> Result<Model, DispatchError> {
         self.registry
             .load_active(&job.model)
-            .map_err(|e| DispatchError::Model { job: job.name.clone(), message: e.to_string() })
+            .map_err(|e| DispatchError::Model {
+                job: job.name.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// How many dispatches are running now.
@@ -138,7 +154,10 @@ impl DispatchService {
     /// The running dispatch of a job, if any.
     pub fn running_for(&self, job: &str) -> Option<DispatchId> {
         let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.iter().find(|(_, r)| r.job == job).map(|(id, _)| *id)
+        running
+            .iter()
+            .find(|(_, r)| r.job == job)
+            .map(|(id, _)| *id)
     }
 
     /// Asks a running dispatch to stop at its next batch boundary; its
@@ -174,11 +193,19 @@ impl DispatchService {
             scheduler::Trigger::Manual => Trigger::Manual,
             scheduler::Trigger::CatchUp => Trigger::CatchUp,
         };
-        let who = request.who.clone().unwrap_or_else(|| "scheduler".to_string());
+        let who = request
+            .who
+            .clone()
+            .unwrap_or_else(|| "scheduler".to_string());
         // The model is resolved once, here, and pinned for the whole dispatch.
-        let resolved = self.model(&job).and_then(|m| self.datalake(&job).map(|d| (m, d)));
+        let resolved = self
+            .model(&job)
+            .and_then(|m| self.datalake(&job).map(|d| (m, d)));
         let (version, hash) = match &resolved {
-            Ok((m, _)) => (m.meta().version.to_string(), m.meta().content_sha256.clone()),
+            Ok((m, _)) => (
+                m.meta().version.to_string(),
+                m.meta().content_sha256.clone(),
+            ),
             Err(_) => (String::new(), String::new()),
         };
         let new = NewDispatch {
@@ -191,7 +218,9 @@ impl DispatchService {
             model_hash: hash,
         };
         let n = new.clone();
-        let id = self.log.write_blocking(move |tx| store::create(tx, &n, jiff::Timestamp::now()))?;
+        let id = self
+            .log
+            .write_blocking(move |tx| store::create(tx, &n, jiff::Timestamp::now()))?;
         let (model, datalake) = match resolved {
             Ok(r) => r,
             Err(e) => {
@@ -217,12 +246,28 @@ impl DispatchService {
         self.running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, Running { job: job.name.clone(), cancel: cancel.clone() });
+            .insert(
+                id,
+                Running {
+                    job: job.name.clone(),
+                    cancel: cancel.clone(),
+                },
+            );
         self.notify(id);
 
-        let batch_size = job.batch_size.map(|b| b as usize).unwrap_or_else(|| datalake.batch_size());
+        let batch_size = job
+            .batch_size
+            .map(|b| b as usize)
+            .unwrap_or_else(|| datalake.batch_size());
         let deadline = job.timeout.map(|t| Instant::now() + t.0);
-        let plan = pipeline::Plan { id, job, datalake, model: Arc::new(model), model_version: version, batch_size };
+        let plan = pipeline::Plan {
+            id,
+            job,
+            datalake,
+            model: Arc::new(model),
+            model_version: version,
+            batch_size,
+        };
         let log = self.log.clone();
         let slots = self.slots.clone();
         let running = self.running.clone();
@@ -281,24 +326,43 @@ impl DispatchService {
         let limit = rows.max(1) as usize;
         let features = model.features().to_vec();
         let mut reader = datalake
-            .read(&job.query, &job.key_column, &features, limit.min(datalake.batch_size()))
-            .map_err(|e| DispatchError::Read { job: job.name.clone(), message: e.to_string() })?;
-        let binding =
-            model.bind(&features).map_err(|e| DispatchError::Model { job: job.name.clone(), message: e.to_string() })?;
+            .read(
+                &job.query,
+                &job.key_column,
+                &features,
+                limit.min(datalake.batch_size()),
+            )
+            .map_err(|e| DispatchError::Read {
+                job: job.name.clone(),
+                message: e.to_string(),
+            })?;
+        let binding = model.bind(&features).map_err(|e| DispatchError::Model {
+            job: job.name.clone(),
+            message: e.to_string(),
+        })?;
         let version = model.meta().version.to_string();
         let now = jiff::Timestamp::now();
-        let mut out =
-            DryRun { model: job.model.clone(), model_version: version.clone(), predictions: vec![], unscorable: vec![], would_write: vec![] };
+        let mut out = DryRun {
+            model: job.model.clone(),
+            model_version: version.clone(),
+            predictions: vec![],
+            unscorable: vec![],
+            would_write: vec![],
+        };
         while out.predictions.len() + out.unscorable.len() < limit {
-            let Some(batch) = reader
-                .next_batch()
-                .map_err(|e| DispatchError::Read { job: job.name.clone(), message: e.to_string() })?
+            let Some(batch) = reader.next_batch().map_err(|e| DispatchError::Read {
+                job: job.name.clone(),
+                message: e.to_string(),
+            })?
             else {
                 break;
             };
             let preds = model
                 .predict(&binding, batch.features.view())
-                .map_err(|e| DispatchError::Model { job: job.name.clone(), message: e.to_string() })?;
+                .map_err(|e| DispatchError::Model {
+                    job: job.name.clone(),
+                    message: e.to_string(),
+                })?;
             for (key, p) in batch.keys.into_iter().zip(preds) {
                 if out.predictions.len() + out.unscorable.len() >= limit {
                     break;
@@ -325,7 +389,8 @@ impl DispatchService {
 
 impl scheduler::Dispatcher for DispatchService {
     fn start(&self, request: &DispatchRequest) -> Result<DispatchId, StartError> {
-        self.start_blocking(request).map_err(|e| StartError(e.to_string()))
+        self.start_blocking(request)
+            .map_err(|e| StartError(e.to_string()))
     }
 }
 

@@ -72,7 +72,10 @@ pub fn execute(
         collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
         insert(plan, log, cancel, deadline, progress, &mut counts)?;
         if let Some(m) = counts.mismatch() {
-            return Err(Stop::Failed(Step::Inserted, format!("counts do not reconcile: {m}")));
+            return Err(Stop::Failed(
+                Step::Inserted,
+                format!("counts do not reconcile: {m}"),
+            ));
         }
         Ok(())
     })();
@@ -81,10 +84,23 @@ pub fn execute(
         Err(Stop::Failed(step, e)) => (DispatchStatus::Failed, Some(step), Some(e)),
         Err(Stop::Cancelled(step, e)) => (DispatchStatus::Cancelled, Some(step), Some(e)),
     };
-    let outcome = Outcome { status, failed_step, error, counts };
+    let outcome = Outcome {
+        status,
+        failed_step,
+        error,
+        counts,
+    };
     let o = outcome.clone();
     if let Err(e) = log.write_blocking(move |tx| {
-        store::finish(tx, id, o.status, o.failed_step, o.error.as_deref(), &o.counts, jiff::Timestamp::now())
+        store::finish(
+            tx,
+            id,
+            o.status,
+            o.failed_step,
+            o.error.as_deref(),
+            &o.counts,
+            jiff::Timestamp::now(),
+        )
     }) {
         tracing::error!(dispatch = %id, error = %e, "could not record the end of a dispatch");
     }
@@ -92,13 +108,24 @@ pub fn execute(
     outcome
 }
 
-fn check(cancel: &CancellationToken, deadline: Option<Instant>, step: Step, job: &JobConfig) -> Result<(), Stop> {
+fn check(
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+    step: Step,
+    job: &JobConfig,
+) -> Result<(), Stop> {
     if cancel.is_cancelled() {
         return Err(Stop::Cancelled(step, "cancelled on request".into()));
     }
     if deadline.is_some_and(|d| Instant::now() >= d) {
-        let t = job.timeout.map(|t| humantime::format_duration(t.0).to_string()).unwrap_or_default();
-        return Err(Stop::Cancelled(step, format!("timed out: the job's timeout is {t}")));
+        let t = job
+            .timeout
+            .map(|t| humantime::format_duration(t.0).to_string())
+            .unwrap_or_default();
+        return Err(Stop::Cancelled(
+            step,
+            format!("timed out: the job's timeout is {t}"),
+        ));
     }
     Ok(())
 }
@@ -118,8 +145,10 @@ fn collect_predict_store(
 ) -> Result<(), Stop> {
     let job = &plan.job;
     let features = plan.model.features().to_vec();
-    let mut reader =
-        plan.datalake.read(&job.query, &job.key_column, &features, plan.batch_size).map_err(read_error)?;
+    let mut reader = plan
+        .datalake
+        .read(&job.query, &job.key_column, &features, plan.batch_size)
+        .map_err(read_error)?;
     // The reader yields features in the model's order.
     let binding = plan
         .model
@@ -127,7 +156,9 @@ fn collect_predict_store(
         .map_err(|e| Stop::Failed(Step::Collected, e.to_string()))?;
     loop {
         check(cancel, deadline, Step::Collected, job)?;
-        let Some(batch) = reader.next_batch().map_err(read_error)? else { break };
+        let Some(batch) = reader.next_batch().map_err(read_error)? else {
+            break;
+        };
         counts.collected += batch.rows_read() as u64;
         counts.unscorable += batch.unscorable.len() as u64;
         if job.fail_on_unscorable
@@ -135,7 +166,10 @@ fn collect_predict_store(
         {
             return Err(Stop::Failed(
                 Step::Predicted,
-                format!("row {} cannot be scored ({}) and the job has fail_on_unscorable", first.key, first.reason),
+                format!(
+                    "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+                    first.key, first.reason
+                ),
             ));
         }
         let predictions = plan
@@ -149,7 +183,15 @@ fn collect_predict_store(
         let unscorable = batch.unscorable;
         let id = plan.id;
         let stored = log.write_blocking(move |tx| {
-            store::store_batch(tx, id, &keys, &labels, &scores, &unscorable, jiff::Timestamp::now())
+            store::store_batch(
+                tx,
+                id,
+                &keys,
+                &labels,
+                &scores,
+                &unscorable,
+                jiff::Timestamp::now(),
+            )
         })?;
         counts.stored += stored;
         progress(Step::Collected, counts);
@@ -162,7 +204,14 @@ fn collect_predict_store(
         store::set_counts(tx, id, &c)?;
         store::event(tx, id, Step::Collected, Some(c.collected), None, now)?;
         let note = (c.unscorable > 0).then(|| format!("{} rows could not be scored", c.unscorable));
-        store::event(tx, id, Step::Predicted, Some(c.predicted), note.as_deref(), now)?;
+        store::event(
+            tx,
+            id,
+            Step::Predicted,
+            Some(c.predicted),
+            note.as_deref(),
+            now,
+        )?;
         store::event(tx, id, Step::Stored, Some(c.stored), None, now)
     })?;
     progress(Step::Stored, counts);
@@ -191,8 +240,10 @@ fn insert(
 ) -> Result<(), Stop> {
     let job = &plan.job;
     let write_error = |e: DatalakeError| Stop::Failed(Step::Inserted, e.to_string());
-    let mut writer =
-        plan.datalake.begin_results(&job.results_table, &job.results_columns, plan.id).map_err(write_error)?;
+    let mut writer = plan
+        .datalake
+        .begin_results(&job.results_table, &job.results_columns, plan.id)
+        .map_err(write_error)?;
     let page = plan.batch_size.clamp(1, u32::MAX as usize) as u32;
     let mut after: Option<String> = None;
     let mut rows: Vec<ResultRow> = Vec::with_capacity(page as usize);
@@ -203,7 +254,8 @@ fn insert(
         }
         let id = plan.id;
         let from = after.clone();
-        let stored = log.read_blocking(move |c| store::predictions(c, id, from.as_deref(), None, page))?;
+        let stored =
+            log.read_blocking(move |c| store::predictions(c, id, from.as_deref(), None, page))?;
         let Some(last) = stored.last() else { break };
         after = Some(last.row_key.clone());
         rows.clear();
@@ -223,7 +275,16 @@ fn insert(
     counts.inserted = writer.commit().map_err(write_error)?;
     let id = plan.id;
     let n = counts.inserted;
-    log.write_blocking(move |tx| store::event(tx, id, Step::Inserted, Some(n), None, jiff::Timestamp::now()))?;
+    log.write_blocking(move |tx| {
+        store::event(
+            tx,
+            id,
+            Step::Inserted,
+            Some(n),
+            None,
+            jiff::Timestamp::now(),
+        )
+    })?;
     progress(Step::Inserted, counts);
     Ok(())
 }

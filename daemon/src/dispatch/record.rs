@@ -103,9 +103,17 @@ impl Step {
     }
 
     pub fn parse(s: &str) -> Option<Step> {
-        [Step::Created, Step::Started, Step::Collected, Step::Predicted, Step::Stored, Step::Inserted, Step::Finished]
-            .into_iter()
-            .find(|st| st.as_str() == s)
+        [
+            Step::Created,
+            Step::Started,
+            Step::Collected,
+            Step::Predicted,
+            Step::Stored,
+            Step::Inserted,
+            Step::Finished,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 
@@ -136,10 +144,16 @@ impl Counts {
             ));
         }
         if self.stored != self.predicted {
-            return Some(format!("predicted {} rows but stored {}", self.predicted, self.stored));
+            return Some(format!(
+                "predicted {} rows but stored {}",
+                self.predicted, self.stored
+            ));
         }
         if self.inserted != self.stored {
-            return Some(format!("stored {} rows but inserted {}", self.stored, self.inserted));
+            return Some(format!(
+                "stored {} rows but inserted {}",
+                self.stored, self.inserted
+            ));
         }
         None
     }

@@ -16,7 +16,11 @@ fn ts(ms: i64) -> jiff::Timestamp {
 }
 
 /// Inserts the dispatch and its `created` event.
-pub fn create(tx: &Transaction<'_>, d: &NewDispatch, at: jiff::Timestamp) -> rusqlite::Result<DispatchId> {
+pub fn create(
+    tx: &Transaction<'_>,
+    d: &NewDispatch,
+    at: jiff::Timestamp,
+) -> rusqlite::Result<DispatchId> {
     tx.execute(
         "INSERT INTO dispatches(job, trigger, requested_by, slot, model, model_version, model_hash, status, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'created', ?8)",
@@ -38,7 +42,11 @@ pub fn create(tx: &Transaction<'_>, d: &NewDispatch, at: jiff::Timestamp) -> rus
         d.trigger.as_str(),
         d.requested_by,
         d.model,
-        if d.model_version.is_empty() { "unresolved" } else { &d.model_version },
+        if d.model_version.is_empty() {
+            "unresolved"
+        } else {
+            &d.model_version
+        },
     );
     event(tx, id, Step::Created, None, Some(&message), at)?;
     Ok(id)
@@ -62,7 +70,10 @@ pub fn event(
 }
 
 pub fn start(tx: &Transaction<'_>, id: DispatchId, at: jiff::Timestamp) -> rusqlite::Result<()> {
-    tx.execute("UPDATE dispatches SET status = 'running', started_at = ?2 WHERE id = ?1", params![id.0, ms(at)])?;
+    tx.execute(
+        "UPDATE dispatches SET status = 'running', started_at = ?2 WHERE id = ?1",
+        params![id.0, ms(at)],
+    )?;
     event(tx, id, Step::Started, None, None, at)
 }
 
@@ -129,19 +140,26 @@ pub fn finish(
 
 /// Marks every dispatch left `created`/`running` by a daemon that died as
 /// `interrupted`, saying how far it got. Returns their ids.
-pub fn mark_interrupted(tx: &Transaction<'_>, at: jiff::Timestamp) -> rusqlite::Result<Vec<DispatchId>> {
+pub fn mark_interrupted(
+    tx: &Transaction<'_>,
+    at: jiff::Timestamp,
+) -> rusqlite::Result<Vec<DispatchId>> {
     let open: Vec<(i64, Option<String>)> = {
         let mut s = tx.prepare(
             "SELECT d.id, (SELECT step FROM dispatch_events e WHERE e.dispatch_id = d.id ORDER BY seq DESC LIMIT 1)
              FROM dispatches d WHERE d.status IN ('created', 'running') ORDER BY d.id",
         )?;
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
     };
     let mut ids = Vec::new();
     for (id, last) in open {
         let id = DispatchId(id);
-        let stored: i64 =
-            tx.query_row("SELECT count(*) FROM predictions WHERE dispatch_id = ?1", [id.0], |r| r.get(0))?;
+        let stored: i64 = tx.query_row(
+            "SELECT count(*) FROM predictions WHERE dispatch_id = ?1",
+            [id.0],
+            |r| r.get(0),
+        )?;
         let last = last.unwrap_or_else(|| "created".into());
         let error = format!(
             "the daemon stopped while this dispatch ran; its last completed step was {last}, with {stored} predictions \
@@ -151,7 +169,14 @@ pub fn mark_interrupted(tx: &Transaction<'_>, at: jiff::Timestamp) -> rusqlite::
             "UPDATE dispatches SET status = 'interrupted', error = ?2, finished_at = ?3, rows_stored = ?4 WHERE id = ?1",
             params![id.0, error, ms(at), stored],
         )?;
-        event(tx, id, Step::Finished, None, Some(&format!("interrupted: {error}")), at)?;
+        event(
+            tx,
+            id,
+            Step::Finished,
+            None,
+            Some(&format!("interrupted: {error}")),
+            at,
+        )?;
         ids.push(id);
     }
     Ok(ids)
@@ -190,7 +215,12 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<DispatchRecord> {
 }
 
 pub fn get(c: &Connection, id: DispatchId) -> rusqlite::Result<Option<DispatchRecord>> {
-    c.query_row(&format!("SELECT {RECORD_COLUMNS} FROM dispatches WHERE id = ?1"), [id.0], record).optional()
+    c.query_row(
+        &format!("SELECT {RECORD_COLUMNS} FROM dispatches WHERE id = ?1"),
+        [id.0],
+        record,
+    )
+    .optional()
 }
 
 /// Dispatches created in `[from, to)`, newest first, optionally for one job.
@@ -205,7 +235,8 @@ pub fn list(
         "SELECT {RECORD_COLUMNS} FROM dispatches WHERE created_at >= ?1 AND created_at < ?2
          AND (?3 IS NULL OR job = ?3) ORDER BY created_at DESC, id DESC LIMIT ?4"
     ))?;
-    s.query_map(params![ms(from), ms(to), job, limit], record)?.collect()
+    s.query_map(params![ms(from), ms(to), job, limit], record)?
+        .collect()
 }
 
 pub fn events(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<EventRecord>> {
@@ -233,7 +264,14 @@ pub fn predictions(
     filter: Option<&str>,
     limit: u32,
 ) -> rusqlite::Result<Vec<StoredPrediction>> {
-    let pattern = filter.map(|f| format!("%{}%", f.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = filter.map(|f| {
+        format!(
+            "%{}%",
+            f.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let mut s = c.prepare_cached(
         "SELECT row_key, label, score, created_at FROM predictions
          WHERE dispatch_id = ?1 AND (?2 IS NULL OR row_key > ?2) AND (?3 IS NULL OR row_key LIKE ?3 ESCAPE '\\')
@@ -250,8 +288,19 @@ pub fn predictions(
     .collect()
 }
 
-pub fn count_predictions(c: &Connection, id: DispatchId, filter: Option<&str>) -> rusqlite::Result<u64> {
-    let pattern = filter.map(|f| format!("%{}%", f.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+pub fn count_predictions(
+    c: &Connection,
+    id: DispatchId,
+    filter: Option<&str>,
+) -> rusqlite::Result<u64> {
+    let pattern = filter.map(|f| {
+        format!(
+            "%{}%",
+            f.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     c.query_row(
         "SELECT count(*) FROM predictions WHERE dispatch_id = ?1 AND (?2 IS NULL OR row_key LIKE ?2 ESCAPE '\\')",
         params![id.0, pattern],
@@ -264,7 +313,13 @@ pub fn unscorable(c: &Connection, id: DispatchId, limit: u32) -> rusqlite::Resul
     let mut s = c.prepare_cached(
         "SELECT row_key, reason FROM unscorable_rows WHERE dispatch_id = ?1 ORDER BY row_key LIMIT ?2",
     )?;
-    s.query_map(params![id.0, limit], |r| Ok(Unscorable { key: r.get(0)?, reason: r.get(1)? }))?.collect()
+    s.query_map(params![id.0, limit], |r| {
+        Ok(Unscorable {
+            key: r.get(0)?,
+            reason: r.get(1)?,
+        })
+    })?
+    .collect()
 }
 
 /// How many predictions of each label: the class distribution.
@@ -272,22 +327,32 @@ pub fn class_counts(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<(Str
     let mut s = c.prepare_cached(
         "SELECT label, count(*) FROM predictions WHERE dispatch_id = ?1 GROUP BY label ORDER BY count(*) DESC, label",
     )?;
-    s.query_map([id.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect()
+    s.query_map([id.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect()
 }
 
 /// The latest dispatch per job: (job, created_at, status).
-pub fn last_per_job(c: &Connection) -> rusqlite::Result<Vec<(String, jiff::Timestamp, DispatchStatus)>> {
-    let mut s = c.prepare_cached(
-        "SELECT job, max(created_at), status FROM dispatches GROUP BY job",
-    )?;
+pub fn last_per_job(
+    c: &Connection,
+) -> rusqlite::Result<Vec<(String, jiff::Timestamp, DispatchStatus)>> {
+    let mut s =
+        c.prepare_cached("SELECT job, max(created_at), status FROM dispatches GROUP BY job")?;
     s.query_map([], |r| {
         let status: String = r.get(2)?;
-        Ok((r.get(0)?, ts(r.get(1)?), DispatchStatus::parse(&status).unwrap_or(DispatchStatus::Failed)))
+        Ok((
+            r.get(0)?,
+            ts(r.get(1)?),
+            DispatchStatus::parse(&status).unwrap_or(DispatchStatus::Failed),
+        ))
     })?
     .collect()
 }
 
 /// Deletes predictions older than `before`; dispatch and event records stay.
 pub fn prune_predictions(tx: &Transaction<'_>, before: jiff::Timestamp) -> rusqlite::Result<u64> {
-    tx.execute("DELETE FROM predictions WHERE created_at < ?1", [ms(before)]).map(|n| n as u64)
+    tx.execute(
+        "DELETE FROM predictions WHERE created_at < ?1",
+        [ms(before)],
+    )
+    .map(|n| n as u64)
 }

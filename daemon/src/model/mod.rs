@@ -40,13 +40,24 @@ pub enum ModelError {
     #[error("this feature binding was made for another model ({bound}), not {model}")]
     ForeignBinding { bound: String, model: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("artifact {path} refused: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("artifact {path} refused: unknown format {found:?} (this mld reads {ARTIFACT_FORMAT:?})")]
+    #[error(
+        "artifact {path} refused: unknown format {found:?} (this mld reads {ARTIFACT_FORMAT:?})"
+    )]
     UnknownFormat { path: PathBuf, found: String },
-    #[error("artifact {path} refused: content hash mismatch (meta says {expected}, payload is {actual})")]
-    HashMismatch { path: PathBuf, expected: String, actual: String },
+    #[error(
+        "artifact {path} refused: content hash mismatch (meta says {expected}, payload is {actual})"
+    )]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("model {name} version {version} already exists; committed versions are immutable")]
     VersionExists { name: String, version: u32 },
     #[error("no model {name}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
@@ -129,7 +140,11 @@ impl std::fmt::Debug for Model {
 impl Model {
     pub(crate) fn new(meta: ModelMeta, predictor: Predictor) -> Model {
         let labels = meta.labels.iter().map(|l| Arc::from(l.as_str())).collect();
-        Model { meta, labels, predictor }
+        Model {
+            meta,
+            labels,
+            predictor,
+        }
     }
 
     pub fn meta(&self) -> &ModelMeta {
@@ -170,7 +185,11 @@ impl Model {
     }
 
     /// Scores `rows` (one row per record, columns as given to [`Model::bind`]).
-    pub fn predict(&self, binding: &FeatureBinding, rows: ArrayView2<f64>) -> Result<Vec<Prediction>, ModelError> {
+    pub fn predict(
+        &self,
+        binding: &FeatureBinding,
+        rows: ArrayView2<f64>,
+    ) -> Result<Vec<Prediction>, ModelError> {
         if binding.model_hash != self.meta.content_sha256 {
             return Err(ModelError::ForeignBinding {
                 bound: binding.model_hash.clone(),
@@ -178,11 +197,16 @@ impl Model {
             });
         }
         if rows.ncols() != binding.n_columns {
-            return Err(ModelError::ColumnCount { expected: binding.n_columns, got: rows.ncols() });
+            return Err(ModelError::ColumnCount {
+                expected: binding.n_columns,
+                got: rows.ncols(),
+            });
         }
         let mut out = Vec::with_capacity(rows.nrows());
         match &self.predictor {
-            Predictor::Native(artifact) => self.predict_native(artifact, &binding.columns, rows, &mut out),
+            Predictor::Native(artifact) => {
+                self.predict_native(artifact, &binding.columns, rows, &mut out)
+            }
             Predictor::Onnx(onnx) => {
                 for start in (0..rows.nrows()).step_by(CHUNK_ROWS) {
                     let end = (start + CHUNK_ROWS).min(rows.nrows());
@@ -198,7 +222,11 @@ impl Model {
 
     #[inline]
     fn prediction(&self, class_index: usize, score: f64) -> Prediction {
-        Prediction { class_index, label: self.labels[class_index].clone(), score }
+        Prediction {
+            class_index,
+            label: self.labels[class_index].clone(),
+            score,
+        }
     }
 
     fn predict_native(

@@ -48,7 +48,11 @@ impl Scaler {
                 })
                 .unzip(),
         };
-        Some(Scaler { kind, offsets, factors })
+        Some(Scaler {
+            kind,
+            offsets,
+            factors,
+        })
     }
 
     #[inline]
@@ -136,7 +140,11 @@ impl FlatTree {
             if f == LEAF {
                 return self.left[i] as usize;
             }
-            i = if row[f as usize] < self.threshold[i] { self.left[i] } else { self.right[i] } as usize;
+            i = if row[f as usize] < self.threshold[i] {
+                self.left[i]
+            } else {
+                self.right[i]
+            } as usize;
         }
     }
 }
@@ -192,11 +200,20 @@ impl NativePredictor {
             NativePredictor::LogisticBinary(m) => {
                 let p = 1.0 / (1.0 + (-(dot(&m.weights, row) + m.intercept)).exp());
                 // linfa's threshold rule: positive when p >= 0.5.
-                if p >= 0.5 { (m.positive, p) } else { (m.negative, 1.0 - p) }
+                if p >= 0.5 {
+                    (m.positive, p)
+                } else {
+                    (m.negative, 1.0 - p)
+                }
             }
             NativePredictor::LogisticMultinomial(m) => {
                 scratch.clear();
-                scratch.extend(m.weights.iter().zip(&m.intercepts).map(|(w, b)| dot(w, row) + b));
+                scratch.extend(
+                    m.weights
+                        .iter()
+                        .zip(&m.intercepts)
+                        .map(|(w, b)| dot(w, row) + b),
+                );
                 let k = argmax(scratch);
                 (m.classes[k], softmax_share(scratch, k))
             }

@@ -397,13 +397,12 @@ impl Owner {
                 }) if *until <= now => Some(*until),
                 _ => None,
             };
-            if let Some(until) = expired {
-                if let Err(e) = self
+            if let Some(until) = expired
+                && let Err(e) = self
                     .resume(idx, until, BY_DAEMON, Some("pause expired".into()), true)
                     .await
-                {
-                    tracing::error!(job = %self.jobs[idx].spec.name, error = %e, "could not resume a paused job");
-                }
+            {
+                tracing::error!(job = %self.jobs[idx].spec.name, error = %e, "could not resume a paused job");
             }
             while let Some(slot) = self.jobs[idx].next_slot.filter(|s| *s <= now) {
                 if matches!(self.jobs[idx].state, OperatorState::Disabled(_)) {

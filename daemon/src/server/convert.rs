@@ -43,7 +43,9 @@ pub fn job(ctx: &Context, v: &JobView) -> JobSummary {
                 reason: p.reason.clone(),
                 until: p.until.map(t),
             },
-            scheduler::JobState::Invalid { reason } => JobState::Invalid { reason: reason.clone() },
+            scheduler::JobState::Invalid { reason } => JobState::Invalid {
+                reason: reason.clone(),
+            },
         },
         schedule: v.schedule.clone(),
         timezone: v.timezone.clone(),
@@ -73,7 +75,12 @@ pub async fn jobs(ctx: &Context) -> Vec<JobSummary> {
 pub async fn snapshot(ctx: &Context) -> Snapshot {
     let jobs = jobs(ctx).await;
     let health = ctx.health.borrow().clone();
-    Snapshot { taken_at: WireTime::now(), status: status(ctx), health, jobs }
+    Snapshot {
+        taken_at: WireTime::now(),
+        status: status(ctx),
+        health,
+        jobs,
+    }
 }
 
 pub fn slot(s: &InternalSlot) -> SlotRecord {
@@ -86,8 +93,14 @@ pub fn slot(s: &InternalSlot) -> SlotRecord {
         D::Missed => ("missed", None),
         D::CaughtUp { dispatch } => ("caught-up", Some(*dispatch)),
         D::StartFailed { .. } => ("start-failed", None),
-        D::Summary { kind: scheduler::GapKind::Missed, .. } => ("missed-summary", None),
-        D::Summary { kind: scheduler::GapKind::Disabled, .. } => ("disabled-summary", None),
+        D::Summary {
+            kind: scheduler::GapKind::Missed,
+            ..
+        } => ("missed-summary", None),
+        D::Summary {
+            kind: scheduler::GapKind::Disabled,
+            ..
+        } => ("disabled-summary", None),
     };
     SlotRecord {
         slot: t(s.slot),

@@ -37,7 +37,9 @@ pub fn required_role(request: &Request) -> Option<Role> {
 
 /// Refuses (and records) a request the peer's roles do not allow.
 pub async fn authorize(ctx: &Context, peer: &Peer, request: &Request) -> Result<(), WireError> {
-    let Some(needed) = required_role(request) else { return Ok(()) };
+    let Some(needed) = required_role(request) else {
+        return Ok(());
+    };
     if peer.roles.has(needed) {
         return Ok(());
     }
@@ -56,7 +58,10 @@ pub async fn authorize(ctx: &Context, peer: &Peer, request: &Request) -> Result<
     if let Err(e) = record {
         tracing::error!(error = %e, "could not record a permission denial");
     }
-    Err(WireError::new(ErrorKind::PermissionDenied, format!("permission denied: {name} needs {needed}")))
+    Err(WireError::new(
+        ErrorKind::PermissionDenied,
+        format!("permission denied: {name} needs {needed}"),
+    ))
 }
 
 /// Answers every request except the subscription ones, which belong to the connection.
@@ -64,9 +69,10 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
     match request {
         Request::Ping => Ok(Response::Pong),
         Request::Status => Ok(Response::Status(convert::status(ctx))),
-        Request::Subscribe | Request::Unsubscribe => {
-            Err(WireError::new(ErrorKind::Internal, "subscriptions are handled by the connection"))
-        }
+        Request::Subscribe | Request::Unsubscribe => Err(WireError::new(
+            ErrorKind::Internal,
+            "subscriptions are handled by the connection",
+        )),
         Request::Jobs => Ok(Response::Jobs(convert::jobs(ctx).await)),
         Request::EnableJob { job, reason } => enable(ctx, peer, job, reason).await,
         Request::DisableJob { job, reason, until } => disable(ctx, peer, job, reason, until).await,
@@ -74,18 +80,28 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
         Request::DryRun { job, rows } => dry_run(ctx, job, rows).await,
         Request::Slots { job, since } => slots(ctx, job, since).await,
         Request::JobHistory { job } => history(ctx, job).await,
-        Request::Dispatches { from, to, job, limit } => dispatches(ctx, from, to, job, limit).await,
+        Request::Dispatches {
+            from,
+            to,
+            job,
+            limit,
+        } => dispatches(ctx, from, to, job, limit).await,
         Request::Dispatch { id } => dispatch(ctx, id).await,
-        Request::DispatchPredictions { id, after_key, filter, limit } => {
-            predictions(ctx, id, after_key, filter, limit).await
-        }
+        Request::DispatchPredictions {
+            id,
+            after_key,
+            filter,
+            limit,
+        } => predictions(ctx, id, after_key, filter, limit).await,
         Request::CancelDispatch { id } => cancel(ctx, peer, id),
     }
 }
 
 fn scheduler_error(e: SchedulerError) -> WireError {
     let kind = match &e {
-        SchedulerError::UnknownJob(_) | SchedulerError::UnknownDispatch { .. } => ErrorKind::NotFound,
+        SchedulerError::UnknownJob(_) | SchedulerError::UnknownDispatch { .. } => {
+            ErrorKind::NotFound
+        }
         SchedulerError::JobInvalid { .. }
         | SchedulerError::NoChange { .. }
         | SchedulerError::AlreadyRunning { .. } => ErrorKind::Conflict,
@@ -101,10 +117,14 @@ fn internal(e: impl std::fmt::Display) -> WireError {
 }
 
 async fn enable(ctx: &Context, peer: &Peer, job: JobName, reason: Option<String>) -> Answer {
-    let view = ctx.scheduler.enable(&job, &peer.user, reason).await.map_err(scheduler_error)?;
+    let view = ctx
+        .scheduler
+        .enable(&job, &peer.user, reason)
+        .await
+        .map_err(scheduler_error)?;
     tracing::info!(job = %job, by = %peer.user, "job enabled");
     ctx.jobs_changed.notify_one();
-    Ok(Response::JobChanged(convert::job(ctx, &view)))
+    Ok(Response::JobChanged(Box::new(convert::job(ctx, &view))))
 }
 
 async fn disable(
@@ -115,14 +135,22 @@ async fn disable(
     until: Option<WireTime>,
 ) -> Answer {
     let until = until.map(WireTime::to_timestamp);
-    let view = ctx.scheduler.disable(&job, &peer.user, reason, until).await.map_err(scheduler_error)?;
+    let view = ctx
+        .scheduler
+        .disable(&job, &peer.user, reason, until)
+        .await
+        .map_err(scheduler_error)?;
     tracing::info!(job = %job, by = %peer.user, "job disabled");
     ctx.jobs_changed.notify_one();
-    Ok(Response::JobChanged(convert::job(ctx, &view)))
+    Ok(Response::JobChanged(Box::new(convert::job(ctx, &view))))
 }
 
 async fn run(ctx: &Context, peer: &Peer, job: JobName) -> Answer {
-    let outcome = ctx.scheduler.run_now(&job, &peer.user).await.map_err(scheduler_error)?;
+    let outcome = ctx
+        .scheduler
+        .run_now(&job, &peer.user)
+        .await
+        .map_err(scheduler_error)?;
     ctx.jobs_changed.notify_one();
     Ok(Response::Run(match outcome {
         crate::scheduler::RunNow::Started(id) => RunOutcome::Started(id),
@@ -141,8 +169,17 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
             _ => WireError::new(ErrorKind::InvalidRequest, e.to_string()),
         })?;
     let config = ctx.config();
-    let cfg = config.jobs.iter().find(|j| j.name == job.0).ok_or_else(|| internal("job vanished"))?;
-    let columns: Vec<String> = cfg.results_columns.named().iter().map(|(_, c)| c.to_string()).collect();
+    let cfg = config
+        .jobs
+        .iter()
+        .find(|j| j.name == job.0)
+        .ok_or_else(|| internal("job vanished"))?;
+    let columns: Vec<String> = cfg
+        .results_columns
+        .named()
+        .iter()
+        .map(|(_, c)| c.to_string())
+        .collect();
     Ok(Response::DryRun(Box::new(DryRunResult {
         job: job.clone(),
         model: result.model,
@@ -152,12 +189,19 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
         predictions: result
             .predictions
             .into_iter()
-            .map(|(row_key, label, score)| PredictionInfo { row_key, label, score })
+            .map(|(row_key, label, score)| PredictionInfo {
+                row_key,
+                label,
+                score,
+            })
             .collect(),
         unscorable: result
             .unscorable
             .into_iter()
-            .map(|u| UnscorableInfo { row_key: u.key, reason: u.reason })
+            .map(|u| UnscorableInfo {
+                row_key: u.key,
+                reason: u.reason,
+            })
             .collect(),
         would_write: result
             .would_write
@@ -177,33 +221,60 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
 }
 
 async fn slots(ctx: &Context, job: JobName, since: WireTime) -> Answer {
-    let slots = ctx.scheduler.slots(&job, since.to_timestamp()).await.map_err(scheduler_error)?;
+    let slots = ctx
+        .scheduler
+        .slots(&job, since.to_timestamp())
+        .await
+        .map_err(scheduler_error)?;
     Ok(Response::Slots(slots.iter().map(convert::slot).collect()))
 }
 
 async fn history(ctx: &Context, job: JobName) -> Answer {
     let changes = ctx.scheduler.history(&job).await.map_err(scheduler_error)?;
-    Ok(Response::JobHistory(changes.iter().map(convert::state_change).collect()))
+    Ok(Response::JobHistory(
+        changes.iter().map(convert::state_change).collect(),
+    ))
 }
 
-async fn dispatches(ctx: &Context, from: WireTime, to: WireTime, job: Option<JobName>, limit: u32) -> Answer {
+async fn dispatches(
+    ctx: &Context,
+    from: WireTime,
+    to: WireTime,
+    job: Option<JobName>,
+    limit: u32,
+) -> Answer {
     if to < from {
-        return Err(WireError::new(ErrorKind::InvalidRequest, "the window ends before it starts"));
+        return Err(WireError::new(
+            ErrorKind::InvalidRequest,
+            "the window ends before it starts",
+        ));
     }
     let limit = limit.clamp(1, 10_000);
     let records = ctx
         .eventlog
-        .read(move |c| store::list(c, from.to_timestamp(), to.to_timestamp(), job.as_ref().map(|j| j.0.as_str()), limit))
+        .read(move |c| {
+            store::list(
+                c,
+                from.to_timestamp(),
+                to.to_timestamp(),
+                job.as_ref().map(|j| j.0.as_str()),
+                limit,
+            )
+        })
         .await
         .map_err(internal)?;
-    Ok(Response::Dispatches(records.iter().map(convert::dispatch_summary).collect()))
+    Ok(Response::Dispatches(
+        records.iter().map(convert::dispatch_summary).collect(),
+    ))
 }
 
 async fn dispatch(ctx: &Context, id: DispatchId) -> Answer {
     let found = ctx
         .eventlog
         .read(move |c| {
-            let Some(rec) = store::get(c, id)? else { return Ok(None) };
+            let Some(rec) = store::get(c, id)? else {
+                return Ok(None);
+            };
             let events = store::events(c, id)?;
             let classes = store::class_counts(c, id)?;
             let unscorable = store::unscorable(c, id, 100)?;
@@ -212,13 +283,22 @@ async fn dispatch(ctx: &Context, id: DispatchId) -> Answer {
         .await
         .map_err(internal)?;
     let Some((rec, events, class_counts, unscorable)) = found else {
-        return Err(WireError::new(ErrorKind::NotFound, format!("no dispatch {id}")));
+        return Err(WireError::new(
+            ErrorKind::NotFound,
+            format!("no dispatch {id}"),
+        ));
     };
     Ok(Response::Dispatch(Box::new(DispatchDetail {
         summary: convert::dispatch_summary(&rec),
         events: events.iter().map(convert::event).collect(),
         class_counts,
-        unscorable: unscorable.into_iter().map(|u| UnscorableInfo { row_key: u.key, reason: u.reason }).collect(),
+        unscorable: unscorable
+            .into_iter()
+            .map(|u| UnscorableInfo {
+                row_key: u.key,
+                reason: u.reason,
+            })
+            .collect(),
     })))
 }
 
@@ -243,18 +323,32 @@ async fn predictions(
         .await
         .map_err(internal)?;
     let Some((total, rows)) = page else {
-        return Err(WireError::new(ErrorKind::NotFound, format!("no dispatch {id}")));
+        return Err(WireError::new(
+            ErrorKind::NotFound,
+            format!("no dispatch {id}"),
+        ));
     };
-    let next_after = (rows.len() as u32 == limit).then(|| rows.last().map(|r| r.row_key.clone())).flatten();
+    let next_after = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.row_key.clone()))
+        .flatten();
     Ok(Response::Predictions(PredictionPage {
         total,
-        rows: rows.into_iter().map(|p| PredictionInfo { row_key: p.row_key, label: p.label, score: p.score }).collect(),
+        rows: rows
+            .into_iter()
+            .map(|p| PredictionInfo {
+                row_key: p.row_key,
+                label: p.label,
+                score: p.score,
+            })
+            .collect(),
         next_after,
     }))
 }
 
 fn cancel(ctx: &Context, peer: &Peer, id: DispatchId) -> Answer {
-    ctx.dispatches.cancel(id).map_err(|e| WireError::new(ErrorKind::NotFound, e.to_string()))?;
+    ctx.dispatches
+        .cancel(id)
+        .map_err(|e| WireError::new(ErrorKind::NotFound, e.to_string()))?;
     tracing::info!(dispatch = %id, by = %peer.user, "dispatch cancel requested");
     Ok(Response::Cancelled { id })
 }

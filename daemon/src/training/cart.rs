@@ -24,12 +24,19 @@ fn impurity(counts: &[f64], total: f64, entropy: bool) -> f64 {
         return 0.0;
     }
     if entropy {
-        counts.iter().filter(|c| **c > 0.0).map(|c| {
-            let p = c / total;
-            -p * p.log2()
-        }).sum()
+        counts
+            .iter()
+            .filter(|c| **c > 0.0)
+            .map(|c| {
+                let p = c / total;
+                -p * p.log2()
+            })
+            .sum()
     } else {
-        1.0 - counts.iter().map(|c| (c / total) * (c / total)).sum::<f64>()
+        1.0 - counts
+            .iter()
+            .map(|c| (c / total) * (c / total))
+            .sum::<f64>()
     }
 }
 
@@ -99,8 +106,9 @@ impl Builder<'_, '_> {
         match split {
             Some((feature, threshold)) => {
                 // Partition in place: left = x < threshold, order kept stable for determinism.
-                let (mut left, mut right): (Vec<usize>, Vec<usize>) =
-                    rows.iter().partition(|&&r| self.x[[r, feature]] < threshold);
+                let (mut left, mut right): (Vec<usize>, Vec<usize>) = rows
+                    .iter()
+                    .partition(|&&r| self.x[[r, feature]] < threshold);
                 self.tree.feature[i] = feature as u32;
                 self.tree.threshold[i] = threshold;
                 let l = self.node(&mut left, depth + 1);
@@ -112,7 +120,9 @@ impl Builder<'_, '_> {
                 let k = majority(&counts);
                 self.tree.left[i] = self.tree.leaf_class.len() as u32;
                 self.tree.leaf_class.push(k as u32);
-                self.tree.leaf_score.push(if total > 0.0 { counts[k] / total } else { 1.0 });
+                self.tree
+                    .leaf_score
+                    .push(if total > 0.0 { counts[k] / total } else { 1.0 });
             }
         }
         i as u32
