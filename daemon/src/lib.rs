@@ -155,6 +155,7 @@ pub async fn run(
         })
     };
     let jobs_publisher = tokio::spawn(publish_jobs(ctx.clone(), shutdown.child_token()));
+    let retention = tokio::spawn(prune_predictions(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
 
     let handle = Handle {
@@ -178,6 +179,7 @@ pub async fn run(
             .await;
     }
     monitor.abort();
+    retention.abort();
     jobs_publisher.abort();
     forwarder.abort();
     eventlog.record_stop(run_id, "shutdown").await?;
@@ -200,5 +202,31 @@ async fn publish_jobs(ctx: Arc<Context>, shutdown: CancellationToken) {
         ctx.publish(mld_shared::protocol::Update::Status(
             server::convert::status(&ctx),
         ));
+    }
+}
+
+/// Deletes predictions older than `daemon.prediction_retention`, hourly;
+/// dispatch and event records stay.
+async fn prune_predictions(ctx: Arc<Context>, shutdown: CancellationToken) {
+    loop {
+        if let Some(keep) = ctx.config().daemon.prediction_retention {
+            let keep = jiff::SignedDuration::try_from(keep.0).unwrap_or(jiff::SignedDuration::MAX);
+            let before = jiff::Timestamp::now()
+                .checked_sub(keep)
+                .unwrap_or(jiff::Timestamp::MIN);
+            match ctx
+                .eventlog
+                .write(move |tx| dispatch::store::prune_predictions(tx, before))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(pruned = n, "old predictions pruned"),
+                Err(e) => tracing::error!(error = %e, "pruning predictions failed"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
     }
 }
