@@ -401,3 +401,27 @@ async fn a_request_the_role_does_not_allow_is_denied_and_recorded() {
         vec![("carol".into(), "subscribe".into(), "dispatch".into())]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_subscribed_consoles_do_not_slow_the_daemon() {
+    let d = start().await;
+    let mut consoles = Vec::new();
+    for i in 0..300u64 {
+        let (mut s, _) = client(&d.socket).await;
+        let Ok(Response::Subscribed(_)) = ask(&mut s, i, Request::Subscribe).await else { panic!() };
+        consoles.push(s);
+    }
+    assert_eq!(d.context.clients(), 300);
+    // Updates fan out to all of them (nobody reads), while a fresh client is answered at once.
+    for _ in 0..100 {
+        d.context.publish(Update::Status(mld::server::convert::status(&d.context)));
+    }
+    let (mut probe, _) = client(&d.socket).await;
+    let started = std::time::Instant::now();
+    for i in 0..20 {
+        assert_eq!(ask(&mut probe, i, Request::Ping).await, Ok(Response::Pong));
+    }
+    let per_ping = started.elapsed() / 20;
+    assert!(per_ping < Duration::from_millis(50), "ping took {per_ping:?} with 300 consoles");
+    drop(consoles);
+}
