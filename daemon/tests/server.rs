@@ -408,13 +408,16 @@ async fn hundreds_of_subscribed_consoles_do_not_slow_the_daemon() {
     let mut consoles = Vec::new();
     for i in 0..300u64 {
         let (mut s, _) = client(&d.socket).await;
-        let Ok(Response::Subscribed(_)) = ask(&mut s, i, Request::Subscribe).await else { panic!() };
+        let Ok(Response::Subscribed(_)) = ask(&mut s, i, Request::Subscribe).await else {
+            panic!()
+        };
         consoles.push(s);
     }
     assert_eq!(d.context.clients(), 300);
     // Updates fan out to all of them (nobody reads), while a fresh client is answered at once.
     for _ in 0..100 {
-        d.context.publish(Update::Status(mld::server::convert::status(&d.context)));
+        d.context
+            .publish(Update::Status(mld::server::convert::status(&d.context)));
     }
     let (mut probe, _) = client(&d.socket).await;
     let started = std::time::Instant::now();
@@ -422,6 +425,9 @@ async fn hundreds_of_subscribed_consoles_do_not_slow_the_daemon() {
         assert_eq!(ask(&mut probe, i, Request::Ping).await, Ok(Response::Pong));
     }
     let per_ping = started.elapsed() / 20;
-    assert!(per_ping < Duration::from_millis(50), "ping took {per_ping:?} with 300 consoles");
+    assert!(
+        per_ping < Duration::from_millis(50),
+        "ping took {per_ping:?} with 300 consoles"
+    );
     drop(consoles);
 }

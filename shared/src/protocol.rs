@@ -134,6 +134,54 @@ pub enum Request {
     CancelDispatch {
         id: DispatchId,
     },
+    /// The model registry: every name, its versions and which is active.
+    Models,
+    /// What can be trained: datasets, models with their hyperparameters, metrics.
+    Catalog,
+    /// Admin: train a model; answered at once with the run id, progress follows
+    /// as `Update::Training`.
+    Train(TrainSpec),
+    /// A training run's state.
+    TrainingRun {
+        run: u64,
+    },
+    /// Admin: stop a training run.
+    CancelTraining {
+        run: u64,
+    },
+    /// Trained models not yet committed.
+    Experiments,
+    Experiment {
+        id: String,
+    },
+    /// Admin: discard an experiment.
+    DeleteExperiment {
+        id: String,
+    },
+    /// Admin: make an experiment the next version of `name`.
+    CommitExperiment {
+        id: String,
+        name: String,
+    },
+    /// Admin: move `name`'s `active` alias to `version`.
+    ActivateModel {
+        name: String,
+        version: u32,
+    },
+    /// Admin: add a scikit-learn model exported with skl2onnx as the next
+    /// version of `name`.
+    ImportOnnx {
+        name: String,
+        features: Vec<String>,
+        labels: Option<Vec<String>>,
+        onnx: Vec<u8>,
+    },
+    /// Score one record with a model (its active version unless `version`).
+    Predict {
+        model: String,
+        version: Option<u32>,
+        input: PredictInput,
+    },
 }
 
 impl Request {
@@ -155,6 +203,18 @@ impl Request {
             Request::Dispatch { .. } => "dispatch",
             Request::DispatchPredictions { .. } => "predictions",
             Request::CancelDispatch { .. } => "cancel",
+            Request::Models => "models",
+            Request::Catalog => "catalog",
+            Request::Train(_) => "train",
+            Request::TrainingRun { .. } => "training",
+            Request::CancelTraining { .. } => "cancel-training",
+            Request::Experiments => "experiments",
+            Request::Experiment { .. } => "experiment",
+            Request::DeleteExperiment { .. } => "delete-experiment",
+            Request::CommitExperiment { .. } => "commit",
+            Request::ActivateModel { .. } => "activate",
+            Request::ImportOnnx { .. } => "import-onnx",
+            Request::Predict { .. } => "predict",
         }
     }
 }
@@ -191,6 +251,20 @@ pub enum Response {
     Cancelled {
         id: DispatchId,
     },
+    Models(Vec<ModelInfo>),
+    Catalog(Box<CatalogInfo>),
+    TrainingStarted {
+        run: u64,
+    },
+    Training(Box<TrainingInfo>),
+    Experiments(Vec<ExperimentInfo>),
+    Experiment(Box<ExperimentInfo>),
+    ExperimentDeleted {
+        id: String,
+    },
+    /// A registry version after a commit, an activation or an import.
+    ModelVersion(Box<ModelVersionInfo>),
+    Prediction(Box<PredictionResult>),
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.
@@ -261,6 +335,8 @@ pub enum Update {
     Resync(Box<Snapshot>),
     /// A dispatch was created, progressed or finished.
     Dispatch(Box<DispatchSummary>),
+    /// A training run progressed or finished.
+    Training(Box<TrainingInfo>),
 }
 
 /// One row of the monitor's health table.
@@ -504,4 +580,179 @@ pub struct DryRunResult {
     pub unscorable: Vec<UnscorableInfo>,
     /// The rows a real dispatch would insert, as text.
     pub would_write: Vec<Vec<String>>,
+}
+
+/// One record to score: values in the model's feature order, or by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PredictInput {
+    Positional(Vec<f64>),
+    Named(Vec<(String, f64)>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionResult {
+    pub model: String,
+    pub version: u32,
+    pub label: String,
+    pub score: f64,
+    /// The values the model used, in its feature order.
+    pub features: Vec<(String, f64)>,
+}
+
+/// A model name in the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub active: Option<u32>,
+    pub versions: Vec<ModelVersionInfo>,
+}
+
+/// One registry version (or experiment), as far as it could be read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersionInfo {
+    pub name: String,
+    /// 0 for an experiment.
+    pub version: u32,
+    pub active: bool,
+    /// Why this version cannot be loaded; the other fields are empty then.
+    pub broken: Option<String>,
+    pub algorithm: String,
+    pub hyperparameters: Vec<(String, String)>,
+    pub features: Vec<String>,
+    pub labels: Vec<String>,
+    pub scaling: String,
+    pub dataset: Option<String>,
+    /// sha256 of the training rows.
+    pub fingerprint: Option<String>,
+    pub train_rows: Option<u64>,
+    pub test_rows: Option<u64>,
+    pub seed: Option<u64>,
+    pub metrics: Option<MetricsInfo>,
+    pub created_at: Option<WireTime>,
+    /// sha256 of the artifact.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsInfo {
+    pub accuracy: f64,
+    pub macro_precision: f64,
+    pub macro_recall: f64,
+    pub macro_f1: f64,
+    pub per_class: Vec<ClassMetricsInfo>,
+    /// `confusion[truth][predicted]`, classes in label order.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassMetricsInfo {
+    pub label: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentInfo {
+    pub id: String,
+    pub model: ModelVersionInfo,
+}
+
+/// Everything that can be trained; clients build their forms from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogInfo {
+    pub datasets: Vec<DatasetInfo>,
+    pub models: Vec<AlgorithmInfo>,
+    pub metrics: Vec<MetricInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    /// `classification`; `None` when the dataset cannot be read (see `problem`).
+    pub task: Option<String>,
+    pub description: String,
+    /// `csv PATH` or `query on DATALAKE`.
+    pub source: String,
+    pub features: Vec<String>,
+    pub label: String,
+    pub records: u64,
+    pub classes: Vec<String>,
+    pub preprocessing: Vec<String>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlgorithmInfo {
+    pub name: String,
+    pub task: String,
+    pub description: String,
+    pub hyperparameters: Vec<HyperparameterInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HyperparameterInfo {
+    pub name: String,
+    pub description: String,
+    pub kind: ParamKind,
+    pub default: ParamValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParamKind {
+    Int { min: i64, max: i64 },
+    Float { min: f64, max: f64 },
+    Bool,
+    Choice { options: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ParamValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricInfo {
+    pub name: String,
+    pub description: String,
+}
+
+/// A training request as a client writes it: hyperparameters as text, parsed
+/// by the daemon against the catalog so each error names its field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub dataset: String,
+    pub model: String,
+    pub hyperparameters: Vec<(String, String)>,
+    pub test_split: f64,
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrainingStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    pub run: u64,
+    pub spec: TrainSpec,
+    pub requested_by: String,
+    pub status: TrainingStatus,
+    /// `loading`, `fitting`, `evaluating`, `done`.
+    pub stage: String,
+    /// Of the whole run, in [0, 1].
+    pub fraction: f64,
+    /// The experiment it produced.
+    pub experiment: Option<String>,
+    pub error: Option<String>,
+    pub started_at: WireTime,
+    pub finished_at: Option<WireTime>,
 }

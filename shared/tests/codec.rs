@@ -151,6 +151,38 @@ fn every_request() -> Vec<Request> {
             limit: 100,
         },
         Request::CancelDispatch { id: DispatchId(4) },
+        Request::Models,
+        Request::Catalog,
+        Request::Train(train_spec()),
+        Request::TrainingRun { run: 1 },
+        Request::CancelTraining { run: 1 },
+        Request::Experiments,
+        Request::Experiment { id: "e1".into() },
+        Request::DeleteExperiment { id: "e1".into() },
+        Request::CommitExperiment {
+            id: "e1".into(),
+            name: "iris".into(),
+        },
+        Request::ActivateModel {
+            name: "iris".into(),
+            version: 2,
+        },
+        Request::ImportOnnx {
+            name: "churn".into(),
+            features: vec!["a".into(), "b".into()],
+            labels: Some(vec!["no".into(), "yes".into()]),
+            onnx: vec![8, 1, 18, 0],
+        },
+        Request::Predict {
+            model: "iris".into(),
+            version: None,
+            input: PredictInput::Positional(vec![5.1, 3.5, 1.4, 0.2]),
+        },
+        Request::Predict {
+            model: "iris".into(),
+            version: Some(1),
+            input: PredictInput::Named(vec![("petal_width".into(), 0.2)]),
+        },
     ];
     for r in &all {
         match r {
@@ -168,10 +200,82 @@ fn every_request() -> Vec<Request> {
             | Request::Dispatches { .. }
             | Request::Dispatch { .. }
             | Request::DispatchPredictions { .. }
-            | Request::CancelDispatch { .. } => {}
+            | Request::CancelDispatch { .. }
+            | Request::Models
+            | Request::Catalog
+            | Request::Train(_)
+            | Request::TrainingRun { .. }
+            | Request::CancelTraining { .. }
+            | Request::Experiments
+            | Request::Experiment { .. }
+            | Request::DeleteExperiment { .. }
+            | Request::CommitExperiment { .. }
+            | Request::ActivateModel { .. }
+            | Request::ImportOnnx { .. }
+            | Request::Predict { .. } => {}
         }
     }
     all
+}
+
+fn train_spec() -> TrainSpec {
+    TrainSpec {
+        dataset: "iris".into(),
+        model: "random_forest".into(),
+        hyperparameters: vec![("trees".into(), "50".into())],
+        test_split: 0.2,
+        seed: Some(7),
+    }
+}
+
+fn version_info() -> ModelVersionInfo {
+    ModelVersionInfo {
+        name: "iris".into(),
+        version: 2,
+        active: true,
+        broken: None,
+        algorithm: "random_forest".into(),
+        hyperparameters: vec![("trees".into(), "50".into())],
+        features: vec!["sepal_length".into()],
+        labels: vec!["setosa".into(), "virginica".into()],
+        scaling: "standard".into(),
+        dataset: Some("iris".into()),
+        fingerprint: Some("cd".repeat(32)),
+        train_rows: Some(120),
+        test_rows: Some(30),
+        seed: Some(7),
+        metrics: Some(MetricsInfo {
+            accuracy: 0.9,
+            macro_precision: 0.91,
+            macro_recall: 0.89,
+            macro_f1: 0.9,
+            per_class: vec![ClassMetricsInfo {
+                label: "setosa".into(),
+                precision: 1.0,
+                recall: 0.9,
+                f1: 0.94,
+                support: 10,
+            }],
+            confusion: vec![vec![9, 1], vec![2, 18]],
+        }),
+        created_at: Some(WireTime(77)),
+        hash: "ef".repeat(32),
+    }
+}
+
+fn training_info() -> TrainingInfo {
+    TrainingInfo {
+        run: 3,
+        spec: train_spec(),
+        requested_by: "alice".into(),
+        status: TrainingStatus::Running,
+        stage: "fitting".into(),
+        fraction: 0.4,
+        experiment: None,
+        error: None,
+        started_at: WireTime(70),
+        finished_at: None,
+    }
 }
 
 fn dispatch_summary() -> DispatchSummary {
@@ -264,6 +368,81 @@ fn every_response() -> Vec<Response> {
             next_after: Some("7".into()),
         }),
         Response::Cancelled { id: DispatchId(9) },
+        Response::Models(vec![ModelInfo {
+            name: "iris".into(),
+            active: Some(2),
+            versions: vec![version_info()],
+        }]),
+        Response::Catalog(Box::new(CatalogInfo {
+            datasets: vec![DatasetInfo {
+                name: "iris".into(),
+                task: Some("classification".into()),
+                description: "flowers".into(),
+                source: "csv assets/iris.csv".into(),
+                features: vec!["sepal_length".into()],
+                label: "species".into(),
+                records: 150,
+                classes: vec!["setosa".into()],
+                preprocessing: vec!["standard scaling".into()],
+                problem: None,
+            }],
+            models: vec![AlgorithmInfo {
+                name: "random_forest".into(),
+                task: "classification".into(),
+                description: "bagged trees".into(),
+                hyperparameters: vec![
+                    HyperparameterInfo {
+                        name: "trees".into(),
+                        description: "how many".into(),
+                        kind: ParamKind::Int { min: 1, max: 1000 },
+                        default: ParamValue::Int(100),
+                    },
+                    HyperparameterInfo {
+                        name: "alpha".into(),
+                        description: "".into(),
+                        kind: ParamKind::Float { min: 0.0, max: 1.0 },
+                        default: ParamValue::Float(0.1),
+                    },
+                    HyperparameterInfo {
+                        name: "scaling".into(),
+                        description: "".into(),
+                        kind: ParamKind::Choice {
+                            options: vec!["none".into()],
+                        },
+                        default: ParamValue::Text("none".into()),
+                    },
+                    HyperparameterInfo {
+                        name: "balanced".into(),
+                        description: "".into(),
+                        kind: ParamKind::Bool,
+                        default: ParamValue::Bool(false),
+                    },
+                ],
+            }],
+            metrics: vec![MetricInfo {
+                name: "accuracy".into(),
+                description: "share right".into(),
+            }],
+        })),
+        Response::TrainingStarted { run: 3 },
+        Response::Training(Box::new(training_info())),
+        Response::Experiments(vec![ExperimentInfo {
+            id: "e1".into(),
+            model: version_info(),
+        }]),
+        Response::Experiment(Box::new(ExperimentInfo {
+            id: "e1".into(),
+            model: version_info(),
+        })),
+        Response::ExperimentDeleted { id: "e1".into() },
+        Response::ModelVersion(Box::new(version_info())),
+        Response::Prediction(Box::new(PredictionResult {
+            model: "iris".into(),
+            version: 2,
+            label: "setosa".into(),
+            score: 0.98,
+            features: vec![("sepal_length".into(), 5.1)],
+        })),
     ];
     for r in &all {
         match r {
@@ -280,7 +459,16 @@ fn every_response() -> Vec<Response> {
             | Response::Dispatches(_)
             | Response::Dispatch(_)
             | Response::Predictions(_)
-            | Response::Cancelled { .. } => {}
+            | Response::Cancelled { .. }
+            | Response::Models(_)
+            | Response::Catalog(_)
+            | Response::TrainingStarted { .. }
+            | Response::Training(_)
+            | Response::Experiments(_)
+            | Response::Experiment(_)
+            | Response::ExperimentDeleted { .. }
+            | Response::ModelVersion(_)
+            | Response::Prediction(_) => {}
         }
     }
     all
@@ -294,6 +482,7 @@ fn every_update() -> Vec<Update> {
         Update::Jobs(s.jobs.clone()),
         Update::Resync(Box::new(s)),
         Update::Dispatch(Box::new(dispatch_summary())),
+        Update::Training(Box::new(training_info())),
     ];
     for u in &all {
         match u {
@@ -301,7 +490,8 @@ fn every_update() -> Vec<Update> {
             | Update::Health(_)
             | Update::Jobs(_)
             | Update::Resync(_)
-            | Update::Dispatch(_) => {}
+            | Update::Dispatch(_)
+            | Update::Training(_) => {}
         }
     }
     all

@@ -202,7 +202,7 @@ fn on_conn(app: &mut App, event: ConnEvent) {
                 Update::Resync(_) => unreachable!("handled above"),
                 // The Dispatches screen will show these; the monitor's job
                 // table follows from the `Jobs` update the daemon sends after.
-                Update::Dispatch(_) => {}
+                Update::Dispatch(_) | Update::Training(_) => {}
             }
             clamp_selection(app);
         }

@@ -26,12 +26,24 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::JobHistory { .. }
         | Request::Dispatches { .. }
         | Request::Dispatch { .. }
-        | Request::DispatchPredictions { .. } => Some(Role::Dispatch),
+        | Request::DispatchPredictions { .. }
+        | Request::Models
+        | Request::Catalog
+        | Request::TrainingRun { .. }
+        | Request::Experiments
+        | Request::Experiment { .. } => Some(Role::Dispatch),
+        Request::Predict { .. } => Some(Role::Showroom),
         Request::EnableJob { .. }
         | Request::DisableJob { .. }
         | Request::RunJob { .. }
         | Request::DryRun { .. }
-        | Request::CancelDispatch { .. } => Some(Role::Admin),
+        | Request::CancelDispatch { .. }
+        | Request::Train(_)
+        | Request::CancelTraining { .. }
+        | Request::DeleteExperiment { .. }
+        | Request::CommitExperiment { .. }
+        | Request::ActivateModel { .. }
+        | Request::ImportOnnx { .. } => Some(Role::Admin),
     }
 }
 
@@ -94,6 +106,18 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             limit,
         } => predictions(ctx, id, after_key, filter, limit).await,
         Request::CancelDispatch { id } => cancel(ctx, peer, id),
+        Request::Models
+        | Request::Catalog
+        | Request::Train(_)
+        | Request::TrainingRun { .. }
+        | Request::CancelTraining { .. }
+        | Request::Experiments
+        | Request::Experiment { .. }
+        | Request::DeleteExperiment { .. }
+        | Request::CommitExperiment { .. }
+        | Request::ActivateModel { .. }
+        | Request::ImportOnnx { .. }
+        | Request::Predict { .. } => super::models::handle(ctx, peer, request).await,
     }
 }
 

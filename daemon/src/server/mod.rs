@@ -8,6 +8,7 @@
 pub mod connection;
 pub mod convert;
 pub mod handlers;
+pub mod models;
 
 use crate::context::Context;
 use interprocess::local_socket::traits::tokio::Listener as _;
