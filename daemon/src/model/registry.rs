@@ -255,23 +255,16 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
 }
 
 fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
-    let n = t.feature.len();
+    let n = t.nodes.len();
     n > 0
-        && t.threshold.len() == n
-        && t.left.len() == n
-        && t.right.len() == n
         && t.leaf_class.len() == t.leaf_score.len()
         && t.leaf_class.iter().all(|&c| (c as usize) < nc)
-        && (0..n).all(|i| {
-            if t.feature[i] == super::native::LEAF {
-                (t.left[i] as usize) < t.leaf_class.len()
+        && t.nodes.iter().enumerate().all(|(i, node)| {
+            if node.feature == super::native::LEAF {
+                (node.next as usize) < t.leaf_class.len()
             } else {
-                // Children come after their parent: no cycles, traversal ends.
-                (t.feature[i] as usize) < nf
-                    && (t.left[i] as usize) < n
-                    && (t.right[i] as usize) < n
-                    && t.left[i] as usize > i
-                    && t.right[i] as usize > i
+                // Both children come after their parent: no cycles, traversal ends.
+                (node.feature as usize) < nf && i + 1 < n && (node.next as usize) < n && node.next as usize > i + 1
             }
         })
 }

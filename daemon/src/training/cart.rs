@@ -9,7 +9,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::model::native::{FlatTree, LEAF};
+use crate::model::native::{FlatTree, LEAF, TreeNode};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CartParams {
@@ -61,14 +61,7 @@ pub(crate) fn fit_cart(
         features,
         n_classes,
         params,
-        tree: FlatTree {
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
-            leaf_class: Vec::new(),
-            leaf_score: Vec::new(),
-        },
+        tree: FlatTree { nodes: Vec::new(), leaf_class: Vec::new(), leaf_score: Vec::new() },
     };
     let mut rows = rows.to_vec();
     b.node(&mut rows, 0);
@@ -76,13 +69,10 @@ pub(crate) fn fit_cart(
 }
 
 impl Builder<'_, '_> {
-    /// Appends the subtree for `rows`; parents precede children. Returns the node index.
+    /// Appends the subtree for `rows` in pre-order. Returns the node index.
     fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
-        let i = self.tree.feature.len();
-        self.tree.feature.push(LEAF);
-        self.tree.threshold.push(0.0);
-        self.tree.left.push(0);
-        self.tree.right.push(0);
+        let i = self.tree.nodes.len();
+        self.tree.nodes.push(TreeNode { feature: LEAF, next: 0, threshold: 0.0 });
 
         let mut counts = vec![0.0; self.n_classes];
         for &r in rows.iter() {
@@ -101,16 +91,14 @@ impl Builder<'_, '_> {
                 // Partition in place: left = x < threshold, order kept stable for determinism.
                 let (mut left, mut right): (Vec<usize>, Vec<usize>) =
                     rows.iter().partition(|&&r| self.x[[r, feature]] < threshold);
-                self.tree.feature[i] = feature as u32;
-                self.tree.threshold[i] = threshold;
-                let l = self.node(&mut left, depth + 1);
+                // Pre-order: the left subtree directly follows this node.
+                self.node(&mut left, depth + 1);
                 let r = self.node(&mut right, depth + 1);
-                self.tree.left[i] = l;
-                self.tree.right[i] = r;
+                self.tree.nodes[i] = TreeNode { feature: feature as u32, next: r, threshold };
             }
             None => {
                 let k = majority(&counts);
-                self.tree.left[i] = self.tree.leaf_class.len() as u32;
+                self.tree.nodes[i].next = self.tree.leaf_class.len() as u32;
                 self.tree.leaf_class.push(k as u32);
                 self.tree.leaf_score.push(if total > 0.0 { counts[k] / total } else { 1.0 });
             }
