@@ -7,7 +7,7 @@
 //! single-threaded BLAS). mld trains its native twin of each on the same
 //! training rows and times `Model::predict` on the same rows (best of 3).
 //! Ratios are sklearn time / mld time: above 1 means mld is faster.
-//! Set MLD_BENCH_ROWS to change the row count.
+//! Set MLD_BENCH_ROWS to change the row count, MLD_BENCH_ONLY=kind,kind to run some models.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,7 +31,12 @@ struct Entry {
 
 fn read_rows(path: &Path) -> (Vec<String>, Array2<f64>) {
     let mut r = csv::Reader::from_path(path).expect("rows.csv");
-    let header: Vec<String> = r.headers().expect("header").iter().map(str::to_string).collect();
+    let header: Vec<String> = r
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
     let mut values = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut n = 0;
@@ -40,7 +45,10 @@ fn read_rows(path: &Path) -> (Vec<String>, Array2<f64>) {
         n += 1;
     }
     let width = header.len();
-    (header, Array2::from_shape_vec((n, width), values).expect("shape"))
+    (
+        header,
+        Array2::from_shape_vec((n, width), values).expect("shape"),
+    )
 }
 
 /// Best of three wall times of scoring every row.
@@ -57,7 +65,10 @@ fn time_predict(model: &Model, columns: &[String], rows: &Array2<f64>) -> f64 {
 }
 
 fn main() {
-    let n_rows: usize = std::env::var("MLD_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n_rows: usize = std::env::var("MLD_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("sk");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/scripts/sklearn_models.py");
@@ -74,12 +85,15 @@ fn main() {
     match status {
         Ok(s) if s.success() => {}
         _ => {
-            eprintln!("python3 with scikit-learn, skl2onnx and onnxruntime is needed for this benchmark");
+            eprintln!(
+                "python3 with scikit-learn, skl2onnx and onnxruntime is needed for this benchmark"
+            );
             std::process::exit(1);
         }
     }
     let manifest: Vec<Entry> =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("manifest json");
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
+            .expect("manifest json");
     let (columns, rows) = read_rows(&out.join("rows.csv"));
     eprintln!("read {} rows × {} features", rows.nrows(), rows.ncols());
 
@@ -98,9 +112,20 @@ fn main() {
     let catalog = Catalog::new(&datasets);
     let registry = Registry::open(dir.path().join("registry"), None).expect("registry");
 
-    println!("\nprediction on {} rows x {} features (seconds, best of 3; ratio = sklearn / mld, >1 = mld faster)", rows.nrows(), rows.ncols());
-    println!("{:<26} {:>10} {:>11} {:>7} {:>10} {:>7}", "model", "sklearn", "mld native", "ratio", "mld onnx", "ratio");
-    for entry in &manifest {
+    println!(
+        "\nprediction on {} rows x {} features (seconds, best of 3; ratio = sklearn / mld, >1 = mld faster)",
+        rows.nrows(),
+        rows.ncols()
+    );
+    println!(
+        "{:<26} {:>10} {:>11} {:>7} {:>10} {:>7}",
+        "model", "sklearn", "mld native", "ratio", "mld onnx", "ratio"
+    );
+    let only = std::env::var("MLD_BENCH_ONLY").ok();
+    for entry in manifest.iter().filter(|e| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k == e.kind))
+    }) {
         let native = Algorithm::from_name(&entry.kind).map(|algorithm| {
             let mut hyperparameters = BTreeMap::new();
             if algorithm == Algorithm::LogisticRegression {
@@ -113,18 +138,37 @@ fn main() {
                 test_split: 0.2,
                 seed: 1,
             };
-            let trained = train(&catalog, &req, &mut |_| {}, &AtomicBool::new(false)).expect("train");
-            let accuracy = trained.meta.metrics.as_ref().map(|m| m.accuracy).unwrap_or(0.0);
+            let trained =
+                train(&catalog, &req, &mut |_| {}, &AtomicBool::new(false)).expect("train");
+            let accuracy = trained
+                .meta
+                .metrics
+                .as_ref()
+                .map(|m| m.accuracy)
+                .unwrap_or(0.0);
             (time_predict(&trained.model(), &columns, &rows), accuracy)
         });
         let bytes = std::fs::read(out.join(&entry.onnx)).expect("onnx");
-        let labels = if entry.graph_has_labels { None } else { Some(entry.labels.clone()) };
+        let labels = if entry.graph_has_labels {
+            None
+        } else {
+            Some(entry.labels.clone())
+        };
         let features: Vec<String> = (0..rows.ncols()).map(|i| format!("f{i}")).collect();
-        let v = registry.import_onnx(&entry.kind, &bytes, features, labels).expect("import");
-        let onnx = time_predict(&registry.load(&entry.kind, v.version).expect("load"), &columns, &rows);
+        let v = registry
+            .import_onnx(&entry.kind, &bytes, features, labels)
+            .expect("import");
+        let onnx = time_predict(
+            &registry.load(&entry.kind, v.version).expect("load"),
+            &columns,
+            &rows,
+        );
         let sk = entry.predict_seconds;
         let (native_s, native_ratio) = match native {
-            Some((t, acc)) => (format!("{t:.3}"), format!("{:.2}  (native test accuracy {acc:.3})", sk / t)),
+            Some((t, acc)) => (
+                format!("{t:.3}"),
+                format!("{:.2}  (native test accuracy {acc:.3})", sk / t),
+            ),
             None => ("-".to_string(), "-".to_string()),
         };
         println!(

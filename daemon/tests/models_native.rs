@@ -10,7 +10,10 @@ use models_common::*;
 use ndarray::{Array2, Axis};
 
 fn datasets(dir: &std::path::Path) -> mld::training::Catalog {
-    catalog(vec![("iris", csv_dataset(&iris_csv(), "species")), ("blobs", csv_dataset(&blobs_csv(dir, 400), "label"))])
+    catalog(vec![
+        ("iris", csv_dataset(&iris_csv(), "species")),
+        ("blobs", csv_dataset(&blobs_csv(dir, 400), "label")),
+    ])
 }
 
 #[test]
@@ -35,7 +38,9 @@ fn every_algorithm_trains_saves_loads_and_predicts_identically() {
             let binding = before.bind(&data.features).unwrap();
             let expected = before.predict(&binding, data.x.view()).unwrap();
 
-            let id = registry.save_experiment(trained.meta.clone(), &trained.artifact).unwrap();
+            let id = registry
+                .save_experiment(trained.meta.clone(), &trained.artifact)
+                .unwrap();
             let name = format!("{dataset}-{algorithm}");
             let v = registry.commit_experiment(&id, &name).unwrap();
             assert_eq!(v.version, 1);
@@ -43,11 +48,22 @@ fn every_algorithm_trains_saves_loads_and_predicts_identically() {
             assert_eq!(loaded.meta().algorithm, algorithm);
             assert_eq!(loaded.features(), data.features.as_slice());
             assert_eq!(loaded.labels(), data.classes.as_slice());
-            let got = loaded.predict(&loaded.bind(&data.features).unwrap(), data.x.view()).unwrap();
-            assert_eq!(got, expected, "{algorithm} on {dataset}: predictions changed after save/load");
-            assert!(got.iter().all(|p| p.label.as_ref() == data.classes[p.class_index]));
+            let got = loaded
+                .predict(&loaded.bind(&data.features).unwrap(), data.x.view())
+                .unwrap();
+            assert_eq!(
+                got, expected,
+                "{algorithm} on {dataset}: predictions changed after save/load"
+            );
+            assert!(
+                got.iter()
+                    .all(|p| p.label.as_ref() == data.classes[p.class_index])
+            );
             if algorithm != Algorithm::Svm {
-                assert!(got.iter().all(|p| p.score > 0.0 && p.score <= 1.0), "{algorithm}: score is a probability");
+                assert!(
+                    got.iter().all(|p| p.score > 0.0 && p.score <= 1.0),
+                    "{algorithm}: score is a probability"
+                );
             }
         }
     }
@@ -61,17 +77,27 @@ fn same_seed_same_model_for_every_algorithm() {
         let req = request("iris", algorithm, &quick_params(algorithm));
         let a = train_ok(&catalog, &req);
         let b = train_ok(&catalog, &req);
-        assert_eq!(a.artifact, b.artifact, "{algorithm}: retraining with the same seed changed the model");
+        assert_eq!(
+            a.artifact, b.artifact,
+            "{algorithm}: retraining with the same seed changed the model"
+        );
         assert_eq!(a.meta.content_sha256, b.meta.content_sha256);
         assert_eq!(a.meta.training, b.meta.training);
         assert_eq!(a.meta.metrics, b.meta.metrics);
     }
     // A different seed draws another split (fingerprint) and other bootstrap samples.
-    let mut req = request("iris", Algorithm::RandomForest, &quick_params(Algorithm::RandomForest));
+    let mut req = request(
+        "iris",
+        Algorithm::RandomForest,
+        &quick_params(Algorithm::RandomForest),
+    );
     let a = train_ok(&catalog, &req);
     req.seed = 8;
     let b = train_ok(&catalog, &req);
-    assert_ne!(a.meta.training.unwrap().fingerprint, b.meta.training.unwrap().fingerprint);
+    assert_ne!(
+        a.meta.training.unwrap().fingerprint,
+        b.meta.training.unwrap().fingerprint
+    );
     assert_ne!(a.artifact, b.artifact);
 }
 
@@ -79,16 +105,23 @@ fn same_seed_same_model_for_every_algorithm() {
 fn features_bind_by_name_not_position() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = datasets(dir.path());
-    let trained = train_ok(&catalog, &request("iris", Algorithm::LogisticRegression, &[]));
+    let trained = train_ok(
+        &catalog,
+        &request("iris", Algorithm::LogisticRegression, &[]),
+    );
     let model = trained.model();
     let iris = load_csv("iris", &iris_csv(), "species", None).unwrap();
-    let expected = model.predict(&model.bind(&iris.features).unwrap(), iris.x.view()).unwrap();
+    let expected = model
+        .predict(&model.bind(&iris.features).unwrap(), iris.x.view())
+        .unwrap();
 
     // Reversed columns plus an extra one the model ignores.
     let mut columns: Vec<String> = iris.features.iter().rev().cloned().collect();
     columns.push("row_id".to_string());
     let mut shuffled = iris.x.slice(ndarray::s![.., ..;-1]).to_owned();
-    shuffled.push_column(ndarray::Array1::from_elem(iris.x.nrows(), 99.0).view()).unwrap();
+    shuffled
+        .push_column(ndarray::Array1::from_elem(iris.x.nrows(), 99.0).view())
+        .unwrap();
     let binding = model.bind(&columns).unwrap();
     assert_eq!(binding.columns(), &[3, 2, 1, 0]);
     assert_eq!(model.predict(&binding, shuffled.view()).unwrap(), expected);
@@ -96,14 +129,19 @@ fn features_bind_by_name_not_position() {
     // Missing features are named, all of them.
     let err = model.bind(&["petal_width", "sepal_length"]).unwrap_err();
     match err {
-        ModelError::MissingFeatures { names } => assert_eq!(names, vec!["sepal_width", "petal_length"]),
+        ModelError::MissingFeatures { names } => {
+            assert_eq!(names, vec!["sepal_width", "petal_length"])
+        }
         other => panic!("expected MissingFeatures, got {other}"),
     }
     // A batch whose width differs from the bound columns is refused, not misread.
     let narrow = Array2::<f64>::zeros((2, 3));
     assert!(matches!(
         model.predict(&binding, narrow.view()),
-        Err(ModelError::ColumnCount { expected: 5, got: 3 })
+        Err(ModelError::ColumnCount {
+            expected: 5,
+            got: 3
+        })
     ));
 }
 
@@ -112,8 +150,16 @@ fn scaling_is_fitted_on_the_training_split_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = datasets(dir.path());
     let iris = load_csv("iris", &iris_csv(), "species", None).unwrap();
-    for (choice, scaling) in [("minmax", Scaling::MinMax), ("standard", Scaling::Standard), ("none", Scaling::None)] {
-        let req = request("iris", Algorithm::GaussianNb, &[("scaling", ParamValue::Text(choice.into()))]);
+    for (choice, scaling) in [
+        ("minmax", Scaling::MinMax),
+        ("standard", Scaling::Standard),
+        ("none", Scaling::None),
+    ] {
+        let req = request(
+            "iris",
+            Algorithm::GaussianNb,
+            &[("scaling", ParamValue::Text(choice.into()))],
+        );
         let trained = train_ok(&catalog, &req);
         assert_eq!(trained.meta.scaling, scaling);
         match (&trained.artifact.scaler, scaling) {
@@ -136,11 +182,20 @@ fn scaling_is_fitted_on_the_training_split_and_recorded() {
 fn batch_of_ten_thousand_rows_scores_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = datasets(dir.path());
-    let trained = train_ok(&catalog, &request("iris", Algorithm::RandomForest, &quick_params(Algorithm::RandomForest)));
+    let trained = train_ok(
+        &catalog,
+        &request(
+            "iris",
+            Algorithm::RandomForest,
+            &quick_params(Algorithm::RandomForest),
+        ),
+    );
     let model = trained.model();
     let iris = load_csv("iris", &iris_csv(), "species", None).unwrap();
     let rows = ndarray::concatenate(Axis(0), &vec![iris.x.view(); 67]).unwrap();
-    let p = model.predict(&model.bind(&iris.features).unwrap(), rows.view()).unwrap();
+    let p = model
+        .predict(&model.bind(&iris.features).unwrap(), rows.view())
+        .unwrap();
     assert_eq!(p.len(), 150 * 67);
     assert_eq!(&p[..150], &p[150..300]);
 }

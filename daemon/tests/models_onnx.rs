@@ -48,66 +48,156 @@ struct Entry {
 #[test]
 fn sklearn_onnx_models_predict_the_same_labels_as_sklearn() {
     if !python_has_sklearn() {
-        eprintln!("\n\n*** SKIPPED sklearn_onnx_models_predict_the_same_labels_as_sklearn: python3 with scikit-learn, skl2onnx and onnxruntime not found (pip install scikit-learn skl2onnx onnxruntime) ***\n");
+        eprintln!(
+            "\n\n*** SKIPPED sklearn_onnx_models_predict_the_same_labels_as_sklearn: python3 with scikit-learn, skl2onnx and onnxruntime not found (pip install scikit-learn skl2onnx onnxruntime) ***\n"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sk");
-    let status = Command::new("python3").arg(script()).arg(&out).arg("2000").status().unwrap();
+    let status = Command::new("python3")
+        .arg(script())
+        .arg(&out)
+        .arg("2000")
+        .status()
+        .unwrap();
     assert!(status.success(), "sklearn_models.py failed");
-    let manifest: Vec<Entry> = serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let manifest: Vec<Entry> =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     let (columns, rows) = read_rows(&out.join("rows.csv"));
     assert_eq!(rows.nrows(), 2000);
     let features: Vec<String> = (0..8).map(|i| format!("f{i}")).collect();
 
     let registry = Registry::open(dir.path().join("registry"), None).unwrap();
-    let required = ["logistic_regression", "logistic_binary", "decision_tree", "random_forest", "pipeline_minmax_logistic", "pipeline_standard_tree"];
+    let required = [
+        "logistic_regression",
+        "logistic_binary",
+        "decision_tree",
+        "random_forest",
+        "pipeline_minmax_logistic",
+        "pipeline_standard_tree",
+    ];
     for kind in required {
-        assert!(manifest.iter().any(|e| e.kind == kind), "the script must export {kind}");
+        assert!(
+            manifest.iter().any(|e| e.kind == kind),
+            "the script must export {kind}"
+        );
     }
     for entry in &manifest {
         let bytes = std::fs::read(out.join(&entry.onnx)).unwrap();
-        let given = if entry.graph_has_labels { None } else { Some(entry.labels.clone()) };
+        let given = if entry.graph_has_labels {
+            None
+        } else {
+            Some(entry.labels.clone())
+        };
         let v = registry
             .import_onnx(&entry.kind, &bytes, features.clone(), given)
             .unwrap_or_else(|e| panic!("{}: {e}", entry.kind));
         let model = registry.load(&entry.kind, v.version).unwrap();
         assert_eq!(model.meta().algorithm, Algorithm::Onnx);
-        assert_eq!(model.labels(), entry.labels.as_slice(), "{}: labels read from the graph", entry.kind);
+        assert_eq!(
+            model.labels(),
+            entry.labels.as_slice(),
+            "{}: labels read from the graph",
+            entry.kind
+        );
         // Bind by name: the CSV's columns are the features, in order.
-        let predictions = model.predict(&model.bind(&columns).unwrap(), rows.view()).unwrap();
+        let predictions = model
+            .predict(&model.bind(&columns).unwrap(), rows.view())
+            .unwrap();
         let expected: Vec<String> =
-            std::fs::read_to_string(out.join(format!("{}.pred", entry.kind))).unwrap().lines().map(str::to_string).collect();
+            std::fs::read_to_string(out.join(format!("{}.pred", entry.kind)))
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
         assert_eq!(predictions.len(), expected.len());
-        let mismatches = predictions.iter().zip(&expected).filter(|(p, e)| p.label.as_ref() != e.as_str()).count();
-        assert_eq!(mismatches, 0, "{}: {mismatches} of {} labels differ from scikit-learn", entry.kind, expected.len());
+        let mismatches = predictions
+            .iter()
+            .zip(&expected)
+            .filter(|(p, e)| p.label.as_ref() != e.as_str())
+            .count();
+        assert_eq!(
+            mismatches,
+            0,
+            "{}: {mismatches} of {} labels differ from scikit-learn",
+            entry.kind,
+            expected.len()
+        );
     }
 
     // zipmap on: the output is a sequence of maps, refused with the fix.
-    let err = registry.import_onnx("zip", &std::fs::read(out.join("zipmap.onnx")).unwrap(), features.clone(), None).unwrap_err();
+    let err = registry
+        .import_onnx(
+            "zip",
+            &std::fs::read(out.join("zipmap.onnx")).unwrap(),
+            features.clone(),
+            None,
+        )
+        .unwrap_err();
     assert!(matches!(err, ModelError::OnnxUnsupported { .. }), "{err}");
     assert!(err.to_string().contains("zipmap"), "{err}");
     // Declared features must match the graph's input width.
     let lr = std::fs::read(out.join("logistic_regression.onnx")).unwrap();
-    let err = registry.import_onnx("narrow", &lr, features[..7].to_vec(), None).unwrap_err();
-    assert!(err.to_string().contains("takes 8 features but 7 feature names were declared"), "{err}");
+    let err = registry
+        .import_onnx("narrow", &lr, features[..7].to_vec(), None)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("takes 8 features but 7 feature names were declared"),
+        "{err}"
+    );
     // Given labels must agree in number with the graph's classes.
-    let err = registry.import_onnx("labels", &lr, features.clone(), Some(vec!["x".into(), "y".into()])).unwrap_err();
+    let err = registry
+        .import_onnx(
+            "labels",
+            &lr,
+            features.clone(),
+            Some(vec!["x".into(), "y".into()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, ModelError::Labels { .. }), "{err}");
     // Not ONNX at all.
-    let err = registry.import_onnx("junk", b"\xff\xff\xff garbage", features.clone(), None).unwrap_err();
+    let err = registry
+        .import_onnx("junk", b"\xff\xff\xff garbage", features.clone(), None)
+        .unwrap_err();
     assert!(matches!(err, ModelError::OnnxUnsupported { .. }), "{err}");
-    let names: Vec<String> = registry.list().unwrap().into_iter().map(|e| e.name).collect();
-    assert!(!names.iter().any(|n| ["zip", "narrow", "labels", "junk"].contains(&n.as_str())), "refused imports leave nothing");
+    let names: Vec<String> = registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| ["zip", "narrow", "labels", "junk"].contains(&n.as_str())),
+        "refused imports leave nothing"
+    );
 
     // The same registry with a runtime path that does not exist: ONNX versions
     // are refused with the fix, native versions keep working.
-    let catalog = models_common::catalog(vec![("iris", models_common::csv_dataset(&models_common::iris_csv(), "species"))]);
-    let t = models_common::train_ok(&catalog, &models_common::request("iris", Algorithm::GaussianNb, &[]));
-    registry.commit_as("native", 1, t.meta, &t.artifact).unwrap();
-    let broken_runtime = Registry::open(registry.root(), Some(dir.path().join("no/libonnxruntime.so"))).unwrap();
+    let catalog = models_common::catalog(vec![(
+        "iris",
+        models_common::csv_dataset(&models_common::iris_csv(), "species"),
+    )]);
+    let t = models_common::train_ok(
+        &catalog,
+        &models_common::request("iris", Algorithm::GaussianNb, &[]),
+    );
+    registry
+        .commit_as("native", 1, t.meta, &t.artifact)
+        .unwrap();
+    let broken_runtime = Registry::open(
+        registry.root(),
+        Some(dir.path().join("no/libonnxruntime.so")),
+    )
+    .unwrap();
     let err = broken_runtime.load("decision_tree", 1).unwrap_err();
-    assert!(matches!(err, ModelError::OnnxRuntimeMissing { .. }), "{err}");
+    assert!(
+        matches!(err, ModelError::OnnxRuntimeMissing { .. }),
+        "{err}"
+    );
     assert!(broken_runtime.load("native", 1).is_ok());
 }
 
@@ -116,8 +206,13 @@ fn missing_onnx_runtime_says_what_and_how_to_fix() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere/libonnxruntime.so");
     let registry = Registry::open(dir.path().join("registry"), Some(missing.clone())).unwrap();
-    let err = registry.import_onnx("m", b"whatever", vec!["a".into()], None).unwrap_err();
-    assert!(matches!(err, ModelError::OnnxRuntimeMissing { .. }), "{err}");
+    let err = registry
+        .import_onnx("m", b"whatever", vec!["a".into()], None)
+        .unwrap_err();
+    assert!(
+        matches!(err, ModelError::OnnxRuntimeMissing { .. }),
+        "{err}"
+    );
     let msg = err.to_string();
     assert!(msg.contains(&missing.display().to_string()), "{msg}");
     assert!(msg.contains("pip install onnxruntime"), "{msg}");

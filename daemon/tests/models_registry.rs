@@ -21,8 +21,19 @@ fn registry_with_two_versions(dir: &std::path::Path) -> Registry {
 }
 
 fn broken_reason(registry: &Registry, name: &str, version: u32) -> String {
-    let entry = registry.list().unwrap().into_iter().find(|e| e.name == name).unwrap();
-    match &entry.versions.iter().find(|v| v.version == version).unwrap().status {
+    let entry = registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == name)
+        .unwrap();
+    match &entry
+        .versions
+        .iter()
+        .find(|v| v.version == version)
+        .unwrap()
+        .status
+    {
         VersionStatus::Broken { reason } => reason.clone(),
         VersionStatus::Ok(_) => panic!("{name} v{version} listed as fine"),
     }
@@ -35,9 +46,17 @@ fn committed_versions_are_immutable() {
     let catalog = catalog(vec![("iris", csv_dataset(&iris_csv(), "species"))]);
     let t = train_ok(&catalog, &request("iris", Algorithm::Svm, &[]));
     let before = fs::read(registry.root().join("good/v1/model.json")).unwrap();
-    let err = registry.commit_as("good", 1, t.meta.clone(), &t.artifact).unwrap_err();
-    assert!(matches!(err, ModelError::VersionExists { version: 1, .. }), "{err}");
-    assert_eq!(fs::read(registry.root().join("good/v1/model.json")).unwrap(), before);
+    let err = registry
+        .commit_as("good", 1, t.meta.clone(), &t.artifact)
+        .unwrap_err();
+    assert!(
+        matches!(err, ModelError::VersionExists { version: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(registry.root().join("good/v1/model.json")).unwrap(),
+        before
+    );
     // No temp directories are left behind.
     let leftovers: Vec<_> = fs::read_dir(registry.root().join("good"))
         .unwrap()
@@ -46,8 +65,17 @@ fn committed_versions_are_immutable() {
         .collect();
     assert!(leftovers.is_empty());
     // Explicit new versions still work, and bad names are refused before touching disk.
-    assert_eq!(registry.commit_as("good", 3, t.meta.clone(), &t.artifact).unwrap().version, 3);
-    assert!(matches!(registry.commit_as("../evil", 1, t.meta, &t.artifact), Err(ModelError::InvalidName { .. })));
+    assert_eq!(
+        registry
+            .commit_as("good", 3, t.meta.clone(), &t.artifact)
+            .unwrap()
+            .version,
+        3
+    );
+    assert!(matches!(
+        registry.commit_as("../evil", 1, t.meta, &t.artifact),
+        Err(ModelError::InvalidName { .. })
+    ));
 }
 
 #[test]
@@ -55,14 +83,33 @@ fn active_alias_moves_only_to_existing_versions() {
     let dir = tempfile::tempdir().unwrap();
     let registry = registry_with_two_versions(dir.path());
     assert_eq!(registry.active("good").unwrap(), None);
-    assert!(matches!(registry.load_active("good"), Err(ModelError::NoActive { .. })));
+    assert!(matches!(
+        registry.load_active("good"),
+        Err(ModelError::NoActive { .. })
+    ));
     registry.set_active("good", 1).unwrap();
-    assert_eq!(registry.load_active("good").unwrap().meta().algorithm, Algorithm::DecisionTree);
+    assert_eq!(
+        registry.load_active("good").unwrap().meta().algorithm,
+        Algorithm::DecisionTree
+    );
     let moved = registry.set_active("good", 2).unwrap();
     assert_eq!(moved.version, 2);
-    assert_eq!(registry.load_active("good").unwrap().meta().algorithm, Algorithm::GaussianNb);
-    assert!(matches!(registry.set_active("good", 9), Err(ModelError::NotFound { version: Some(9), .. })));
-    assert_eq!(registry.active("good").unwrap(), Some(2), "a refused move leaves the alias");
+    assert_eq!(
+        registry.load_active("good").unwrap().meta().algorithm,
+        Algorithm::GaussianNb
+    );
+    assert!(matches!(
+        registry.set_active("good", 9),
+        Err(ModelError::NotFound {
+            version: Some(9),
+            ..
+        })
+    ));
+    assert_eq!(
+        registry.active("good").unwrap(),
+        Some(2),
+        "a refused move leaves the alias"
+    );
     // The config's initial alias applies only where none is set.
     let initial = [("good".to_string(), 1u32)].into_iter().collect();
     assert!(registry.apply_initial_active(&initial).is_empty());
@@ -84,7 +131,12 @@ fn truncated_payload_is_refused_and_the_rest_keeps_working() {
     // v2 still loads and scores.
     let v2 = registry.load("good", 2).unwrap();
     let iris = mld::training::dataset::load_csv("iris", &iris_csv(), "species", None).unwrap();
-    assert_eq!(v2.predict(&v2.bind(&iris.features).unwrap(), iris.x.view()).unwrap().len(), 150);
+    assert_eq!(
+        v2.predict(&v2.bind(&iris.features).unwrap(), iris.x.view())
+            .unwrap()
+            .len(),
+        150
+    );
     // The alias refuses to point at a broken version.
     assert!(registry.set_active("good", 1).is_err());
 }
@@ -100,10 +152,15 @@ fn garbage_meta_and_unknown_format_are_refused_with_the_reason() {
     assert!(err.to_string().contains("not valid JSON"), "{err}");
 
     let meta2 = registry.root().join("good/v2/meta.json");
-    let text = fs::read_to_string(&meta2).unwrap().replace("mld-model/1", "mld-model/99");
+    let text = fs::read_to_string(&meta2)
+        .unwrap()
+        .replace("mld-model/1", "mld-model/99");
     fs::write(&meta2, text).unwrap();
     let err = registry.load("good", 2).unwrap_err();
-    assert!(matches!(err, ModelError::UnknownFormat { ref found, .. } if found == "mld-model/99"), "{err}");
+    assert!(
+        matches!(err, ModelError::UnknownFormat { ref found, .. } if found == "mld-model/99"),
+        "{err}"
+    );
 
     // Listing still works and shows both as broken, with their reasons.
     assert!(broken_reason(&registry, "good", 1).contains("not valid JSON"));
@@ -128,8 +185,26 @@ fn payload_that_hashes_right_but_does_not_fit_the_meta_is_refused() {
 fn missing_model_and_version_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let registry = registry_with_two_versions(dir.path());
-    assert_eq!(registry.load("nope", 1).unwrap_err().to_string(), "no model nope version 1");
-    assert!(matches!(registry.load("good", 7), Err(ModelError::NotFound { version: Some(7), .. })));
-    let names: Vec<String> = registry.list().unwrap().into_iter().map(|e| e.name).collect();
-    assert_eq!(names, ["good"], "experiments and temp dirs are not model names");
+    assert_eq!(
+        registry.load("nope", 1).unwrap_err().to_string(),
+        "no model nope version 1"
+    );
+    assert!(matches!(
+        registry.load("good", 7),
+        Err(ModelError::NotFound {
+            version: Some(7),
+            ..
+        })
+    ));
+    let names: Vec<String> = registry
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["good"],
+        "experiments and temp dirs are not model names"
+    );
 }

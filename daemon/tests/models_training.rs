@@ -14,7 +14,11 @@ use models_common::*;
 fn test_catalog(dir: &std::path::Path) -> Catalog {
     // A numeric, non-integer label makes a regression dataset.
     let reg = dir.join("prices.csv");
-    std::fs::write(&reg, "size,rooms,price\n50,2,100.5\n70,3,150.25\n90,4,199.9\n").unwrap();
+    std::fs::write(
+        &reg,
+        "size,rooms,price\n50,2,100.5\n70,3,150.25\n90,4,199.9\n",
+    )
+    .unwrap();
     let query = DatasetConfig {
         description: None,
         csv: None,
@@ -23,7 +27,11 @@ fn test_catalog(dir: &std::path::Path) -> Catalog {
         label: "label".into(),
         features: None,
     };
-    catalog(vec![("iris", csv_dataset(&iris_csv(), "species")), ("prices", csv_dataset(&reg, "price")), ("lake", query)])
+    catalog(vec![
+        ("iris", csv_dataset(&iris_csv(), "species")),
+        ("prices", csv_dataset(&reg, "price")),
+        ("lake", query),
+    ])
 }
 
 /// Asserts the request is refused with exactly one violation on `field`.
@@ -44,37 +52,119 @@ fn each_validation_rule_names_its_field() {
     let catalog = test_catalog(dir.path());
     let ok = request("iris", Algorithm::DecisionTree, &[]);
     let valid = catalog.validate(&ok).unwrap();
-    assert_eq!(valid.hyperparameters["max_depth"], ParamValue::Int(0), "defaults are filled in");
+    assert_eq!(
+        valid.hyperparameters["max_depth"],
+        ParamValue::Int(0),
+        "defaults are filled in"
+    );
 
-    let msg = refused_on(&catalog, &TrainRequest { dataset: "nope".into(), ..ok.clone() }, "dataset");
+    let msg = refused_on(
+        &catalog,
+        &TrainRequest {
+            dataset: "nope".into(),
+            ..ok.clone()
+        },
+        "dataset",
+    );
     assert!(msg.contains("nope"));
-    let msg = refused_on(&catalog, &TrainRequest { model: "deep_net".into(), ..ok.clone() }, "model");
-    assert!(msg.contains("deep_net") && msg.contains("random_forest"), "{msg}");
-    let msg = refused_on(&catalog, &TrainRequest { dataset: "prices".into(), ..ok.clone() }, "model");
-    assert!(msg.contains("classification") && msg.contains("regression"), "{msg}");
-    let msg = refused_on(&catalog, &TrainRequest { dataset: "lake".into(), ..ok.clone() }, "dataset");
+    let msg = refused_on(
+        &catalog,
+        &TrainRequest {
+            model: "deep_net".into(),
+            ..ok.clone()
+        },
+        "model",
+    );
+    assert!(
+        msg.contains("deep_net") && msg.contains("random_forest"),
+        "{msg}"
+    );
+    let msg = refused_on(
+        &catalog,
+        &TrainRequest {
+            dataset: "prices".into(),
+            ..ok.clone()
+        },
+        "model",
+    );
+    assert!(
+        msg.contains("classification") && msg.contains("regression"),
+        "{msg}"
+    );
+    let msg = refused_on(
+        &catalog,
+        &TrainRequest {
+            dataset: "lake".into(),
+            ..ok.clone()
+        },
+        "dataset",
+    );
     assert!(msg.contains("not yet supported"), "{msg}");
 
     let with = |k: &str, v: ParamValue| request("iris", Algorithm::DecisionTree, &[(k, v)]);
-    let msg = refused_on(&catalog, &with("learning_rate", ParamValue::Float(0.1)), "hyperparameters.learning_rate");
+    let msg = refused_on(
+        &catalog,
+        &with("learning_rate", ParamValue::Float(0.1)),
+        "hyperparameters.learning_rate",
+    );
     assert!(msg.contains("max_depth"), "lists the known ones: {msg}");
-    let msg = refused_on(&catalog, &with("max_depth", ParamValue::Float(2.5)), "hyperparameters.max_depth");
+    let msg = refused_on(
+        &catalog,
+        &with("max_depth", ParamValue::Float(2.5)),
+        "hyperparameters.max_depth",
+    );
     assert!(msg.contains("expected int"), "{msg}");
-    let msg = refused_on(&catalog, &with("max_depth", ParamValue::Int(101)), "hyperparameters.max_depth");
+    let msg = refused_on(
+        &catalog,
+        &with("max_depth", ParamValue::Int(101)),
+        "hyperparameters.max_depth",
+    );
     assert!(msg.contains("out of range"), "{msg}");
-    let msg = refused_on(&catalog, &with("split_quality", ParamValue::Text("chaos".into())), "hyperparameters.split_quality");
+    let msg = refused_on(
+        &catalog,
+        &with("split_quality", ParamValue::Text("chaos".into())),
+        "hyperparameters.split_quality",
+    );
     assert!(msg.contains("gini"), "{msg}");
-    refused_on(&catalog, &with("min_weight_leaf", ParamValue::Float(0.5)), "hyperparameters.min_weight_leaf");
+    refused_on(
+        &catalog,
+        &with("min_weight_leaf", ParamValue::Float(0.5)),
+        "hyperparameters.min_weight_leaf",
+    );
     // An int where a float is expected is widened, not refused.
-    assert!(catalog.validate(&with("min_weight_leaf", ParamValue::Int(3))).is_ok());
+    assert!(
+        catalog
+            .validate(&with("min_weight_leaf", ParamValue::Int(3)))
+            .is_ok()
+    );
 
     for split in [0.0, 1.0, -0.2, 1.5, f64::NAN] {
-        refused_on(&catalog, &TrainRequest { test_split: split, ..ok.clone() }, "test_split");
+        refused_on(
+            &catalog,
+            &TrainRequest {
+                test_split: split,
+                ..ok.clone()
+            },
+            "test_split",
+        );
     }
     // Several violations are all reported at once.
-    let bad = TrainRequest { dataset: "nope".into(), test_split: 2.0, ..with("max_depth", ParamValue::Bool(true)) };
-    let fields: Vec<String> = catalog.validate(&bad).unwrap_err().field_errors().iter().map(|e| e.field.clone()).collect();
-    assert_eq!(fields, ["dataset", "hyperparameters.max_depth", "test_split"]);
+    let bad = TrainRequest {
+        dataset: "nope".into(),
+        test_split: 2.0,
+        ..with("max_depth", ParamValue::Bool(true))
+    };
+    let fields: Vec<String> = catalog
+        .validate(&bad)
+        .unwrap_err()
+        .field_errors()
+        .iter()
+        .map(|e| e.field.clone())
+        .collect();
+    assert_eq!(
+        fields,
+        ["dataset", "hyperparameters.max_depth", "test_split"]
+    );
 }
 
 #[test]
@@ -84,18 +174,46 @@ fn catalog_describes_datasets_models_and_metrics_and_serializes() {
     let iris = catalog.dataset("iris").unwrap();
     assert_eq!(iris.task, Some(Task::Classification));
     assert_eq!(iris.records, 150);
-    assert_eq!(iris.features, ["sepal_length", "sepal_width", "petal_length", "petal_width"]);
+    assert_eq!(
+        iris.features,
+        ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    );
     assert_eq!(iris.classes, ["setosa", "versicolor", "virginica"]);
     assert!(!iris.preprocessing.is_empty());
-    assert_eq!(catalog.dataset("prices").unwrap().task, Some(Task::Regression));
-    assert!(catalog.dataset("lake").unwrap().problem.as_deref().unwrap().contains("not yet supported"));
+    assert_eq!(
+        catalog.dataset("prices").unwrap().task,
+        Some(Task::Regression)
+    );
+    assert!(
+        catalog
+            .dataset("lake")
+            .unwrap()
+            .problem
+            .as_deref()
+            .unwrap()
+            .contains("not yet supported")
+    );
     let names: Vec<&str> = catalog.models.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["logistic_regression", "decision_tree", "gaussian_nb", "svm", "random_forest"]);
+    assert_eq!(
+        names,
+        [
+            "logistic_regression",
+            "decision_tree",
+            "gaussian_nb",
+            "svm",
+            "random_forest"
+        ]
+    );
     for m in &catalog.models {
         for h in &m.hyperparameters {
             // Every default passes its own validation.
             let req = request("iris", m.algorithm, &[(&h.name, h.default.clone())]);
-            assert!(catalog.validate(&req).is_ok(), "{} default of {} is invalid", h.name, m.name);
+            assert!(
+                catalog.validate(&req).is_ok(),
+                "{} default of {} is invalid",
+                h.name,
+                m.name
+            );
         }
     }
     let metric_names: Vec<&str> = catalog.metrics.iter().map(|m| m.name.as_str()).collect();
@@ -121,16 +239,25 @@ fn metrics_match_a_hand_computed_confusion_matrix() {
     // a: tp 2, predicted 3, actual 4; b: tp 2, predicted 4, actual 3; c: tp 2, predicted 3, actual 3.
     close(m.per_class[0].precision, 2.0 / 3.0);
     close(m.per_class[0].recall, 2.0 / 4.0);
-    close(m.per_class[0].f1, 2.0 * (2.0 / 3.0) * 0.5 / (2.0 / 3.0 + 0.5));
+    close(
+        m.per_class[0].f1,
+        2.0 * (2.0 / 3.0) * 0.5 / (2.0 / 3.0 + 0.5),
+    );
     close(m.per_class[1].precision, 2.0 / 4.0);
     close(m.per_class[1].recall, 2.0 / 3.0);
     close(m.per_class[2].precision, 2.0 / 3.0);
     close(m.per_class[2].recall, 2.0 / 3.0);
     close(m.per_class[2].f1, 2.0 / 3.0);
-    assert_eq!(m.per_class.iter().map(|c| c.support).collect::<Vec<_>>(), [4, 3, 3]);
+    assert_eq!(
+        m.per_class.iter().map(|c| c.support).collect::<Vec<_>>(),
+        [4, 3, 3]
+    );
     close(m.macro_precision, (2.0 / 3.0 + 0.5 + 2.0 / 3.0) / 3.0);
     close(m.macro_recall, (0.5 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0);
-    close(m.macro_f1, m.per_class.iter().map(|c| c.f1).sum::<f64>() / 3.0);
+    close(
+        m.macro_f1,
+        m.per_class.iter().map(|c| c.f1).sum::<f64>() / 3.0,
+    );
     // A class never predicted has precision 0, not NaN.
     let m = evaluate(&labels, &[0, 1, 2], &[0, 0, 0]);
     assert_eq!(m.per_class[1].precision, 0.0);
@@ -141,13 +268,29 @@ fn metrics_match_a_hand_computed_confusion_matrix() {
 fn training_reports_progress_and_can_be_cancelled() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = test_catalog(dir.path());
-    let req = request("iris", Algorithm::RandomForest, &[("n_trees", ParamValue::Int(20))]);
+    let req = request(
+        "iris",
+        Algorithm::RandomForest,
+        &[("n_trees", ParamValue::Int(20))],
+    );
     let mut seen = Vec::new();
-    train(&catalog, &req, &mut |p| seen.push(p), &AtomicBool::new(false)).unwrap();
+    train(
+        &catalog,
+        &req,
+        &mut |p| seen.push(p),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     assert_eq!(seen.first().unwrap().stage, Stage::Loading);
     assert_eq!(seen.last().unwrap().stage, Stage::Done);
-    assert!(seen.windows(2).all(|w| w[0].fraction <= w[1].fraction), "progress never goes back");
-    assert!(seen.iter().filter(|p| p.stage == Stage::Fitting).count() >= 20, "one report per tree");
+    assert!(
+        seen.windows(2).all(|w| w[0].fraction <= w[1].fraction),
+        "progress never goes back"
+    );
+    assert!(
+        seen.iter().filter(|p| p.stage == Stage::Fitting).count() >= 20,
+        "one report per tree"
+    );
 
     // Cancel from "another thread" once fitting has started.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -162,7 +305,10 @@ fn training_reports_progress_and_can_be_cancelled() {
         },
         &cancel,
     );
-    assert!(matches!(result, Err(TrainingError::Cancelled)), "{result:?}");
+    assert!(
+        matches!(result, Err(TrainingError::Cancelled)),
+        "{result:?}"
+    );
 }
 
 #[test]
@@ -171,27 +317,60 @@ fn experiments_are_kept_listed_inspected_deleted_and_committed() {
     let catalog = test_catalog(dir.path());
     let registry = Registry::open(dir.path().join("registry"), None).unwrap();
     let no = AtomicBool::new(false);
-    let (a, meta_a) =
-        train_experiment(&catalog, &registry, &request("iris", Algorithm::GaussianNb, &[]), &mut |_| {}, &no).unwrap();
-    let (b, _) =
-        train_experiment(&catalog, &registry, &request("iris", Algorithm::DecisionTree, &[]), &mut |_| {}, &no).unwrap();
-    let (c, _) = train_experiment(&catalog, &registry, &request("iris", Algorithm::Svm, &[]), &mut |_| {}, &no).unwrap();
+    let (a, meta_a) = train_experiment(
+        &catalog,
+        &registry,
+        &request("iris", Algorithm::GaussianNb, &[]),
+        &mut |_| {},
+        &no,
+    )
+    .unwrap();
+    let (b, _) = train_experiment(
+        &catalog,
+        &registry,
+        &request("iris", Algorithm::DecisionTree, &[]),
+        &mut |_| {},
+        &no,
+    )
+    .unwrap();
+    let (c, _) = train_experiment(
+        &catalog,
+        &registry,
+        &request("iris", Algorithm::Svm, &[]),
+        &mut |_| {},
+        &no,
+    )
+    .unwrap();
     assert_eq!(meta_a.version, 0);
     assert!(meta_a.metrics.is_some() && meta_a.training.is_some());
-    let listed: Vec<_> = registry.experiments().unwrap().into_iter().map(|e| e.id).collect();
+    let listed: Vec<_> = registry
+        .experiments()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     assert_eq!(listed.len(), 3);
     assert!(listed.contains(&a) && listed.contains(&b) && listed.contains(&c));
-    assert_eq!(registry.experiment(&a).unwrap().algorithm, Algorithm::GaussianNb);
+    assert_eq!(
+        registry.experiment(&a).unwrap().algorithm,
+        Algorithm::GaussianNb
+    );
     // An experiment can be tried before committing.
     let model = registry.load_experiment(&b).unwrap();
     assert_eq!(model.meta().algorithm, Algorithm::DecisionTree);
 
     registry.delete_experiment(&c).unwrap();
     assert!(registry.experiment(&c).is_err());
-    assert_eq!(registry.commit_experiment(&a, "flowers").unwrap().version, 1);
+    assert_eq!(
+        registry.commit_experiment(&a, "flowers").unwrap().version,
+        1
+    );
     let v2 = registry.commit_experiment(&b, "flowers").unwrap();
     assert_eq!(v2.version, 2);
-    assert!(registry.experiments().unwrap().is_empty(), "committed experiments leave the list");
+    assert!(
+        registry.experiments().unwrap().is_empty(),
+        "committed experiments leave the list"
+    );
     let entry = registry.entry("flowers").unwrap();
     assert_eq!(entry.versions.len(), 2);
     match &entry.versions[1].status {
@@ -203,7 +382,11 @@ fn experiments_are_kept_listed_inspected_deleted_and_committed() {
     }
     // Committing an experiment id twice (it is gone) is an error, not a new version.
     assert!(registry.commit_experiment(&a, "flowers").is_err());
-    assert!(registry.delete_experiment(&mld::model::ExperimentId("../flowers".into())).is_err());
+    assert!(
+        registry
+            .delete_experiment(&mld::model::ExperimentId("../flowers".into()))
+            .is_err()
+    );
 }
 
 #[test]
@@ -219,5 +402,10 @@ fn demo_iris_model_is_version_one_and_active_and_idempotent() {
     assert_eq!(again, v, "a second call changes nothing");
     // Same seed in a fresh registry: the very same artifact.
     let other = Registry::open(dir.path().join("other"), None).unwrap();
-    assert_eq!(mld::training::demo::ensure_iris_model(&other, &iris_csv()).unwrap().content_sha256, v.content_sha256);
+    assert_eq!(
+        mld::training::demo::ensure_iris_model(&other, &iris_csv())
+            .unwrap()
+            .content_sha256,
+        v.content_sha256
+    );
 }

@@ -45,7 +45,10 @@ impl Algorithm {
     }
 
     pub fn from_name(name: &str) -> Option<Algorithm> {
-        Algorithm::NATIVE.into_iter().chain([Algorithm::Onnx]).find(|a| a.name() == name)
+        Algorithm::NATIVE
+            .into_iter()
+            .chain([Algorithm::Onnx])
+            .find(|a| a.name() == name)
     }
 }
 

@@ -42,13 +42,24 @@ pub enum ModelError {
     #[error("this feature binding was made for another model ({bound}), not {model}")]
     ForeignBinding { bound: String, model: String },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("artifact {path} refused: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("artifact {path} refused: unknown format {found:?} (this mld reads {ARTIFACT_FORMAT:?})")]
+    #[error(
+        "artifact {path} refused: unknown format {found:?} (this mld reads {ARTIFACT_FORMAT:?})"
+    )]
     UnknownFormat { path: PathBuf, found: String },
-    #[error("artifact {path} refused: content hash mismatch (meta says {expected}, payload is {actual})")]
-    HashMismatch { path: PathBuf, expected: String, actual: String },
+    #[error(
+        "artifact {path} refused: content hash mismatch (meta says {expected}, payload is {actual})"
+    )]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("model {name} version {version} already exists; committed versions are immutable")]
     VersionExists { name: String, version: u32 },
     #[error("no model {name}{}", version.map(|v| format!(" version {v}")).unwrap_or_default())]
@@ -111,6 +122,12 @@ pub(crate) enum Predictor {
     Onnx(onnx::OnnxPredictor),
 }
 
+// Dispatch threads share one loaded model.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Model>();
+};
+
 /// A loaded, verified artifact, ready to score. `Send + Sync`: share it behind an `Arc`.
 pub struct Model {
     meta: ModelMeta,
@@ -131,7 +148,11 @@ impl std::fmt::Debug for Model {
 impl Model {
     pub(crate) fn new(meta: ModelMeta, predictor: Predictor) -> Model {
         let labels = meta.labels.iter().map(|l| Arc::from(l.as_str())).collect();
-        Model { meta, labels, predictor }
+        Model {
+            meta,
+            labels,
+            predictor,
+        }
     }
 
     pub fn meta(&self) -> &ModelMeta {
@@ -172,7 +193,11 @@ impl Model {
     }
 
     /// Scores `rows` (one row per record, columns as given to [`Model::bind`]).
-    pub fn predict(&self, binding: &FeatureBinding, rows: ArrayView2<f64>) -> Result<Vec<Prediction>, ModelError> {
+    pub fn predict(
+        &self,
+        binding: &FeatureBinding,
+        rows: ArrayView2<f64>,
+    ) -> Result<Vec<Prediction>, ModelError> {
         if binding.model_hash != self.meta.content_sha256 {
             return Err(ModelError::ForeignBinding {
                 bound: binding.model_hash.clone(),
@@ -180,11 +205,16 @@ impl Model {
             });
         }
         if rows.ncols() != binding.n_columns {
-            return Err(ModelError::ColumnCount { expected: binding.n_columns, got: rows.ncols() });
+            return Err(ModelError::ColumnCount {
+                expected: binding.n_columns,
+                got: rows.ncols(),
+            });
         }
         let mut out = Vec::with_capacity(rows.nrows());
         match &self.predictor {
-            Predictor::Native(artifact) => self.predict_native(artifact, &binding.columns, rows, &mut out),
+            Predictor::Native(artifact) => {
+                self.predict_native(artifact, &binding.columns, rows, &mut out)
+            }
             Predictor::Onnx(onnx) => {
                 for start in (0..rows.nrows()).step_by(CHUNK_ROWS) {
                     let end = (start + CHUNK_ROWS).min(rows.nrows());
@@ -200,7 +230,11 @@ impl Model {
 
     #[inline]
     fn prediction(&self, class_index: usize, score: f64) -> Prediction {
-        Prediction { class_index, label: self.labels[class_index].clone(), score }
+        Prediction {
+            class_index,
+            label: self.labels[class_index].clone(),
+            score,
+        }
     }
 
     fn predict_native(
@@ -218,15 +252,45 @@ impl Model {
             let end = (start + chunk).min(rows.nrows());
             // Gather by name binding and scale in one pass, into a dense row-major block.
             buf.clear();
-            for input in rows.slice(ndarray::s![start..end, ..]).rows() {
-                match &artifact.scaler {
-                    Some(s) => buf.extend(columns.iter().enumerate().map(|(j, &c)| s.apply(j, input[c]))),
-                    None => buf.extend(columns.iter().map(|&c| input[c])),
+            let block = rows.slice(ndarray::s![start..end, ..]);
+            match (block.as_slice(), &artifact.scaler) {
+                // The usual case (a standard-layout batch): plain slice indexing, no stride arithmetic.
+                (Some(flat), Some(s)) => {
+                    for input in flat.chunks_exact(rows.ncols().max(1)) {
+                        buf.extend(
+                            columns
+                                .iter()
+                                .enumerate()
+                                .map(|(j, &c)| s.apply(j, input[c])),
+                        );
+                    }
+                }
+                (Some(flat), None) => {
+                    for input in flat.chunks_exact(rows.ncols().max(1)) {
+                        buf.extend(columns.iter().map(|&c| input[c]));
+                    }
+                }
+                (None, scaler) => {
+                    for input in block.rows() {
+                        match scaler {
+                            Some(s) => buf.extend(
+                                columns
+                                    .iter()
+                                    .enumerate()
+                                    .map(|(j, &c)| s.apply(j, input[c])),
+                            ),
+                            None => buf.extend(columns.iter().map(|&c| input[c])),
+                        }
+                    }
                 }
             }
             scored.clear();
             artifact.predictor.predict_batch(&buf, n, &mut scored);
-            out.extend(scored.iter().map(|&(class_index, score)| self.prediction(class_index, score)));
+            out.extend(
+                scored
+                    .iter()
+                    .map(|&(class_index, score)| self.prediction(class_index, score)),
+            );
         }
     }
 }

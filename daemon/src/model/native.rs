@@ -48,7 +48,11 @@ impl Scaler {
                 })
                 .unzip(),
         };
-        Some(Scaler { kind, offsets, factors })
+        Some(Scaler {
+            kind,
+            offsets,
+            factors,
+        })
     }
 
     #[inline]
@@ -143,7 +147,11 @@ impl FlatTree {
             if n.feature == LEAF {
                 return n.next as usize;
             }
-            i = if row[n.feature as usize] < n.threshold { i + 1 } else { n.next as usize };
+            i = if row[n.feature as usize] < n.threshold {
+                i + 1
+            } else {
+                n.next as usize
+            };
         }
     }
 }
@@ -199,11 +207,20 @@ impl NativePredictor {
             NativePredictor::LogisticBinary(m) => {
                 let p = 1.0 / (1.0 + (-(dot(&m.weights, row) + m.intercept)).exp());
                 // linfa's threshold rule: positive when p >= 0.5.
-                if p >= 0.5 { (m.positive, p) } else { (m.negative, 1.0 - p) }
+                if p >= 0.5 {
+                    (m.positive, p)
+                } else {
+                    (m.negative, 1.0 - p)
+                }
             }
             NativePredictor::LogisticMultinomial(m) => {
                 scratch.clear();
-                scratch.extend(m.weights.iter().zip(&m.intercepts).map(|(w, b)| dot(w, row) + b));
+                scratch.extend(
+                    m.weights
+                        .iter()
+                        .zip(&m.intercepts)
+                        .map(|(w, b)| dot(w, row) + b),
+                );
                 let k = argmax(scratch);
                 (m.classes[k], softmax_share(scratch, k))
             }
@@ -244,11 +261,18 @@ impl NativePredictor {
                 let consts: Vec<f64> = (0..m.classes.len())
                     .map(|c| {
                         m.log_priors[c]
-                            - 0.5 * m.variances[c].iter().map(|v| (2.0 * std::f64::consts::PI * v).ln()).sum::<f64>()
+                            - 0.5
+                                * m.variances[c]
+                                    .iter()
+                                    .map(|v| (2.0 * std::f64::consts::PI * v).ln())
+                                    .sum::<f64>()
                     })
                     .collect();
-                let half_inv: Vec<Vec<f64>> =
-                    m.variances.iter().map(|v| v.iter().map(|x| 0.5 / x).collect()).collect();
+                let half_inv: Vec<Vec<f64>> = m
+                    .variances
+                    .iter()
+                    .map(|v| v.iter().map(|x| 0.5 / x).collect())
+                    .collect();
                 let mut scratch = vec![0.0; m.classes.len()];
                 for row in rows.chunks_exact(n_features) {
                     for c in 0..m.classes.len() {

@@ -9,7 +9,6 @@
 //! The runtime is loaded at most once per process (ONNX Runtime allows one
 //! environment); native models never touch it, so they keep working without it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -34,7 +33,9 @@ pub enum OnnxRuntimeSource {
 impl OnnxRuntimeSource {
     pub fn path(&self) -> &Path {
         match self {
-            OnnxRuntimeSource::Config(p) | OnnxRuntimeSource::Env(p) | OnnxRuntimeSource::Python(p) => p,
+            OnnxRuntimeSource::Config(p)
+            | OnnxRuntimeSource::Env(p)
+            | OnnxRuntimeSource::Python(p) => p,
         }
     }
 }
@@ -57,7 +58,9 @@ pub fn locate_onnxruntime(configured: Option<&Path>) -> Result<OnnxRuntimeSource
         return if p.is_file() {
             Ok(OnnxRuntimeSource::Env(p))
         } else {
-            Err(ModelError::OnnxRuntimeMissing { tried: format!("ORT_DYLIB_PATH = {} does not exist", p.display()) })
+            Err(ModelError::OnnxRuntimeMissing {
+                tried: format!("ORT_DYLIB_PATH = {} does not exist", p.display()),
+            })
         };
     }
     match python_onnxruntime() {
@@ -73,7 +76,10 @@ fn python_onnxruntime() -> &'static Result<PathBuf, String> {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     FOUND.get_or_init(|| {
         let out = std::process::Command::new("python3")
-            .args(["-c", "import onnxruntime,os;print(os.path.dirname(onnxruntime.__file__))"])
+            .args([
+                "-c",
+                "import onnxruntime,os;print(os.path.dirname(onnxruntime.__file__))",
+            ])
             .output()
             .map_err(|e| format!("python3 could not be run ({e})"))?;
         if !out.status.success() {
@@ -84,11 +90,14 @@ fn python_onnxruntime() -> &'static Result<PathBuf, String> {
             .map_err(|e| format!("{}: {e}", capi.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so"))
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("libonnxruntime.so"))
             })
             .collect();
         libs.sort();
-        libs.pop().ok_or_else(|| format!("no libonnxruntime.so* in {}", capi.display()))
+        libs.pop()
+            .ok_or_else(|| format!("no libonnxruntime.so* in {}", capi.display()))
     })
 }
 
@@ -102,7 +111,10 @@ fn environment(configured: Option<&Path>) -> Result<ort::environment::Environmen
         return Ok(e.clone());
     }
     let path = source.path().to_path_buf();
-    let load_err = |reason: String| ModelError::OnnxRuntimeLoad { path: path.clone(), reason };
+    let load_err = |reason: String| ModelError::OnnxRuntimeLoad {
+        path: path.clone(),
+        reason,
+    };
     let built = ort::init_from(&path)
         .map_err(|e| load_err(e.to_string()))?
         .with_name("mld")
@@ -120,11 +132,12 @@ enum InputType {
     F64,
 }
 
-/// How the label output encodes classes.
+/// How the label output encodes classes; `values[i]` is class `i`'s label.
+/// Looked up by linear scan: classifiers have few classes, and a scan beats hashing them.
 #[derive(Debug)]
 enum LabelOutput {
-    Int(HashMap<i64, usize>),
-    Text(HashMap<String, usize>),
+    Int(Vec<i64>),
+    Text(Vec<String>),
 }
 
 /// What [`inspect`] learns from a graph.
@@ -148,17 +161,26 @@ pub struct OnnxPredictor {
 }
 
 fn unsupported(reason: impl Into<String>) -> ModelError {
-    ModelError::OnnxUnsupported { reason: reason.into() }
+    ModelError::OnnxUnsupported {
+        reason: reason.into(),
+    }
 }
 
 fn run_err(e: impl std::fmt::Display) -> ModelError {
-    ModelError::OnnxRun { reason: e.to_string() }
+    ModelError::OnnxRun {
+        reason: e.to_string(),
+    }
 }
 
 impl OnnxPredictor {
     /// Builds a session over `bytes` and checks the graph's interface against
     /// `n_features` and `labels`.
-    pub fn load(bytes: &[u8], n_features: usize, labels: &[String], runtime: Option<&Path>) -> Result<Self, ModelError> {
+    pub fn load(
+        bytes: &[u8],
+        n_features: usize,
+        labels: &[String],
+        runtime: Option<&Path>,
+    ) -> Result<Self, ModelError> {
         let env = environment(runtime)?;
         let session = Session::builder(&env)
             .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
@@ -175,7 +197,11 @@ impl OnnxPredictor {
         let input_type = match inputs[0].dtype() {
             ValueType::Tensor { ty, shape, .. } => {
                 if shape.len() != 2 {
-                    return Err(unsupported(format!("input {:?} has {} dimensions, expected 2", inputs[0].name(), shape.len())));
+                    return Err(unsupported(format!(
+                        "input {:?} has {} dimensions, expected 2",
+                        inputs[0].name(),
+                        shape.len()
+                    )));
                 }
                 if shape[1] >= 0 && shape[1] as usize != n_features {
                     return Err(unsupported(format!(
@@ -188,10 +214,18 @@ impl OnnxPredictor {
                 match ty {
                     TensorElementType::Float32 => InputType::F32,
                     TensorElementType::Float64 => InputType::F64,
-                    other => return Err(unsupported(format!("input element type {other:?}; expected float or double"))),
+                    other => {
+                        return Err(unsupported(format!(
+                            "input element type {other:?}; expected float or double"
+                        )));
+                    }
                 }
             }
-            other => return Err(unsupported(format!("input is {other:?}, expected a tensor"))),
+            other => {
+                return Err(unsupported(format!(
+                    "input is {other:?}, expected a tensor"
+                )));
+            }
         };
 
         let outputs = session.outputs();
@@ -199,14 +233,26 @@ impl OnnxPredictor {
         let mut probabilities_output = None;
         for (i, o) in outputs.iter().enumerate() {
             match o.dtype() {
-                ValueType::Tensor { ty: TensorElementType::Int64 | TensorElementType::String, .. }
-                    if label_output.is_none() =>
-                {
-                    label_output = Some((i, matches!(o.dtype(), ValueType::Tensor { ty: TensorElementType::Int64, .. })))
+                ValueType::Tensor {
+                    ty: TensorElementType::Int64 | TensorElementType::String,
+                    ..
+                } if label_output.is_none() => {
+                    label_output = Some((
+                        i,
+                        matches!(
+                            o.dtype(),
+                            ValueType::Tensor {
+                                ty: TensorElementType::Int64,
+                                ..
+                            }
+                        ),
+                    ))
                 }
-                ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } if shape.len() == 2 => {
-                    probabilities_output = Some(i)
-                }
+                ValueType::Tensor {
+                    ty: TensorElementType::Float32,
+                    shape,
+                    ..
+                } if shape.len() == 2 => probabilities_output = Some(i),
                 ValueType::Sequence(_) => {
                     return Err(unsupported(format!(
                         "output {:?} is a sequence of maps (ZipMap); export with skl2onnx options={{'zipmap': False}}",
@@ -217,19 +263,24 @@ impl OnnxPredictor {
             }
         }
         let Some((label_output, int_labels)) = label_output else {
-            return Err(unsupported("no label output (an int64 or string tensor); only classifiers are supported"));
+            return Err(unsupported(
+                "no label output (an int64 or string tensor); only classifiers are supported",
+            ));
         };
         let label_map = if int_labels {
-            let mut m = HashMap::new();
-            for (i, l) in labels.iter().enumerate() {
-                let v: i64 = l.parse().map_err(|_| ModelError::Labels {
-                    reason: format!("the graph emits integer labels but label {l:?} is not an integer"),
-                })?;
-                m.insert(v, i);
-            }
-            LabelOutput::Int(m)
+            let values = labels
+                .iter()
+                .map(|l| {
+                    l.parse::<i64>().map_err(|_| ModelError::Labels {
+                        reason: format!(
+                            "the graph emits integer labels but label {l:?} is not an integer"
+                        ),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            LabelOutput::Int(values)
         } else {
-            LabelOutput::Text(labels.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect())
+            LabelOutput::Text(labels.to_vec())
         };
         Ok(OnnxPredictor {
             session: Mutex::new(session),
@@ -242,7 +293,11 @@ impl OnnxPredictor {
     }
 
     /// Scores a chunk: gathers `columns` of `rows` into the graph's input type, runs it, maps labels.
-    pub fn predict(&self, columns: &[usize], rows: ArrayView2<f64>) -> Result<Vec<(usize, f64)>, ModelError> {
+    pub fn predict(
+        &self,
+        columns: &[usize],
+        rows: ArrayView2<f64>,
+    ) -> Result<Vec<(usize, f64)>, ModelError> {
         let n = rows.nrows();
         let shape = [n as i64, self.n_features as i64];
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -266,31 +321,56 @@ impl OnnxPredictor {
         };
         let classes: Vec<usize> = match &self.label_map {
             LabelOutput::Int(m) => {
-                let (_, values) = outputs[self.label_output].try_extract_tensor::<i64>().map_err(run_err)?;
+                let (_, values) = outputs[self.label_output]
+                    .try_extract_tensor::<i64>()
+                    .map_err(run_err)?;
                 values
                     .iter()
-                    .map(|v| m.get(v).copied().ok_or_else(|| run_err(format!("the graph emitted unknown label {v}"))))
+                    .map(|v| {
+                        m.iter()
+                            .position(|l| l == v)
+                            .ok_or_else(|| run_err(format!("the graph emitted unknown label {v}")))
+                    })
                     .collect::<Result<_, _>>()?
             }
             LabelOutput::Text(m) => {
-                let (_, values) = outputs[self.label_output].try_extract_strings().map_err(run_err)?;
+                let (_, values) = outputs[self.label_output]
+                    .try_extract_strings()
+                    .map_err(run_err)?;
                 values
                     .iter()
-                    .map(|v| m.get(v).copied().ok_or_else(|| run_err(format!("the graph emitted unknown label {v:?}"))))
+                    .map(|v| {
+                        m.iter().position(|l| l == v).ok_or_else(|| {
+                            run_err(format!("the graph emitted unknown label {v:?}"))
+                        })
+                    })
                     .collect::<Result<_, _>>()?
             }
         };
         if classes.len() != n {
-            return Err(run_err(format!("the graph returned {} labels for {n} rows", classes.len())));
+            return Err(run_err(format!(
+                "the graph returned {} labels for {n} rows",
+                classes.len()
+            )));
         }
         let scores: Vec<f64> = match self.probabilities_output {
             Some(p) => {
                 let (shape, probs) = outputs[p].try_extract_tensor::<f32>().map_err(run_err)?;
-                let width = if shape.len() == 2 { shape[1] as usize } else { 0 };
+                let width = if shape.len() == 2 {
+                    shape[1] as usize
+                } else {
+                    0
+                };
                 classes
                     .iter()
                     .enumerate()
-                    .map(|(r, &c)| if c < width { f64::from(probs[r * width + c]) } else { 1.0 })
+                    .map(|(r, &c)| {
+                        if c < width {
+                            f64::from(probs[r * width + c])
+                        } else {
+                            1.0
+                        }
+                    })
                     .collect()
             }
             None => vec![1.0; n],
@@ -306,7 +386,11 @@ impl OnnxPredictor {
 /// pulling in a full ONNX schema crate for four fields.
 pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
     let bad = |what: &str| unsupported(format!("not a valid ONNX file ({what})"));
-    let mut info = OnnxInfo { labels: Vec::new(), ops: Vec::new(), producer: String::new() };
+    let mut info = OnnxInfo {
+        labels: Vec::new(),
+        ops: Vec::new(),
+        producer: String::new(),
+    };
     let mut graph = None;
     for field in proto::fields(bytes).map_err(|_| bad("model"))? {
         match field {
@@ -317,7 +401,9 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
     }
     let graph = graph.ok_or_else(|| bad("no graph"))?;
     for field in proto::fields(graph).map_err(|_| bad("graph"))? {
-        let (1, proto::Field::Bytes(node)) = field else { continue };
+        let (1, proto::Field::Bytes(node)) = field else {
+            continue;
+        };
         let mut op = String::new();
         let mut attributes = Vec::new();
         for f in proto::fields(node).map_err(|_| bad("node"))? {
@@ -338,17 +424,24 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
                 match f {
                     (1, proto::Field::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
                     (8, proto::Field::Varint(v)) => ints.push(v as i64),
-                    (8, proto::Field::Bytes(packed)) => {
-                        ints.extend(proto::packed_varints(packed).map_err(|_| bad("attribute ints"))?.into_iter().map(|v| v as i64))
+                    (8, proto::Field::Bytes(packed)) => ints.extend(
+                        proto::packed_varints(packed)
+                            .map_err(|_| bad("attribute ints"))?
+                            .into_iter()
+                            .map(|v| v as i64),
+                    ),
+                    (9, proto::Field::Bytes(b)) => {
+                        strings.push(String::from_utf8_lossy(b).into_owned())
                     }
-                    (9, proto::Field::Bytes(b)) => strings.push(String::from_utf8_lossy(b).into_owned()),
                     _ => {}
                 }
             }
             if info.labels.is_empty() {
                 match name.as_str() {
                     "classlabels_strings" => info.labels = strings,
-                    "classlabels_int64s" | "classlabels_ints" => info.labels = ints.iter().map(|v| v.to_string()).collect(),
+                    "classlabels_int64s" | "classlabels_ints" => {
+                        info.labels = ints.iter().map(|v| v.to_string()).collect()
+                    }
                     _ => {}
                 }
             }
@@ -394,7 +487,10 @@ mod proto {
                 }
                 2 => {
                     let len = usize::try_from(varint(buf, &mut pos)?).map_err(|_| Malformed)?;
-                    let end = pos.checked_add(len).filter(|e| *e <= buf.len()).ok_or(Malformed)?;
+                    let end = pos
+                        .checked_add(len)
+                        .filter(|e| *e <= buf.len())
+                        .ok_or(Malformed)?;
                     let b = &buf[pos..end];
                     pos = end;
                     Field::Bytes(b)

@@ -95,7 +95,10 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
-    move |source| ModelError::Io { path: path.to_path_buf(), source }
+    move |source| ModelError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Model names become directory names: keep them boring.
@@ -106,19 +109,27 @@ pub fn validate_name(name: &str) -> Result<(), ModelError> {
         Some("longer than 100 characters")
     } else if name.starts_with('.') {
         Some("starts with a dot")
-    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         Some("use only letters, digits, '-', '_' and '.'")
     } else {
         None
     };
     match reason {
-        Some(reason) => Err(ModelError::InvalidName { name: name.to_string(), reason }),
+        Some(reason) => Err(ModelError::InvalidName {
+            name: name.to_string(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
 
 fn parse_version_dir(name: &str) -> Option<u32> {
-    name.strip_prefix('v').filter(|d| d.chars().all(|c| c.is_ascii_digit())).and_then(|d| d.parse().ok())
+    name.strip_prefix('v')
+        .filter(|d| d.chars().all(|c| c.is_ascii_digit()))
+        .and_then(|d| d.parse().ok())
 }
 
 /// A unique `.partial` sibling, so two writers never share a temp path.
@@ -138,14 +149,19 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
 
 /// Writes `meta.json` + payload into a fresh directory at `dir`, atomically.
 /// Fails with `AlreadyExists` when `dir` exists: nothing is ever overwritten.
-fn write_artifact_dir(dir: &Path, meta: &ModelMeta, payload: &[u8]) -> Result<(), ArtifactWriteError> {
+fn write_artifact_dir(
+    dir: &Path,
+    meta: &ModelMeta,
+    payload: &[u8],
+) -> Result<(), ArtifactWriteError> {
     if dir.exists() {
         return Err(ArtifactWriteError::Exists);
     }
     let tmp = partial_path(dir);
     let result = (|| {
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        let meta_bytes = serde_json::to_vec_pretty(meta).map_err(|e| ModelError::Encode(e.to_string()))?;
+        let meta_bytes =
+            serde_json::to_vec_pretty(meta).map_err(|e| ModelError::Encode(e.to_string()))?;
         write_synced(&tmp.join(meta.payload.file_name()), payload)?;
         write_synced(&tmp.join(META_FILE), &meta_bytes)?;
         Ok(())
@@ -162,7 +178,10 @@ fn write_artifact_dir(dir: &Path, meta: &ModelMeta, payload: &[u8]) -> Result<()
             if dir.exists() {
                 Err(ArtifactWriteError::Exists)
             } else {
-                Err(ArtifactWriteError::Model(ModelError::Io { path: dir.to_path_buf(), source: e }))
+                Err(ArtifactWriteError::Model(ModelError::Io {
+                    path: dir.to_path_buf(),
+                    source: e,
+                }))
             }
         }
     }
@@ -177,29 +196,50 @@ enum ArtifactWriteError {
 /// payload hash matches. Returns the meta and the payload bytes.
 fn read_artifact_dir(dir: &Path) -> Result<(ModelMeta, Vec<u8>), ModelError> {
     let meta_path = dir.join(META_FILE);
-    let corrupt = |reason: String| ModelError::Corrupt { path: meta_path.clone(), reason };
+    let corrupt = |reason: String| ModelError::Corrupt {
+        path: meta_path.clone(),
+        reason,
+    };
     let meta_bytes = fs::read(&meta_path).map_err(io_err(&meta_path))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&meta_bytes).map_err(|e| corrupt(format!("meta.json is not valid JSON ({e})")))?;
+    let value: serde_json::Value = serde_json::from_slice(&meta_bytes)
+        .map_err(|e| corrupt(format!("meta.json is not valid JSON ({e})")))?;
     match value.get("format").and_then(|f| f.as_str()) {
         Some(ARTIFACT_FORMAT) => {}
-        Some(other) => return Err(ModelError::UnknownFormat { path: meta_path.clone(), found: other.to_string() }),
+        Some(other) => {
+            return Err(ModelError::UnknownFormat {
+                path: meta_path.clone(),
+                found: other.to_string(),
+            });
+        }
         None => return Err(corrupt("meta.json has no \"format\" field".to_string())),
     }
-    let meta: ModelMeta = serde_json::from_value(value).map_err(|e| corrupt(format!("meta.json: {e}")))?;
+    let meta: ModelMeta =
+        serde_json::from_value(value).map_err(|e| corrupt(format!("meta.json: {e}")))?;
     let payload_path = dir.join(meta.payload.file_name());
     let payload = fs::read(&payload_path).map_err(io_err(&payload_path))?;
     let actual = sha256_hex(&payload);
     if actual != meta.content_sha256 {
-        return Err(ModelError::HashMismatch { path: payload_path, expected: meta.content_sha256, actual });
+        return Err(ModelError::HashMismatch {
+            path: payload_path,
+            expected: meta.content_sha256,
+            actual,
+        });
     }
     Ok((meta, payload))
 }
 
 /// Decodes a verified payload into a predictor and checks it fits the meta.
-fn build_model(dir: &Path, meta: ModelMeta, payload: &[u8], onnxruntime: Option<&Path>) -> Result<Model, ModelError> {
+fn build_model(
+    dir: &Path,
+    meta: ModelMeta,
+    payload: &[u8],
+    onnxruntime: Option<&Path>,
+) -> Result<Model, ModelError> {
     let payload_path = dir.join(meta.payload.file_name());
-    let corrupt = |reason: String| ModelError::Corrupt { path: payload_path.clone(), reason };
+    let corrupt = |reason: String| ModelError::Corrupt {
+        path: payload_path.clone(),
+        reason,
+    };
     let predictor = match meta.payload {
         PayloadKind::Native => {
             let artifact: NativeArtifact =
@@ -207,7 +247,12 @@ fn build_model(dir: &Path, meta: ModelMeta, payload: &[u8], onnxruntime: Option<
             check_native(&artifact, &meta).map_err(corrupt)?;
             Predictor::Native(artifact)
         }
-        PayloadKind::Onnx => Predictor::Onnx(OnnxPredictor::load(payload, meta.features.len(), &meta.labels, onnxruntime)?),
+        PayloadKind::Onnx => Predictor::Onnx(OnnxPredictor::load(
+            payload,
+            meta.features.len(),
+            &meta.labels,
+            onnxruntime,
+        )?),
     };
     Ok(Model::new(meta, predictor))
 }
@@ -219,11 +264,16 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
     if let Some(s) = &a.scaler
         && (s.offsets.len() != nf || s.factors.len() != nf)
     {
-        return Err(format!("scaler has {} columns, model has {nf} features", s.offsets.len()));
+        return Err(format!(
+            "scaler has {} columns, model has {nf} features",
+            s.offsets.len()
+        ));
     }
     let class_ok = |c: usize| c < nc;
     let ok = match &a.predictor {
-        NativePredictor::LogisticBinary(m) => m.weights.len() == nf && class_ok(m.positive) && class_ok(m.negative),
+        NativePredictor::LogisticBinary(m) => {
+            m.weights.len() == nf && class_ok(m.positive) && class_ok(m.negative)
+        }
         NativePredictor::LogisticMultinomial(m) => {
             !m.classes.is_empty()
                 && m.weights.len() == m.classes.len()
@@ -251,7 +301,13 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
             !f.trees.is_empty() && f.n_classes == nc && f.trees.iter().all(|t| tree_ok(t, nf, nc))
         }
     };
-    if ok { Ok(()) } else { Err(format!("predictor does not fit {nf} features and {nc} classes")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "predictor does not fit {nf} features and {nc} classes"
+        ))
+    }
 }
 
 fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
@@ -264,7 +320,10 @@ fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
                 (node.next as usize) < t.leaf_class.len()
             } else {
                 // Both children come after their parent: no cycles, traversal ends.
-                (node.feature as usize) < nf && i + 1 < n && (node.next as usize) < n && node.next as usize > i + 1
+                (node.feature as usize) < nf
+                    && i + 1 < n
+                    && (node.next as usize) < n
+                    && node.next as usize > i + 1
             }
         })
 }
@@ -272,7 +331,10 @@ fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
 impl Registry {
     /// Opens (creating if needed) the registry at `root`. `onnxruntime` is the
     /// configured runtime library path, if any (see [`onnx::locate_onnxruntime`]).
-    pub fn open(root: impl Into<PathBuf>, onnxruntime: Option<PathBuf>) -> Result<Registry, ModelError> {
+    pub fn open(
+        root: impl Into<PathBuf>,
+        onnxruntime: Option<PathBuf>,
+    ) -> Result<Registry, ModelError> {
         let root = root.into();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
         Ok(Registry { root, onnxruntime })
@@ -280,7 +342,10 @@ impl Registry {
 
     /// Opens the registry named in `[models]` (the loader has already defaulted it to `<state_dir>/models`).
     pub fn from_config(models: &mld_shared::config::ModelsConfig) -> Result<Registry, ModelError> {
-        let root = models.registry.clone().unwrap_or_else(|| PathBuf::from("models"));
+        let root = models
+            .registry
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("models"));
         Registry::open(root, models.onnxruntime.clone())
     }
 
@@ -304,7 +369,12 @@ impl Registry {
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ModelError::Io { path: dir, source: e }),
+            Err(e) => {
+                return Err(ModelError::Io {
+                    path: dir,
+                    source: e,
+                });
+            }
         };
         let mut versions: Vec<u32> = rd
             .filter_map(|e| e.ok())
@@ -333,9 +403,16 @@ impl Registry {
         let versions = self
             .version_numbers(name)?
             .into_iter()
-            .map(|v| VersionEntry { version: v, status: status_of(read_artifact_dir(&self.version_dir(name, v))) })
+            .map(|v| VersionEntry {
+                version: v,
+                status: status_of(read_artifact_dir(&self.version_dir(name, v))),
+            })
             .collect();
-        Ok(ModelEntry { name: name.to_string(), active: self.active(name)?, versions })
+        Ok(ModelEntry {
+            name: name.to_string(),
+            active: self.active(name)?,
+            versions,
+        })
     }
 
     /// The verified metadata of one version (no predictor is built).
@@ -343,7 +420,10 @@ impl Registry {
         validate_name(name)?;
         let dir = self.version_dir(name, version);
         if !dir.is_dir() {
-            return Err(ModelError::NotFound { name: name.to_string(), version: Some(version) });
+            return Err(ModelError::NotFound {
+                name: name.to_string(),
+                version: Some(version),
+            });
         }
         Ok(read_artifact_dir(&dir)?.0)
     }
@@ -353,13 +433,19 @@ impl Registry {
         validate_name(name)?;
         let dir = self.version_dir(name, version);
         if !dir.is_dir() {
-            return Err(ModelError::NotFound { name: name.to_string(), version: Some(version) });
+            return Err(ModelError::NotFound {
+                name: name.to_string(),
+                version: Some(version),
+            });
         }
         let (meta, payload) = read_artifact_dir(&dir)?;
         if meta.name != name || meta.version != version {
             return Err(ModelError::Corrupt {
                 path: dir.join(META_FILE),
-                reason: format!("meta.json says {} v{}, directory says {name} v{version}", meta.name, meta.version),
+                reason: format!(
+                    "meta.json says {} v{}, directory says {name} v{version}",
+                    meta.name, meta.version
+                ),
             });
         }
         build_model(&dir, meta, &payload, self.onnxruntime.as_deref())
@@ -367,7 +453,9 @@ impl Registry {
 
     /// Loads the version the `active` alias points at.
     pub fn load_active(&self, name: &str) -> Result<Model, ModelError> {
-        let version = self.active(name)?.ok_or_else(|| ModelError::NoActive { name: name.to_string() })?;
+        let version = self.active(name)?.ok_or_else(|| ModelError::NoActive {
+            name: name.to_string(),
+        })?;
         self.load(name, version)
     }
 
@@ -392,12 +480,19 @@ impl Registry {
         let tmp = partial_path(&path);
         write_synced(&tmp, format!("{version}\n").as_bytes())?;
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        Ok(VersionRef { name: name.to_string(), version, content_sha256: meta.content_sha256 })
+        Ok(VersionRef {
+            name: name.to_string(),
+            version,
+            content_sha256: meta.content_sha256,
+        })
     }
 
     /// Applies `[models] active` from the config: sets the alias only for names
     /// that have none yet (afterwards the alias belongs to admins).
-    pub fn apply_initial_active(&self, initial: &BTreeMap<String, u32>) -> Vec<(String, ModelError)> {
+    pub fn apply_initial_active(
+        &self,
+        initial: &BTreeMap<String, u32>,
+    ) -> Vec<(String, ModelError)> {
         let mut errors = Vec::new();
         for (name, &version) in initial {
             let r = self.active(name).and_then(|a| match a {
@@ -412,7 +507,12 @@ impl Registry {
     }
 
     /// Writes `payload` as the next version of `name`; retries the number if a concurrent commit took it.
-    fn commit_payload(&self, name: &str, mut meta: ModelMeta, payload: &[u8]) -> Result<VersionRef, ModelError> {
+    fn commit_payload(
+        &self,
+        name: &str,
+        mut meta: ModelMeta,
+        payload: &[u8],
+    ) -> Result<VersionRef, ModelError> {
         validate_name(name)?;
         let model_dir = self.root.join(name);
         fs::create_dir_all(&model_dir).map_err(io_err(&model_dir))?;
@@ -423,34 +523,60 @@ impl Registry {
             meta.version = version;
             match write_artifact_dir(&self.version_dir(name, version), &meta, payload) {
                 Ok(()) => {
-                    return Ok(VersionRef { name: name.to_string(), version, content_sha256: meta.content_sha256 });
+                    return Ok(VersionRef {
+                        name: name.to_string(),
+                        version,
+                        content_sha256: meta.content_sha256,
+                    });
                 }
                 Err(ArtifactWriteError::Exists) => continue,
                 Err(ArtifactWriteError::Model(e)) => return Err(e),
             }
         }
-        Err(ModelError::VersionExists { name: name.to_string(), version: meta.version })
+        Err(ModelError::VersionExists {
+            name: name.to_string(),
+            version: meta.version,
+        })
     }
 
     /// Writes an artifact as exactly `version` of `name`; refuses if it exists.
-    pub fn commit_as(&self, name: &str, version: u32, mut meta: ModelMeta, artifact: &NativeArtifact) -> Result<VersionRef, ModelError> {
+    pub fn commit_as(
+        &self,
+        name: &str,
+        version: u32,
+        mut meta: ModelMeta,
+        artifact: &NativeArtifact,
+    ) -> Result<VersionRef, ModelError> {
         validate_name(name)?;
-        let payload = serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
+        let payload =
+            serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
         fs::create_dir_all(self.root.join(name)).map_err(io_err(&self.root))?;
         meta.name = name.to_string();
         meta.version = version;
         meta.payload = PayloadKind::Native;
         meta.content_sha256 = sha256_hex(&payload);
         match write_artifact_dir(&self.version_dir(name, version), &meta, &payload) {
-            Ok(()) => Ok(VersionRef { name: name.to_string(), version, content_sha256: meta.content_sha256 }),
-            Err(ArtifactWriteError::Exists) => Err(ModelError::VersionExists { name: name.to_string(), version }),
+            Ok(()) => Ok(VersionRef {
+                name: name.to_string(),
+                version,
+                content_sha256: meta.content_sha256,
+            }),
+            Err(ArtifactWriteError::Exists) => Err(ModelError::VersionExists {
+                name: name.to_string(),
+                version,
+            }),
             Err(ArtifactWriteError::Model(e)) => Err(e),
         }
     }
 
     /// Keeps a trained model as an experiment; returns its id.
-    pub fn save_experiment(&self, mut meta: ModelMeta, artifact: &NativeArtifact) -> Result<ExperimentId, ModelError> {
-        let payload = serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
+    pub fn save_experiment(
+        &self,
+        mut meta: ModelMeta,
+        artifact: &NativeArtifact,
+    ) -> Result<ExperimentId, ModelError> {
+        let payload =
+            serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
         meta.name = String::new();
         meta.version = 0;
         meta.payload = PayloadKind::Native;
@@ -459,15 +585,25 @@ impl Registry {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let stamp = meta.created_at.strftime("%Y%m%dT%H%M%SZ").to_string();
         for n in 0..100u32 {
-            let suffix = if n == 0 { String::new() } else { format!("-{n}") };
-            let id = ExperimentId(format!("{}-{stamp}-{}{suffix}", meta.algorithm.name(), &meta.content_sha256[..8]));
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            let id = ExperimentId(format!(
+                "{}-{stamp}-{}{suffix}",
+                meta.algorithm.name(),
+                &meta.content_sha256[..8]
+            ));
             match write_artifact_dir(&dir.join(&id.0), &meta, &payload) {
                 Ok(()) => return Ok(id),
                 Err(ArtifactWriteError::Exists) => continue,
                 Err(ArtifactWriteError::Model(e)) => return Err(e),
             }
         }
-        Err(ModelError::Encode("could not allocate an experiment id".to_string()))
+        Err(ModelError::Encode(
+            "could not allocate an experiment id".to_string(),
+        ))
     }
 
     /// All experiments, newest id last; broken ones with the reason.
@@ -476,7 +612,12 @@ impl Registry {
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(ModelError::Io { path: dir, source: e }),
+            Err(e) => {
+                return Err(ModelError::Io {
+                    path: dir,
+                    source: e,
+                });
+            }
         };
         let mut ids: Vec<String> = rd
             .filter_map(|e| e.ok())
@@ -488,7 +629,10 @@ impl Registry {
             .into_iter()
             .map(|id| {
                 let status = status_of(read_artifact_dir(&dir.join(&id)));
-                ExperimentEntry { id: ExperimentId(id), status }
+                ExperimentEntry {
+                    id: ExperimentId(id),
+                    status,
+                }
             })
             .collect())
     }
@@ -509,7 +653,12 @@ impl Registry {
     /// Loads an experiment to score with it (e.g. to try it before committing).
     pub fn load_experiment(&self, id: &ExperimentId) -> Result<Model, ModelError> {
         let (meta, payload) = self.read_experiment(id)?;
-        build_model(&self.experiment_dir(id)?, meta, &payload, self.onnxruntime.as_deref())
+        build_model(
+            &self.experiment_dir(id)?,
+            meta,
+            &payload,
+            self.onnxruntime.as_deref(),
+        )
     }
 
     pub fn delete_experiment(&self, id: &ExperimentId) -> Result<(), ModelError> {
@@ -521,7 +670,11 @@ impl Registry {
     }
 
     /// Makes an experiment the next version of `name` and removes the experiment.
-    pub fn commit_experiment(&self, id: &ExperimentId, name: &str) -> Result<VersionRef, ModelError> {
+    pub fn commit_experiment(
+        &self,
+        id: &ExperimentId,
+        name: &str,
+    ) -> Result<VersionRef, ModelError> {
         validate_name(name)?;
         let (meta, payload) = self.read_experiment(id)?;
         let committed = self.commit_payload(name, meta, &payload)?;
@@ -544,7 +697,9 @@ impl Registry {
         // Say "runtime missing" before anything else: it is the error users can fix first.
         onnx::locate_onnxruntime(self.onnxruntime.as_deref())?;
         if features.is_empty() {
-            return Err(ModelError::OnnxUnsupported { reason: "no feature names given".to_string() });
+            return Err(ModelError::OnnxUnsupported {
+                reason: "no feature names given".to_string(),
+            });
         }
         let info = onnx::inspect(bytes)?;
         let labels = match (labels, info.labels.is_empty()) {
@@ -562,12 +717,14 @@ impl Registry {
             (None, false) => info.labels,
             (None, true) => {
                 return Err(ModelError::Labels {
-                    reason: "the graph does not name its classes; pass the labels explicitly".to_string(),
+                    reason: "the graph does not name its classes; pass the labels explicitly"
+                        .to_string(),
                 });
             }
         };
         // Building the predictor is the check: runtime present, graph accepted, interface right.
-        let predictor = OnnxPredictor::load(bytes, features.len(), &labels, self.onnxruntime.as_deref())?;
+        let predictor =
+            OnnxPredictor::load(bytes, features.len(), &labels, self.onnxruntime.as_deref())?;
         let zeros = ndarray::Array2::<f64>::zeros((1, features.len()));
         let columns: Vec<usize> = (0..features.len()).collect();
         predictor.predict(&columns, zeros.view())?;
@@ -597,6 +754,8 @@ impl Registry {
 fn status_of(r: Result<(ModelMeta, Vec<u8>), ModelError>) -> VersionStatus {
     match r {
         Ok((meta, _)) => VersionStatus::Ok(Box::new(meta)),
-        Err(e) => VersionStatus::Broken { reason: e.to_string() },
+        Err(e) => VersionStatus::Broken {
+            reason: e.to_string(),
+        },
     }
 }

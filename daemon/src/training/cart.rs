@@ -24,12 +24,19 @@ fn impurity(counts: &[f64], total: f64, entropy: bool) -> f64 {
         return 0.0;
     }
     if entropy {
-        counts.iter().filter(|c| **c > 0.0).map(|c| {
-            let p = c / total;
-            -p * p.log2()
-        }).sum()
+        counts
+            .iter()
+            .filter(|c| **c > 0.0)
+            .map(|c| {
+                let p = c / total;
+                -p * p.log2()
+            })
+            .sum()
     } else {
-        1.0 - counts.iter().map(|c| (c / total) * (c / total)).sum::<f64>()
+        1.0 - counts
+            .iter()
+            .map(|c| (c / total) * (c / total))
+            .sum::<f64>()
     }
 }
 
@@ -61,7 +68,11 @@ pub(crate) fn fit_cart(
         features,
         n_classes,
         params,
-        tree: FlatTree { nodes: Vec::new(), leaf_class: Vec::new(), leaf_score: Vec::new() },
+        tree: FlatTree {
+            nodes: Vec::new(),
+            leaf_class: Vec::new(),
+            leaf_score: Vec::new(),
+        },
     };
     let mut rows = rows.to_vec();
     b.node(&mut rows, 0);
@@ -72,7 +83,11 @@ impl Builder<'_, '_> {
     /// Appends the subtree for `rows` in pre-order. Returns the node index.
     fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
         let i = self.tree.nodes.len();
-        self.tree.nodes.push(TreeNode { feature: LEAF, next: 0, threshold: 0.0 });
+        self.tree.nodes.push(TreeNode {
+            feature: LEAF,
+            next: 0,
+            threshold: 0.0,
+        });
 
         let mut counts = vec![0.0; self.n_classes];
         for &r in rows.iter() {
@@ -89,18 +104,25 @@ impl Builder<'_, '_> {
         match split {
             Some((feature, threshold)) => {
                 // Partition in place: left = x < threshold, order kept stable for determinism.
-                let (mut left, mut right): (Vec<usize>, Vec<usize>) =
-                    rows.iter().partition(|&&r| self.x[[r, feature]] < threshold);
+                let (mut left, mut right): (Vec<usize>, Vec<usize>) = rows
+                    .iter()
+                    .partition(|&&r| self.x[[r, feature]] < threshold);
                 // Pre-order: the left subtree directly follows this node.
                 self.node(&mut left, depth + 1);
                 let r = self.node(&mut right, depth + 1);
-                self.tree.nodes[i] = TreeNode { feature: feature as u32, next: r, threshold };
+                self.tree.nodes[i] = TreeNode {
+                    feature: feature as u32,
+                    next: r,
+                    threshold,
+                };
             }
             None => {
                 let k = majority(&counts);
                 self.tree.nodes[i].next = self.tree.leaf_class.len() as u32;
                 self.tree.leaf_class.push(k as u32);
-                self.tree.leaf_score.push(if total > 0.0 { counts[k] / total } else { 1.0 });
+                self.tree
+                    .leaf_score
+                    .push(if total > 0.0 { counts[k] / total } else { 1.0 });
             }
         }
         i as u32

@@ -44,11 +44,19 @@ pub struct DatasetInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamKind {
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// An int value is accepted too.
-    Float { min: f64, max: f64 },
+    Float {
+        min: f64,
+        max: f64,
+    },
     Bool,
-    Choice { options: Vec<String> },
+    Choice {
+        options: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +140,9 @@ fn choice(name: &str, description: &str, options: &[&str], default: &str) -> Hyp
     HyperparameterSpec {
         name: name.into(),
         description: description.into(),
-        kind: ParamKind::Choice { options: options.iter().map(|o| o.to_string()).collect() },
+        kind: ParamKind::Choice {
+            options: options.iter().map(|o| o.to_string()).collect(),
+        },
         default: ParamValue::Text(default.into()),
     }
 }
@@ -155,16 +165,39 @@ pub fn model_specs() -> Vec<ModelSpec> {
         description: description.to_string(),
         hyperparameters,
     };
-    let split_quality = choice("split_quality", "impurity measure for splits", &["gini", "entropy"], "gini");
-    let max_depth = int("max_depth", "deepest level of a tree; 0 = unlimited", 0, 100, 0);
+    let split_quality = choice(
+        "split_quality",
+        "impurity measure for splits",
+        &["gini", "entropy"],
+        "gini",
+    );
+    let max_depth = int(
+        "max_depth",
+        "deepest level of a tree; 0 = unlimited",
+        0,
+        100,
+        0,
+    );
     vec![
         spec(
             Algorithm::LogisticRegression,
             "logistic regression (binary for two classes, multinomial for more)",
             vec![
                 float("alpha", "L2 regularization strength", 0.0, 1e6, 1.0),
-                int("max_iterations", "optimizer iteration limit", 1, 100_000, 100),
-                float("gradient_tolerance", "optimizer stops below this gradient norm", 1e-12, 1.0, 1e-4),
+                int(
+                    "max_iterations",
+                    "optimizer iteration limit",
+                    1,
+                    100_000,
+                    100,
+                ),
+                float(
+                    "gradient_tolerance",
+                    "optimizer stops below this gradient norm",
+                    1e-12,
+                    1.0,
+                    1e-4,
+                ),
                 scaling("standard"),
             ],
         ),
@@ -174,7 +207,13 @@ pub fn model_specs() -> Vec<ModelSpec> {
             vec![
                 split_quality.clone(),
                 max_depth.clone(),
-                float("min_weight_split", "fewest rows a node needs to be split", 1.0, 1e9, 2.0),
+                float(
+                    "min_weight_split",
+                    "fewest rows a node needs to be split",
+                    1.0,
+                    1e9,
+                    2.0,
+                ),
                 float("min_weight_leaf", "fewest rows in a leaf", 1.0, 1e9, 1.0),
                 scaling("none"),
             ],
@@ -183,7 +222,13 @@ pub fn model_specs() -> Vec<ModelSpec> {
             Algorithm::GaussianNb,
             "Gaussian naive Bayes",
             vec![
-                float("var_smoothing", "share of the largest variance added to all variances", 0.0, 1.0, 1e-9),
+                float(
+                    "var_smoothing",
+                    "share of the largest variance added to all variances",
+                    0.0,
+                    1.0,
+                    1e-9,
+                ),
                 scaling("none"),
             ],
         ),
@@ -191,9 +236,26 @@ pub fn model_specs() -> Vec<ModelSpec> {
             Algorithm::Svm,
             "support vector machine (one-vs-rest for more than two classes)",
             vec![
-                float("c", "penalty for misclassified training rows", 1e-6, 1e6, 1.0),
-                choice("kernel", "kernel function", &["linear", "gaussian"], "linear"),
-                float("gaussian_eps", "width of the gaussian kernel", 1e-6, 1e6, 1.0),
+                float(
+                    "c",
+                    "penalty for misclassified training rows",
+                    1e-6,
+                    1e6,
+                    1.0,
+                ),
+                choice(
+                    "kernel",
+                    "kernel function",
+                    &["linear", "gaussian"],
+                    "linear",
+                ),
+                float(
+                    "gaussian_eps",
+                    "width of the gaussian kernel",
+                    1e-6,
+                    1e6,
+                    1.0,
+                ),
                 scaling("standard"),
             ],
         ),
@@ -203,7 +265,12 @@ pub fn model_specs() -> Vec<ModelSpec> {
             vec![
                 int("n_trees", "number of trees", 1, 1000, 100),
                 max_depth,
-                choice("max_features", "features each tree sees: sqrt(n) chosen at random, or all", &["sqrt", "all"], "sqrt"),
+                choice(
+                    "max_features",
+                    "features each tree sees: sqrt(n) chosen at random, or all",
+                    &["sqrt", "all"],
+                    "sqrt",
+                ),
                 split_quality,
                 scaling("none"),
             ],
@@ -212,13 +279,28 @@ pub fn model_specs() -> Vec<ModelSpec> {
 }
 
 pub fn metric_specs() -> Vec<MetricSpec> {
-    let m = |name: &str, description: &str| MetricSpec { name: name.into(), description: description.into() };
+    let m = |name: &str, description: &str| MetricSpec {
+        name: name.into(),
+        description: description.into(),
+    };
     vec![
         m("accuracy", "share of held-out rows predicted correctly"),
-        m("precision", "per class and macro average: of rows predicted as the class, the share that are"),
-        m("recall", "per class and macro average: of rows of the class, the share predicted as it"),
-        m("f1", "per class and macro average: harmonic mean of precision and recall"),
-        m("confusion_matrix", "held-out row counts by true class (rows) and predicted class (columns)"),
+        m(
+            "precision",
+            "per class and macro average: of rows predicted as the class, the share that are",
+        ),
+        m(
+            "recall",
+            "per class and macro average: of rows of the class, the share predicted as it",
+        ),
+        m(
+            "f1",
+            "per class and macro average: harmonic mean of precision and recall",
+        ),
+        m(
+            "confusion_matrix",
+            "held-out row counts by true class (rows) and predicted class (columns)",
+        ),
     ]
 }
 
@@ -226,8 +308,16 @@ impl Catalog {
     /// Builds the catalog; each CSV is read once to describe it. A dataset that
     /// cannot be read is listed with its `problem` rather than failing the catalog.
     pub fn new(datasets: &BTreeMap<String, DatasetConfig>) -> Catalog {
-        let infos = datasets.iter().map(|(name, cfg)| describe(name, cfg)).collect();
-        Catalog { datasets: infos, models: model_specs(), metrics: metric_specs(), configs: datasets.clone() }
+        let infos = datasets
+            .iter()
+            .map(|(name, cfg)| describe(name, cfg))
+            .collect();
+        Catalog {
+            datasets: infos,
+            models: model_specs(),
+            metrics: metric_specs(),
+            configs: datasets.clone(),
+        }
     }
 
     pub fn from_config(models: &mld_shared::config::ModelsConfig) -> Catalog {
@@ -249,21 +339,39 @@ impl Catalog {
     /// Checks `request` against the catalog; returns every violation at once.
     pub fn validate(&self, request: &TrainRequest) -> Result<ValidRequest, TrainingError> {
         let mut errors = Vec::new();
-        let mut fail = |field: &str, message: String| errors.push(FieldError { field: field.to_string(), message });
+        let mut fail = |field: &str, message: String| {
+            errors.push(FieldError {
+                field: field.to_string(),
+                message,
+            })
+        };
 
         let dataset = self.dataset(&request.dataset);
         match dataset {
-            None => fail("dataset", format!("no dataset {:?} in the catalog", request.dataset)),
+            None => fail(
+                "dataset",
+                format!("no dataset {:?} in the catalog", request.dataset),
+            ),
             Some(d) => {
                 if let Some(p) = &d.problem {
-                    fail("dataset", format!("dataset {:?} cannot be used: {p}", d.name));
+                    fail(
+                        "dataset",
+                        format!("dataset {:?} cannot be used: {p}", d.name),
+                    );
                 }
             }
         }
         let model = self.model(&request.model);
         if model.is_none() {
             let known: Vec<&str> = self.models.iter().map(|m| m.name.as_str()).collect();
-            fail("model", format!("no model {:?} in the catalog (known: {})", request.model, known.join(", ")));
+            fail(
+                "model",
+                format!(
+                    "no model {:?} in the catalog (known: {})",
+                    request.model,
+                    known.join(", ")
+                ),
+            );
         }
         if let (Some(d), Some(m)) = (dataset, model)
             && let Some(task) = d.task
@@ -271,7 +379,13 @@ impl Catalog {
         {
             fail(
                 "model",
-                format!("{} is a {} model but dataset {:?} is a {} task", m.name, m.task.name(), d.name, task.name()),
+                format!(
+                    "{} is a {} model but dataset {:?} is a {} task",
+                    m.name,
+                    m.task.name(),
+                    d.name,
+                    task.name()
+                ),
             );
         }
         let mut hyperparameters = BTreeMap::new();
@@ -280,8 +394,16 @@ impl Catalog {
                 let field = format!("hyperparameters.{name}");
                 match m.hyperparameters.iter().find(|h| &h.name == name) {
                     None => {
-                        let known: Vec<&str> = m.hyperparameters.iter().map(|h| h.name.as_str()).collect();
-                        fail(&field, format!("{} has no hyperparameter {name:?} (known: {})", m.name, known.join(", ")))
+                        let known: Vec<&str> =
+                            m.hyperparameters.iter().map(|h| h.name.as_str()).collect();
+                        fail(
+                            &field,
+                            format!(
+                                "{} has no hyperparameter {name:?} (known: {})",
+                                m.name,
+                                known.join(", ")
+                            ),
+                        )
                     }
                     Some(spec) => match check_value(spec, value) {
                         Ok(v) => {
@@ -292,11 +414,19 @@ impl Catalog {
                 }
             }
             for spec in &m.hyperparameters {
-                hyperparameters.entry(spec.name.clone()).or_insert_with(|| spec.default.clone());
+                hyperparameters
+                    .entry(spec.name.clone())
+                    .or_insert_with(|| spec.default.clone());
             }
         }
         if !(request.test_split > 0.0 && request.test_split < 1.0) {
-            fail("test_split", format!("must be strictly between 0 and 1, got {}", request.test_split));
+            fail(
+                "test_split",
+                format!(
+                    "must be strictly between 0 and 1, got {}",
+                    request.test_split
+                ),
+            );
         }
         match (errors.is_empty(), model) {
             (true, Some(m)) => Ok(ValidRequest {

@@ -44,7 +44,10 @@ pub struct LoadedDataset {
 /// A label column of numbers that are not all integers is a regression target;
 /// anything else (text, integer codes) names classes.
 fn infer_task(labels: &[String]) -> Task {
-    let numeric: Option<Vec<f64>> = labels.iter().map(|l| l.trim().parse::<f64>().ok()).collect();
+    let numeric: Option<Vec<f64>> = labels
+        .iter()
+        .map(|l| l.trim().parse::<f64>().ok())
+        .collect();
     match numeric {
         Some(v) if v.iter().any(|x| x.fract() != 0.0) => Task::Regression,
         _ => Task::Classification,
@@ -56,14 +59,23 @@ pub fn load(name: &str, config: &DatasetConfig) -> Result<LoadedDataset, Trainin
     let Some(path) = config.csv.as_deref() else {
         return Err(TrainingError::DatasetNotSupported {
             name: name.to_string(),
-            reason: "datalake-query datasets are not yet supported for training; use a CSV file".to_string(),
+            reason: "datalake-query datasets are not yet supported for training; use a CSV file"
+                .to_string(),
         });
     };
     load_csv(name, path, &config.label, config.features.as_deref())
 }
 
-pub fn load_csv(name: &str, path: &Path, label: &str, features: Option<&[String]>) -> Result<LoadedDataset, TrainingError> {
-    let fail = |reason: String| TrainingError::Dataset { name: name.to_string(), reason };
+pub fn load_csv(
+    name: &str,
+    path: &Path,
+    label: &str,
+    features: Option<&[String]>,
+) -> Result<LoadedDataset, TrainingError> {
+    let fail = |reason: String| TrainingError::Dataset {
+        name: name.to_string(),
+        reason,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
@@ -74,10 +86,12 @@ pub fn load_csv(name: &str, path: &Path, label: &str, features: Option<&[String]
         .iter()
         .map(str::to_string)
         .collect();
-    let label_col = header
-        .iter()
-        .position(|h| h == label)
-        .ok_or_else(|| fail(format!("{}: no label column {label:?} in the header", path.display())))?;
+    let label_col = header.iter().position(|h| h == label).ok_or_else(|| {
+        fail(format!(
+            "{}: no label column {label:?} in the header",
+            path.display()
+        ))
+    })?;
     let features: Vec<String> = match features {
         Some(f) => f.to_vec(),
         None => header.iter().filter(|h| *h != label).cloned().collect(),
@@ -85,10 +99,12 @@ pub fn load_csv(name: &str, path: &Path, label: &str, features: Option<&[String]
     let feature_cols: Vec<usize> = features
         .iter()
         .map(|f| {
-            header
-                .iter()
-                .position(|h| h == f)
-                .ok_or_else(|| fail(format!("{}: no feature column {f:?} in the header", path.display())))
+            header.iter().position(|h| h == f).ok_or_else(|| {
+                fail(format!(
+                    "{}: no feature column {f:?} in the header",
+                    path.display()
+                ))
+            })
         })
         .collect::<Result<_, _>>()?;
     if features.is_empty() {
@@ -103,7 +119,10 @@ pub fn load_csv(name: &str, path: &Path, label: &str, features: Option<&[String]
         for (f, &c) in features.iter().zip(&feature_cols) {
             let cell = record.get(c).unwrap_or("");
             let v: f64 = cell.parse().map_err(|_| {
-                fail(format!("{} line {line}: feature {f:?} is {cell:?}, not a number", path.display()))
+                fail(format!(
+                    "{} line {line}: feature {f:?} is {cell:?}, not a number",
+                    path.display()
+                ))
             })?;
             values.push(v);
         }
@@ -119,10 +138,20 @@ pub fn load_csv(name: &str, path: &Path, label: &str, features: Option<&[String]
     let mut classes = raw_labels.clone();
     classes.sort();
     classes.dedup();
-    let y = raw_labels.iter().map(|l| classes.binary_search(l).unwrap_or(0)).collect();
+    let y = raw_labels
+        .iter()
+        .map(|l| classes.binary_search(l).unwrap_or(0))
+        .collect();
     let x = Array2::from_shape_vec((raw_labels.len(), features.len()), values)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    Ok(LoadedDataset { features, label: label.to_string(), x, y, task: infer_task(&raw_labels), classes })
+    Ok(LoadedDataset {
+        features,
+        label: label.to_string(),
+        x,
+        y,
+        task: infer_task(&raw_labels),
+        classes,
+    })
 }
 
 /// sha256 (hex) of the rows `rows` of `data`: feature names, then per row the

@@ -14,7 +14,10 @@ use crate::model::{Algorithm, ParamValue, Registry, VersionRef};
 pub const DEMO_MODEL: &str = "iris";
 pub const DEMO_SEED: u64 = 42;
 
-pub fn ensure_iris_model(registry: &Registry, iris_csv: &Path) -> Result<VersionRef, TrainingError> {
+pub fn ensure_iris_model(
+    registry: &Registry,
+    iris_csv: &Path,
+) -> Result<VersionRef, TrainingError> {
     if registry.meta(DEMO_MODEL, 1).is_ok() {
         let version = registry.active(DEMO_MODEL)?.unwrap_or(1);
         return Ok(registry.set_active(DEMO_MODEL, version)?);
@@ -23,7 +26,12 @@ pub fn ensure_iris_model(registry: &Registry, iris_csv: &Path) -> Result<Version
     let mut hyperparameters: BTreeMap<String, ParamValue> = super::catalog::model_specs()
         .into_iter()
         .find(|m| m.algorithm == Algorithm::LogisticRegression)
-        .map(|m| m.hyperparameters.into_iter().map(|h| (h.name, h.default)).collect())
+        .map(|m| {
+            m.hyperparameters
+                .into_iter()
+                .map(|h| (h.name, h.default))
+                .collect()
+        })
         .unwrap_or_default();
     hyperparameters.insert("alpha".to_string(), ParamValue::Float(0.1));
     let request = ValidRequest {

@@ -9,14 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use linfa::prelude::*;
 use ndarray::{Array1, ArrayView2};
+use rand::Rng;
 use rand::SeedableRng;
 use rand::seq::index::sample;
-use rand::Rng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::TrainingError;
 use super::cart::{CartParams, fit_cart};
-use crate::model::native::{FlatTree, ForestModel, GaussianNbModel, NativePredictor, Sigmoid, Softmax, SvmMachine, SvmModel};
+use crate::model::native::{
+    FlatTree, ForestModel, GaussianNbModel, NativePredictor, Sigmoid, Softmax, SvmMachine, SvmModel,
+};
 use crate::model::{Algorithm, ParamValue};
 
 pub(crate) struct Params<'a>(pub &'a BTreeMap<String, ParamValue>);
@@ -44,25 +46,37 @@ impl Params<'_> {
 }
 
 fn fit_err(algorithm: Algorithm, e: impl std::fmt::Display) -> TrainingError {
-    TrainingError::Fit { algorithm, reason: e.to_string() }
+    TrainingError::Fit {
+        algorithm,
+        reason: e.to_string(),
+    }
+}
+
+/// The (scaled) training split: rows, their class indices, and how many classes the dataset has.
+pub(crate) struct TrainingSet<'a> {
+    pub x: ArrayView2<'a, f64>,
+    pub y: &'a [usize],
+    pub n_classes: usize,
 }
 
 /// Fits `algorithm`; `progress(fraction)` reports within the fitting stage.
 pub(crate) fn fit(
     algorithm: Algorithm,
     params: &Params<'_>,
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
+    set: &TrainingSet<'_>,
     seed: u64,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<NativePredictor, TrainingError> {
+    let TrainingSet { x, y, n_classes } = *set;
     let mut present: Vec<usize> = y.to_vec();
     present.sort_unstable();
     present.dedup();
     if present.len() < 2 {
-        return Err(fit_err(algorithm, "the training split holds fewer than two classes"));
+        return Err(fit_err(
+            algorithm,
+            "the training split holds fewer than two classes",
+        ));
     }
     let targets = Array1::from(y.to_vec());
     match algorithm {
@@ -89,7 +103,12 @@ pub(crate) fn fit(
                     .fit(&ds)
                     .map_err(|e| fit_err(algorithm, e))?;
                 Ok(NativePredictor::LogisticMultinomial(Softmax {
-                    weights: m.params().columns().into_iter().map(|c| c.to_vec()).collect(),
+                    weights: m
+                        .params()
+                        .columns()
+                        .into_iter()
+                        .map(|c| c.to_vec())
+                        .collect(),
                     intercepts: m.intercept().to_vec(),
                     classes: m.classes().to_vec(),
                 }))
@@ -107,26 +126,41 @@ pub(crate) fn fit(
                 .var_smoothing(params.float("var_smoothing"))
                 .fit(&ds)
                 .map_err(|e| fit_err(algorithm, e))?;
-            Ok(NativePredictor::GaussianNb(gaussian_nb_params(&m).map_err(|e| fit_err(algorithm, e))?))
+            Ok(NativePredictor::GaussianNb(
+                gaussian_nb_params(&m).map_err(|e| fit_err(algorithm, e))?,
+            ))
         }
         Algorithm::Svm => {
             let c = params.float("c");
             let gaussian = params.text("kernel") == "gaussian";
             let eps = params.float("gaussian_eps");
             // Two classes: one machine, positive = class 1. More: one per class.
-            let positives: Vec<usize> = if n_classes == 2 { vec![1] } else { (0..n_classes).collect() };
+            let positives: Vec<usize> = if n_classes == 2 {
+                vec![1]
+            } else {
+                (0..n_classes).collect()
+            };
             let mut machines = Vec::with_capacity(positives.len());
             for (i, &positive) in positives.iter().enumerate() {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(TrainingError::Cancelled);
                 }
                 if !y.contains(&positive) {
-                    return Err(fit_err(algorithm, format!("class {positive} has no training rows; one-vs-rest needs every class")));
+                    return Err(fit_err(
+                        algorithm,
+                        format!(
+                            "class {positive} has no training rows; one-vs-rest needs every class"
+                        ),
+                    ));
                 }
                 let t: Array1<bool> = y.iter().map(|&c| c == positive).collect();
                 let ds = DatasetBase::new(x.to_owned(), t);
                 let p = linfa_svm::Svm::<f64, bool>::params().pos_neg_weights(c, c);
-                let p = if gaussian { p.gaussian_kernel(eps) } else { p.linear_kernel() };
+                let p = if gaussian {
+                    p.gaussian_kernel(eps)
+                } else {
+                    p.linear_kernel()
+                };
                 let svm = p.fit(&ds).map_err(|e| fit_err(algorithm, e))?;
                 machines.push(if gaussian {
                     SvmMachine::Kernel(Box::new(svm))
@@ -140,7 +174,10 @@ pub(crate) fn fit(
                             svm.weighted_sum(&e)
                         })
                         .collect();
-                    SvmMachine::Linear { weights, rho: svm.rho }
+                    SvmMachine::Linear {
+                        weights,
+                        rho: svm.rho,
+                    }
                 });
                 progress((i + 1) as f64 / positives.len() as f64);
             }
@@ -159,13 +196,20 @@ pub(crate) fn fit(
                 if cancel.load(Ordering::Relaxed) {
                     return Err(TrainingError::Cancelled);
                 }
-                let rows: Vec<usize> = (0..x.nrows()).map(|_| rng.gen_range(0..x.nrows())).collect();
+                let rows: Vec<usize> = (0..x.nrows())
+                    .map(|_| rng.gen_range(0..x.nrows()))
+                    .collect();
                 let mut features = sample(&mut rng, nf, k).into_vec();
                 features.sort_unstable();
-                trees.push(fit_tree(algorithm, params, x, y, &rows, &features, n_classes)?);
+                trees.push(fit_tree(
+                    algorithm, params, x, y, &rows, &features, n_classes,
+                )?);
                 progress((t + 1) as f64 / n_trees as f64);
             }
-            Ok(NativePredictor::RandomForest(ForestModel { trees, n_classes }))
+            Ok(NativePredictor::RandomForest(ForestModel {
+                trees,
+                n_classes,
+            }))
         }
         Algorithm::Onnx => Err(fit_err(algorithm, "ONNX models are imported, not trained")),
     }
@@ -183,13 +227,20 @@ fn fit_tree(
 ) -> Result<FlatTree, TrainingError> {
     let depth = params.int("max_depth");
     let (min_weight_split, min_weight_leaf) = if algorithm == Algorithm::DecisionTree {
-        (params.float("min_weight_split"), params.float("min_weight_leaf"))
+        (
+            params.float("min_weight_split"),
+            params.float("min_weight_leaf"),
+        )
     } else {
         (2.0, 1.0)
     };
     let cart = CartParams {
         entropy: params.text("split_quality") == "entropy",
-        max_depth: if depth == 0 { None } else { Some(depth as usize) },
+        max_depth: if depth == 0 {
+            None
+        } else {
+            Some(depth as usize)
+        },
         min_weight_split,
         min_weight_leaf,
     };
@@ -200,10 +251,17 @@ fn fit_tree(
 /// its serde form is the only stable way to read them.
 fn gaussian_nb_params(m: &linfa_bayes::GaussianNb<f64, usize>) -> Result<GaussianNbModel, String> {
     let v = serde_json::to_value(m).map_err(|e| e.to_string())?;
-    let info = v.get("class_info").and_then(|c| c.as_object()).ok_or("unexpected GaussianNb layout")?;
+    let info = v
+        .get("class_info")
+        .and_then(|c| c.as_object())
+        .ok_or("unexpected GaussianNb layout")?;
     let mut classes: Vec<(usize, &serde_json::Value)> = info
         .iter()
-        .map(|(k, v)| k.parse().map(|k| (k, v)).map_err(|_| format!("class key {k:?}")))
+        .map(|(k, v)| {
+            k.parse()
+                .map(|k| (k, v))
+                .map_err(|_| format!("class key {k:?}"))
+        })
         .collect::<Result<_, _>>()?;
     classes.sort_by_key(|(k, _)| *k);
     let array = |v: &serde_json::Value, field: &str| -> Result<Vec<f64>, String> {
@@ -212,12 +270,23 @@ fn gaussian_nb_params(m: &linfa_bayes::GaussianNb<f64, usize>) -> Result<Gaussia
             .and_then(|d| d.as_array())
             .ok_or(format!("GaussianNb field {field} missing"))?
             .iter()
-            .map(|x| x.as_f64().ok_or(format!("GaussianNb field {field} not numeric")))
+            .map(|x| {
+                x.as_f64()
+                    .ok_or(format!("GaussianNb field {field} not numeric"))
+            })
             .collect()
     };
-    let mut out = GaussianNbModel { classes: Vec::new(), log_priors: Vec::new(), means: Vec::new(), variances: Vec::new() };
+    let mut out = GaussianNbModel {
+        classes: Vec::new(),
+        log_priors: Vec::new(),
+        means: Vec::new(),
+        variances: Vec::new(),
+    };
     for (k, c) in classes {
-        let prior = c.get("prior").and_then(|p| p.as_f64()).ok_or("GaussianNb prior missing")?;
+        let prior = c
+            .get("prior")
+            .and_then(|p| p.as_f64())
+            .ok_or("GaussianNb prior missing")?;
         out.classes.push(k);
         out.log_priors.push(prior.ln());
         out.means.push(array(c, "theta")?);

@@ -26,11 +26,27 @@ pub fn metrics_from_confusion(labels: &[String], confusion: Vec<Vec<u64>>) -> Me
             let actual: u64 = confusion[c].iter().sum();
             let precision = ratio(tp, predicted);
             let recall = ratio(tp, actual);
-            let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
-            ClassMetrics { label: labels[c].clone(), precision, recall, f1, support: actual }
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            ClassMetrics {
+                label: labels[c].clone(),
+                precision,
+                recall,
+                f1,
+                support: actual,
+            }
         })
         .collect();
-    let mean = |f: fn(&ClassMetrics) -> f64| if k == 0 { 0.0 } else { per_class.iter().map(f).sum::<f64>() / k as f64 };
+    let mean = |f: fn(&ClassMetrics) -> f64| {
+        if k == 0 {
+            0.0
+        } else {
+            per_class.iter().map(f).sum::<f64>() / k as f64
+        }
+    };
     Metrics {
         accuracy: ratio(correct, total),
         macro_precision: mean(|c| c.precision),

@@ -23,11 +23,17 @@ use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{Catalog, DatasetInfo, DatasetSource, FieldError, HyperparameterSpec, MetricSpec, ModelSpec, ParamKind, ValidRequest};
+pub use catalog::{
+    Catalog, DatasetInfo, DatasetSource, FieldError, HyperparameterSpec, MetricSpec, ModelSpec,
+    ParamKind, ValidRequest,
+};
 pub use dataset::{LoadedDataset, Task};
 
 use crate::model::native::{NativeArtifact, Scaler};
-use crate::model::{ARTIFACT_FORMAT, Algorithm, ExperimentId, Model, ModelError, ModelMeta, ParamValue, PayloadKind, Registry, Scaling, TrainingInfo};
+use crate::model::{
+    ARTIFACT_FORMAT, Algorithm, ExperimentId, Model, ModelError, ModelMeta, ParamValue,
+    PayloadKind, Registry, Scaling, TrainingInfo,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainingError {
@@ -38,7 +44,10 @@ pub enum TrainingError {
     #[error("dataset {name}: {reason}")]
     DatasetNotSupported { name: String, reason: String },
     #[error("{algorithm} could not be fitted: {reason}")]
-    Fit { algorithm: Algorithm, reason: String },
+    Fit {
+        algorithm: Algorithm,
+        reason: String,
+    },
     #[error("training cancelled")]
     Cancelled,
     #[error(transparent)]
@@ -95,13 +104,21 @@ pub struct TrainedModel {
 impl TrainedModel {
     /// A scorable model straight from memory (e.g. to try it before storing).
     pub fn model(&self) -> Model {
-        Model::new(self.meta.clone(), crate::model::Predictor::Native(self.artifact.clone()))
+        Model::new(
+            self.meta.clone(),
+            crate::model::Predictor::Native(self.artifact.clone()),
+        )
     }
 }
 
 /// Splits row indices into (train, test), stratified by class so every class
 /// with at least two rows lands in both.
-fn stratified_split(y: &[usize], n_classes: usize, test_split: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+fn stratified_split(
+    y: &[usize],
+    n_classes: usize,
+    test_split: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for c in 0..n_classes {
@@ -130,11 +147,16 @@ pub fn train(
     cancel: &AtomicBool,
 ) -> Result<TrainedModel, TrainingError> {
     let valid = catalog.validate(request)?;
-    progress(Progress { stage: Stage::Loading, fraction: 0.0 });
-    let config = catalog.dataset_config(&valid.dataset).ok_or_else(|| TrainingError::Dataset {
-        name: valid.dataset.clone(),
-        reason: "not configured".to_string(),
-    })?;
+    progress(Progress {
+        stage: Stage::Loading,
+        fraction: 0.0,
+    });
+    let config = catalog
+        .dataset_config(&valid.dataset)
+        .ok_or_else(|| TrainingError::Dataset {
+            name: valid.dataset.clone(),
+            reason: "not configured".to_string(),
+        })?;
     let data = dataset::load(&valid.dataset, config)?;
     train_on(&valid, &data, progress, cancel)
 }
@@ -146,14 +168,25 @@ pub fn train_on(
     progress: &mut dyn FnMut(Progress),
     cancel: &AtomicBool,
 ) -> Result<TrainedModel, TrainingError> {
-    let check = || if cancel.load(Ordering::Relaxed) { Err(TrainingError::Cancelled) } else { Ok(()) };
+    let check = || {
+        if cancel.load(Ordering::Relaxed) {
+            Err(TrainingError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     check()?;
     let n_classes = data.classes.len();
-    let (train_rows, test_rows) = stratified_split(&data.y, n_classes, valid.test_split, valid.seed);
+    let (train_rows, test_rows) =
+        stratified_split(&data.y, n_classes, valid.test_split, valid.seed);
     if train_rows.is_empty() || test_rows.is_empty() {
         return Err(TrainingError::Dataset {
             name: valid.dataset.clone(),
-            reason: format!("{} rows cannot be split into train and test with test_split {}", data.y.len(), valid.test_split),
+            reason: format!(
+                "{} rows cannot be split into train and test with test_split {}",
+                data.y.len(),
+                valid.test_split
+            ),
         });
     }
     let params = fit::Params(&valid.hyperparameters);
@@ -177,19 +210,32 @@ pub fn train_on(
         None => x_train_raw,
     };
     let y_train: Vec<usize> = train_rows.iter().map(|&r| data.y[r]).collect();
-    progress(Progress { stage: Stage::Fitting, fraction: 0.1 });
+    progress(Progress {
+        stage: Stage::Fitting,
+        fraction: 0.1,
+    });
     let predictor = fit::fit(
         valid.algorithm,
         &params,
-        x_train.view(),
-        &y_train,
-        n_classes,
+        &fit::TrainingSet {
+            x: x_train.view(),
+            y: &y_train,
+            n_classes,
+        },
         valid.seed,
         cancel,
-        &mut |f| progress(Progress { stage: Stage::Fitting, fraction: 0.1 + 0.8 * f }),
+        &mut |f| {
+            progress(Progress {
+                stage: Stage::Fitting,
+                fraction: 0.1 + 0.8 * f,
+            })
+        },
     )?;
     check()?;
-    progress(Progress { stage: Stage::Evaluating, fraction: 0.9 });
+    progress(Progress {
+        stage: Stage::Evaluating,
+        fraction: 0.9,
+    });
 
     let artifact = NativeArtifact { scaler, predictor };
     let payload = serde_json::to_vec(&artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
@@ -219,13 +265,20 @@ pub fn train_on(
     let model = Model::new(meta.clone(), crate::model::Predictor::Native(artifact));
     let binding = model.bind(&data.features)?;
     let x_test = data.x.select(Axis(0), &test_rows);
-    let predicted: Vec<usize> = model.predict(&binding, x_test.view())?.into_iter().map(|p| p.class_index).collect();
+    let predicted: Vec<usize> = model
+        .predict(&binding, x_test.view())?
+        .into_iter()
+        .map(|p| p.class_index)
+        .collect();
     let truth: Vec<usize> = test_rows.iter().map(|&r| data.y[r]).collect();
     meta.metrics = Some(metrics::evaluate(&data.classes, &truth, &predicted));
     let crate::model::Predictor::Native(artifact) = model.into_predictor() else {
         unreachable!("built as native above")
     };
-    progress(Progress { stage: Stage::Done, fraction: 1.0 });
+    progress(Progress {
+        stage: Stage::Done,
+        fraction: 1.0,
+    });
     Ok(TrainedModel { meta, artifact })
 }
 
