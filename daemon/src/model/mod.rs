@@ -193,6 +193,9 @@ impl Model {
     }
 
     /// Scores `rows` (one row per record, columns as given to [`Model::bind`]).
+    /// Values must be finite: the caller sets rows with NULL / non-numeric cells
+    /// aside as unscorable before calling (a NaN would score, meaninglessly).
+    /// Blocking; a 10k-row batch takes well under a millisecond for native models.
     pub fn predict(
         &self,
         binding: &FeatureBinding,

@@ -518,3 +518,47 @@ mod proto {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![((number << 3) | 2) as u8, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    #[test]
+    fn reads_labels_ops_and_producer_from_a_handmade_model() {
+        // attribute { name: "classlabels_int64s", ints: [3, 7] (packed) }
+        let mut attr = field(1, b"classlabels_int64s");
+        attr.extend(field(8, &[3, 7]));
+        let mut node = field(4, b"TreeEnsembleClassifier");
+        node.extend(field(5, &attr));
+        let graph = field(1, &node);
+        let mut model = field(2, b"skl2onnx");
+        model.extend(field(7, &graph));
+        let info = inspect(&model).ok().unwrap();
+        assert_eq!(info.labels, ["3", "7"]);
+        assert_eq!(info.ops, ["TreeEnsembleClassifier"]);
+        assert_eq!(info.producer, "skl2onnx");
+    }
+
+    #[test]
+    fn truncated_protobuf_is_refused() {
+        let model = field(7, &field(1, b"abc"));
+        let err = inspect(&model[..model.len() - 2]).unwrap_err();
+        assert!(err.to_string().contains("not a valid ONNX file"), "{err}");
+    }
+
+    #[test]
+    fn explicit_runtime_path_that_is_missing_is_reported_not_guessed_around() {
+        let err =
+            locate_onnxruntime(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/libonnxruntime.so"),
+            "{err}"
+        );
+    }
+}

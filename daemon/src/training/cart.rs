@@ -164,3 +164,53 @@ impl Builder<'_, '_> {
         best.map(|(_, f, t)| (f, t))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    const GINI: CartParams = CartParams {
+        entropy: false,
+        max_depth: None,
+        min_weight_split: 2.0,
+        min_weight_leaf: 1.0,
+    };
+
+    #[test]
+    fn adjacent_values_split_so_the_lower_goes_left() {
+        let lo = 1.0f64;
+        let hi = f64::from_bits(lo.to_bits() + 1); // no float between them
+        let x = array![[lo], [hi]];
+        let tree = fit_cart(x.view(), &[0, 1], &[0, 1], &[0], 2, GINI);
+        assert_eq!(tree.leaf_class[tree.leaf(&[lo])], 0);
+        assert_eq!(tree.leaf_class[tree.leaf(&[hi])], 1);
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_class_and_limits_hold() {
+        // One feature that cannot separate: a single leaf, classes tied 2-2.
+        let x = array![[1.0], [1.0], [1.0], [1.0]];
+        let tree = fit_cart(x.view(), &[1, 0, 1, 0], &[0, 1, 2, 3], &[0], 2, GINI);
+        assert_eq!(tree.nodes.len(), 1);
+        assert_eq!(tree.leaf_class, [0]);
+        assert_eq!(tree.leaf_score, [0.5]);
+        // max_depth 1: at most one split.
+        let x = array![[0.0], [1.0], [2.0], [3.0]];
+        let shallow = CartParams {
+            max_depth: Some(1),
+            ..GINI
+        };
+        let tree = fit_cart(x.view(), &[0, 1, 0, 1], &[0, 1, 2, 3], &[0], 2, shallow);
+        assert!(tree.nodes.len() <= 3);
+    }
+
+    #[test]
+    fn bootstrap_duplicates_weigh_in() {
+        // Row 1 drawn three times outvotes row 0 in a leaf that cannot split.
+        let x = array![[5.0], [5.0]];
+        let tree = fit_cart(x.view(), &[0, 1], &[0, 1, 1, 1], &[0], 2, GINI);
+        assert_eq!(tree.leaf_class, [1]);
+        assert_eq!(tree.leaf_score, [0.75]);
+    }
+}
