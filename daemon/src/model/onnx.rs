@@ -267,8 +267,16 @@ impl OnnxPredictor {
                 "no label output (an int64 or string tensor); only classifiers are supported",
             ));
         };
+        // The graph's own class values, when it names them, match its label output;
+        // `labels` may rename them (e.g. class 0 -> "setosa") position by position.
+        let graph_labels = inspect(bytes)?.labels;
+        let keys: &[String] = if graph_labels.len() == labels.len() {
+            &graph_labels
+        } else {
+            labels
+        };
         let label_map = if int_labels {
-            let values = labels
+            let values = keys
                 .iter()
                 .map(|l| {
                     l.parse::<i64>().map_err(|_| ModelError::Labels {
@@ -280,7 +288,7 @@ impl OnnxPredictor {
                 .collect::<Result<_, _>>()?;
             LabelOutput::Int(values)
         } else {
-            LabelOutput::Text(labels.to_vec())
+            LabelOutput::Text(keys.to_vec())
         };
         Ok(OnnxPredictor {
             session: Mutex::new(session),
