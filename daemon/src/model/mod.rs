@@ -23,7 +23,7 @@ pub use meta::{
     TrainingInfo,
 };
 pub use native::NativeArtifact;
-pub use onnx::{OnnxRuntimeSource, locate_onnxruntime};
+pub use onnx::{OnnxRuntimeSource, ensure_runtime, locate_onnxruntime};
 pub use registry::{
     ExperimentEntry, ExperimentId, ModelEntry, Registry, VersionEntry, VersionRef, VersionStatus,
 };

@@ -101,6 +101,11 @@ fn python_onnxruntime() -> &'static Result<PathBuf, String> {
     })
 }
 
+/// Locates and loads ONNX Runtime (once per process); the error says what is missing and how to fix it.
+pub fn ensure_runtime(configured: Option<&Path>) -> Result<(), ModelError> {
+    environment(configured).map(|_| ())
+}
+
 /// The process-wide ONNX Runtime environment, created on first use.
 fn environment(configured: Option<&Path>) -> Result<ort::environment::Environment, ModelError> {
     static ENV: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);

@@ -694,8 +694,8 @@ impl Registry {
         labels: Option<Vec<String>>,
     ) -> Result<VersionRef, ModelError> {
         validate_name(name)?;
-        // Say "runtime missing" before anything else: it is the error users can fix first.
-        onnx::locate_onnxruntime(self.onnxruntime.as_deref())?;
+        // Say "runtime missing / unloadable" before anything else: it is the error users can fix first.
+        onnx::ensure_runtime(self.onnxruntime.as_deref())?;
         if features.is_empty() {
             return Err(ModelError::OnnxUnsupported {
                 reason: "no feature names given".to_string(),
