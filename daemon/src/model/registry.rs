@@ -172,7 +172,13 @@ fn write_artifact_dir(
     }
     // rename(2) onto an existing non-empty directory fails: a racing writer cannot clobber us.
     match fs::rename(&tmp, dir) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Best effort: make the rename itself durable.
+            if let Some(parent) = dir.parent() {
+                let _ = fs::File::open(parent).and_then(|d| d.sync_all());
+            }
+            Ok(())
+        }
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);
             if dir.exists() {
@@ -550,7 +556,8 @@ impl Registry {
         validate_name(name)?;
         let payload =
             serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
-        fs::create_dir_all(self.root.join(name)).map_err(io_err(&self.root))?;
+        let model_dir = self.root.join(name);
+        fs::create_dir_all(&model_dir).map_err(io_err(&model_dir))?;
         meta.name = name.to_string();
         meta.version = version;
         meta.payload = PayloadKind::Native;
