@@ -316,6 +316,12 @@ impl NativePredictor {
 #[inline]
 fn softmax_share(values: &[f64], k: usize) -> f64 {
     let max = values[k];
-    let sum: f64 = values.iter().map(|v| (v - max).exp()).sum();
-    1.0 / sum
+    // exp(0) = 1 for the winner itself: one exp fewer per row.
+    let others: f64 = values
+        .iter()
+        .enumerate()
+        .filter(|&(j, _)| j != k)
+        .map(|(_, v)| (v - max).exp())
+        .sum();
+    1.0 / (1.0 + others)
 }
