@@ -147,6 +147,27 @@ fn sklearn_onnx_models_predict_the_same_labels_as_sklearn() {
             .contains("takes 8 features but 7 feature names were declared"),
         "{err}"
     );
+    // Given labels rename the graph's classes position by position (0, 1, 2 -> a, b, c).
+    let rf = std::fs::read(out.join("random_forest.onnx")).unwrap();
+    let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let v = registry
+        .import_onnx("renamed", &rf, features.clone(), Some(names.clone()))
+        .unwrap();
+    let renamed = registry.load("renamed", v.version).unwrap();
+    assert_eq!(renamed.labels(), names.as_slice());
+    let p = renamed
+        .predict(&renamed.bind(&columns).unwrap(), rows.view())
+        .unwrap();
+    let expected: Vec<String> = std::fs::read_to_string(out.join("random_forest.pred"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(
+        p.iter()
+            .zip(&expected)
+            .all(|(p, e)| p.label.as_ref() == names[e.parse::<usize>().unwrap()])
+    );
     // Given labels must agree in number with the graph's classes.
     let err = registry
         .import_onnx(

@@ -409,3 +409,18 @@ fn demo_iris_model_is_version_one_and_active_and_idempotent() {
         v.content_sha256
     );
 }
+
+#[test]
+fn the_demo_config_catalog_lists_iris_and_trains_it() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/mld.toml");
+    let config = mld_shared::config::load(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    let catalog = Catalog::from_config(&config.models);
+    let iris = catalog
+        .dataset("iris")
+        .expect("config/mld.toml declares the iris dataset");
+    assert_eq!(iris.records, 150);
+    assert_eq!(iris.problem, None);
+    let req = request("iris", Algorithm::LogisticRegression, &[]);
+    let trained = train(&catalog, &req, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    assert!(trained.meta.metrics.unwrap().accuracy > 0.9);
+}

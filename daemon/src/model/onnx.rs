@@ -9,7 +9,6 @@
 //! The runtime is loaded at most once per process (ONNX Runtime allows one
 //! environment); native models never touch it, so they keep working without it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -102,6 +101,11 @@ fn python_onnxruntime() -> &'static Result<PathBuf, String> {
     })
 }
 
+/// Locates and loads ONNX Runtime (once per process); the error says what is missing and how to fix it.
+pub fn ensure_runtime(configured: Option<&Path>) -> Result<(), ModelError> {
+    environment(configured).map(|_| ())
+}
+
 /// The process-wide ONNX Runtime environment, created on first use.
 fn environment(configured: Option<&Path>) -> Result<ort::environment::Environment, ModelError> {
     static ENV: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
@@ -133,11 +137,12 @@ enum InputType {
     F64,
 }
 
-/// How the label output encodes classes.
+/// How the label output encodes classes; `values[i]` is class `i`'s label.
+/// Looked up by linear scan: classifiers have few classes, and a scan beats hashing them.
 #[derive(Debug)]
 enum LabelOutput {
-    Int(HashMap<i64, usize>),
-    Text(HashMap<String, usize>),
+    Int(Vec<i64>),
+    Text(Vec<String>),
 }
 
 /// What [`inspect`] learns from a graph.
@@ -267,25 +272,28 @@ impl OnnxPredictor {
                 "no label output (an int64 or string tensor); only classifiers are supported",
             ));
         };
-        let label_map = if int_labels {
-            let mut m = HashMap::new();
-            for (i, l) in labels.iter().enumerate() {
-                let v: i64 = l.parse().map_err(|_| ModelError::Labels {
-                    reason: format!(
-                        "the graph emits integer labels but label {l:?} is not an integer"
-                    ),
-                })?;
-                m.insert(v, i);
-            }
-            LabelOutput::Int(m)
+        // The graph's own class values, when it names them, match its label output;
+        // `labels` may rename them (e.g. class 0 -> "setosa") position by position.
+        let graph_labels = inspect(bytes)?.labels;
+        let keys: &[String] = if graph_labels.len() == labels.len() {
+            &graph_labels
         } else {
-            LabelOutput::Text(
-                labels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| (l.clone(), i))
-                    .collect(),
-            )
+            labels
+        };
+        let label_map = if int_labels {
+            let values = keys
+                .iter()
+                .map(|l| {
+                    l.parse::<i64>().map_err(|_| ModelError::Labels {
+                        reason: format!(
+                            "the graph emits integer labels but label {l:?} is not an integer"
+                        ),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            LabelOutput::Int(values)
+        } else {
+            LabelOutput::Text(keys.to_vec())
         };
         Ok(OnnxPredictor {
             session: Mutex::new(session),
@@ -332,8 +340,8 @@ impl OnnxPredictor {
                 values
                     .iter()
                     .map(|v| {
-                        m.get(v)
-                            .copied()
+                        m.iter()
+                            .position(|l| l == v)
                             .ok_or_else(|| run_err(format!("the graph emitted unknown label {v}")))
                     })
                     .collect::<Result<_, _>>()?
@@ -345,7 +353,7 @@ impl OnnxPredictor {
                 values
                     .iter()
                     .map(|v| {
-                        m.get(v).copied().ok_or_else(|| {
+                        m.iter().position(|l| l == v).ok_or_else(|| {
                             run_err(format!("the graph emitted unknown label {v:?}"))
                         })
                     })
@@ -521,5 +529,49 @@ mod proto {
             out.push(varint(buf, &mut pos)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![((number << 3) | 2) as u8, bytes.len() as u8];
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    #[test]
+    fn reads_labels_ops_and_producer_from_a_handmade_model() {
+        // attribute { name: "classlabels_int64s", ints: [3, 7] (packed) }
+        let mut attr = field(1, b"classlabels_int64s");
+        attr.extend(field(8, &[3, 7]));
+        let mut node = field(4, b"TreeEnsembleClassifier");
+        node.extend(field(5, &attr));
+        let graph = field(1, &node);
+        let mut model = field(2, b"skl2onnx");
+        model.extend(field(7, &graph));
+        let info = inspect(&model).ok().unwrap();
+        assert_eq!(info.labels, ["3", "7"]);
+        assert_eq!(info.ops, ["TreeEnsembleClassifier"]);
+        assert_eq!(info.producer, "skl2onnx");
+    }
+
+    #[test]
+    fn truncated_protobuf_is_refused() {
+        let model = field(7, &field(1, b"abc"));
+        let err = inspect(&model[..model.len() - 2]).unwrap_err();
+        assert!(err.to_string().contains("not a valid ONNX file"), "{err}");
+    }
+
+    #[test]
+    fn explicit_runtime_path_that_is_missing_is_reported_not_guessed_around() {
+        let err =
+            locate_onnxruntime(Some(Path::new("/nonexistent/libonnxruntime.so"))).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/libonnxruntime.so"),
+            "{err}"
+        );
     }
 }

@@ -172,7 +172,13 @@ fn write_artifact_dir(
     }
     // rename(2) onto an existing non-empty directory fails: a racing writer cannot clobber us.
     match fs::rename(&tmp, dir) {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // Best effort: make the rename itself durable.
+            if let Some(parent) = dir.parent() {
+                let _ = fs::File::open(parent).and_then(|d| d.sync_all());
+            }
+            Ok(())
+        }
         Err(e) => {
             let _ = fs::remove_dir_all(&tmp);
             if dir.exists() {
@@ -311,23 +317,19 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
 }
 
 fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
-    let n = t.feature.len();
+    let n = t.nodes.len();
     n > 0
-        && t.threshold.len() == n
-        && t.left.len() == n
-        && t.right.len() == n
         && t.leaf_class.len() == t.leaf_score.len()
         && t.leaf_class.iter().all(|&c| (c as usize) < nc)
-        && (0..n).all(|i| {
-            if t.feature[i] == super::native::LEAF {
-                (t.left[i] as usize) < t.leaf_class.len()
+        && t.nodes.iter().enumerate().all(|(i, node)| {
+            if node.feature == super::native::LEAF {
+                (node.next as usize) < t.leaf_class.len()
             } else {
-                // Children come after their parent: no cycles, traversal ends.
-                (t.feature[i] as usize) < nf
-                    && (t.left[i] as usize) < n
-                    && (t.right[i] as usize) < n
-                    && t.left[i] as usize > i
-                    && t.right[i] as usize > i
+                // Both children come after their parent: no cycles, traversal ends.
+                (node.feature as usize) < nf
+                    && i + 1 < n
+                    && (node.next as usize) < n
+                    && node.next as usize > i + 1
             }
         })
 }
@@ -554,7 +556,8 @@ impl Registry {
         validate_name(name)?;
         let payload =
             serde_json::to_vec(artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
-        fs::create_dir_all(self.root.join(name)).map_err(io_err(&self.root))?;
+        let model_dir = self.root.join(name);
+        fs::create_dir_all(&model_dir).map_err(io_err(&model_dir))?;
         meta.name = name.to_string();
         meta.version = version;
         meta.payload = PayloadKind::Native;
@@ -698,8 +701,8 @@ impl Registry {
         labels: Option<Vec<String>>,
     ) -> Result<VersionRef, ModelError> {
         validate_name(name)?;
-        // Say "runtime missing" before anything else: it is the error users can fix first.
-        onnx::locate_onnxruntime(self.onnxruntime.as_deref())?;
+        // Say "runtime missing / unloadable" before anything else: it is the error users can fix first.
+        onnx::ensure_runtime(self.onnxruntime.as_deref())?;
         if features.is_empty() {
             return Err(ModelError::OnnxUnsupported {
                 reason: "no feature names given".to_string(),

@@ -9,7 +9,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::model::native::{FlatTree, LEAF};
+use crate::model::native::{FlatTree, LEAF, TreeNode};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CartParams {
@@ -69,10 +69,7 @@ pub(crate) fn fit_cart(
         n_classes,
         params,
         tree: FlatTree {
-            feature: Vec::new(),
-            threshold: Vec::new(),
-            left: Vec::new(),
-            right: Vec::new(),
+            nodes: Vec::new(),
             leaf_class: Vec::new(),
             leaf_score: Vec::new(),
         },
@@ -83,13 +80,14 @@ pub(crate) fn fit_cart(
 }
 
 impl Builder<'_, '_> {
-    /// Appends the subtree for `rows`; parents precede children. Returns the node index.
+    /// Appends the subtree for `rows` in pre-order. Returns the node index.
     fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
-        let i = self.tree.feature.len();
-        self.tree.feature.push(LEAF);
-        self.tree.threshold.push(0.0);
-        self.tree.left.push(0);
-        self.tree.right.push(0);
+        let i = self.tree.nodes.len();
+        self.tree.nodes.push(TreeNode {
+            feature: LEAF,
+            next: 0,
+            threshold: 0.0,
+        });
 
         let mut counts = vec![0.0; self.n_classes];
         for &r in rows.iter() {
@@ -109,16 +107,18 @@ impl Builder<'_, '_> {
                 let (mut left, mut right): (Vec<usize>, Vec<usize>) = rows
                     .iter()
                     .partition(|&&r| self.x[[r, feature]] < threshold);
-                self.tree.feature[i] = feature as u32;
-                self.tree.threshold[i] = threshold;
-                let l = self.node(&mut left, depth + 1);
+                // Pre-order: the left subtree directly follows this node.
+                self.node(&mut left, depth + 1);
                 let r = self.node(&mut right, depth + 1);
-                self.tree.left[i] = l;
-                self.tree.right[i] = r;
+                self.tree.nodes[i] = TreeNode {
+                    feature: feature as u32,
+                    next: r,
+                    threshold,
+                };
             }
             None => {
                 let k = majority(&counts);
-                self.tree.left[i] = self.tree.leaf_class.len() as u32;
+                self.tree.nodes[i].next = self.tree.leaf_class.len() as u32;
                 self.tree.leaf_class.push(k as u32);
                 self.tree
                     .leaf_score
@@ -162,5 +162,55 @@ impl Builder<'_, '_> {
             }
         }
         best.map(|(_, f, t)| (f, t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    const GINI: CartParams = CartParams {
+        entropy: false,
+        max_depth: None,
+        min_weight_split: 2.0,
+        min_weight_leaf: 1.0,
+    };
+
+    #[test]
+    fn adjacent_values_split_so_the_lower_goes_left() {
+        let lo = 1.0f64;
+        let hi = f64::from_bits(lo.to_bits() + 1); // no float between them
+        let x = array![[lo], [hi]];
+        let tree = fit_cart(x.view(), &[0, 1], &[0, 1], &[0], 2, GINI);
+        assert_eq!(tree.leaf_class[tree.leaf(&[lo])], 0);
+        assert_eq!(tree.leaf_class[tree.leaf(&[hi])], 1);
+    }
+
+    #[test]
+    fn ties_go_to_the_lowest_class_and_limits_hold() {
+        // One feature that cannot separate: a single leaf, classes tied 2-2.
+        let x = array![[1.0], [1.0], [1.0], [1.0]];
+        let tree = fit_cart(x.view(), &[1, 0, 1, 0], &[0, 1, 2, 3], &[0], 2, GINI);
+        assert_eq!(tree.nodes.len(), 1);
+        assert_eq!(tree.leaf_class, [0]);
+        assert_eq!(tree.leaf_score, [0.5]);
+        // max_depth 1: at most one split.
+        let x = array![[0.0], [1.0], [2.0], [3.0]];
+        let shallow = CartParams {
+            max_depth: Some(1),
+            ..GINI
+        };
+        let tree = fit_cart(x.view(), &[0, 1, 0, 1], &[0, 1, 2, 3], &[0], 2, shallow);
+        assert!(tree.nodes.len() <= 3);
+    }
+
+    #[test]
+    fn bootstrap_duplicates_weigh_in() {
+        // Row 1 drawn three times outvotes row 0 in a leaf that cannot split.
+        let x = array![[5.0], [5.0]];
+        let tree = fit_cart(x.view(), &[0, 1], &[0, 1, 1, 1], &[0], 2, GINI);
+        assert_eq!(tree.leaf_class, [1]);
+        assert_eq!(tree.leaf_score, [0.75]);
     }
 }

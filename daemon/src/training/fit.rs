@@ -52,18 +52,23 @@ fn fit_err(algorithm: Algorithm, e: impl std::fmt::Display) -> TrainingError {
     }
 }
 
+/// The (scaled) training split: rows, their class indices, and how many classes the dataset has.
+pub(crate) struct TrainingSet<'a> {
+    pub x: ArrayView2<'a, f64>,
+    pub y: &'a [usize],
+    pub n_classes: usize,
+}
+
 /// Fits `algorithm`; `progress(fraction)` reports within the fitting stage.
-#[allow(clippy::too_many_arguments)] // each is a distinct input of one fit; a struct would only rename them
 pub(crate) fn fit(
     algorithm: Algorithm,
     params: &Params<'_>,
-    x: ArrayView2<f64>,
-    y: &[usize],
-    n_classes: usize,
+    set: &TrainingSet<'_>,
     seed: u64,
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(f64),
 ) -> Result<NativePredictor, TrainingError> {
+    let TrainingSet { x, y, n_classes } = *set;
     let mut present: Vec<usize> = y.to_vec();
     present.sort_unstable();
     present.dedup();

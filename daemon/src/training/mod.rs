@@ -217,9 +217,11 @@ pub fn train_on(
     let predictor = fit::fit(
         valid.algorithm,
         &params,
-        x_train.view(),
-        &y_train,
-        n_classes,
+        &fit::TrainingSet {
+            x: x_train.view(),
+            y: &y_train,
+            n_classes,
+        },
         valid.seed,
         cancel,
         &mut |f| {
@@ -292,4 +294,28 @@ pub fn train_experiment(
     let id = registry.save_experiment(trained.meta, &trained.artifact)?;
     let meta = registry.experiment(&id)?;
     Ok((id, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stratified_split;
+
+    #[test]
+    fn stratified_split_keeps_every_class_on_both_sides_and_is_seeded() {
+        let y: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let (train, test) = stratified_split(&y, 3, 0.2, 1);
+        assert_eq!(train.len() + test.len(), 30);
+        assert_eq!(test.len(), 6);
+        for c in 0..3 {
+            assert!(train.iter().any(|&r| y[r] == c) && test.iter().any(|&r| y[r] == c));
+        }
+        assert_eq!(
+            stratified_split(&y, 3, 0.2, 1),
+            (train.clone(), test.clone())
+        );
+        assert_ne!(stratified_split(&y, 3, 0.2, 2).1, test);
+        // A class with a single row stays in training.
+        let (train, test) = stratified_split(&[0, 0, 0, 1], 2, 0.5, 3);
+        assert!(train.contains(&3) && !test.contains(&3));
+    }
 }
