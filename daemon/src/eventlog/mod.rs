@@ -300,21 +300,33 @@ fn io_to_sqlite(e: std::io::Error) -> rusqlite::Error {
 }
 
 fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
+    // Jobs not yet run because their batch's transaction failed around them
+    // (disk full, I/O error): they go first into the next batch, so each one
+    // still gets an answer about its own fate.
+    let mut carried: std::collections::VecDeque<WriteJob> = std::collections::VecDeque::new();
+    loop {
+        if carried.is_empty() {
+            match rx.blocking_recv() {
+                Some(job) => carried.push_back(job),
+                None => return,
+            }
+        }
+        while carried.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => carried.push_back(job),
                 Err(_) => break,
             }
         }
-        let mut replies: Vec<Reply> = Vec::with_capacity(jobs.len());
+        let mut replies: Vec<Reply> = Vec::with_capacity(carried.len());
         let outcome = (|| -> Result<(), rusqlite::Error> {
             let tx = conn.transaction()?;
-            for job in jobs.drain(..) {
+            while let Some(job) = carried.pop_front() {
                 // A savepoint per job: a job whose statements fail is undone
                 // alone, and the others in the batch still commit.
-                tx.execute_batch("SAVEPOINT job")?;
+                if let Err(e) = tx.execute_batch("SAVEPOINT job") {
+                    carried.push_front(job);
+                    return Err(e);
+                }
                 let (ok, reply) = job(&tx);
                 replies.push(reply);
                 if !ok {
@@ -326,6 +338,13 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) 
         })();
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "event log write failed; the batch was rolled back");
+            if replies.is_empty() {
+                // Not even one job could start: fail the first one rather
+                // than retry it forever.
+                if let Some(job) = carried.pop_front() {
+                    drop(job);
+                }
+            }
         }
         for reply in replies {
             reply(
