@@ -8,7 +8,10 @@
 use crate::conn::ConnEvent;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use jiff::Timestamp;
-use mld_shared::protocol::{Request, Snapshot, Update, Welcome};
+use mld_shared::protocol::{
+    DispatchDetail, DispatchSummary, Request, Response, Snapshot, Update, Welcome,
+};
+use mld_shared::time::WireTime;
 use std::path::PathBuf;
 
 /// The console's screens, in tab order.
@@ -75,6 +78,12 @@ pub struct App {
     pub data: Option<Snapshot>,
     /// The highlighted row of the Monitor's jobs table.
     pub selected_job: usize,
+    /// Dispatches of the window (newest first), kept current by `Update::Dispatch`.
+    pub dispatches: Vec<DispatchSummary>,
+    /// The highlighted row of the Dispatches table.
+    pub selected_dispatch: usize,
+    /// The dispatch opened with Enter: its events and class distribution.
+    pub dispatch_detail: Option<Box<DispatchDetail>>,
     /// Colours on or off (`NO_COLOR`); state words are always written out.
     pub color: bool,
     /// Whether the screen must be drawn again.
@@ -96,10 +105,6 @@ pub enum Msg {
 pub enum Cmd {
     Quit,
     /// Send a request to the daemon (answered through [`ConnEvent::Response`]).
-    #[expect(
-        dead_code,
-        reason = "the first screens only subscribe; admin actions and the showroom send requests"
-    )]
     Send(Request),
 }
 
@@ -113,6 +118,9 @@ impl App {
             welcome: None,
             data: None,
             selected_job: 0,
+            dispatches: Vec::new(),
+            selected_dispatch: 0,
+            dispatch_detail: None,
             color,
             dirty: true,
         }
@@ -128,9 +136,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Conn(event) => {
-            on_conn(app, event);
+            let cmds = on_conn(app, event);
             app.dirty = true;
-            Vec::new()
+            cmds
         }
     }
 }
@@ -140,12 +148,19 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         return Vec::new();
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let before = (app.tab, app.help, app.selected_job);
+    let before = (
+        app.tab,
+        app.help,
+        app.selected_job,
+        app.selected_dispatch,
+        app.dispatch_detail.is_some(),
+    );
     match key.code {
         KeyCode::Char('c') if ctrl => return vec![Cmd::Quit],
         KeyCode::Char('q') => return vec![Cmd::Quit],
         KeyCode::Char('?') => app.help = !app.help,
-        KeyCode::Esc => app.help = false,
+        KeyCode::Esc if app.help => app.help = false,
+        KeyCode::Esc => app.dispatch_detail = None,
         KeyCode::Char(c @ '1'..='4') => {
             app.tab = Tab::ALL[(c as u8 - b'1') as usize];
             app.help = false;
@@ -163,15 +178,81 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         KeyCode::End | KeyCode::Char('G') if app.tab == Tab::Monitor => {
             app.selected_job = job_count(app).saturating_sub(1);
         }
+        KeyCode::Down | KeyCode::Char('j') if app.tab == Tab::Dispatches => {
+            app.selected_dispatch =
+                (app.selected_dispatch + 1).min(app.dispatches.len().saturating_sub(1));
+        }
+        KeyCode::Up | KeyCode::Char('k') if app.tab == Tab::Dispatches => {
+            app.selected_dispatch = app.selected_dispatch.saturating_sub(1);
+        }
+        KeyCode::Home | KeyCode::Char('g') if app.tab == Tab::Dispatches => {
+            app.selected_dispatch = 0
+        }
+        KeyCode::End | KeyCode::Char('G') if app.tab == Tab::Dispatches => {
+            app.selected_dispatch = app.dispatches.len().saturating_sub(1);
+        }
+        KeyCode::Enter if app.tab == Tab::Dispatches => {
+            if let Some(d) = app.dispatches.get(app.selected_dispatch) {
+                return vec![Cmd::Send(Request::Dispatch { id: d.id })];
+            }
+        }
         _ => {}
     }
-    if (app.tab, app.help, app.selected_job) != before {
+    let after = (
+        app.tab,
+        app.help,
+        app.selected_job,
+        app.selected_dispatch,
+        app.dispatch_detail.is_some(),
+    );
+    if after != before {
         app.dirty = true;
     }
     Vec::new()
 }
 
-fn on_conn(app: &mut App, event: ConnEvent) {
+/// The dispatches the screen lists when a snapshot arrives: the 24 hours
+/// before the daemon's clock (and anything after it).
+pub const DISPATCH_WINDOW_MS: i64 = 24 * 3_600_000;
+
+fn dispatches_request(taken_at: WireTime) -> Request {
+    Request::Dispatches {
+        from: WireTime(taken_at.0 - DISPATCH_WINDOW_MS),
+        to: WireTime(taken_at.0 + DISPATCH_WINDOW_MS),
+        job: None,
+        limit: 500,
+    }
+}
+
+/// Puts a new or changed dispatch in its place (newest first).
+fn upsert_dispatch(app: &mut App, d: DispatchSummary) {
+    if let Some(open) = app.dispatch_detail.as_mut()
+        && open.summary.id == d.id
+    {
+        open.summary = d.clone();
+    }
+    match app.dispatches.iter_mut().find(|x| x.id == d.id) {
+        Some(existing) => *existing = d,
+        None => {
+            let at = app
+                .dispatches
+                .iter()
+                .position(|x| x.id < d.id)
+                .unwrap_or(app.dispatches.len());
+            app.dispatches.insert(at, d);
+            // Keep the highlighted dispatch highlighted when one arrives above it.
+            if at <= app.selected_dispatch && app.dispatches.len() > 1 {
+                app.selected_dispatch += 1;
+            }
+        }
+    }
+    app.dispatches.truncate(500);
+    app.selected_dispatch = app
+        .selected_dispatch
+        .min(app.dispatches.len().saturating_sub(1));
+}
+
+fn on_conn(app: &mut App, event: ConnEvent) -> Vec<Cmd> {
     match event {
         ConnEvent::Connecting => {
             let before = match &app.connection {
@@ -185,38 +266,49 @@ fn on_conn(app: &mut App, event: ConnEvent) {
             app.connection = Connection::Connected;
             app.welcome = Some(welcome);
         }
-        ConnEvent::Snapshot(snapshot) => replace(app, *snapshot),
-        ConnEvent::Update(Update::Resync(snapshot)) => replace(app, *snapshot),
+        ConnEvent::Snapshot(snapshot) | ConnEvent::Update(Update::Resync(snapshot)) => {
+            let request = dispatches_request(snapshot.taken_at);
+            replace(app, *snapshot);
+            return vec![Cmd::Send(request)];
+        }
+        ConnEvent::Update(Update::Dispatch(d)) => upsert_dispatch(app, *d),
         ConnEvent::Update(update) => {
             let Some(data) = app.data.as_mut() else {
                 // An update before any snapshot has nothing to apply to; the
                 // daemon always sends the snapshot first, so this is a bug
                 // on one side. Log it and wait for the next snapshot.
                 tracing::warn!(?update, "update before snapshot ignored");
-                return;
+                return Vec::new();
             };
             match update {
                 Update::Status(status) => data.status = status,
                 Update::Health(health) => data.health = health,
                 Update::Jobs(jobs) => data.jobs = jobs,
-                Update::Resync(_) => unreachable!("handled above"),
-                // The Dispatches screen will show these; the monitor's job
-                // table follows from the `Jobs` update the daemon sends after.
-                Update::Dispatch(_) | Update::Training(_) => {}
+                Update::Resync(_) | Update::Dispatch(_) => unreachable!("handled above"),
+                // The Models screen will show training progress.
+                Update::Training(_) => {}
             }
             clamp_selection(app);
         }
-        ConnEvent::Response { id, result } => {
-            // No screen sends requests of its own yet; later screens will
-            // match ids here. Errors are logged so they are not lost.
-            if let Err(e) = result {
-                tracing::warn!(id = id.0, kind = ?e.kind, message = %e.message, "request failed");
+        // Answers are told apart by their kind: each screen asks for one kind.
+        ConnEvent::Response { id, result } => match result {
+            Ok(Response::Dispatches(list)) => {
+                app.dispatches = list;
+                app.selected_dispatch = app
+                    .selected_dispatch
+                    .min(app.dispatches.len().saturating_sub(1));
             }
-        }
+            Ok(Response::Dispatch(detail)) => app.dispatch_detail = Some(detail),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(id = id.0, kind = ?e.kind, message = %e.message, "request failed")
+            }
+        },
         ConnEvent::Disconnected { reason, retry_at } => {
             app.connection = Connection::Disconnected { reason, retry_at };
         }
     }
+    Vec::new()
 }
 
 fn replace(app: &mut App, snapshot: Snapshot) {

@@ -2,10 +2,11 @@
 //! these is the same on every run.
 
 use jiff::{Timestamp, Zoned};
-use mld_shared::ids::JobName;
+use mld_shared::ids::{DispatchId, JobName};
 use mld_shared::protocol::{
-    DaemonStatus, HealthEntry, HealthKind, HealthState, JobState, JobSummary, PROTOCOL_VERSION,
-    Snapshot, Welcome,
+    DaemonStatus, DispatchDetail, DispatchEventInfo, DispatchStatus, DispatchSummary, HealthEntry,
+    HealthKind, HealthState, JobState, JobSummary, PROTOCOL_VERSION, Snapshot, Trigger,
+    UnscorableInfo, Welcome,
 };
 use mld_shared::roles::Roles;
 use mld_shared::time::WireTime;
@@ -129,5 +130,114 @@ pub fn snapshot() -> Snapshot {
                 missed: "skip".into(),
             },
         ],
+    }
+}
+
+fn dispatch(id: i64, job: &str, status: DispatchStatus, created: &str) -> DispatchSummary {
+    let created = at(created);
+    DispatchSummary {
+        id: DispatchId(id),
+        job: JobName(job.into()),
+        status,
+        trigger: Trigger::Schedule,
+        requested_by: "scheduler".into(),
+        slot: Some(created),
+        model: "iris".into(),
+        model_version: "1".into(),
+        model_hash: "8df425a8c872f00d".into(),
+        created_at: created,
+        started_at: Some(WireTime(created.0 + 10)),
+        finished_at: (status != DispatchStatus::Running).then_some(WireTime(created.0 + 1_250)),
+        rows_collected: 152,
+        rows_predicted: 150,
+        rows_unscorable: 2,
+        rows_stored: 150,
+        rows_inserted: if status == DispatchStatus::Succeeded {
+            150
+        } else {
+            0
+        },
+        failed_step: (status == DispatchStatus::Failed).then(|| "inserted".into()),
+        error: (status == DispatchStatus::Failed).then(|| {
+            "datalake demo: writing results to iris_scores failed, rolled back: no such table"
+                .into()
+        }),
+    }
+}
+
+/// The Dispatches screen's list: newest first.
+pub fn dispatches() -> Vec<DispatchSummary> {
+    vec![
+        dispatch(
+            14,
+            "score-iris",
+            DispatchStatus::Running,
+            "2026-11-23T11:59:58Z",
+        ),
+        dispatch(
+            13,
+            "score-iris",
+            DispatchStatus::Failed,
+            "2026-11-23T11:59:00Z",
+        ),
+        dispatch(
+            12,
+            "score-iris",
+            DispatchStatus::Succeeded,
+            "2026-11-23T11:58:00Z",
+        ),
+    ]
+}
+
+pub fn dispatch_detail() -> DispatchDetail {
+    let summary = dispatch(
+        12,
+        "score-iris",
+        DispatchStatus::Succeeded,
+        "2026-11-23T11:58:00Z",
+    );
+    let step = |seq: u32, step: &str, rows: Option<u64>, message: Option<&str>| DispatchEventInfo {
+        seq,
+        at: WireTime(summary.created_at.0 + seq as i64 * 100),
+        step: step.into(),
+        rows,
+        message: message.map(str::to_string),
+    };
+    DispatchDetail {
+        events: vec![
+            step(
+                1,
+                "created",
+                None,
+                Some("trigger schedule by scheduler; model iris version 1 (8df425a8c872)"),
+            ),
+            step(2, "started", None, None),
+            step(3, "collected", Some(152), None),
+            step(
+                4,
+                "predicted",
+                Some(150),
+                Some("2 rows could not be scored"),
+            ),
+            step(5, "stored", Some(150), None),
+            step(6, "inserted", Some(150), None),
+            step(7, "finished", None, Some("succeeded")),
+        ],
+        class_counts: vec![
+            ("setosa".into(), 50),
+            ("versicolor".into(), 51),
+            ("virginica".into(), 49),
+        ],
+        unscorable: vec![
+            UnscorableInfo {
+                row_key: "151".into(),
+                reason: "petal_length is NULL".into(),
+            },
+            UnscorableInfo {
+                row_key: "152".into(),
+                reason: "sepal_width is not a number".into(),
+            },
+        ],
+        summary,
     }
 }

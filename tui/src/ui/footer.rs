@@ -9,8 +9,14 @@ use ratatui::widgets::Paragraph;
 
 pub fn render(frame: &mut Frame, area: Rect, tab: Tab, theme: &Theme) {
     let mut hints = vec![("q", "quit"), ("?", "help"), ("1-4/Tab", "screens")];
-    if tab == Tab::Monitor {
-        hints.push(("↑↓/jk", "select job"));
+    match tab {
+        Tab::Monitor => hints.push(("↑↓/jk", "select job")),
+        Tab::Dispatches => {
+            hints.push(("↑↓/jk", "select"));
+            hints.push(("Enter", "open"));
+            hints.push(("Esc", "back"));
+        }
+        _ => {}
     }
     let mut spans = Vec::new();
     for (key, what) in hints {

@@ -17,6 +17,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Shift-Tab", "previous screen"),
     ("↑ ↓, j k", "select a job (Monitor)"),
     ("Home End, g G", "first, last job (Monitor)"),
+    ("↑ ↓, Enter", "select, open a dispatch (Dispatches)"),
+    ("Esc", "back to the list (Dispatches)"),
 ];
 
 pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {

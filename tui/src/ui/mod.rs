@@ -3,9 +3,10 @@
 //! Receives the model and "now" (a [`Zoned`]: the instant and the time zone
 //! to show times in) — render functions never read the clock, so the same
 //! model always draws the same screen. Emits nothing but cells. One module
-//! per part of the screen: [`header`], [`tabs`], [`monitor`], [`placeholder`],
+//! per part of the screen: [`header`], [`tabs`], [`monitor`], [`dispatches`], [`placeholder`],
 //! [`footer`], [`help`].
 
+mod dispatches;
 mod footer;
 mod format;
 mod header;
@@ -41,6 +42,7 @@ pub fn render(frame: &mut Frame, app: &App, now: &Zoned) {
     tabs::render(frame, tabs_area, app.tab, &theme);
     match app.tab {
         Tab::Monitor => monitor::render(frame, body, app, now, &theme),
+        Tab::Dispatches => dispatches::render(frame, body, app, now, &theme),
         tab => placeholder::render(frame, body, tab, &theme),
     }
     footer::render(frame, footer_area, app.tab, &theme);

@@ -9,11 +9,6 @@ use ratatui::widgets::{Block, Padding, Paragraph, Wrap};
 
 pub fn render(frame: &mut Frame, area: Rect, tab: Tab, theme: &Theme) {
     let (arrives_with, what) = match tab {
-        Tab::Dispatches => (
-            "the dispatch history",
-            "A time window and the dispatches in it, with job, status, times and counts; each \
-             dispatch's events, its predictions and its class distribution.",
-        ),
         Tab::Showroom => (
             "the showroom",
             "Choose a model, see its sample rows with the prediction of each, select a row to \
@@ -24,7 +19,7 @@ pub fn render(frame: &mut Frame, area: Rect, tab: Tab, theme: &Theme) {
             "Registry versions with their metrics, the catalog of data sets, trainings and \
              their progress, experiments to inspect and commit.",
         ),
-        Tab::Monitor => ("", ""),
+        Tab::Monitor | Tab::Dispatches => ("", ""),
     };
     let lines = vec![
         Line::from(""),

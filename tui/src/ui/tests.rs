@@ -71,11 +71,129 @@ fn monitor_with_an_invalid_job_selected() {
     assert_snapshot!(screen);
 }
 
+fn answer(app: &mut App, response: mld_shared::protocol::Response) {
+    let id = mld_shared::ids::RequestId(1);
+    update(
+        app,
+        Msg::Conn(ConnEvent::Response {
+            id,
+            result: Ok(response),
+        }),
+    );
+}
+
 #[test]
 fn dispatches() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('2'));
-    assert_snapshot!(draw(&app));
+    answer(
+        &mut app,
+        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
+    );
+    press(&mut app, KeyCode::Down);
+    let screen = draw(&app);
+    for word in [
+        "running",
+        "failed",
+        "succeeded",
+        "failed at inserted: datalake demo",
+    ] {
+        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
+    }
+    assert_snapshot!(screen);
+}
+
+#[test]
+fn a_dispatch_opened_shows_its_events_and_classes() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    answer(
+        &mut app,
+        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
+    );
+    press(&mut app, KeyCode::End);
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        cmds,
+        vec![Cmd::Send(mld_shared::protocol::Request::Dispatch {
+            id: mld_shared::ids::DispatchId(12)
+        })]
+    );
+    answer(
+        &mut app,
+        mld_shared::protocol::Response::Dispatch(Box::new(fixtures::dispatch_detail())),
+    );
+    let screen = draw(&app);
+    for word in [
+        "Dispatch 12",
+        "collected",
+        "inserted",
+        "setosa",
+        "151: petal_length is NULL",
+    ] {
+        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
+    }
+    assert_snapshot!(screen);
+    press(&mut app, KeyCode::Esc);
+    assert!(app.dispatch_detail.is_none());
+}
+
+#[test]
+fn a_new_dispatch_appears_on_top_and_keeps_the_selection() {
+    let mut app = connected();
+    answer(
+        &mut app,
+        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
+    );
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.dispatches[app.selected_dispatch].id.0, 13);
+    let mut newer = fixtures::dispatches()[0].clone();
+    newer.id = mld_shared::ids::DispatchId(15);
+    update(
+        &mut app,
+        Msg::Conn(ConnEvent::Update(mld_shared::protocol::Update::Dispatch(
+            Box::new(newer),
+        ))),
+    );
+    assert_eq!(app.dispatches[0].id.0, 15);
+    assert_eq!(
+        app.dispatches[app.selected_dispatch].id.0, 13,
+        "selection follows its dispatch"
+    );
+    // A change of a listed dispatch replaces it in place.
+    let mut done = fixtures::dispatches()[0].clone();
+    done.status = mld_shared::protocol::DispatchStatus::Succeeded;
+    update(
+        &mut app,
+        Msg::Conn(ConnEvent::Update(mld_shared::protocol::Update::Dispatch(
+            Box::new(done),
+        ))),
+    );
+    assert_eq!(app.dispatches.len(), 4);
+    assert_eq!(
+        app.dispatches[1].status,
+        mld_shared::protocol::DispatchStatus::Succeeded
+    );
+}
+
+#[test]
+fn a_snapshot_asks_for_the_dispatch_window() {
+    let mut app = App::new("/run/mld/mld.sock".into(), false);
+    let cmds = update(
+        &mut app,
+        Msg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
+    );
+    let taken = fixtures::snapshot().taken_at;
+    assert_eq!(
+        cmds,
+        vec![Cmd::Send(mld_shared::protocol::Request::Dispatches {
+            from: mld_shared::time::WireTime(taken.0 - crate::app::DISPATCH_WINDOW_MS),
+            to: mld_shared::time::WireTime(taken.0 + crate::app::DISPATCH_WINDOW_MS),
+            job: None,
+            limit: 500,
+        })]
+    );
 }
 
 #[test]
