@@ -168,7 +168,12 @@ fn eventually<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) 
 /// `mldctl ARGS` fails with exit code 1 and one line on stderr saying `expected`.
 fn one_line(fx: &Fixture, args: &[&str], expected: &str) {
     let out = fx.ctl(args);
-    assert_eq!(out.status.code(), Some(1), "mldctl {args:?}: {}", stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "mldctl {args:?}: {}",
+        stdout(&out)
+    );
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "mldctl {args:?}: {err}");
     assert!(err.contains(expected), "mldctl {args:?}: {err}");
@@ -192,7 +197,10 @@ fn assert_complete(d: &Value) {
     assert_eq!(d["error"], Value::Null, "{d:#}");
     assert_eq!(d["failed_step"], Value::Null, "{d:#}");
     assert_eq!(d["model"], "iris", "{d:#}");
-    assert!(d["model_hash"].as_str().is_some_and(|h| !h.is_empty()), "{d:#}");
+    assert!(
+        d["model_hash"].as_str().is_some_and(|h| !h.is_empty()),
+        "{d:#}"
+    );
     for key in ["created_at", "started_at", "finished_at"] {
         let t = d[key].as_str().unwrap();
         t.parse::<jiff::Timestamp>()
@@ -212,7 +220,10 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
         assert_complete(d);
         assert_eq!(d["trigger"], "schedule", "{d:#}");
         assert_eq!(d["requested_by"], "scheduler", "{d:#}");
-        assert!(d["slot"].is_string(), "a scheduled dispatch serves a slot: {d:#}");
+        assert!(
+            d["slot"].is_string(),
+            "a scheduled dispatch serves a slot: {d:#}"
+        );
         ids.push(d["id"].as_i64().unwrap());
     }
     // Exactly one result row per scored row per dispatch: no duplicates, no
@@ -280,7 +291,12 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| (u["row_key"].as_str().unwrap(), u["reason"].as_str().unwrap()))
+        .map(|u| {
+            (
+                u["row_key"].as_str().unwrap(),
+                u["reason"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(unscorable.len(), 2, "{unscorable:?}");
     assert_eq!(unscorable[0].0, "151");
@@ -311,14 +327,7 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
         "no key twice across pages"
     );
     assert!(keys.is_sorted(), "in key order: {keys:?}");
-    let found = fx.json(&[
-        "dispatch",
-        &id,
-        "--predictions",
-        "--search",
-        "15",
-        "--json",
-    ]);
+    let found = fx.json(&["dispatch", &id, "--predictions", "--search", "15", "--json"]);
     let keys: BTreeSet<&str> = found["predictions"]["rows"]
         .as_array()
         .unwrap()
@@ -335,7 +344,10 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
     assert_eq!(job["state"], "active");
     assert_eq!(job["cron"], "*/2 * * * * *");
     assert_eq!(job["timezone"], "UTC");
-    assert!(job["last"].is_string() && job["next"].is_string(), "{job:#}");
+    assert!(
+        job["last"].is_string() && job["next"].is_string(),
+        "{job:#}"
+    );
     let table = stdout(&fx.ctl(&["dispatches"]));
     assert!(table.starts_with("ID"), "{table}");
     assert!(table.contains(" succeeded "), "{table}");
@@ -358,7 +370,11 @@ fn disable_stops_dispatches_history_says_who_and_why_enable_resumes() {
     assert_eq!(job["state"], "disabled", "{job:#}");
     assert_eq!(job["disabled_by"], me());
     assert_eq!(job["reason"], "maintenance");
-    assert_eq!(job["next"], Value::Null, "a paused job has no next dispatch");
+    assert_eq!(
+        job["next"],
+        Value::Null,
+        "a paused job has no next dispatch"
+    );
     // A dispatch started just before the pause may still finish.
     eventually(Duration::from_secs(10), "no running dispatch", || {
         let jobs = fx.json(&["jobs", "--json"]);
@@ -421,10 +437,17 @@ fn run_now_waits_for_success_and_a_dry_run_writes_nothing() {
     // A schedule that does not fire during the test: only manual runs.
     let fx = Fixture::start("0 0 1 1 *", "");
     let out = fx.ctl(&["run", "score", "--wait"]);
-    assert!(out.status.success(), "{}\n{}", stderr(&out), fx.daemon_log());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stderr(&out),
+        fx.daemon_log()
+    );
     let text = stdout(&out);
     assert!(
-        text.contains("succeeded: 152 collected, 150 predicted, 2 unscorable, 150 stored, 150 inserted"),
+        text.contains(
+            "succeeded: 152 collected, 150 predicted, 2 unscorable, 150 stored, 150 inserted"
+        ),
         "{text}"
     );
     let list = fx.dispatches();
@@ -495,7 +518,11 @@ schedule = "0 0 1 1 *"
     one_line(&fx, &["run", "nope"], "no job named \"nope\"");
     one_line(&fx, &["dispatch", "999"], "no dispatch 999");
     one_line(&fx, &["cancel", "999"], "999");
-    one_line(&fx, &["dispatches", "--since", "yesterday"], "\"yesterday\" is neither");
+    one_line(
+        &fx,
+        &["dispatches", "--since", "yesterday"],
+        "\"yesterday\" is neither",
+    );
 
     // Someone without a role: as `nobody`, when the test can switch users.
     if nix::unistd::getuid().is_root() && Path::new("/usr/sbin/runuser").exists() {
@@ -512,9 +539,15 @@ schedule = "0 0 1 1 *"
                 .unwrap()
         };
         for (args, expected) in [
-            (&["disable", "score"][..], "permission denied: disable needs admin"),
+            (
+                &["disable", "score"][..],
+                "permission denied: disable needs admin",
+            ),
             (&["run", "score", "--wait"][..], "permission denied"),
-            (&["jobs", "--json"][..], "permission denied: jobs needs dispatch"),
+            (
+                &["jobs", "--json"][..],
+                "permission denied: jobs needs dispatch",
+            ),
         ] {
             let out = as_nobody(args);
             assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
@@ -523,7 +556,10 @@ schedule = "0 0 1 1 *"
             assert!(err.contains(expected), "{args:?}: {err}");
         }
         let jobs = fx.json(&["jobs", "--json"]);
-        assert!(jobs[0]["disabled_by"].is_null(), "nothing changed: {jobs:#}");
+        assert!(
+            jobs[0]["disabled_by"].is_null(),
+            "nothing changed: {jobs:#}"
+        );
     }
 
     // No daemon at all.

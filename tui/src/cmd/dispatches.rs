@@ -316,7 +316,12 @@ fn detail_text(
     }
     fact(
         "model",
-        format!("{} version {} ({})", d.model, d.model_version, d.model_hash),
+        format!(
+            "{} version {} (hash {})",
+            d.model,
+            d.model_version,
+            d.model_hash.get(..12).unwrap_or(&d.model_hash)
+        ),
     );
     fact("created", table::local(d.created_at, tz));
     fact("started", table::local_or_dash(d.started_at, tz));
@@ -506,4 +511,146 @@ pub async fn cancel(client: &mut Client, id: i64, json: bool) -> anyhow::Result<
         println!("cancel requested for dispatch {id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mld_shared::protocol::{DispatchStatus, Trigger};
+    use mld_shared::time::WireTime;
+
+    fn t(s: &str) -> WireTime {
+        WireTime::from(s.parse::<Timestamp>().unwrap())
+    }
+
+    fn failed() -> DispatchSummary {
+        DispatchSummary {
+            id: DispatchId(12),
+            job: JobName("score-iris".into()),
+            status: DispatchStatus::Failed,
+            trigger: Trigger::Schedule,
+            requested_by: "scheduler".into(),
+            slot: Some(t("2026-11-23T13:00:00Z")),
+            model: "iris".into(),
+            model_version: "3".into(),
+            model_hash: "0123456789abcdef0123".into(),
+            created_at: t("2026-11-23T13:00:00.010Z"),
+            started_at: Some(t("2026-11-23T13:00:00.020Z")),
+            finished_at: Some(t("2026-11-23T13:00:04.220Z")),
+            rows_collected: 152,
+            rows_predicted: 150,
+            rows_unscorable: 2,
+            rows_stored: 150,
+            rows_inserted: 0,
+            failed_step: Some("inserted".into()),
+            error: Some("no such table: iris_scores".into()),
+        }
+    }
+
+    #[test]
+    fn dispatch_json_has_the_documented_keys_in_order() {
+        let text = serde_json::to_string(&DispatchJson::from(&failed())).unwrap();
+        let keys = [
+            "id",
+            "job",
+            "status",
+            "trigger",
+            "requested_by",
+            "slot",
+            "model",
+            "model_version",
+            "model_hash",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "rows_collected",
+            "rows_predicted",
+            "rows_unscorable",
+            "rows_stored",
+            "rows_inserted",
+            "failed_step",
+            "error",
+        ];
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(positions.is_sorted(), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value.as_object().unwrap().len(), keys.len());
+        assert_eq!(value["status"], "failed");
+        assert_eq!(value["started_at"], "2026-11-23T13:00:00.02Z");
+        assert_eq!(value["failed_step"], "inserted");
+    }
+
+    #[test]
+    fn a_failure_reads_as_where_and_why() {
+        assert_eq!(
+            summary_line(&failed()),
+            "dispatch 12 of score-iris failed: 152 collected, 150 predicted, 2 unscorable, \
+             150 stored, 0 inserted in 4.2s; failed at inserted: no such table: iris_scores"
+        );
+        let tz = TimeZone::UTC;
+        let text = list_text(&[failed()], &tz);
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .ends_with("at inserted: no such table: iris_scores"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn detail_text_shows_what_was_asked() {
+        let detail = DispatchDetail {
+            summary: failed(),
+            events: vec![DispatchEventInfo {
+                seq: 1,
+                at: t("2026-11-23T13:00:00.010Z"),
+                step: "created".into(),
+                rows: None,
+                message: Some("trigger schedule".into()),
+            }],
+            class_counts: vec![("setosa".into(), 3), ("virginica".into(), 1)],
+            unscorable: vec![UnscorableInfo {
+                row_key: "151".into(),
+                reason: "column petal_length is NULL".into(),
+            }],
+        };
+        let page = PredictionPage {
+            total: 4,
+            rows: vec![PredictionInfo {
+                row_key: "1".into(),
+                label: "setosa".into(),
+                score: 0.99771,
+            }],
+            next_after: None,
+        };
+        let tz = TimeZone::UTC;
+        let plain = detail_text(&detail, None, &Show::default(), &tz);
+        assert!(
+            plain.contains("model        iris version 3 (hash 0123456789ab)\n"),
+            "{plain}"
+        );
+        assert!(
+            plain.contains(
+                "unscorable rows (first 1 of 2)\nKEY  REASON\n151  column petal_length is NULL\n"
+            ),
+            "{plain}"
+        );
+        assert!(!plain.contains("events"), "{plain}");
+        let show = Show {
+            events: true,
+            predictions: Some(10),
+            search: Some("1".into()),
+        };
+        let full = detail_text(&detail, Some(&page), &show, &tz);
+        assert!(
+            full.contains("1    2026-11-23 13:00:00.010  created  -     trigger schedule"),
+            "{full}"
+        );
+        assert!(full.contains("setosa     3      75.0%"), "{full}");
+        assert!(full.contains("predictions with a key containing \"1\": 1 of 4\nKEY  LABEL   SCORE\n1    setosa  0.9977\n"), "{full}");
+    }
 }

@@ -81,8 +81,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List the dispatches created in a window [default: the configured
-    /// `dispatches.default_window` when --config is given, else 24h].
+    /// List the dispatches created in a window, newest first.
+    ///
+    /// The window defaults to the configuration's `dispatches.default_window`
+    /// when --config is given, else the last 24 hours.
     Dispatches {
         /// Since a length of time ago (24h) or an instant with an offset.
         #[arg(long, value_name = "WHEN", conflicts_with_all = ["from", "to"])]
@@ -260,4 +262,68 @@ async fn ask<T>(
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_window_comes_from_the_configuration_when_given() {
+        assert_eq!(
+            default_window(None).unwrap(),
+            jiff::SignedDuration::from_hours(24)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        let file = dir.path().join("config/mld.toml");
+        let demo = include_str!("../../../config/mld.toml");
+        assert!(demo.contains("default_window = \"24h\""));
+        std::fs::write(
+            &file,
+            demo.replace("default_window = \"24h\"", "default_window = \"2h\""),
+        )
+        .unwrap();
+        assert_eq!(
+            default_window(Some(&file)).unwrap(),
+            jiff::SignedDuration::from_hours(2)
+        );
+    }
+
+    #[test]
+    fn subcommands_parse() {
+        use crate::cli::{Cli, Command as Top};
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "mldctl", "disable", "score", "--reason", "db", "--until", "2h",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Top::Scheduling(Command::Disable { ref job, ref reason, ref until, json: false }))
+                if job == "score" && reason.as_deref() == Some("db") && until.as_deref() == Some("2h")
+        ));
+        assert!(
+            Cli::try_parse_from(["mldctl", "run", "score", "--wait", "--dry-run", "5"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["mldctl", "dispatches", "--since", "2h", "--from", "1h"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["mldctl", "dispatch", "3", "--search", "1"]).is_err(),
+            "--search needs --predictions"
+        );
+        let cli =
+            Cli::try_parse_from(["mldctl", "dispatch", "3", "--predictions", "--search", "1"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Top::Scheduling(Command::Dispatch {
+                id: 3,
+                predictions: true,
+                limit: 100,
+                ..
+            }))
+        ));
+    }
 }
