@@ -17,6 +17,7 @@ const UNSCORABLE: u64 = 2;
 /// `iris_incoming` and `iris_scores` tables in its SQLite datalake.
 struct Fixture {
     dir: tempfile::TempDir,
+    config: PathBuf,
     socket: PathBuf,
     lake: PathBuf,
     daemon: Option<MldProcess>,
@@ -69,6 +70,7 @@ impl Fixture {
         let lake = dir.path().join("lake.db");
         Fixture {
             dir,
+            config: path,
             socket,
             lake,
             daemon: Some(daemon),
@@ -347,6 +349,19 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
     assert!(
         job["last"].is_string() && job["next"].is_string(),
         "{job:#}"
+    );
+    // The socket and the default window from the daemon's configuration file.
+    let by_config = mldctl(&[
+        "--config",
+        fx.config.to_str().unwrap(),
+        "dispatches",
+        "--json",
+    ]);
+    assert!(by_config.status.success(), "{}", stderr(&by_config));
+    let by_config: Value = serde_json::from_slice(&by_config.stdout).unwrap();
+    assert!(
+        by_config.as_array().unwrap().len() >= ids.len(),
+        "{by_config:#}"
     );
     let table = stdout(&fx.ctl(&["dispatches"]));
     assert!(table.starts_with("ID"), "{table}");
