@@ -660,3 +660,201 @@ mod tests {
         assert_eq!(json["would_write"][0][2], "setosa");
     }
 }
+
+#[cfg(test)]
+mod wait_tests {
+    //! `run --wait` against a scripted daemon on a real socket: the races a
+    //! real daemon rarely shows on demand (a run queued behind another, a
+    //! dispatch finished before the subscription, a resync).
+    use super::*;
+    use crate::client::tests::listen;
+    use interprocess::local_socket::traits::tokio::Listener as _;
+    use mld_shared::frame;
+    use mld_shared::protocol::{ClientFrame, Hello, HelloReply, Snapshot, Trigger};
+    use mld_shared::time::WireTime;
+    use tokio::io::BufReader;
+
+    fn dispatch(id: i64, status: DispatchStatus) -> DispatchSummary {
+        DispatchSummary {
+            id: DispatchId(id),
+            job: JobName("score".into()),
+            status,
+            trigger: Trigger::Manual,
+            requested_by: "alice".into(),
+            slot: None,
+            model: "iris".into(),
+            model_version: "1".into(),
+            model_hash: "abc".into(),
+            created_at: WireTime(1_795_000_000_000),
+            started_at: Some(WireTime(1_795_000_000_010)),
+            finished_at: status.is_finished().then_some(WireTime(1_795_000_000_090)),
+            rows_collected: 3,
+            rows_predicted: 3,
+            rows_unscorable: 0,
+            rows_stored: 3,
+            rows_inserted: if status == DispatchStatus::Succeeded {
+                3
+            } else {
+                0
+            },
+            failed_step: (status == DispatchStatus::Failed).then(|| "inserted".into()),
+            error: (status == DispatchStatus::Failed).then(|| "no such table".into()),
+        }
+    }
+
+    fn detail(id: i64, status: DispatchStatus) -> Response {
+        Response::Dispatch(Box::new(mld_shared::protocol::DispatchDetail {
+            summary: dispatch(id, status),
+            events: vec![],
+            class_counts: vec![],
+            unscorable: vec![],
+        }))
+    }
+
+    fn update(id: i64, status: DispatchStatus) -> Update {
+        Update::Dispatch(Box::new(dispatch(id, status)))
+    }
+
+    /// Serves one client: `script` answers each request with a response and
+    /// the updates to push after it. Returns the requests it saw.
+    async fn serve(
+        path: &std::path::Path,
+        mut script: impl FnMut(&Request) -> (Response, Vec<Update>) + Send + 'static,
+    ) -> tokio::task::JoinHandle<Vec<String>> {
+        let listener = listen(path);
+        tokio::spawn(async move {
+            let stream = listener.accept().await.unwrap();
+            let (read, mut write) = tokio::io::split(stream);
+            let mut read = BufReader::new(read);
+            let _: Hello = frame::read_message(&mut read).await.unwrap().unwrap();
+            let welcome = HelloReply::Welcome(crate::ui::fixtures::welcome());
+            frame::write_message(&mut write, &welcome).await.unwrap();
+            let mut seen = Vec::new();
+            while let Ok(Some(ClientFrame { id, request })) =
+                frame::read_message::<ClientFrame, _>(&mut read).await
+            {
+                seen.push(format!("{request:?}"));
+                let (response, updates) = script(&request);
+                let answer = ServerFrame::Response {
+                    id,
+                    result: Ok(response),
+                };
+                frame::write_message(&mut write, &answer).await.unwrap();
+                for u in updates {
+                    frame::write_message(&mut write, &ServerFrame::Update(u))
+                        .await
+                        .unwrap();
+                }
+            }
+            seen
+        })
+    }
+
+    /// Fails instead of hanging when an awaited update never comes.
+    async fn within(f: impl std::future::Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+        tokio::time::timeout(std::time::Duration::from_secs(5), f)
+            .await
+            .expect("run --wait did not finish")
+            .unwrap()
+    }
+
+    fn snapshot() -> Response {
+        Response::Subscribed(Box::new(Snapshot {
+            taken_at: WireTime(0),
+            status: crate::client::tests::status(),
+            health: vec![],
+            jobs: vec![],
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_dispatch_finished_before_the_subscription_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mld.sock");
+        let server = serve(&path, |r| match r {
+            Request::Subscribe => (snapshot(), vec![]),
+            Request::RunJob { .. } => (Response::Run(RunOutcome::Started(DispatchId(7))), vec![]),
+            Request::Dispatch { id } if id.0 == 7 => (detail(7, DispatchStatus::Succeeded), vec![]),
+            other => panic!("unexpected {other:?}"),
+        })
+        .await;
+        let mut client = Client::connect(&path).await.unwrap();
+        let code = within(run_now(&mut client, "score", true, false)).await;
+        assert_eq!(code, ExitCode::SUCCESS);
+        drop(client);
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 3, "{seen:?}");
+        assert!(
+            seen[0].starts_with("Subscribe"),
+            "subscribed before running: {seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queued_run_is_followed_to_its_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mld.sock");
+        let server = serve(&path, |r| match r {
+            Request::Subscribe => (snapshot(), vec![]),
+            // Dispatch 5 runs; ours is queued, then starts as 6 when 5 ends.
+            Request::RunJob { .. } => (
+                Response::Run(RunOutcome::Queued {
+                    behind: DispatchId(5),
+                }),
+                vec![
+                    update(5, DispatchStatus::Succeeded),
+                    update(6, DispatchStatus::Created),
+                ],
+            ),
+            Request::Dispatch { id } if id.0 == 6 => (
+                detail(6, DispatchStatus::Running),
+                vec![
+                    update(5, DispatchStatus::Failed),
+                    update(6, DispatchStatus::Failed),
+                ],
+            ),
+            other => panic!("unexpected {other:?}"),
+        })
+        .await;
+        let mut client = Client::connect(&path).await.unwrap();
+        let code = within(run_now(&mut client, "score", true, true)).await;
+        assert_eq!(code, ExitCode::FAILURE, "a failed dispatch exits 1");
+        drop(client);
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_resync_asks_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mld.sock");
+        let mut asked = 0;
+        let server = serve(&path, move |r| match r {
+            Request::Subscribe => (snapshot(), vec![]),
+            Request::RunJob { .. } => (Response::Run(RunOutcome::Started(DispatchId(7))), vec![]),
+            Request::Dispatch { .. } => {
+                asked += 1;
+                if asked == 1 {
+                    // The finished update was lost to a lagging subscription.
+                    let Response::Subscribed(s) = snapshot() else {
+                        unreachable!()
+                    };
+                    (detail(7, DispatchStatus::Running), vec![Update::Resync(s)])
+                } else {
+                    (detail(7, DispatchStatus::Succeeded), vec![])
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        })
+        .await;
+        let mut client = Client::connect(&path).await.unwrap();
+        let code = within(run_now(&mut client, "score", true, false)).await;
+        assert_eq!(code, ExitCode::SUCCESS);
+        drop(client);
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen.iter().filter(|s| s.starts_with("Dispatch")).count(),
+            2,
+            "{seen:?}"
+        );
+    }
+}
