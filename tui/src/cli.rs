@@ -52,6 +52,10 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Scheduling and dispatches: jobs, enable, disable, run, slots, history,
+    /// dispatches, dispatch, cancel.
+    #[command(flatten)]
+    Scheduling(crate::cmd::Command),
 }
 
 impl Cli {
@@ -107,6 +111,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Status { json }) => {
             let socket = cli.socket_path()?;
             crate::status::run(&socket, *json).await
+        }
+        Some(Command::Scheduling(command)) => {
+            let socket = cli.socket_path()?;
+            crate::cmd::run(command, &socket, cli.config.as_deref()).await
         }
         Some(Command::Demo { dir }) => {
             let _log = crate::logging::init(cli.log_file.as_deref())?;

@@ -157,10 +157,6 @@ impl Client {
     }
 
     /// The next frame from the daemon, kept ones first.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "for script subcommands that follow updates")
-    )]
     pub async fn next_frame(&mut self) -> Result<ServerFrame, ClientError> {
         match self.pending.pop_front() {
             Some(frame) => Ok(frame),

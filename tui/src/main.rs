@@ -6,6 +6,7 @@
 mod app;
 mod cli;
 mod client;
+mod cmd;
 mod conn;
 mod console;
 mod demo;

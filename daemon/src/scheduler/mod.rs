@@ -352,23 +352,23 @@ pub enum RunNow {
 /// Errors of the scheduler's handle.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
-    #[error("no job named {0:?}")]
+    #[error("no job named \"{0}\"")]
     UnknownJob(JobName),
-    #[error("job {job:?} is invalid: {reason}")]
+    #[error("job \"{job}\" is invalid: {reason}")]
     JobInvalid { job: JobName, reason: String },
-    #[error("job {job:?} is already {state}")]
+    #[error("job \"{job}\" is already {state}")]
     NoChange { job: JobName, state: &'static str },
-    #[error("job {job:?}: pause expiry {until} is not in the future")]
+    #[error("job \"{job}\": pause expiry {until} is not in the future")]
     UntilInPast { job: JobName, until: Timestamp },
-    #[error("job {job:?} is already running as dispatch {running}{}", if *queued { " with a run queued" } else { "" })]
+    #[error("job \"{job}\" is already running as dispatch {running}{}", if *queued { " with a run queued" } else { "" })]
     AlreadyRunning {
         job: JobName,
         running: DispatchId,
         queued: bool,
     },
-    #[error("job {job:?} has no running dispatch {dispatch}")]
+    #[error("job \"{job}\" has no running dispatch {dispatch}")]
     UnknownDispatch { job: JobName, dispatch: DispatchId },
-    #[error("job {job:?}: {source}")]
+    #[error("job \"{job}\": {source}")]
     Start { job: JobName, source: StartError },
     #[error("scheduler store: {0}")]
     Store(#[from] StoreError),
