@@ -188,9 +188,15 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
     let result = tokio::task::spawn_blocking(move || service.dry_run_blocking(&name, rows))
         .await
         .map_err(internal)?
-        .map_err(|e| match e {
-            DispatchError::UnknownJob(_) => WireError::new(ErrorKind::NotFound, e.to_string()),
-            _ => WireError::new(ErrorKind::InvalidRequest, e.to_string()),
+        .map_err(|e| {
+            let kind = match e {
+                DispatchError::UnknownJob(_) | DispatchError::NotRunning(_) => ErrorKind::NotFound,
+                // The job's query does not fit its model: the job must change.
+                DispatchError::Read { .. } => ErrorKind::InvalidRequest,
+                DispatchError::Model { .. } | DispatchError::Datalake { .. } => ErrorKind::Unavailable,
+                DispatchError::EventLog(_) => ErrorKind::Internal,
+            };
+            WireError::new(kind, e.to_string())
         })?;
     let config = ctx.config();
     let cfg = config
