@@ -342,3 +342,24 @@ pub fn count_rows(lake: &Datalake, table: &str) -> usize {
     }
     n
 }
+
+/// `rows` generated iris-like rows in `iris_big`, in the datalake's own SQL.
+pub fn create_big_iris(dl: &DaemonLake, rows: usize) {
+    dl.lake
+        .execute(
+            "CREATE TABLE iris_big (id BIGINT PRIMARY KEY, sepal_length DOUBLE PRECISION, \
+             sepal_width DOUBLE PRECISION, petal_length DOUBLE PRECISION, petal_width DOUBLE PRECISION)",
+        )
+        .unwrap();
+    let values = "i, 4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1";
+    let sql = match dl.backend {
+        Backend::PostgresOdbc => format!(
+            "INSERT INTO iris_big SELECT {values} FROM generate_series(1, {rows}) AS g(i)"
+        ),
+        _ => format!(
+            "INSERT INTO iris_big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows}) \
+             SELECT {values} FROM c"
+        ),
+    };
+    dl.lake.execute(&sql).unwrap();
+}
