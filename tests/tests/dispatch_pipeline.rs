@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use mld::model::Model;
-use mld_shared::protocol::{DispatchDetail, DispatchStatus};
+use mld_shared::protocol::{DispatchDetail, DispatchStatus, Request, Response};
 use mld_tests::client::InProcessDaemon;
 use mld_tests::lake::Backend;
 use mld_tests::scoring::*;
@@ -131,6 +131,34 @@ async fn full_dispatch(backend: Backend) {
     }
     let total: u64 = d.class_counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 150);
+
+    // Paged and filtered through the protocol: keys containing "1", 7 a page, in key order.
+    let mut want_keys: Vec<&String> = want.keys().filter(|k| k.contains('1')).collect();
+    want_keys.sort();
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = match c
+            .request(Request::DispatchPredictions {
+                id,
+                after_key: after.clone(),
+                filter: Some("1".into()),
+                limit: 7,
+            })
+            .await
+        {
+            Ok(Response::Predictions(p)) => p,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(page.total, want_keys.len() as u64);
+        assert!(page.rows.len() <= 7);
+        paged.extend(page.rows.into_iter().map(|p| p.row_key));
+        match page.next_after {
+            Some(k) => after = Some(k),
+            None => break,
+        }
+    }
+    assert_eq!(paged.iter().collect::<Vec<_>>(), want_keys);
     daemon.stop().await;
 }
 

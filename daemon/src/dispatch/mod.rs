@@ -285,7 +285,9 @@ impl DispatchService {
                 let progress = |step: Step, counts: &Counts| {
                     // At most a few updates a second: subscribers want motion, not every batch.
                     let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-                    if step == Step::Collected && l.elapsed() < Duration::from_millis(250) {
+                    if matches!(step, Step::Collected | Step::Inserted)
+                        && l.elapsed() < Duration::from_millis(250)
+                    {
                         return;
                     }
                     *l = Instant::now();
