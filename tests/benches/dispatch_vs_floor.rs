@@ -209,7 +209,9 @@ fn child(mode: &str, n: usize, lake: &str, password: Option<&str>, registry: &Pa
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
         .expect("a RESULT line");
-    line.split_whitespace().map(|v| v.parse().unwrap()).collect()
+    line.split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
 }
 
 fn prepare(lake: &Datalake, backend: Backend, n: usize) {

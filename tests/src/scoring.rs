@@ -69,17 +69,16 @@ pub fn synthetic_model(registry: &Path, name: &str, features: usize) -> Model {
     }
     std::fs::write(&csv, text.join("\n")).unwrap();
     let data = mld::training::dataset::load_csv(name, &csv, "label", None).expect("dataset");
-    let mut hyperparameters: BTreeMap<String, ParamValue> =
-        mld::training::catalog::model_specs()
-            .into_iter()
-            .find(|m| m.algorithm == Algorithm::LogisticRegression)
-            .map(|m| {
-                m.hyperparameters
-                    .into_iter()
-                    .map(|h| (h.name, h.default))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let mut hyperparameters: BTreeMap<String, ParamValue> = mld::training::catalog::model_specs()
+        .into_iter()
+        .find(|m| m.algorithm == Algorithm::LogisticRegression)
+        .map(|m| {
+            m.hyperparameters
+                .into_iter()
+                .map(|h| (h.name, h.default))
+                .collect()
+        })
+        .unwrap_or_default();
     hyperparameters.insert("alpha".into(), ParamValue::Float(0.1));
     let request = ValidRequest {
         dataset: name.to_string(),
@@ -310,9 +309,11 @@ pub fn read_results(
         for (i, key) in batch.keys.into_iter().enumerate() {
             let r = batch.features.row(i);
             let name = |v: f64, all: &[&str]| {
-                (v >= 0.0)
-                    .then(|| all[v as usize].to_string())
-                    .unwrap_or_else(|| "<unexpected>".into())
+                if v >= 0.0 {
+                    all[v as usize].to_string()
+                } else {
+                    "<unexpected>".to_string()
+                }
             };
             out.push(ResultRead {
                 dispatch_id: r[0] as i64,
@@ -351,11 +352,12 @@ pub fn create_big_iris(dl: &DaemonLake, rows: usize) {
              sepal_width DOUBLE PRECISION, petal_length DOUBLE PRECISION, petal_width DOUBLE PRECISION)",
         )
         .unwrap();
-    let values = "i, 4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1";
+    let values =
+        "i, 4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1";
     let sql = match dl.backend {
-        Backend::PostgresOdbc => format!(
-            "INSERT INTO iris_big SELECT {values} FROM generate_series(1, {rows}) AS g(i)"
-        ),
+        Backend::PostgresOdbc => {
+            format!("INSERT INTO iris_big SELECT {values} FROM generate_series(1, {rows}) AS g(i)")
+        }
         _ => format!(
             "INSERT INTO iris_big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows}) \
              SELECT {values} FROM c"

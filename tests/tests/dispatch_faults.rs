@@ -62,7 +62,15 @@ async fn an_unreachable_datalake_fails_at_collected_with_the_drivers_message() {
             "{backend:?}: {error}"
         );
         assert_eq!(steps(&d), ["created", "started", "finished"]);
-        assert!(d.events.last().unwrap().message.as_deref().unwrap().contains(error));
+        assert!(
+            d.events
+                .last()
+                .unwrap()
+                .message
+                .as_deref()
+                .unwrap()
+                .contains(error)
+        );
         if let Some(secret) = &dl.secret {
             assert!(!format!("{d:?}").contains(secret.as_str()));
         }
@@ -91,12 +99,14 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
         wrong_toml.replace("[datalakes.lake]", "[datalakes.wrongpw]")
     );
     let job = |name: &str, lake: &str| {
-        job_toml(name, "iris", QUERY, "scores", "").replace(
-            "datalake = \"lake\"",
-            &format!("datalake = \"{lake}\""),
-        )
+        job_toml(name, "iris", QUERY, "scores", "")
+            .replace("datalake = \"lake\"", &format!("datalake = \"{lake}\""))
     };
-    let jobs = format!("{}\n{}", job("refused", "refused"), job("wrongpw", "wrongpw"));
+    let jobs = format!(
+        "{}\n{}",
+        job("refused", "refused"),
+        job("wrongpw", "wrongpw")
+    );
     let config = write_config(dir.path(), &lakes, &jobs);
     let socket = dir.path().join("mld.sock");
     let mut process = MldProcess::start(&config, &socket);
@@ -134,7 +144,10 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
             limit: 100,
         })
         .await;
-    assert!(matches!(&list, Ok(Response::Dispatches(v)) if v.len() == 2), "{list:?}");
+    assert!(
+        matches!(&list, Ok(Response::Dispatches(v)) if v.len() == 2),
+        "{list:?}"
+    );
     seen.push(format!("{list:?}"));
     let snapshot = c.subscribe().await;
     seen.push(format!("{snapshot:?}"));
@@ -143,12 +156,19 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
     while let Some(u) = c.next_update(Duration::from_millis(300)).await {
         seen.push(format!("{u:?}"));
     }
-    assert_eq!(c.request(Request::Ping).await, Ok(Response::Pong), "still serving");
+    assert_eq!(
+        c.request(Request::Ping).await,
+        Ok(Response::Pong),
+        "still serving"
+    );
 
     process.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(process.wait(Duration::from_secs(30)).success());
     let log = process.stderr();
-    assert!(log.contains("dispatch finished"), "the log was captured:\n{log}");
+    assert!(
+        log.contains("dispatch finished"),
+        "the log was captured:\n{log}"
+    );
     seen.push(log);
     for name in ["events.db", "events.db-wal"] {
         if let Ok(bytes) = std::fs::read(dir.path().join("state").join(name)) {
@@ -176,7 +196,14 @@ async fn a_missing_results_table_fails_at_inserted_and_writes_nothing() {
         assert!(error.contains("no_such_scores"), "{backend:?}: {error}");
         assert_eq!(
             steps(&d),
-            ["created", "started", "collected", "predicted", "stored", "finished"]
+            [
+                "created",
+                "started",
+                "collected",
+                "predicted",
+                "stored",
+                "finished"
+            ]
         );
         assert_eq!((s.rows_stored, s.rows_inserted), (150, 0));
         daemon.stop().await;
@@ -209,7 +236,11 @@ async fn a_write_that_fails_late_rolls_back_every_row() {
             s.error
         );
         assert_eq!(s.rows_inserted, 0);
-        assert_eq!(count_rows(&dl.lake, "strict_scores"), 0, "{backend:?}: partial results");
+        assert_eq!(
+            count_rows(&dl.lake, "strict_scores"),
+            0,
+            "{backend:?}: partial results"
+        );
         daemon.stop().await;
     }
 }
@@ -235,7 +266,12 @@ async fn a_feature_missing_from_the_query_fails_before_scoring_and_names_it() {
         assert!(error.contains("petal_width"), "{backend:?}: {error}");
         assert_eq!(steps(&d), ["created", "started", "finished"]);
         assert_eq!(
-            (s.rows_collected, s.rows_predicted, s.rows_stored, s.rows_inserted),
+            (
+                s.rows_collected,
+                s.rows_predicted,
+                s.rows_stored,
+                s.rows_inserted
+            ),
             (0, 0, 0, 0)
         );
         assert!(c.all_predictions(d.summary.id).await.is_empty());
@@ -280,7 +316,11 @@ async fn a_cancelled_dispatch_is_cancelled_and_writes_nothing() {
         let d = c.wait_finished(id, Duration::from_secs(60)).await;
         let s = &d.summary;
         assert_eq!(s.status, DispatchStatus::Cancelled, "{backend:?}: {s:?}");
-        assert!(s.error.as_deref().unwrap().contains("cancel"), "{:?}", s.error);
+        assert!(
+            s.error.as_deref().unwrap().contains("cancel"),
+            "{:?}",
+            s.error
+        );
         assert!(s.rows_collected < 200_000, "stopped early: {s:?}");
         assert_eq!(s.rows_inserted, 0);
         assert_eq!(*steps(&d).last().unwrap(), "finished");

@@ -62,7 +62,12 @@ async fn killed_during_write_back(backend: Backend) {
     assert!(s.finished_at.is_some());
     // What it had done: every row read, predicted and stored; nothing inserted.
     assert_eq!(
-        (s.rows_collected, s.rows_predicted, s.rows_stored, s.rows_inserted),
+        (
+            s.rows_collected,
+            s.rows_predicted,
+            s.rows_stored,
+            s.rows_inserted
+        ),
         (ROWS as u64, ROWS as u64, ROWS as u64, 0),
         "{s:?}"
     );
@@ -71,7 +76,14 @@ async fn killed_during_write_back(backend: Backend) {
     let steps: Vec<&str> = d.events.iter().map(|e| e.step.as_str()).collect();
     assert_eq!(
         steps,
-        ["created", "started", "collected", "predicted", "stored", "finished"]
+        [
+            "created",
+            "started",
+            "collected",
+            "predicted",
+            "stored",
+            "finished"
+        ]
     );
     assert!(
         d.events
@@ -87,7 +99,12 @@ async fn killed_during_write_back(backend: Backend) {
     // Again: exactly one row per key, all of the new dispatch.
     let again = c.run_job("score").await;
     let d = c.wait_finished(again, Duration::from_secs(300)).await;
-    assert_eq!(d.summary.status, DispatchStatus::Succeeded, "{:?}", d.summary);
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{:?}",
+        d.summary
+    );
     assert_eq!(d.summary.rows_inserted, ROWS as u64);
     let version = model.meta().version.to_string();
     let rows = read_results(&dl.lake, "scores", model.labels(), &[&version]);

@@ -119,7 +119,12 @@ async fn full_dispatch(backend: Backend) {
         assert_eq!(r.model_version, version);
         let (label, score) = &want[&r.row_key];
         assert_eq!(&r.label, label, "row {}", r.row_key);
-        assert!(close(r.score, *score), "row {}: {} vs {score}", r.row_key, r.score);
+        assert!(
+            close(r.score, *score),
+            "row {}: {} vs {score}",
+            r.row_key,
+            r.score
+        );
     }
 
     // The stored predictions say the same, exactly.
@@ -219,7 +224,12 @@ async fn unscorable_rows(backend: Backend) {
     let mut c = daemon.client().await;
     let id = c.run_job("score").await;
     let d = c.wait_finished(id, Duration::from_secs(60)).await;
-    assert_eq!(d.summary.status, DispatchStatus::Succeeded, "{:?}", d.summary);
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{:?}",
+        d.summary
+    );
     assert_events(&d, 150, 147);
     let reasons: BTreeMap<&str, &str> = d
         .unscorable
