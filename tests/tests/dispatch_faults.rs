@@ -332,3 +332,69 @@ async fn a_cancelled_dispatch_is_cancelled_and_writes_nothing() {
         daemon.stop().await;
     }
 }
+
+/// A job's timeout cancels the dispatch wherever it is, and nothing is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatch_past_its_timeout_is_cancelled_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DaemonLake::new(Backend::BuiltinSqlite, dir.path(), "timeout");
+    create_big_iris(&dl, 200_000);
+    create_results_table(&dl.lake, "scores");
+    iris_model(&registry_dir(dir.path()));
+    let job = job_toml(
+        "score",
+        "iris",
+        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
+        "scores",
+        "batch_size = 1000\ntimeout = \"300ms\"",
+    );
+    let config = write_config(dir.path(), &dl.toml, &job);
+    let daemon = InProcessDaemon::start(&config).await;
+    let mut c = daemon.client().await;
+    let id = c.run_job("score").await;
+    let d = c.wait_finished(id, Duration::from_secs(120)).await;
+    let s = &d.summary;
+    assert_eq!(s.status, DispatchStatus::Cancelled, "{s:?}");
+    let error = s.error.as_deref().unwrap();
+    assert!(error.contains("timed out") && error.contains("300ms"), "{error}");
+    assert_eq!(s.rows_inserted, 0);
+    assert_eq!(count_rows(&dl.lake, "scores"), 0);
+    daemon.stop().await;
+}
+
+/// With `fail_on_unscorable`, the first unscorable row fails the dispatch at
+/// `predicted`, naming the row, before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_on_unscorable_fails_at_predicted_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DaemonLake::new(Backend::BuiltinSqlite, dir.path(), "strict");
+    create_iris_table(&dl.lake, "iris_in");
+    dl.lake
+        .execute("UPDATE iris_in SET petal_width = NULL WHERE id = 77")
+        .unwrap();
+    create_results_table(&dl.lake, "scores");
+    iris_model(&registry_dir(dir.path()));
+    let job = job_toml(
+        "score",
+        "iris",
+        QUERY,
+        "scores",
+        "batch_size = 40\nfail_on_unscorable = true",
+    );
+    let config = write_config(dir.path(), &dl.toml, &job);
+    let daemon = InProcessDaemon::start(&config).await;
+    let mut c = daemon.client().await;
+    let id = c.run_job("score").await;
+    let d = c.wait_finished(id, Duration::from_secs(60)).await;
+    let s = &d.summary;
+    assert_eq!(s.status, DispatchStatus::Failed, "{s:?}");
+    assert_eq!(s.failed_step.as_deref(), Some("predicted"));
+    let error = s.error.as_deref().unwrap();
+    assert!(
+        error.contains("row 77") && error.contains("petal_width"),
+        "{error}"
+    );
+    assert_eq!(s.rows_inserted, 0);
+    assert_eq!(count_rows(&dl.lake, "scores"), 0);
+    daemon.stop().await;
+}

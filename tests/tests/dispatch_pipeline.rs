@@ -288,3 +288,72 @@ async fn unscorable_rows_are_recorded_on_sqlite_odbc() {
 async fn unscorable_rows_are_recorded_on_postgres_odbc() {
     unscorable_rows(Backend::PostgresOdbc).await;
 }
+
+/// A dry run scores the first rows and shows what it would write: no
+/// dispatch, no stored prediction, nothing in the results table.
+async fn dry_run_writes_nothing(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DaemonLake::new(backend, dir.path(), "dry");
+    create_iris_table(&dl.lake, "iris_in");
+    create_results_table(&dl.lake, "scores");
+    let model = iris_model(&registry_dir(dir.path()));
+    let job = job_toml(
+        "score",
+        "iris",
+        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_in ORDER BY id",
+        "scores",
+        "",
+    );
+    let config = write_config(dir.path(), &dl.toml, &job);
+    let daemon = InProcessDaemon::start(&config).await;
+    let mut c = daemon.client().await;
+    let dry = match c
+        .request(Request::DryRun {
+            job: mld_shared::ids::JobName("score".into()),
+            rows: 12,
+        })
+        .await
+    {
+        Ok(Response::DryRun(d)) => d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(dry.predictions.len(), 12);
+    assert_eq!(dry.would_write.len(), 12);
+    assert_eq!(dry.columns.len(), 6);
+    let rows: Vec<(String, [f64; 4])> = iris_rows()
+        .into_iter()
+        .take(12)
+        .enumerate()
+        .map(|(i, (f, _))| ((i + 1).to_string(), f))
+        .collect();
+    let want = expected(&model, &rows);
+    for p in &dry.predictions {
+        let (label, score) = &want[&p.row_key];
+        assert_eq!((&p.label, p.score), (label, *score));
+    }
+    assert_eq!(count_rows(&dl.lake, "scores"), 0);
+    let now = jiff::Timestamp::now();
+    let list = c
+        .request(Request::Dispatches {
+            from: (now - jiff::SignedDuration::from_hours(1)).into(),
+            to: (now + jiff::SignedDuration::from_hours(1)).into(),
+            job: None,
+            limit: 10,
+        })
+        .await;
+    assert!(
+        matches!(&list, Ok(Response::Dispatches(v)) if v.is_empty()),
+        "{list:?}"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_on_builtin_sqlite() {
+    dry_run_writes_nothing(Backend::BuiltinSqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_on_postgres_odbc() {
+    dry_run_writes_nothing(Backend::PostgresOdbc).await;
+}
