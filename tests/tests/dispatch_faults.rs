@@ -356,7 +356,10 @@ async fn a_dispatch_past_its_timeout_is_cancelled_and_writes_nothing() {
     let s = &d.summary;
     assert_eq!(s.status, DispatchStatus::Cancelled, "{s:?}");
     let error = s.error.as_deref().unwrap();
-    assert!(error.contains("timed out") && error.contains("300ms"), "{error}");
+    assert!(
+        error.contains("timed out") && error.contains("300ms"),
+        "{error}"
+    );
     assert_eq!(s.rows_inserted, 0);
     assert_eq!(count_rows(&dl.lake, "scores"), 0);
     daemon.stop().await;

@@ -22,6 +22,7 @@ use crate::model::Model;
 use mld_shared::config::JobConfig;
 use mld_shared::ids::DispatchId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -174,7 +175,10 @@ fn collect_predict_store(
         .map_err(|e| Stop::Failed(Step::Collected, e.to_string()))?;
     let id = plan.id;
     let (tx, rx) = mpsc::sync_channel::<ToStore>(1);
+    // Committed so far, for live progress.
+    let stored_so_far = AtomicU64::new(0);
     let stored = std::thread::scope(|scope| {
+        let stored_so_far = &stored_so_far;
         let storer = std::thread::Builder::new()
             .name(format!("dispatch-{id}-store"))
             .spawn_scoped(scope, move || -> Result<u64, EventLogError> {
@@ -197,6 +201,7 @@ fn collect_predict_store(
                         Ok(n)
                     })?;
                     stored += n;
+                    stored_so_far.store(stored, Ordering::Relaxed);
                 }
                 Ok(stored)
             })
@@ -240,6 +245,7 @@ fn collect_predict_store(
                 if tx.send(next).is_err() {
                     return Ok(());
                 }
+                counts.stored = stored_so_far.load(Ordering::Relaxed);
                 progress(Step::Collected, counts);
             }
         })();
