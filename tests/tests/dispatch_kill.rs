@@ -124,3 +124,59 @@ async fn killed_during_write_back_on_builtin_sqlite() {
 async fn killed_during_write_back_on_postgres_odbc() {
     killed_during_write_back(Backend::PostgresOdbc).await;
 }
+
+/// Killed while still reading: the record keeps the counts of every batch
+/// that was stored, and says nothing reached the results table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_while_collecting_keeps_what_it_had_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let dl = DaemonLake::new(Backend::BuiltinSqlite, dir.path(), "kill_collect");
+    create_big_iris(&dl, ROWS);
+    create_results_table(&dl.lake, "scores");
+    iris_model(&registry_dir(dir.path()));
+    let job = job_toml(
+        "score",
+        "iris",
+        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
+        "scores",
+        "batch_size = 1000",
+    );
+    let config = write_config(dir.path(), &dl.toml, &job);
+    let socket = dir.path().join("mld.sock");
+    let mut first = MldProcess::start(&config, &socket);
+    let mut c = Client::connect(&socket).await.unwrap();
+    let id = c.run_job("score").await;
+    loop {
+        let d = c.dispatch(id).await;
+        assert!(
+            !d.events.iter().any(|e| e.step == "collected"),
+            "collection ended before the kill"
+        );
+        if d.summary.rows_stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    first.wait(Duration::from_secs(10));
+    drop(c);
+
+    let _second = MldProcess::start(&config, &socket);
+    let mut c = Client::connect(&socket).await.unwrap();
+    let d = c.dispatch(id).await;
+    let s = &d.summary;
+    assert_eq!(s.status, DispatchStatus::Interrupted, "{s:?}");
+    assert!(s.rows_stored > 0 && s.rows_stored < ROWS as u64, "{s:?}");
+    assert_eq!(
+        (s.rows_collected, s.rows_predicted, s.rows_inserted),
+        (s.rows_stored, s.rows_stored, 0),
+        "the counts of the stored batches: {s:?}"
+    );
+    let error = s.error.as_deref().unwrap();
+    assert!(
+        error.contains("last completed step was started")
+            && error.contains("nothing was written to the results table"),
+        "{error}"
+    );
+    assert_eq!(count_rows(&dl.lake, "scores"), 0);
+}
