@@ -1,9 +1,10 @@
-//! Harness for the end-to-end tests: finding the built binaries, running a
-//! real `mld` process on a temporary configuration, and (see the datalake
-//! modules) starting real databases.
-
-//! Test harnesses shared by the end-to-end tests and benchmarks: a real
-//! PostgreSQL server (`pg`) and datalakes on every backend (`lake`).
+//! Harness for the end-to-end tests and benchmarks: finding the built
+//! binaries and running a real `mld` process (`process`), a real PostgreSQL
+//! server (`pg`), datalakes on every backend (`lake`), a protocol-level
+//! client and an in-process daemon (`client`), and dispatch fixtures —
+//! models trained here, tables to score, results read back (`scoring`).
+pub mod client;
 pub mod lake;
 pub mod pg;
 pub mod process;
+pub mod scoring;

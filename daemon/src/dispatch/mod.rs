@@ -259,7 +259,7 @@ impl DispatchService {
             .batch_size
             .map(|b| b as usize)
             .unwrap_or_else(|| datalake.batch_size());
-        let deadline = job.timeout.map(|t| Instant::now() + t.0);
+        let timeout = job.timeout.map(|t| t.0);
         let plan = pipeline::Plan {
             id,
             job,
@@ -278,6 +278,8 @@ impl DispatchService {
             // Waiting for a slot under max_concurrent_dispatches; a cancel while
             // waiting still ends the dispatch properly (the pipeline sees it at once).
             let permit = slots.acquire_owned().await;
+            // The job's timeout bounds the run, not the wait for a slot.
+            let deadline = timeout.map(|t| Instant::now() + t);
             let log2 = log.clone();
             let observer2 = observer.clone();
             let result = tokio::task::spawn_blocking(move || {
@@ -285,7 +287,9 @@ impl DispatchService {
                 let progress = |step: Step, counts: &Counts| {
                     // At most a few updates a second: subscribers want motion, not every batch.
                     let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
-                    if step == Step::Collected && l.elapsed() < Duration::from_millis(250) {
+                    if matches!(step, Step::Collected | Step::Inserted)
+                        && l.elapsed() < Duration::from_millis(250)
+                    {
                         return;
                     }
                     *l = Instant::now();

@@ -9,7 +9,10 @@
 //! stored, the stored predictions stream from the event log into the results
 //! table inside one datalake transaction, which commits or rolls back whole.
 //! Reading and writing the datalake never overlap, so even a SQLite datalake
-//! without WAL never waits on itself.
+//! without WAL never waits on itself. Within each phase the event log works
+//! alongside: batch N is stored while batch N+1 is read and predicted, and
+//! page N+1 is read back while page N is written (two helper threads, a
+//! channel of one each, so memory stays at a few batches).
 
 use super::record::*;
 use super::store;
@@ -19,6 +22,8 @@ use crate::model::Model;
 use mld_shared::config::JobConfig;
 use mld_shared::ids::DispatchId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -67,7 +72,8 @@ pub fn execute(
     let mut counts = Counts::default();
     let id = plan.id;
     let result = (|| -> Result<(), Stop> {
-        log.write_blocking(move |tx| store::start(tx, id, jiff::Timestamp::now()))?;
+        log.write_blocking(move |tx| store::start(tx, id, jiff::Timestamp::now()))
+            .map_err(|e| Stop::Failed(Step::Started, format!("event log: {e}")))?;
         progress(Step::Started, &counts);
         collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
         insert(plan, log, cancel, deadline, progress, &mut counts)?;
@@ -134,7 +140,20 @@ fn read_error(e: DatalakeError) -> Stop {
     Stop::Failed(Step::Collected, e.to_string())
 }
 
-/// Steps 3–5, batch by batch.
+/// One predicted batch on its way into the event log.
+struct ToStore {
+    keys: Vec<String>,
+    labels: Vec<Arc<str>>,
+    scores: Vec<f64>,
+    unscorable: Vec<crate::datalake::Unscorable>,
+    /// The counts once this batch is stored (`stored` is filled in by the storer).
+    counts: Counts,
+}
+
+/// Steps 3–5, batch by batch. Storing runs on the event log's writer thread
+/// while the next batch is read and predicted: this thread hands each batch
+/// to a storer thread (a channel of one, so at most two batches wait in
+/// memory) that waits for its commit.
 fn collect_predict_store(
     plan: &Plan,
     log: &EventLog,
@@ -154,50 +173,91 @@ fn collect_predict_store(
         .model
         .bind(&features)
         .map_err(|e| Stop::Failed(Step::Collected, e.to_string()))?;
-    loop {
-        check(cancel, deadline, Step::Collected, job)?;
-        let Some(batch) = reader.next_batch().map_err(read_error)? else {
-            break;
-        };
-        counts.collected += batch.rows_read() as u64;
-        counts.unscorable += batch.unscorable.len() as u64;
-        if job.fail_on_unscorable
-            && let Some(first) = batch.unscorable.first()
-        {
-            return Err(Stop::Failed(
-                Step::Predicted,
-                format!(
-                    "row {} cannot be scored ({}) and the job has fail_on_unscorable",
-                    first.key, first.reason
-                ),
-            ));
-        }
-        let predictions = plan
-            .model
-            .predict(&binding, batch.features.view())
-            .map_err(|e| Stop::Failed(Step::Predicted, e.to_string()))?;
-        counts.predicted += predictions.len() as u64;
-        let labels: Vec<Arc<str>> = predictions.iter().map(|p| p.label.clone()).collect();
-        let scores: Vec<f64> = predictions.iter().map(|p| p.score).collect();
-        let keys = batch.keys;
-        let unscorable = batch.unscorable;
-        let id = plan.id;
-        let stored = log.write_blocking(move |tx| {
-            store::store_batch(
-                tx,
-                id,
-                &keys,
-                &labels,
-                &scores,
-                &unscorable,
-                jiff::Timestamp::now(),
-            )
-        })?;
-        counts.stored += stored;
-        progress(Step::Collected, counts);
-    }
-    drop(reader);
     let id = plan.id;
+    let (tx, rx) = mpsc::sync_channel::<ToStore>(1);
+    // Committed so far, for live progress.
+    let stored_so_far = AtomicU64::new(0);
+    let stored = std::thread::scope(|scope| {
+        let stored_so_far = &stored_so_far;
+        let storer = std::thread::Builder::new()
+            .name(format!("dispatch-{id}-store"))
+            .spawn_scoped(scope, move || -> Result<u64, EventLogError> {
+                let mut stored = 0u64;
+                for batch in rx {
+                    let mut c = batch.counts;
+                    let n = log.write_blocking(move |tx| {
+                        let n = store::store_batch(
+                            tx,
+                            id,
+                            &batch.keys,
+                            &batch.labels,
+                            &batch.scores,
+                            &batch.unscorable,
+                            jiff::Timestamp::now(),
+                        )?;
+                        // What it has done so far, for a daemon that dies mid-dispatch.
+                        c.stored = stored + n;
+                        store::set_counts(tx, id, &c)?;
+                        Ok(n)
+                    })?;
+                    stored += n;
+                    stored_so_far.store(stored, Ordering::Relaxed);
+                }
+                Ok(stored)
+            })
+            .map_err(|e| Stop::Failed(Step::Stored, format!("cannot start a thread: {e}")));
+        let storer = match storer {
+            Ok(s) => s,
+            Err(stop) => return Err(stop),
+        };
+        let read = (|| -> Result<(), Stop> {
+            loop {
+                check(cancel, deadline, Step::Collected, job)?;
+                let Some(batch) = reader.next_batch().map_err(read_error)? else {
+                    return Ok(());
+                };
+                counts.collected += batch.rows_read() as u64;
+                counts.unscorable += batch.unscorable.len() as u64;
+                if job.fail_on_unscorable
+                    && let Some(first) = batch.unscorable.first()
+                {
+                    return Err(Stop::Failed(
+                        Step::Predicted,
+                        format!(
+                            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+                            first.key, first.reason
+                        ),
+                    ));
+                }
+                let predictions = plan
+                    .model
+                    .predict(&binding, batch.features.view())
+                    .map_err(|e| Stop::Failed(Step::Predicted, e.to_string()))?;
+                counts.predicted += predictions.len() as u64;
+                let next = ToStore {
+                    labels: predictions.iter().map(|p| p.label.clone()).collect(),
+                    scores: predictions.iter().map(|p| p.score).collect(),
+                    keys: batch.keys,
+                    unscorable: batch.unscorable,
+                    counts: *counts,
+                };
+                // A closed channel means the storer failed: its error is the one to report.
+                if tx.send(next).is_err() {
+                    return Ok(());
+                }
+                counts.stored = stored_so_far.load(Ordering::Relaxed);
+                progress(Step::Collected, counts);
+            }
+        })();
+        drop(tx);
+        let stored = storer
+            .join()
+            .map_err(|_| Stop::Failed(Step::Stored, "the storing thread panicked".into()))?;
+        read?;
+        stored.map_err(Stop::from)
+    })?;
+    counts.stored = stored;
+    drop(reader);
     let c = *counts;
     log.write_blocking(move |tx| {
         let now = jiff::Timestamp::now();
@@ -230,6 +290,8 @@ fn collect_predict_store(
 }
 
 /// Step 6: the stored predictions, in pages, into one datalake transaction.
+/// A prefetching thread reads the next page from the event log (on its
+/// reader thread) while this one writes the current page to the datalake.
 fn insert(
     plan: &Plan,
     log: &EventLog,
@@ -239,41 +301,70 @@ fn insert(
     counts: &mut Counts,
 ) -> Result<(), Stop> {
     let job = &plan.job;
+    let id = plan.id;
     let write_error = |e: DatalakeError| Stop::Failed(Step::Inserted, e.to_string());
+    let log_error = |e: EventLogError| Stop::Failed(Step::Inserted, format!("event log: {e}"));
     let mut writer = plan
         .datalake
-        .begin_results(&job.results_table, &job.results_columns, plan.id)
+        .begin_results(&job.results_table, &job.results_columns, id)
         .map_err(write_error)?;
     let page = plan.batch_size.clamp(1, u32::MAX as usize) as u32;
-    let mut after: Option<String> = None;
-    let mut rows: Vec<ResultRow> = Vec::with_capacity(page as usize);
-    loop {
-        if let Err(stop) = check(cancel, deadline, Step::Inserted, job) {
-            writer.rollback();
-            return Err(stop);
+    let (tx, rx) = mpsc::sync_channel::<Result<Vec<StoredPrediction>, EventLogError>>(1);
+    let written = std::thread::scope(|scope| {
+        let prefetch = std::thread::Builder::new()
+            .name(format!("dispatch-{id}-read"))
+            .spawn_scoped(scope, move || {
+                let mut after: Option<String> = None;
+                loop {
+                    let from = after.take();
+                    let got = log.read_blocking(move |c| {
+                        store::predictions(c, id, from.as_deref(), None, page)
+                    });
+                    let (last, full) = match &got {
+                        Ok(rows) => (
+                            rows.last().map(|p| p.row_key.clone()),
+                            rows.len() == page as usize,
+                        ),
+                        Err(_) => (None, false),
+                    };
+                    // The writer gone (failed or cancelled), or the last page sent: done.
+                    if tx.send(got).is_err() || !full {
+                        return;
+                    }
+                    after = last;
+                }
+            });
+        if let Err(e) = prefetch {
+            return Err(Stop::Failed(
+                Step::Inserted,
+                format!("cannot start a thread: {e}"),
+            ));
         }
-        let id = plan.id;
-        let from = after.clone();
-        let stored =
-            log.read_blocking(move |c| store::predictions(c, id, from.as_deref(), None, page))?;
-        let Some(last) = stored.last() else { break };
-        after = Some(last.row_key.clone());
-        rows.clear();
-        rows.extend(stored.into_iter().map(|p| ResultRow {
-            row_key: p.row_key,
-            prediction: p.label,
-            score: p.score,
-            model_version: plan.model_version.clone(),
-            scored_at: p.created_at,
-        }));
-        if let Err(e) = writer.write_batch(&rows) {
-            writer.rollback();
-            return Err(write_error(e));
+        let mut rows: Vec<ResultRow> = Vec::with_capacity(page as usize);
+        for stored in rx {
+            check(cancel, deadline, Step::Inserted, job)?;
+            let stored = stored.map_err(log_error)?;
+            rows.clear();
+            rows.extend(stored.into_iter().map(|p| ResultRow {
+                row_key: p.row_key,
+                prediction: p.label,
+                score: p.score,
+                model_version: plan.model_version.clone(),
+                scored_at: p.created_at,
+            }));
+            writer.write_batch(&rows).map_err(write_error)?;
+            // Shown as progress only: nothing counts as inserted before the commit.
+            let shown = Counts {
+                inserted: writer.written(),
+                ..*counts
+            };
+            progress(Step::Inserted, &shown);
         }
-        progress(Step::Inserted, counts);
-    }
+        Ok(())
+    });
+    // On any error above the writer is dropped here, which rolls the transaction back.
+    written?;
     counts.inserted = writer.commit().map_err(write_error)?;
-    let id = plan.id;
     let n = counts.inserted;
     log.write_blocking(move |tx| {
         store::event(
@@ -283,6 +374,14 @@ fn insert(
             Some(n),
             None,
             jiff::Timestamp::now(),
+        )
+    })
+    .map_err(|e| {
+        Stop::Failed(
+            Step::Inserted,
+            format!(
+                "the results were committed to the datalake ({n} rows), but the event log could not record it: {e}"
+            ),
         )
     })?;
     progress(Step::Inserted, counts);

@@ -161,9 +161,19 @@ pub fn mark_interrupted(
             |r| r.get(0),
         )?;
         let last = last.unwrap_or_else(|| "created".into());
+        // What the results table holds depends on how far the write-back got.
+        let results = match last.as_str() {
+            "inserted" => "its results were committed to the results table".to_string(),
+            "stored" => format!(
+                "it was writing to the results table, in one transaction: a transaction cut short \
+                 rolls back, so the table holds none of its rows (unless the commit completed just \
+                 before the stop: then all of them, under dispatch id {id})"
+            ),
+            _ => "nothing was written to the results table".to_string(),
+        };
         let error = format!(
-            "the daemon stopped while this dispatch ran; its last completed step was {last}, with {stored} predictions \
-             stored; nothing was committed to the results table after that"
+            "the daemon stopped while this dispatch ran; its last completed step was {last}, with {stored} \
+             predictions stored; {results}"
         );
         tx.execute(
             "UPDATE dispatches SET status = 'interrupted', error = ?2, finished_at = ?3, rows_stored = ?4 WHERE id = ?1",
@@ -272,11 +282,20 @@ pub fn predictions(
                 .replace('_', "\\_")
         )
     });
-    let mut s = c.prepare_cached(
-        "SELECT row_key, label, score, created_at FROM predictions
-         WHERE dispatch_id = ?1 AND (?2 IS NULL OR row_key > ?2) AND (?3 IS NULL OR row_key LIKE ?3 ESCAPE '\\')
-         ORDER BY row_key LIMIT ?4",
-    )?;
+    // Only the conditions in use: `(?2 IS NULL OR row_key > ?2)` would hide the
+    // key range from SQLite's planner, and every page would scan the dispatch's
+    // keys from the first (quadratic in a write-back of millions of rows).
+    let mut sql = String::from(
+        "SELECT row_key, label, score, created_at FROM predictions WHERE dispatch_id = ?1",
+    );
+    if after_key.is_some() {
+        sql.push_str(" AND row_key > ?2");
+    }
+    if pattern.is_some() {
+        sql.push_str(" AND row_key LIKE ?3 ESCAPE '\\'");
+    }
+    sql.push_str(" ORDER BY row_key LIMIT ?4");
+    let mut s = c.prepare_cached(&sql)?;
     s.query_map(params![id.0, after_key, pattern, limit], |r| {
         Ok(StoredPrediction {
             row_key: r.get(0)?,
