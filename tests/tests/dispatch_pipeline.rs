@@ -136,6 +136,17 @@ async fn full_dispatch(backend: Backend) {
     }
     let total: u64 = d.class_counts.iter().map(|(_, n)| n).sum();
     assert_eq!(total, 150);
+    // The class distribution is the model's, label by label.
+    let mut want_classes: std::collections::BTreeMap<&str, u64> = Default::default();
+    for (label, _) in want.values() {
+        *want_classes.entry(label.as_str()).or_default() += 1;
+    }
+    let got_classes: std::collections::BTreeMap<&str, u64> = d
+        .class_counts
+        .iter()
+        .map(|(l, n)| (l.as_str(), *n))
+        .collect();
+    assert_eq!(got_classes, want_classes);
 
     // Paged and filtered through the protocol: keys containing "1", 7 a page, in key order.
     let mut want_keys: Vec<&String> = want.keys().filter(|k| k.contains('1')).collect();

@@ -102,8 +102,24 @@ pub fn store_batch(
         let mut ins = tx.prepare_cached(
             "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        let mut classes: Vec<(&str, i64)> = Vec::new();
         for ((k, l), s) in keys.iter().zip(labels).zip(scores) {
-            stored += ins.execute(params![id.0, k, &**l, s, ms(at)])? as u64;
+            let n = ins.execute(params![id.0, k, &**l, s, ms(at)])?;
+            stored += n as u64;
+            if n > 0 {
+                // Few labels: a linear scan beats hashing.
+                match classes.iter_mut().find(|(label, _)| *label == &**l) {
+                    Some((_, c)) => *c += 1,
+                    None => classes.push((l, 1)),
+                }
+            }
+        }
+        let mut add = tx.prepare_cached(
+            "INSERT INTO dispatch_classes(dispatch_id, label, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (dispatch_id, label) DO UPDATE SET count = count + excluded.count",
+        )?;
+        for (label, n) in classes {
+            add.execute(params![id.0, label, n])?;
         }
     }
     let mut uns = tx.prepare_cached(
@@ -344,7 +360,7 @@ pub fn unscorable(c: &Connection, id: DispatchId, limit: u32) -> rusqlite::Resul
 /// How many predictions of each label: the class distribution.
 pub fn class_counts(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<(String, u64)>> {
     let mut s = c.prepare_cached(
-        "SELECT label, count(*) FROM predictions WHERE dispatch_id = ?1 GROUP BY label ORDER BY count(*) DESC, label",
+        "SELECT label, count FROM dispatch_classes WHERE dispatch_id = ?1 ORDER BY count DESC, label",
     )?;
     s.query_map([id.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect()

@@ -108,6 +108,18 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // v3: the scheduler's tables (job states, their change history, the slot ledger).
     crate::scheduler::SCHEMA,
+    // v4: each dispatch's class distribution, kept as predictions are stored,
+    // so opening a dispatch never scans its predictions (and it outlives pruning).
+    r#"
+    CREATE TABLE dispatch_classes (
+        dispatch_id INTEGER NOT NULL REFERENCES dispatches(id),
+        label       TEXT NOT NULL,
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (dispatch_id, label)
+    ) WITHOUT ROWID;
+    INSERT INTO dispatch_classes(dispatch_id, label, count)
+        SELECT dispatch_id, label, count(*) FROM predictions GROUP BY dispatch_id, label;
+    "#,
 ];
 
 /// The schema version this daemon writes.

@@ -193,7 +193,9 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
                 DispatchError::UnknownJob(_) | DispatchError::NotRunning(_) => ErrorKind::NotFound,
                 // The job's query does not fit its model: the job must change.
                 DispatchError::Read { .. } => ErrorKind::InvalidRequest,
-                DispatchError::Model { .. } | DispatchError::Datalake { .. } => ErrorKind::Unavailable,
+                DispatchError::Model { .. } | DispatchError::Datalake { .. } => {
+                    ErrorKind::Unavailable
+                }
                 DispatchError::EventLog(_) => ErrorKind::Internal,
             };
             WireError::new(kind, e.to_string())
