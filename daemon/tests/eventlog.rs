@@ -161,6 +161,8 @@ async fn a_failing_write_is_undone_alone_and_its_batch_mates_commit() {
         .await
         .unwrap();
     assert_eq!(k100, 0);
+    // A job's own mistake is not the event log's health problem.
+    log.probe().await.unwrap();
 }
 
 #[tokio::test]
@@ -192,4 +194,36 @@ fn write_blocking_works_from_a_plain_thread() {
     .join()
     .unwrap();
     assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_writes_and_the_probe_cleanly_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+    log.probe().await.unwrap();
+    // Cap the file at its current size: the next write that needs a page is "disk full".
+    log.write(|tx| {
+        let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        tx.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+    })
+    .await
+    .unwrap();
+    let big = "x".repeat(64 * 1024);
+    let err = log
+        .write(move |tx| tx.execute("INSERT INTO meta(key, value) VALUES ('big', ?1)", [big]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("full"), "{err}");
+    // The probe's own small write still fits, but it reports the failure the
+    // dispatch's write met (the monitor shows the event log as `error`).
+    let probe = log.probe().await.unwrap_err();
+    assert!(probe.to_string().contains("full"), "{probe}");
+    // …and once space is back, the same log takes writes again without a restart
+    // (the monitor keeps showing the failure for a while, so it is seen).
+    log.write(|tx| tx.query_row("PRAGMA max_page_count = 1073741823", [], |_| Ok(())))
+        .await
+        .unwrap();
+    log.write(|tx| tx.execute("INSERT INTO meta(key, value) VALUES ('after', 'ok')", []))
+        .await
+        .unwrap();
 }

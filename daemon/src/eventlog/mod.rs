@@ -51,6 +51,8 @@ pub enum EventLogError {
     },
     #[error("event log: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("event log writes are failing: {0}")]
+    Storage(String),
     #[error("event log commit failed: {0}")]
     Commit(String),
     #[error("the event log is shut down")]
@@ -69,6 +71,44 @@ pub struct EventLog {
     writes: mpsc::UnboundedSender<WriteJob>,
     reads: mpsc::UnboundedSender<ReadJob>,
     path: PathBuf,
+    trouble: Trouble,
+}
+
+/// How long a storage failure (disk full, I/O error, read-only, locked) keeps
+/// the event log `error` in the monitor after it happened: a small probe write
+/// may still fit where a dispatch's batch did not.
+const TROUBLE_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The last storage-level failure of any write, shared with the writer thread.
+#[derive(Clone, Default)]
+struct Trouble(std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>);
+
+impl Trouble {
+    fn note(&self, e: &rusqlite::Error) {
+        use rusqlite::ErrorCode::*;
+        if let rusqlite::Error::SqliteFailure(f, _) = e
+            && matches!(
+                f.code,
+                DiskFull
+                    | SystemIoFailure
+                    | CannotOpen
+                    | ReadOnly
+                    | DatabaseBusy
+                    | DatabaseLocked
+                    | DatabaseCorrupt
+            )
+        {
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((std::time::Instant::now(), e.to_string()));
+        }
+    }
+
+    fn recent(&self) -> Option<String> {
+        let t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.as_ref()
+            .filter(|(at, _)| at.elapsed() < TROUBLE_MEMORY)
+            .map(|(_, m)| m.clone())
+    }
 }
 
 impl std::fmt::Debug for EventLog {
@@ -134,11 +174,15 @@ impl EventLog {
         migrate(&mut writer, path)?;
         let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
 
+        let trouble = Trouble::default();
         let (wtx, wrx) = mpsc::unbounded_channel::<WriteJob>();
         let (rtx, rrx) = mpsc::unbounded_channel::<ReadJob>();
         thread::Builder::new()
             .name("eventlog-writer".into())
-            .spawn(move || writer_loop(writer, wrx))
+            .spawn({
+                let trouble = trouble.clone();
+                move || writer_loop(writer, wrx, trouble)
+            })
             .map_err(|e| EventLogError::Open {
                 path: path.to_path_buf(),
                 source: io_to_sqlite(e),
@@ -151,6 +195,7 @@ impl EventLog {
                 source: io_to_sqlite(e),
             })?;
         Ok(EventLog {
+            trouble,
             writes: wtx,
             reads: rtx,
             path: path.to_path_buf(),
@@ -190,8 +235,12 @@ impl EventLog {
         F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let trouble = self.trouble.clone();
         let job: WriteJob = Box::new(move |txn| {
             let out = f(txn);
+            if let Err(e) = &out {
+                trouble.note(e);
+            }
             let ok = out.is_ok();
             // The reply waits for the commit: the caller learns the outcome of
             // the transaction, not just of its own statements.
@@ -250,7 +299,10 @@ impl EventLog {
         .await?;
         self.read(|c| c.query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0)))
             .await?;
-        Ok(())
+        match self.trouble.recent() {
+            Some(message) => Err(EventLogError::Storage(message)),
+            None => Ok(()),
+        }
     }
 
     /// Records the daemon's start; closes any run left open by a daemon that died.
@@ -299,7 +351,7 @@ fn io_to_sqlite(e: std::io::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>, trouble: Trouble) {
     // Jobs not yet run because their batch's transaction failed around them
     // (disk full, I/O error): they go first into the next batch, so each one
     // still gets an answer about its own fate.
@@ -337,6 +389,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>) 
             tx.commit()
         })();
         if let Err(e) = &outcome {
+            trouble.note(e);
             tracing::error!(error = %e, "event log write failed; the batch was rolled back");
             if replies.is_empty() {
                 // Not even one job could start: fail the first one rather
