@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mld_shared::config::DatasetConfig;
+use mld_shared::config::{DatalakeConfig, DatasetConfig};
 use serde::{Deserialize, Serialize};
 
 use super::dataset::{self, Task};
@@ -92,6 +92,9 @@ pub struct Catalog {
     /// The configs behind `datasets`, to load rows at training time.
     #[serde(skip)]
     configs: BTreeMap<String, DatasetConfig>,
+    /// The datalakes that query datasets read from.
+    #[serde(skip)]
+    datalakes: BTreeMap<String, DatalakeConfig>,
 }
 
 /// One violation of a training request, naming the field
@@ -308,20 +311,39 @@ impl Catalog {
     /// Builds the catalog; each CSV is read once to describe it. A dataset that
     /// cannot be read is listed with its `problem` rather than failing the catalog.
     pub fn new(datasets: &BTreeMap<String, DatasetConfig>) -> Catalog {
+        Catalog::with_datalakes(datasets, &BTreeMap::new())
+    }
+
+    /// A catalog whose query datasets read from `datalakes`.
+    pub fn with_datalakes(
+        datasets: &BTreeMap<String, DatasetConfig>,
+        datalakes: &BTreeMap<String, DatalakeConfig>,
+    ) -> Catalog {
         let infos = datasets
             .iter()
-            .map(|(name, cfg)| describe(name, cfg))
+            .map(|(name, cfg)| describe(name, cfg, datalakes))
             .collect();
         Catalog {
             datasets: infos,
             models: model_specs(),
             metrics: metric_specs(),
             configs: datasets.clone(),
+            datalakes: datalakes.clone(),
         }
     }
 
+    /// CSV datasets only: query datasets need [`Catalog::for_config`].
     pub fn from_config(models: &mld_shared::config::ModelsConfig) -> Catalog {
         Catalog::new(&models.datasets)
+    }
+
+    /// Every dataset of the configuration, query datasets included.
+    pub fn for_config(config: &mld_shared::config::Config) -> Catalog {
+        Catalog::with_datalakes(&config.models.datasets, &config.datalakes)
+    }
+
+    pub(crate) fn datalakes(&self) -> &BTreeMap<String, DatalakeConfig> {
+        &self.datalakes
     }
 
     pub fn dataset(&self, name: &str) -> Option<&DatasetInfo> {
@@ -483,7 +505,11 @@ fn check_value(spec: &HyperparameterSpec, value: &ParamValue) -> Result<ParamVal
     }
 }
 
-fn describe(name: &str, cfg: &DatasetConfig) -> DatasetInfo {
+fn describe(
+    name: &str,
+    cfg: &DatasetConfig,
+    datalakes: &BTreeMap<String, DatalakeConfig>,
+) -> DatasetInfo {
     let mut info = DatasetInfo {
         name: name.to_string(),
         task: None,
@@ -507,7 +533,7 @@ fn describe(name: &str, cfg: &DatasetConfig) -> DatasetInfo {
         ],
         problem: None,
     };
-    match dataset::load(name, cfg) {
+    match dataset::load(name, cfg, datalakes) {
         Ok(d) => {
             info.task = Some(d.task);
             info.features = d.features;

@@ -6,7 +6,10 @@
 
 use std::path::Path;
 
-use mld_shared::config::DatasetConfig;
+use std::collections::BTreeMap;
+
+use crate::datalake::Datalake;
+use mld_shared::config::{DatalakeConfig, DatasetConfig};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -54,16 +57,87 @@ fn infer_task(labels: &[String]) -> Task {
     }
 }
 
-/// Reads a CSV dataset. Every feature must be a number on every row.
-pub fn load(name: &str, config: &DatasetConfig) -> Result<LoadedDataset, TrainingError> {
-    let Some(path) = config.csv.as_deref() else {
-        return Err(TrainingError::DatasetNotSupported {
-            name: name.to_string(),
-            reason: "datalake-query datasets are not yet supported for training; use a CSV file"
-                .to_string(),
-        });
+/// Reads a dataset: a CSV file, or a query on a datalake. Every feature must
+/// be a number on every row.
+pub fn load(
+    name: &str,
+    config: &DatasetConfig,
+    datalakes: &BTreeMap<String, DatalakeConfig>,
+) -> Result<LoadedDataset, TrainingError> {
+    if let Some(path) = config.csv.as_deref() {
+        return load_csv(name, path, &config.label, config.features.as_deref());
+    }
+    let fail = |reason: String| TrainingError::Dataset {
+        name: name.to_string(),
+        reason,
     };
-    load_csv(name, path, &config.label, config.features.as_deref())
+    let (Some(lake_name), Some(query)) = (&config.datalake, &config.query) else {
+        return Err(fail("needs `csv`, or `datalake` and `query`".into()));
+    };
+    let Some(features) = config.features.as_deref() else {
+        return Err(fail("a query dataset names its `features`".into()));
+    };
+    let lake_cfg = datalakes
+        .get(lake_name)
+        .ok_or_else(|| fail(format!("no datalake named {lake_name:?} is configured")))?;
+    let lake = Datalake::from_config(lake_name, lake_cfg).map_err(|e| fail(e.to_string()))?;
+    load_query(name, &lake, query, &config.label, features)
+}
+
+/// Reads a query dataset through the datalake's streaming reader: the label
+/// column comes back as text (the reader's row key), the features as f64.
+pub fn load_query(
+    name: &str,
+    lake: &Datalake,
+    query: &str,
+    label: &str,
+    features: &[String],
+) -> Result<LoadedDataset, TrainingError> {
+    let fail = |reason: String| TrainingError::Dataset {
+        name: name.to_string(),
+        reason,
+    };
+    if features.is_empty() {
+        return Err(fail("no feature columns".into()));
+    }
+    let mut reader = lake
+        .read(query, label, features, lake.batch_size())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut values = Vec::new();
+    let mut raw_labels: Vec<String> = Vec::new();
+    while let Some(batch) = reader.next_batch().map_err(|e| fail(e.to_string()))? {
+        if let Some(u) = batch.unscorable.first() {
+            return Err(fail(format!(
+                "the row labelled {:?} cannot be used: {}",
+                u.key, u.reason
+            )));
+        }
+        values.extend(batch.features.iter().copied());
+        raw_labels.extend(batch.keys);
+    }
+    if raw_labels.is_empty() {
+        return Err(fail("the query returned no rows".into()));
+    }
+    if raw_labels.iter().any(|l| l.is_empty()) {
+        return Err(fail(format!("empty label in column {label:?}")));
+    }
+    let mut classes = raw_labels.clone();
+    classes.sort();
+    classes.dedup();
+    let y = raw_labels
+        .iter()
+        .map(|l| classes.binary_search(l).unwrap_or(0))
+        .collect();
+    let x = Array2::from_shape_vec((raw_labels.len(), features.len()), values)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(LoadedDataset {
+        features: features.to_vec(),
+        label: label.to_string(),
+        x,
+        y,
+        task: infer_task(&raw_labels),
+        classes,
+    })
 }
 
 pub fn load_csv(

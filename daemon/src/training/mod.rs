@@ -157,7 +157,7 @@ pub fn train(
             name: valid.dataset.clone(),
             reason: "not configured".to_string(),
         })?;
-    let data = dataset::load(&valid.dataset, config)?;
+    let data = dataset::load(&valid.dataset, config, catalog.datalakes())?;
     train_on(&valid, &data, progress, cancel)
 }
 

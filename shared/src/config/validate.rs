@@ -253,6 +253,12 @@ pub(crate) fn validate(
                 "a datalake dataset needs both `datalake` and `query`",
             );
         }
+        if from_query && ds.features.as_ref().is_none_or(|f| f.is_empty()) {
+            c.fail(
+                &at("features"),
+                "a datalake dataset lists its `features` (the columns to train on)",
+            );
+        }
         if let Some(dl) = &ds.datalake {
             c.check(datalakes.contains_key(dl), &at("datalake"), || {
                 format!("no datalake named {dl:?} is configured")
