@@ -25,7 +25,7 @@ fn test_catalog(dir: &std::path::Path) -> Catalog {
         datalake: Some("lake".into()),
         query: Some("SELECT a, b, label FROM t".into()),
         label: "label".into(),
-        features: None,
+        features: Some(vec!["a".into(), "b".into()]),
     };
     catalog(vec![
         ("iris", csv_dataset(&iris_csv(), "species")),
@@ -99,7 +99,8 @@ fn each_validation_rule_names_its_field() {
         },
         "dataset",
     );
-    assert!(msg.contains("not yet supported"), "{msg}");
+    // The catalog was given no datalakes: the query dataset is listed, unusable.
+    assert!(msg.contains("no datalake named \"lake\""), "{msg}");
 
     let with = |k: &str, v: ParamValue| request("iris", Algorithm::DecisionTree, &[(k, v)]);
     let msg = refused_on(
@@ -191,7 +192,7 @@ fn catalog_describes_datasets_models_and_metrics_and_serializes() {
             .problem
             .as_deref()
             .unwrap()
-            .contains("not yet supported")
+            .contains("no datalake named")
     );
     let names: Vec<&str> = catalog.models.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(
