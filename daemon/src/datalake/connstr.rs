@@ -76,25 +76,7 @@ fn parse_attrs(s: &str) -> Vec<Attr> {
         rest = &rest[eq + 1..];
         let trimmed = rest.trim_start();
         let lead = rest.len() - trimmed.len();
-        let value_len = if trimmed.starts_with('{') {
-            let bytes = trimmed.as_bytes();
-            let mut i = 1;
-            loop {
-                if i >= bytes.len() {
-                    break bytes.len();
-                }
-                if bytes[i] == b'}' {
-                    if bytes.get(i + 1) == Some(&b'}') {
-                        i += 2;
-                        continue;
-                    }
-                    break i + 1;
-                }
-                i += 1;
-            }
-        } else {
-            trimmed.find(';').unwrap_or(trimmed.len())
-        } + lead;
+        let value_len = mld_shared::config::odbc_value_len(trimmed) + lead;
         attrs.push(Attr {
             key,
             value: rest[..value_len].to_string(),

@@ -188,11 +188,7 @@ impl DispatchService {
     /// loading, event-log write): call from a blocking thread.
     pub fn start_blocking(&self, request: &DispatchRequest) -> Result<DispatchId, DispatchError> {
         let job = self.job(&request.job.0)?;
-        let trigger = match request.trigger {
-            scheduler::Trigger::Schedule => Trigger::Schedule,
-            scheduler::Trigger::Manual => Trigger::Manual,
-            scheduler::Trigger::CatchUp => Trigger::CatchUp,
-        };
+        let trigger = request.trigger;
         let who = request
             .who
             .clone()

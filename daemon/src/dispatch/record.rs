@@ -3,32 +3,8 @@
 use mld_shared::ids::DispatchId;
 use std::fmt;
 
-/// Why a dispatch was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    Schedule,
-    Manual,
-    CatchUp,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Manual => "manual",
-            Trigger::CatchUp => "catch-up",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Trigger> {
-        match s {
-            "schedule" => Some(Trigger::Schedule),
-            "manual" => Some(Trigger::Manual),
-            "catch-up" => Some(Trigger::CatchUp),
-            _ => None,
-        }
-    }
-}
+/// Why a dispatch was started: the scheduler's notion, recorded as is.
+pub use crate::scheduler::Trigger;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DispatchStatus {

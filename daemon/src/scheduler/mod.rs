@@ -122,7 +122,7 @@ impl Trigger {
         }
     }
 
-    fn parse(s: &str) -> Option<Trigger> {
+    pub fn parse(s: &str) -> Option<Trigger> {
         Some(match s {
             "schedule" => Trigger::Schedule,
             "manual" => Trigger::Manual,

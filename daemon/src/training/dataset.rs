@@ -57,6 +57,18 @@ fn infer_task(labels: &[String]) -> Task {
     }
 }
 
+/// The sorted distinct labels, and each row's index into them.
+fn classes_of(labels: &[String]) -> (Vec<String>, Vec<usize>) {
+    let mut classes = labels.to_vec();
+    classes.sort();
+    classes.dedup();
+    let y = labels
+        .iter()
+        .map(|l| classes.binary_search(l).unwrap_or(0))
+        .collect();
+    (classes, y)
+}
+
 /// Reads a dataset: a CSV file, or a query on a datalake. Every feature must
 /// be a number on every row.
 pub fn load(
@@ -121,13 +133,7 @@ pub fn load_query(
     if raw_labels.iter().any(|l| l.is_empty()) {
         return Err(fail(format!("empty label in column {label:?}")));
     }
-    let mut classes = raw_labels.clone();
-    classes.sort();
-    classes.dedup();
-    let y = raw_labels
-        .iter()
-        .map(|l| classes.binary_search(l).unwrap_or(0))
-        .collect();
+    let (classes, y) = classes_of(&raw_labels);
     let x = Array2::from_shape_vec((raw_labels.len(), features.len()), values)
         .map_err(|e| fail(e.to_string()))?;
     Ok(LoadedDataset {
@@ -209,13 +215,7 @@ pub fn load_csv(
     if raw_labels.is_empty() {
         return Err(fail(format!("{}: no records", path.display())));
     }
-    let mut classes = raw_labels.clone();
-    classes.sort();
-    classes.dedup();
-    let y = raw_labels
-        .iter()
-        .map(|l| classes.binary_search(l).unwrap_or(0))
-        .collect();
+    let (classes, y) = classes_of(&raw_labels);
     let x = Array2::from_shape_vec((raw_labels.len(), features.len()), values)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
     Ok(LoadedDataset {

@@ -509,6 +509,28 @@ impl fmt::Display for Secret {
     }
 }
 
+/// The length of the ODBC connection-string attribute value that `rest` starts
+/// with: `{…}` (which may hold `;`, with `}}` an escaped brace), or up to the
+/// next `;`.
+pub fn odbc_value_len(rest: &str) -> usize {
+    if !rest.starts_with('{') {
+        return rest.find(';').unwrap_or(rest.len());
+    }
+    let bytes = rest.as_bytes();
+    let mut i = 1;
+    while i < bytes.len() {
+        if bytes[i] == b'}' {
+            if bytes.get(i + 1) == Some(&b'}') {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
 /// Replaces the values of password-like attributes in an ODBC connection
 /// string (`PWD=…;`, `Password={…};`) with `***`, keeping everything else.
 pub fn redact_connection_string(s: &str) -> String {
@@ -523,26 +545,7 @@ pub fn redact_connection_string(s: &str) -> String {
         out.push_str(key);
         out.push('=');
         rest = &rest[eq + 1..];
-        // A value is `{...}` (which may hold `;`, with `}}` as an escaped brace) or runs to `;`.
-        let value_len = if rest.starts_with('{') {
-            let bytes = rest.as_bytes();
-            let mut i = 1;
-            loop {
-                if i >= bytes.len() {
-                    break bytes.len();
-                }
-                if bytes[i] == b'}' {
-                    if bytes.get(i + 1) == Some(&b'}') {
-                        i += 2;
-                        continue;
-                    }
-                    break i + 1;
-                }
-                i += 1;
-            }
-        } else {
-            rest.find(';').unwrap_or(rest.len())
-        };
+        let value_len = odbc_value_len(rest);
         let k = key
             .trim()
             .trim_start_matches(';')
