@@ -264,11 +264,7 @@ impl EventLog {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: ReadJob = Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(EventLogError::Sqlite));
-        });
-        self.reads.send(job).map_err(|_| EventLogError::Closed)?;
+        let rx = self.submit_read(f)?;
         rx.await.map_err(|_| EventLogError::Closed)?
     }
 
@@ -278,12 +274,24 @@ impl EventLog {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        let rx = self.submit_read(f)?;
+        rx.blocking_recv().map_err(|_| EventLogError::Closed)?
+    }
+
+    fn submit_read<T, F>(
+        &self,
+        f: F,
+    ) -> Result<oneshot::Receiver<Result<T, EventLogError>>, EventLogError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: ReadJob = Box::new(move |conn| {
             let _ = tx.send(f(conn).map_err(EventLogError::Sqlite));
         });
         self.reads.send(job).map_err(|_| EventLogError::Closed)?;
-        rx.blocking_recv().map_err(|_| EventLogError::Closed)?
+        Ok(rx)
     }
 
     /// Whether the log can be written and read right now (for the monitor).
