@@ -79,13 +79,13 @@ fn datalake_target(d: &DatalakeConfig) -> String {
 /// Connects to a datalake and queries its probe table, on a blocking thread.
 async fn probe_datalake(name: String, d: DatalakeConfig) -> HealthEntry {
     let target = datalake_target(&d);
+    let lake_name = name.clone();
     let report = tokio::task::spawn_blocking(move || {
-        crate::datalake::Datalake::from_config(&name, &d).map(|lake| (name, lake.probe()))
+        crate::datalake::Datalake::from_config(&lake_name, &d).map(|lake| lake.probe())
     })
     .await;
-    let (name, state, latency_ms, message) = match report {
-        Ok(Ok((name, r))) => (
-            name,
+    let (state, latency_ms, message) = match report {
+        Ok(Ok(r)) => (
             match r.status {
                 crate::datalake::ProbeStatus::Online => HealthState::Online,
                 crate::datalake::ProbeStatus::Error => HealthState::Error,
@@ -93,13 +93,8 @@ async fn probe_datalake(name: String, d: DatalakeConfig) -> HealthEntry {
             Some(ms(r.latency)),
             r.message,
         ),
-        Ok(Err(e)) => (String::new(), HealthState::Error, None, Some(e.to_string())),
-        Err(e) => (
-            String::new(),
-            HealthState::Error,
-            None,
-            Some(format!("probe failed: {e}")),
-        ),
+        Ok(Err(e)) => (HealthState::Error, None, Some(e.to_string())),
+        Err(e) => (HealthState::Error, None, Some(format!("probe failed: {e}"))),
     };
     HealthEntry {
         kind: HealthKind::Datalake,
@@ -150,14 +145,7 @@ pub async fn round(ctx: &Context) -> Vec<HealthEntry> {
     let lakes: Vec<_> = config
         .datalakes
         .iter()
-        .map(|(name, d)| {
-            let (name, d) = (name.clone(), d.clone());
-            async move {
-                let mut e = probe_datalake(name.clone(), d).await;
-                e.name = name;
-                e
-            }
-        })
+        .map(|(name, d)| probe_datalake(name.clone(), d.clone()))
         .collect();
     out.extend(futures_join_all(lakes.into_iter()).await);
     let started = Instant::now();
