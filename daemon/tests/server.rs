@@ -172,6 +172,16 @@ async fn handshake_status_and_subscription_snapshot() {
         .find(|h| h.kind == HealthKind::EventLog)
         .unwrap();
     assert_eq!(log.state, HealthState::Online, "{log:?}");
+    // The datalake is probed by its configured name (a SQLite file: no probe table, so a connect).
+    let lake = update
+        .iter()
+        .find(|h| h.kind == HealthKind::Datalake)
+        .unwrap();
+    assert_eq!(
+        (lake.name.as_str(), lake.state),
+        ("lake", HealthState::Online),
+        "{lake:?}"
+    );
     d.shutdown.cancel();
     d.task.await.unwrap().unwrap();
 }
