@@ -172,16 +172,18 @@ async fn handshake_status_and_subscription_snapshot() {
         .find(|h| h.kind == HealthKind::EventLog)
         .unwrap();
     assert_eq!(log.state, HealthState::Online, "{log:?}");
-    // The datalake is probed by its configured name (a SQLite file: no probe table, so a connect).
+    // The datalake is probed by its configured name; its SQLite file does not
+    // exist here, which the probe reports (it never creates a datalake).
     let lake = update
         .iter()
         .find(|h| h.kind == HealthKind::Datalake)
         .unwrap();
     assert_eq!(
         (lake.name.as_str(), lake.state),
-        ("lake", HealthState::Online),
+        ("lake", HealthState::Error),
         "{lake:?}"
     );
+    assert!(lake.message.as_deref().unwrap().contains("unable to open"));
     d.shutdown.cancel();
     d.task.await.unwrap().unwrap();
 }
