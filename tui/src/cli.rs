@@ -56,6 +56,10 @@ pub enum Command {
     /// dispatches, dispatch, cancel.
     #[command(flatten)]
     Scheduling(crate::cmd::Command),
+    /// Models and training: models, catalog, train, experiments, experiment,
+    /// commit, activate, import-onnx, predict.
+    #[command(flatten)]
+    Models(crate::cmd::models::ModelCommand),
 }
 
 impl Cli {
@@ -115,6 +119,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Scheduling(command)) => {
             let socket = cli.socket_path()?;
             crate::cmd::run(command, &socket, cli.config.as_deref()).await
+        }
+        Some(Command::Models(command)) => {
+            let socket = cli.socket_path()?;
+            crate::cmd::models::run(command, &socket).await
         }
         Some(Command::Demo { dir }) => {
             let _log = crate::logging::init(cli.log_file.as_deref())?;

@@ -9,6 +9,7 @@
 
 mod dispatches;
 mod jobs;
+pub mod models;
 mod table;
 mod when;
 
