@@ -3,8 +3,10 @@
 
 use crate::dispatch::{DispatchService, SharedConfig};
 use crate::eventlog::EventLog;
+use crate::model::cache::ModelCache;
 use crate::model::registry::Registry;
 use crate::scheduler::SchedulerHandle;
+use crate::training::runner::TrainingRunner;
 use mld_shared::config::Config;
 use mld_shared::protocol::{HealthEntry, Update};
 use std::sync::Arc;
@@ -25,6 +27,9 @@ pub struct Context {
     pub scheduler: SchedulerHandle,
     pub dispatches: Arc<DispatchService>,
     pub registry: Registry,
+    /// Loaded models for single-row predictions.
+    pub models: ModelCache,
+    pub training: Arc<TrainingRunner>,
     /// Poked when jobs change (state, a dispatch ended), so subscribers get
     /// `Update::Jobs` without polling.
     pub jobs_changed: Notify,
@@ -38,6 +43,7 @@ pub struct Parts {
     pub scheduler: SchedulerHandle,
     pub dispatches: Arc<DispatchService>,
     pub registry: Registry,
+    pub training: Arc<TrainingRunner>,
 }
 
 impl Context {
@@ -51,7 +57,9 @@ impl Context {
             health: p.health,
             scheduler: p.scheduler,
             dispatches: p.dispatches,
+            models: ModelCache::new(p.registry.clone()),
             registry: p.registry,
+            training: p.training,
             jobs_changed: Notify::new(),
         }
     }

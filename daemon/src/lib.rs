@@ -77,9 +77,12 @@ pub async fn run(
         .record_start(std::process::id(), mld_shared::VERSION, &config.file)
         .await?;
     let log = eventlog.clone();
-    tokio::task::spawn_blocking(move || dispatch::mark_interrupted(&log))
-        .await
-        .map_err(|e| DaemonError::Internal(e.to_string()))??;
+    tokio::task::spawn_blocking(move || {
+        dispatch::mark_interrupted(&log)?;
+        training::runner::mark_interrupted(&log)
+    })
+    .await
+    .map_err(|e| DaemonError::Internal(e.to_string()))??;
 
     let registry = model::registry::Registry::from_config(&config.models)
         .map_err(|e| DaemonError::Internal(format!("model registry: {e}")))?;
@@ -105,6 +108,11 @@ pub async fn run(
             )));
         })
     };
+    let training = Arc::new(training::runner::TrainingRunner::new(
+        eventlog.clone(),
+        registry.clone(),
+        server::models::training_observer(updates.clone()),
+    ));
     let job_specs: Vec<scheduler::JobSpec> =
         config.jobs.iter().map(scheduler::JobSpec::from).collect();
     let shared: dispatch::SharedConfig = Arc::new(std::sync::RwLock::new(Arc::new(config)));
@@ -140,6 +148,7 @@ pub async fn run(
         scheduler,
         dispatches: dispatches.clone(),
         registry,
+        training: training.clone(),
     }));
 
     // A dispatch that ends frees its job for the scheduler (overlap, queue).
@@ -177,6 +186,12 @@ pub async fn run(
         dispatches
             .cancel_all(std::time::Duration::from_secs(30))
             .await;
+    }
+    // A training run stops at its next check and is recorded `cancelled`.
+    training.cancel_all();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while training.running_count() > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     monitor.abort();
     retention.abort();

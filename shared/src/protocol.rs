@@ -738,6 +738,24 @@ pub enum TrainingStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// The daemon stopped while it ran (recorded at the next start).
+    Interrupted,
+}
+
+impl TrainingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainingStatus::Running => "running",
+            TrainingStatus::Succeeded => "succeeded",
+            TrainingStatus::Failed => "failed",
+            TrainingStatus::Cancelled => "cancelled",
+            TrainingStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != TrainingStatus::Running
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 //! Everything here is synchronous and may block (file I/O, ONNX Runtime): call it
 //! from blocking threads, never from the async runtime.
 
+pub mod cache;
 pub mod meta;
 pub mod native;
 pub mod onnx;

@@ -1,16 +1,765 @@
 //! Handlers of the model requests: registry, catalog, training, experiments,
-//! ONNX import, prediction.
+//! ONNX import, prediction. One plain function per request, then the
+//! conversions from internal types to wire types (`convert` section below).
+//!
+//! Receives the requests [`super::handlers::handle`] routes here (their role
+//! already checked). Registry, catalog and model work runs in
+//! `spawn_blocking`; training runs on the [`TrainingRunner`]'s threads.
+//! Emits wire answers; every showroom prediction goes to the event log's
+//! `showroom_predictions`, every alias move, commit and import to the log.
+//!
+//! [`TrainingRunner`]: crate::training::runner::TrainingRunner
 
 use crate::access::Peer;
 use crate::context::Context;
-use mld_shared::protocol::{ErrorKind, Request, WireError};
+use crate::model::{ExperimentId, ModelError, ModelMeta, VersionStatus};
+use crate::training::runner::{self, RunRecord, RunStatus, RunnerError};
+use crate::training::{self as tr, Catalog, FieldError, TrainRequest, TrainingError};
+use mld_shared::protocol::*;
+use mld_shared::time::WireTime;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::handlers::Answer;
 
-pub async fn handle(_ctx: &Arc<Context>, _peer: &Peer, request: Request) -> Answer {
-    Err(WireError::new(
-        ErrorKind::Unavailable,
-        format!("{} is not served by this daemon yet", request.name()),
+pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer {
+    match request {
+        Request::Models => models(ctx).await,
+        Request::Catalog => catalog(ctx).await,
+        Request::Train(spec) => train(ctx, peer, spec).await,
+        Request::TrainingRun { run } => training_run(ctx, run).await,
+        Request::CancelTraining { run } => cancel_training(ctx, peer, run),
+        Request::Experiments => experiments(ctx).await,
+        Request::Experiment { id } => experiment(ctx, id).await,
+        Request::DeleteExperiment { id } => delete_experiment(ctx, peer, id).await,
+        Request::CommitExperiment { id, name } => commit(ctx, peer, id, name).await,
+        Request::ActivateModel { name, version } => activate(ctx, peer, name, version).await,
+        Request::ImportOnnx {
+            name,
+            features,
+            labels,
+            onnx,
+        } => import_onnx(ctx, peer, name, features, labels, onnx).await,
+        Request::Predict {
+            model,
+            version,
+            input,
+        } => predict(ctx, peer, model, version, input).await,
+        other => Err(WireError::new(
+            ErrorKind::Internal,
+            format!("{} is not a model request", other.name()),
+        )),
+    }
+}
+
+/// Runs blocking work off the runtime; a panic there is an internal error.
+async fn blocking<T, F>(f: F) -> Result<T, WireError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, WireError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| WireError::new(ErrorKind::Internal, e.to_string()))?
+}
+
+async fn models(ctx: &Context) -> Answer {
+    let registry = ctx.registry.clone();
+    let entries = blocking(move || registry.list().map_err(model_error)).await?;
+    Ok(Response::Models(entries.iter().map(model_info).collect()))
+}
+
+/// Built per request: it reads each dataset's CSV header and row count, which
+/// may change between requests, and follows config reloads.
+async fn load_catalog(ctx: &Context) -> Result<Catalog, WireError> {
+    let config = ctx.config();
+    blocking(move || Ok(Catalog::from_config(&config.models))).await
+}
+
+async fn catalog(ctx: &Context) -> Answer {
+    let catalog = load_catalog(ctx).await?;
+    Ok(Response::Catalog(Box::new(catalog_info(&catalog))))
+}
+
+async fn train(ctx: &Context, peer: &Peer, spec: TrainSpec) -> Answer {
+    let catalog = load_catalog(ctx).await?;
+    let request = train_request(&catalog, &spec).map_err(|errors| {
+        WireError::new(
+            ErrorKind::InvalidRequest,
+            format!("invalid training request: {}", join(&errors)),
+        )
+    })?;
+    let record = ctx
+        .training
+        .start(catalog, request, &peer.user)
+        .await
+        .map_err(runner_error)?;
+    Ok(Response::TrainingStarted { run: record.run })
+}
+
+async fn training_run(ctx: &Context, run: u64) -> Answer {
+    let record = ctx.training.get(run).await.map_err(runner_error)?;
+    Ok(Response::Training(Box::new(training_info(&record))))
+}
+
+fn cancel_training(ctx: &Context, peer: &Peer, run: u64) -> Answer {
+    let record = ctx.training.cancel(run).map_err(runner_error)?;
+    tracing::info!(run, by = %peer.user, "training cancel requested");
+    Ok(Response::Training(Box::new(training_info(&record))))
+}
+
+async fn experiments(ctx: &Context) -> Answer {
+    let registry = ctx.registry.clone();
+    let entries = blocking(move || registry.experiments().map_err(model_error)).await?;
+    Ok(Response::Experiments(
+        entries
+            .iter()
+            .map(|e| ExperimentInfo {
+                id: e.id.0.clone(),
+                model: status_info("", 0, None, &e.status),
+            })
+            .collect(),
     ))
+}
+
+async fn experiment(ctx: &Context, id: String) -> Answer {
+    let registry = ctx.registry.clone();
+    let key = ExperimentId(id.clone());
+    let meta = blocking(move || registry.experiment(&key).map_err(model_error)).await?;
+    Ok(Response::Experiment(Box::new(ExperimentInfo {
+        model: version_info(&meta, None),
+        id,
+    })))
+}
+
+async fn delete_experiment(ctx: &Context, peer: &Peer, id: String) -> Answer {
+    let registry = ctx.registry.clone();
+    let key = ExperimentId(id.clone());
+    blocking(move || registry.delete_experiment(&key).map_err(model_error)).await?;
+    tracing::info!(experiment = %id, by = %peer.user, "experiment deleted");
+    Ok(Response::ExperimentDeleted { id })
+}
+
+async fn commit(ctx: &Context, peer: &Peer, id: String, name: String) -> Answer {
+    let registry = ctx.registry.clone();
+    let key = ExperimentId(id.clone());
+    let (meta, active) = blocking(move || {
+        let v = registry
+            .commit_experiment(&key, &name)
+            .map_err(model_error)?;
+        let meta = registry.meta(&v.name, v.version).map_err(model_error)?;
+        let active = registry.active(&v.name).map_err(model_error)?;
+        Ok((meta, active))
+    })
+    .await?;
+    tracing::info!(experiment = %id, model = %meta.name, version = meta.version, hash = %meta.content_sha256, by = %peer.user, "experiment committed");
+    Ok(Response::ModelVersion(Box::new(version_info(&meta, active))))
+}
+
+async fn activate(ctx: &Context, peer: &Peer, name: String, version: u32) -> Answer {
+    let registry = ctx.registry.clone();
+    let (meta, previous) = blocking(move || {
+        let previous = registry.active(&name).map_err(model_error)?;
+        let v = registry.set_active(&name, version).map_err(model_error)?;
+        let meta = registry.meta(&v.name, v.version).map_err(model_error)?;
+        Ok((meta, previous))
+    })
+    .await?;
+    tracing::info!(
+        model = %meta.name,
+        version = meta.version,
+        previous = ?previous,
+        hash = %meta.content_sha256,
+        by = %peer.user,
+        "active version moved"
+    );
+    Ok(Response::ModelVersion(Box::new(version_info(
+        &meta,
+        Some(meta.version),
+    ))))
+}
+
+async fn import_onnx(
+    ctx: &Context,
+    peer: &Peer,
+    name: String,
+    features: Vec<String>,
+    labels: Option<Vec<String>>,
+    onnx: Vec<u8>,
+) -> Answer {
+    if onnx.is_empty() {
+        return Err(WireError::new(
+            ErrorKind::InvalidRequest,
+            "the ONNX file is empty",
+        ));
+    }
+    let registry = ctx.registry.clone();
+    let (meta, active) = blocking(move || {
+        let v = registry
+            .import_onnx(&name, &onnx, features, labels)
+            .map_err(|e| match e {
+                // The check run on a zero row failed: the graph is at fault, not the daemon.
+                ModelError::OnnxRun { .. } => {
+                    WireError::new(ErrorKind::InvalidRequest, e.to_string())
+                }
+                e => model_error(e),
+            })?;
+        let meta = registry.meta(&v.name, v.version).map_err(model_error)?;
+        let active = registry.active(&v.name).map_err(model_error)?;
+        Ok((meta, active))
+    })
+    .await?;
+    tracing::info!(model = %meta.name, version = meta.version, hash = %meta.content_sha256, by = %peer.user, "ONNX model imported");
+    Ok(Response::ModelVersion(Box::new(version_info(&meta, active))))
+}
+
+async fn predict(
+    ctx: &Arc<Context>,
+    peer: &Peer,
+    name: String,
+    version: Option<u32>,
+    input: PredictInput,
+) -> Answer {
+    let ctx2 = ctx.clone();
+    let result = blocking(move || {
+        let cache = &ctx2.models;
+        let version = cache.resolve(&name, version).map_err(model_error)?;
+        let loaded = cache.get(&name, version).map_err(model_error)?;
+        let model = &loaded.model;
+        let row = input_row(model.features(), &name, version, input)?;
+        let n = row.len();
+        let rows = ndarray::ArrayView2::from_shape((1, n), &row)
+            .map_err(|e| WireError::new(ErrorKind::Internal, e.to_string()))?;
+        let p = model
+            .predict(&loaded.binding, rows)
+            .map_err(model_error)?
+            .pop()
+            .ok_or_else(|| WireError::new(ErrorKind::Internal, "no prediction for the row"))?;
+        Ok(PredictionResult {
+            model: name,
+            version,
+            label: p.label.to_string(),
+            score: p.score,
+            features: model.features().iter().cloned().zip(row).collect(),
+        })
+    })
+    .await?;
+    record_prediction(ctx, peer, &result);
+    Ok(Response::Prediction(Box::new(result)))
+}
+
+/// Records a showroom prediction without waiting for the commit: the event
+/// log fsyncs each batch, which would cost the predict-one round trip
+/// milliseconds. The record is queued before the answer leaves; a failure
+/// to write it is logged.
+fn record_prediction(ctx: &Context, peer: &Peer, p: &PredictionResult) {
+    let row: serde_json::Map<String, serde_json::Value> = p
+        .features
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+        .collect();
+    let row_json = serde_json::Value::Object(row).to_string();
+    let (by, model, version, label, score) = (
+        peer.user.clone(),
+        p.model.clone(),
+        p.version.to_string(),
+        p.label.clone(),
+        p.score,
+    );
+    let at = jiff::Timestamp::now().as_millisecond();
+    let log = ctx.eventlog.clone();
+    tokio::spawn(async move {
+        let written = log
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO showroom_predictions(at, by_user, model, model_version, row_json, label, score)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    rusqlite::params![at, by, model, version, row_json, label, score],
+                )
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "could not record a showroom prediction");
+        }
+    });
+}
+
+/// The record's values in the model's feature order, or an error naming
+/// what is missing, unknown, repeated or not a number.
+fn input_row(
+    features: &[String],
+    name: &str,
+    version: u32,
+    input: PredictInput,
+) -> Result<Vec<f64>, WireError> {
+    let invalid = |m: String| WireError::new(ErrorKind::InvalidRequest, m);
+    let takes = || {
+        format!(
+            "model {name} v{version} takes {} features: {}",
+            features.len(),
+            features.join(", ")
+        )
+    };
+    let row = match input {
+        PredictInput::Positional(values) => {
+            if values.len() != features.len() {
+                return Err(invalid(format!("{} values given; {}", values.len(), takes())));
+            }
+            values
+        }
+        PredictInput::Named(pairs) => {
+            let mut given: BTreeMap<&str, f64> = BTreeMap::new();
+            for (k, v) in &pairs {
+                if given.insert(k.as_str(), *v).is_some() {
+                    return Err(invalid(format!("feature {k} is given twice")));
+                }
+            }
+            let unknown: Vec<&str> = given
+                .keys()
+                .copied()
+                .filter(|k| !features.iter().any(|f| f == k))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(invalid(format!(
+                    "unknown feature{} {}; {}",
+                    if unknown.len() == 1 { "" } else { "s" },
+                    unknown.join(", "),
+                    takes()
+                )));
+            }
+            let missing: Vec<&str> = features
+                .iter()
+                .map(String::as_str)
+                .filter(|f| !given.contains_key(f))
+                .collect();
+            if !missing.is_empty() {
+                return Err(invalid(format!(
+                    "missing feature{} {}; {}",
+                    if missing.len() == 1 { "" } else { "s" },
+                    missing.join(", "),
+                    takes()
+                )));
+            }
+            features.iter().map(|f| given[f.as_str()]).collect()
+        }
+    };
+    if let Some((f, v)) = features.iter().zip(&row).find(|(_, v)| !v.is_finite()) {
+        return Err(invalid(format!("feature {f} is {v}, not a finite number")));
+    }
+    Ok(row)
+}
+
+/// Parses the text hyperparameters by the catalog's types, then validates
+/// the whole request; returns every violation, each naming its field.
+fn train_request(catalog: &Catalog, spec: &TrainSpec) -> Result<TrainRequest, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut hyperparameters = BTreeMap::new();
+    let model = catalog.model(&spec.model);
+    for (name, text) in &spec.hyperparameters {
+        let field = format!("hyperparameters.{name}");
+        if hyperparameters.contains_key(name) {
+            errors.push(FieldError {
+                field,
+                message: "given twice".to_string(),
+            });
+            continue;
+        }
+        // Unknown names (or an unknown model) pass as text: validation names them.
+        let hp = model.and_then(|m| m.hyperparameters.iter().find(|h| &h.name == name));
+        let value = match hp {
+            None => Ok(crate::model::ParamValue::Text(text.clone())),
+            Some(h) => parse_param(&h.kind, text),
+        };
+        match value {
+            Ok(v) => {
+                hyperparameters.insert(name.clone(), v);
+            }
+            Err(message) => errors.push(FieldError { field, message }),
+        }
+    }
+    let request = TrainRequest {
+        dataset: spec.dataset.clone(),
+        model: spec.model.clone(),
+        hyperparameters,
+        test_split: spec.test_split,
+        // Unset: a fresh seed, recorded in the run and the experiment so it can be repeated.
+        seed: spec
+            .seed
+            .unwrap_or_else(|| jiff::Timestamp::now().as_nanosecond() as u64),
+    };
+    match catalog.validate(&request) {
+        Ok(_) if errors.is_empty() => Ok(request),
+        Ok(_) => Err(errors),
+        Err(TrainingError::Invalid(more)) => {
+            errors.extend(more);
+            Err(errors)
+        }
+        Err(e) => {
+            errors.push(FieldError {
+                field: "request".to_string(),
+                message: e.to_string(),
+            });
+            Err(errors)
+        }
+    }
+}
+
+fn parse_param(kind: &tr::ParamKind, text: &str) -> Result<crate::model::ParamValue, String> {
+    use crate::model::ParamValue as V;
+    let t = text.trim();
+    match kind {
+        tr::ParamKind::Int { .. } => t
+            .parse::<i64>()
+            .map(V::Int)
+            .map_err(|_| format!("expected an integer, got {text:?}")),
+        tr::ParamKind::Float { .. } => match t.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(V::Float(v)),
+            _ => Err(format!("expected a number, got {text:?}")),
+        },
+        tr::ParamKind::Bool => match t.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(V::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(V::Bool(false)),
+            _ => Err(format!("expected true or false, got {text:?}")),
+        },
+        tr::ParamKind::Choice { .. } => Ok(V::Text(t.to_string())),
+    }
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn model_error(e: ModelError) -> WireError {
+    let kind = match &e {
+        ModelError::NotFound { .. }
+        | ModelError::NoActive { .. }
+        | ModelError::ExperimentNotFound { .. } => ErrorKind::NotFound,
+        ModelError::MissingFeatures { .. }
+        | ModelError::ColumnCount { .. }
+        | ModelError::InvalidName { .. }
+        | ModelError::Labels { .. }
+        | ModelError::OnnxUnsupported { .. } => ErrorKind::InvalidRequest,
+        ModelError::VersionExists { .. } => ErrorKind::Conflict,
+        ModelError::OnnxRuntimeMissing { .. } | ModelError::OnnxRuntimeLoad { .. } => {
+            ErrorKind::Unavailable
+        }
+        _ => ErrorKind::Internal,
+    };
+    WireError::new(kind, e.to_string())
+}
+
+fn runner_error(e: RunnerError) -> WireError {
+    let kind = match &e {
+        RunnerError::UnknownRun(_) => ErrorKind::NotFound,
+        RunnerError::Finished { .. } => ErrorKind::Conflict,
+        RunnerError::EventLog(_) | RunnerError::Thread(_) => ErrorKind::Internal,
+    };
+    WireError::new(kind, e.to_string())
+}
+
+/// Publishes each change of a training run to subscribers.
+pub fn training_observer(
+    updates: tokio::sync::broadcast::Sender<Update>,
+) -> runner::Observer {
+    Arc::new(move |record: &RunRecord| {
+        let _ = updates.send(Update::Training(Box::new(training_info(record))));
+    })
+}
+
+// ---- convert: internal types → wire types ----
+
+fn t(ts: jiff::Timestamp) -> WireTime {
+    ts.into()
+}
+
+fn param_text(v: &crate::model::ParamValue) -> String {
+    use crate::model::ParamValue as V;
+    match v {
+        V::Bool(b) => b.to_string(),
+        V::Int(i) => i.to_string(),
+        V::Float(x) => x.to_string(),
+        V::Text(s) => s.clone(),
+    }
+}
+
+fn param_value(v: &crate::model::ParamValue) -> ParamValue {
+    use crate::model::ParamValue as V;
+    match v {
+        V::Bool(b) => ParamValue::Bool(*b),
+        V::Int(i) => ParamValue::Int(*i),
+        V::Float(x) => ParamValue::Float(*x),
+        V::Text(s) => ParamValue::Text(s.clone()),
+    }
+}
+
+pub fn training_info(r: &RunRecord) -> TrainingInfo {
+    TrainingInfo {
+        run: r.run,
+        spec: TrainSpec {
+            dataset: r.request.dataset.clone(),
+            model: r.request.model.clone(),
+            hyperparameters: r
+                .request
+                .hyperparameters
+                .iter()
+                .map(|(k, v)| (k.clone(), param_text(v)))
+                .collect(),
+            test_split: r.request.test_split,
+            seed: Some(r.request.seed),
+        },
+        requested_by: r.requested_by.clone(),
+        status: match r.status {
+            RunStatus::Running => TrainingStatus::Running,
+            RunStatus::Succeeded => TrainingStatus::Succeeded,
+            RunStatus::Failed => TrainingStatus::Failed,
+            RunStatus::Cancelled => TrainingStatus::Cancelled,
+            RunStatus::Interrupted => TrainingStatus::Interrupted,
+        },
+        stage: match r.stage {
+            tr::Stage::Loading => "loading",
+            tr::Stage::Fitting => "fitting",
+            tr::Stage::Evaluating => "evaluating",
+            tr::Stage::Done => "done",
+        }
+        .to_string(),
+        fraction: r.fraction,
+        experiment: r.experiment.clone(),
+        error: r.error.clone(),
+        started_at: t(r.started_at),
+        finished_at: r.finished_at.map(t),
+    }
+}
+
+fn model_info(e: &crate::model::ModelEntry) -> ModelInfo {
+    ModelInfo {
+        name: e.name.clone(),
+        active: e.active,
+        versions: e
+            .versions
+            .iter()
+            .map(|v| status_info(&e.name, v.version, e.active, &v.status))
+            .collect(),
+    }
+}
+
+fn status_info(
+    name: &str,
+    version: u32,
+    active: Option<u32>,
+    status: &VersionStatus,
+) -> ModelVersionInfo {
+    match status {
+        VersionStatus::Ok(meta) => {
+            let mut info = version_info(meta, active);
+            // The directory names the version; an experiment's meta has none.
+            info.name = name.to_string();
+            info.version = version;
+            info.active = active == Some(version) && version != 0;
+            info
+        }
+        VersionStatus::Broken { reason } => ModelVersionInfo {
+            name: name.to_string(),
+            version,
+            active: active == Some(version) && version != 0,
+            broken: Some(reason.clone()),
+            algorithm: String::new(),
+            hyperparameters: Vec::new(),
+            features: Vec::new(),
+            labels: Vec::new(),
+            scaling: String::new(),
+            dataset: None,
+            fingerprint: None,
+            train_rows: None,
+            test_rows: None,
+            seed: None,
+            metrics: None,
+            created_at: None,
+            hash: String::new(),
+        },
+    }
+}
+
+fn version_info(m: &ModelMeta, active: Option<u32>) -> ModelVersionInfo {
+    let training = m.training.as_ref();
+    ModelVersionInfo {
+        name: m.name.clone(),
+        version: m.version,
+        active: m.version != 0 && active == Some(m.version),
+        broken: None,
+        algorithm: m.algorithm.name().to_string(),
+        hyperparameters: m
+            .hyperparameters
+            .iter()
+            .map(|(k, v)| (k.clone(), param_text(v)))
+            .collect(),
+        features: m.features.clone(),
+        labels: m.labels.clone(),
+        scaling: m.scaling.name().to_string(),
+        dataset: training.map(|t| t.dataset.clone()),
+        fingerprint: training.map(|t| t.fingerprint.clone()),
+        train_rows: training.map(|t| t.train_rows as u64),
+        test_rows: training.map(|t| t.test_rows as u64),
+        seed: training.map(|t| t.seed),
+        metrics: m.metrics.as_ref().map(|x| MetricsInfo {
+            accuracy: x.accuracy,
+            macro_precision: x.macro_precision,
+            macro_recall: x.macro_recall,
+            macro_f1: x.macro_f1,
+            per_class: x
+                .per_class
+                .iter()
+                .map(|c| ClassMetricsInfo {
+                    label: c.label.clone(),
+                    precision: c.precision,
+                    recall: c.recall,
+                    f1: c.f1,
+                    support: c.support,
+                })
+                .collect(),
+            confusion: x.confusion.clone(),
+        }),
+        created_at: Some(t(m.created_at)),
+        hash: m.content_sha256.clone(),
+    }
+}
+
+fn catalog_info(c: &Catalog) -> CatalogInfo {
+    CatalogInfo {
+        datasets: c
+            .datasets
+            .iter()
+            .map(|d| DatasetInfo {
+                name: d.name.clone(),
+                task: d.task.map(|t| t.name().to_string()),
+                description: d.description.clone(),
+                source: match &d.source {
+                    tr::DatasetSource::Csv { path } => format!("csv {}", path.display()),
+                    tr::DatasetSource::Query { datalake, .. } => format!("query on {datalake}"),
+                },
+                features: d.features.clone(),
+                label: d.label.clone(),
+                records: d.records as u64,
+                classes: d.classes.clone(),
+                preprocessing: d.preprocessing.clone(),
+                problem: d.problem.clone(),
+            })
+            .collect(),
+        models: c
+            .models
+            .iter()
+            .map(|m| AlgorithmInfo {
+                name: m.name.clone(),
+                task: m.task.name().to_string(),
+                description: m.description.clone(),
+                hyperparameters: m
+                    .hyperparameters
+                    .iter()
+                    .map(|h| HyperparameterInfo {
+                        name: h.name.clone(),
+                        description: h.description.clone(),
+                        kind: match &h.kind {
+                            tr::ParamKind::Int { min, max } => ParamKind::Int {
+                                min: *min,
+                                max: *max,
+                            },
+                            tr::ParamKind::Float { min, max } => ParamKind::Float {
+                                min: *min,
+                                max: *max,
+                            },
+                            tr::ParamKind::Bool => ParamKind::Bool,
+                            tr::ParamKind::Choice { options } => ParamKind::Choice {
+                                options: options.clone(),
+                            },
+                        },
+                        default: param_value(&h.default),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        metrics: c
+            .metrics
+            .iter()
+            .map(|m| MetricInfo {
+                name: m.name.clone(),
+                description: m.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features() -> Vec<String> {
+        vec!["a".into(), "b".into(), "c".into()]
+    }
+
+    #[test]
+    fn named_input_is_put_in_model_order() {
+        let row = input_row(
+            &features(),
+            "m",
+            1,
+            PredictInput::Named(vec![("c".into(), 3.0), ("a".into(), 1.0), ("b".into(), 2.0)]),
+        )
+        .unwrap();
+        assert_eq!(row, vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn bad_inputs_name_the_feature_or_the_count() {
+        let err = |input| input_row(&features(), "m", 2, input).unwrap_err().message;
+        let e = err(PredictInput::Named(vec![("a".into(), 1.0), ("c".into(), 3.0)]));
+        assert!(e.starts_with("missing feature b; model m v2 takes 3 features: a, b, c"), "{e}");
+        let e = err(PredictInput::Named(vec![
+            ("a".into(), 1.0),
+            ("b".into(), 1.0),
+            ("c".into(), 1.0),
+            ("d".into(), 1.0),
+        ]));
+        assert!(e.starts_with("unknown feature d;"), "{e}");
+        let e = err(PredictInput::Named(vec![("a".into(), 1.0), ("a".into(), 1.0)]));
+        assert_eq!(e, "feature a is given twice");
+        let e = err(PredictInput::Positional(vec![1.0, 2.0]));
+        assert!(e.starts_with("2 values given; model m v2 takes 3 features"), "{e}");
+        let e = err(PredictInput::Positional(vec![1.0, f64::NAN, 2.0]));
+        assert_eq!(e, "feature b is NaN, not a finite number");
+    }
+
+    #[test]
+    fn text_hyperparameters_are_parsed_by_type_and_errors_name_their_field() {
+        let catalog = Catalog::new(&BTreeMap::new());
+        let spec = TrainSpec {
+            dataset: "nope".into(),
+            model: "random_forest".into(),
+            hyperparameters: vec![
+                ("n_trees".into(), "many".into()),
+                ("max_depth".into(), "3".into()),
+                ("colour".into(), "red".into()),
+            ],
+            test_split: 1.5,
+            seed: Some(1),
+        };
+        let errors = train_request(&catalog, &spec).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        for f in [
+            "hyperparameters.n_trees",
+            "dataset",
+            "hyperparameters.colour",
+            "test_split",
+        ] {
+            assert!(fields.contains(&f), "{f} missing from {fields:?}");
+        }
+        assert!(!fields.contains(&"hyperparameters.max_depth"), "{fields:?}");
+        let n_trees = errors.iter().find(|e| e.field == "hyperparameters.n_trees");
+        assert_eq!(
+            n_trees.unwrap().message,
+            "expected an integer, got \"many\""
+        );
+    }
 }

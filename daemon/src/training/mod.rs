@@ -13,6 +13,7 @@ pub mod dataset;
 pub mod demo;
 mod fit;
 pub mod metrics;
+pub mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
