@@ -153,7 +153,9 @@ async fn commit(ctx: &Context, peer: &Peer, id: String, name: String) -> Answer 
     })
     .await?;
     tracing::info!(experiment = %id, model = %meta.name, version = meta.version, hash = %meta.content_sha256, by = %peer.user, "experiment committed");
-    Ok(Response::ModelVersion(Box::new(version_info(&meta, active))))
+    Ok(Response::ModelVersion(Box::new(version_info(
+        &meta, active,
+    ))))
 }
 
 async fn activate(ctx: &Context, peer: &Peer, name: String, version: u32) -> Answer {
@@ -210,7 +212,9 @@ async fn import_onnx(
     })
     .await?;
     tracing::info!(model = %meta.name, version = meta.version, hash = %meta.content_sha256, by = %peer.user, "ONNX model imported");
-    Ok(Response::ModelVersion(Box::new(version_info(&meta, active))))
+    Ok(Response::ModelVersion(Box::new(version_info(
+        &meta, active,
+    ))))
 }
 
 async fn predict(
@@ -303,7 +307,11 @@ fn input_row(
     let row = match input {
         PredictInput::Positional(values) => {
             if values.len() != features.len() {
-                return Err(invalid(format!("{} values given; {}", values.len(), takes())));
+                return Err(invalid(format!(
+                    "{} values given; {}",
+                    values.len(),
+                    takes()
+                )));
             }
             values
         }
@@ -462,9 +470,7 @@ fn runner_error(e: RunnerError) -> WireError {
 }
 
 /// Publishes each change of a training run to subscribers.
-pub fn training_observer(
-    updates: tokio::sync::broadcast::Sender<Update>,
-) -> runner::Observer {
+pub fn training_observer(updates: tokio::sync::broadcast::Sender<Update>) -> runner::Observer {
     Arc::new(move |record: &RunRecord| {
         let _ = updates.send(Update::Training(Box::new(training_info(record))));
     })
@@ -705,7 +711,11 @@ mod tests {
             &features(),
             "m",
             1,
-            PredictInput::Named(vec![("c".into(), 3.0), ("a".into(), 1.0), ("b".into(), 2.0)]),
+            PredictInput::Named(vec![
+                ("c".into(), 3.0),
+                ("a".into(), 1.0),
+                ("b".into(), 2.0),
+            ]),
         )
         .unwrap();
         assert_eq!(row, vec![1.0, 2.0, 3.0]);
@@ -714,8 +724,14 @@ mod tests {
     #[test]
     fn bad_inputs_name_the_feature_or_the_count() {
         let err = |input| input_row(&features(), "m", 2, input).unwrap_err().message;
-        let e = err(PredictInput::Named(vec![("a".into(), 1.0), ("c".into(), 3.0)]));
-        assert!(e.starts_with("missing feature b; model m v2 takes 3 features: a, b, c"), "{e}");
+        let e = err(PredictInput::Named(vec![
+            ("a".into(), 1.0),
+            ("c".into(), 3.0),
+        ]));
+        assert!(
+            e.starts_with("missing feature b; model m v2 takes 3 features: a, b, c"),
+            "{e}"
+        );
         let e = err(PredictInput::Named(vec![
             ("a".into(), 1.0),
             ("b".into(), 1.0),
@@ -723,10 +739,16 @@ mod tests {
             ("d".into(), 1.0),
         ]));
         assert!(e.starts_with("unknown feature d;"), "{e}");
-        let e = err(PredictInput::Named(vec![("a".into(), 1.0), ("a".into(), 1.0)]));
+        let e = err(PredictInput::Named(vec![
+            ("a".into(), 1.0),
+            ("a".into(), 1.0),
+        ]));
         assert_eq!(e, "feature a is given twice");
         let e = err(PredictInput::Positional(vec![1.0, 2.0]));
-        assert!(e.starts_with("2 values given; model m v2 takes 3 features"), "{e}");
+        assert!(
+            e.starts_with("2 values given; model m v2 takes 3 features"),
+            "{e}"
+        );
         let e = err(PredictInput::Positional(vec![1.0, f64::NAN, 2.0]));
         assert_eq!(e, "feature b is NaN, not a finite number");
     }

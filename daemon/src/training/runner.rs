@@ -134,7 +134,10 @@ pub fn mark_interrupted(log: &EventLog) -> Result<Vec<u64>, EventLogError> {
         Ok(ids)
     })?;
     for run in &runs {
-        tracing::warn!(run, "training run was going when the daemon stopped; marked interrupted");
+        tracing::warn!(
+            run,
+            "training run was going when the daemon stopped; marked interrupted"
+        );
     }
     Ok(runs.into_iter().map(|r| r as u64).collect())
 }
