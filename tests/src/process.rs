@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// A binary of this workspace, built by `cargo test --workspace` next to the
-/// test executable (`target/<profile>/deps/..`).
+/// A binary of this workspace, next to the test executable
+/// (`target/<profile>/deps/..`). `cargo test --workspace` builds both: `mld`
+/// and `mldctl` each have integration tests of their own (`daemon/tests`,
+/// `tui/tests`), and cargo builds a package's binaries for those.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe

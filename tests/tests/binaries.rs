@@ -92,15 +92,3 @@ fn check_config_accepts_the_demo_and_names_the_line_of_a_mistake() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("monitor.refresh"));
 }
-
-#[test]
-fn status_without_a_daemon_fails_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("nobody.sock");
-    let out = mldctl(&["--socket", socket.to_str().unwrap(), "status", "--json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("no mld daemon answers"), "{stderr}");
-    assert!(stderr.contains(socket.to_str().unwrap()), "{stderr}");
-    assert!(out.stdout.is_empty());
-}
