@@ -17,57 +17,19 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mld::datalake::{Datalake, ResultRow};
+use mld::datalake::Datalake;
 use mld::dispatch::pipeline::{self, Plan};
 use mld::dispatch::record::{DispatchStatus, NewDispatch, Trigger};
 use mld::dispatch::store;
 use mld::eventlog::EventLog;
 use mld::model::Registry;
 use mld_shared::config::{JobConfig, ResultColumns};
-use mld_shared::ids::DispatchId;
+use mld_tests::floor::{self, FEATURES, memory_mib, sizes};
 use mld_tests::lake::{Backend, TestLake};
 use tokio_util::sync::CancellationToken;
 
-const FEATURES: usize = 8;
 const BATCH: usize = 10_000;
 const MODEL: &str = "synth";
-
-fn seed_sql(backend: Backend, n: usize) -> String {
-    let cols: Vec<String> = (0..FEATURES)
-        .map(|j| format!("(i % 97) * 0.1 + {j}.125"))
-        .collect();
-    match backend {
-        Backend::PostgresOdbc => format!(
-            "INSERT INTO rows_in SELECT i, {} FROM generate_series(0, {}) AS g(i)",
-            cols.join(", "),
-            n - 1
-        ),
-        // INSERT first: the SQLite ODBC driver runs a statement starting with WITH lazily, as a query.
-        _ => format!(
-            "INSERT INTO rows_in WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {}) \
-             SELECT i, {} FROM c",
-            n - 1,
-            cols.join(", ")
-        ),
-    }
-}
-
-fn query() -> String {
-    let cols: Vec<String> = (0..FEATURES).map(|j| format!("f{j}")).collect();
-    format!("SELECT id, {} FROM rows_in", cols.join(", "))
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(0.0)
-}
 
 /// How a child process reaches the datalake.
 fn lake_from_env() -> Datalake {
@@ -84,42 +46,9 @@ fn lake_from_env() -> Datalake {
 
 fn child_floor(n: usize) {
     let lake = lake_from_env();
-    let features: Vec<String> = (0..FEATURES).map(|j| format!("f{j}")).collect();
-    let start = Instant::now();
-    let mut rows = 0;
-    let mut checksum = 0.0;
-    for batch in lake.read(&query(), "id", &features, BATCH).unwrap() {
-        let batch = batch.unwrap();
-        rows += batch.keys.len();
-        checksum += batch.features[[0, 0]];
-    }
-    std::hint::black_box(checksum);
-    assert_eq!(rows, n);
-    let read = start.elapsed().as_secs_f64();
-
-    let at = jiff::Timestamp::now();
-    let start = Instant::now();
-    let mut w = lake
-        .begin_results("results_floor", &ResultColumns::default(), DispatchId(1))
-        .unwrap();
-    let mut done = 0;
-    while done < n {
-        let end = (done + BATCH).min(n);
-        let rows: Vec<ResultRow> = (done..end)
-            .map(|i| ResultRow {
-                row_key: i.to_string(),
-                prediction: ["high", "low"][i % 2].to_string(),
-                score: (i % 1000) as f64 / 1000.0,
-                model_version: "1".to_string(),
-                scored_at: at,
-            })
-            .collect();
-        w.write_batch(&rows).unwrap();
-        done = end;
-    }
-    assert_eq!(w.commit().unwrap(), n as u64);
-    let write = start.elapsed().as_secs_f64();
-    println!("RESULT {read} {write} {}", peak_rss_mib());
+    let read = floor::read(&lake, n, BATCH);
+    let write = floor::write(&lake, "results_floor", n, 1, BATCH);
+    println!("RESULT {read} {write} {}", memory_mib("VmHWM"));
 }
 
 fn child_dispatch(n: usize) {
@@ -145,7 +74,7 @@ fn child_dispatch(n: usize) {
         name: "bench".into(),
         datalake: "lake".into(),
         model: MODEL.into(),
-        query: query(),
+        query: floor::input_query(),
         key_column: "id".into(),
         results_table: "results".into(),
         results_columns: ResultColumns::default(),
@@ -182,7 +111,7 @@ fn child_dispatch(n: usize) {
     // Phases by event time: until `stored` (read, predict, store), then write-back.
     let collect = (at("stored") - at("started")) as f64 / 1000.0;
     let write = (at("inserted") - at("stored")) as f64 / 1000.0;
-    println!("RESULT {secs} {collect} {write} {}", peak_rss_mib());
+    println!("RESULT {secs} {collect} {write} {}", memory_mib("VmHWM"));
 }
 
 /// Runs this benchmark binary as a child; returns the numbers it printed.
@@ -215,28 +144,11 @@ fn child(mode: &str, n: usize, lake: &str, password: Option<&str>, registry: &Pa
 }
 
 fn prepare(lake: &Datalake, backend: Backend, n: usize) {
-    let cols: Vec<String> = (0..FEATURES)
-        .map(|j| format!("f{j} DOUBLE PRECISION"))
-        .collect();
-    lake.execute(&format!(
-        "CREATE TABLE rows_in (id BIGINT PRIMARY KEY, {})",
-        cols.join(", ")
-    ))
-    .unwrap();
-    lake.execute(&seed_sql(backend, n)).unwrap();
+    floor::create_input(lake, backend, n);
     for t in ["results", "results_floor"] {
         lake.create_results_table(t, &ResultColumns::default())
             .unwrap();
     }
-}
-
-fn sizes(var: &str, default: &str) -> Vec<usize> {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().expect("comma-separated row counts"))
-        .collect()
 }
 
 fn main() {

@@ -1,9 +1,11 @@
 //! Harness for the end-to-end tests and benchmarks: finding the built
 //! binaries and running a real `mld` process (`process`), a real PostgreSQL
 //! server (`pg`), datalakes on every backend (`lake`), a protocol-level
-//! client and an in-process daemon (`client`), and dispatch fixtures —
-//! models trained here, tables to score, results read back (`scoring`).
+//! client and an in-process daemon (`client`), dispatch fixtures — models
+//! trained here, tables to score, results read back (`scoring`) — and the
+//! bare datalake read and write the benchmarks compare against (`floor`).
 pub mod client;
+pub mod floor;
 pub mod lake;
 pub mod pg;
 pub mod process;
