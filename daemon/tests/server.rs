@@ -7,58 +7,20 @@ use interprocess::local_socket::{GenericFilePath, ToFsName};
 use mld_shared::frame::{self, MAX_FRAME_LEN};
 use mld_shared::ids::RequestId;
 use mld_shared::protocol::*;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
-use tokio_util::sync::CancellationToken;
 
-struct Daemon {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), mld::DaemonError>>,
-    context: Arc<mld::context::Context>,
-}
+mod in_process;
+use in_process::Daemon;
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("mld.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[daemon]\nsocket = \"mld.sock\"\nstate_dir = \"state\"\n\n[monitor]\nrefresh = \"1s\"\n\n\
-             [datalakes.lake]\nkind = \"sqlite\"\npath = \"lake.db\"\n\n\
-             [[jobs]]\nname = \"score\"\ndatalake = \"lake\"\nmodel = \"iris\"\nquery = \"SELECT id, x FROM t\"\n\
-             key_column = \"id\"\nresults_table = \"scores\"\nschedule = \"0 2 * * *\"\n{extra}"
-        ),
-    )
-    .unwrap();
-    path
-}
+const CONFIG: &str = "[daemon]\nsocket = \"mld.sock\"\nstate_dir = \"state\"\n\n[monitor]\nrefresh = \"1s\"\n\n\
+     [datalakes.lake]\nkind = \"sqlite\"\npath = \"lake.db\"\n\n\
+     [[jobs]]\nname = \"score\"\ndatalake = \"lake\"\nmodel = \"iris\"\nquery = \"SELECT id, x FROM t\"\n\
+     key_column = \"id\"\nresults_table = \"scores\"\nschedule = \"0 2 * * *\"\n";
 
 async fn start() -> Daemon {
-    let dir = tempfile::tempdir().unwrap();
-    let config = mld_shared::config::load(&write_config(dir.path(), "")).unwrap();
-    let socket = config.daemon.socket.clone();
-    let listener = mld::server::bind(&config.daemon).unwrap();
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(mld::run(
-        config,
-        listener,
-        shutdown.clone(),
-        move |h: &mld::Handle| {
-            let _ = tx.send(h.context.clone());
-        },
-    ));
-    let context = rx.await.expect("daemon ready");
-    Daemon {
-        dir,
-        socket,
-        shutdown,
-        task,
-        context,
-    }
+    in_process::start_in(tempfile::tempdir().unwrap(), CONFIG).await
 }
 
 async fn connect(socket: &Path) -> Stream {
@@ -184,8 +146,7 @@ async fn handshake_status_and_subscription_snapshot() {
         "{lake:?}"
     );
     assert!(lake.message.as_deref().unwrap().contains("unable to open"));
-    d.shutdown.cancel();
-    d.task.await.unwrap().unwrap();
+    d.stop().await;
 }
 
 #[tokio::test]

@@ -12,70 +12,30 @@ use mld_shared::protocol::*;
 use mld_shared::roles::{Role, Roles};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
-struct Daemon {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), mld::DaemonError>>,
-    context: Arc<mld::context::Context>,
-}
+mod in_process;
+use in_process::Daemon;
 
 fn iris_csv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/iris.csv")
 }
 
-fn write_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("mld.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[daemon]\nsocket = \"mld.sock\"\nstate_dir = \"state\"\n\n\
-             [datalakes.lake]\nkind = \"sqlite\"\npath = \"lake.db\"\n\n\
-             [models.datasets.iris]\ndescription = \"irises\"\ncsv = \"{}\"\nlabel = \"species\"\n\n{extra}",
-            iris_csv().display()
-        ),
+fn config(extra: &str) -> String {
+    format!(
+        "[daemon]\nsocket = \"mld.sock\"\nstate_dir = \"state\"\n\n\
+         [datalakes.lake]\nkind = \"sqlite\"\npath = \"lake.db\"\n\n\
+         [models.datasets.iris]\ndescription = \"irises\"\ncsv = \"{}\"\nlabel = \"species\"\n\n{extra}",
+        iris_csv().display()
     )
-    .unwrap();
-    path
 }
 
 async fn start_in(dir: tempfile::TempDir, extra: &str) -> Daemon {
-    let config = mld_shared::config::load(&write_config(dir.path(), extra)).unwrap();
-    let socket = config.daemon.socket.clone();
-    let listener = mld::server::bind(&config.daemon).unwrap();
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(mld::run(
-        config,
-        listener,
-        shutdown.clone(),
-        move |h: &mld::Handle| {
-            let _ = tx.send(h.context.clone());
-        },
-    ));
-    let context = rx.await.expect("daemon ready");
-    Daemon {
-        dir,
-        socket,
-        shutdown,
-        task,
-        context,
-    }
+    in_process::start_in(dir, &config(extra)).await
 }
 
 async fn start(extra: &str) -> Daemon {
     start_in(tempfile::tempdir().unwrap(), extra).await
-}
-
-impl Daemon {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
 }
 
 /// A welcomed connection that keeps the updates it sees while waiting for answers.
@@ -628,7 +588,9 @@ async fn a_training_run_can_be_cancelled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_left_running_by_a_dead_daemon_are_marked_interrupted() {
     let dir = tempfile::tempdir().unwrap();
-    let config = mld_shared::config::load(&write_config(dir.path(), "")).unwrap();
+    let path = dir.path().join("mld.toml");
+    std::fs::write(&path, config("")).unwrap();
+    let config = mld_shared::config::load(&path).unwrap();
     {
         let log = mld::eventlog::EventLog::open(&config.daemon.event_log_path()).unwrap();
         log.write(|tx| {
