@@ -3,7 +3,6 @@
 //! (iris logistic regression; a synthetic one with N features), tables to
 //! score, and the results table read back through the datalake itself.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -69,16 +68,8 @@ pub fn synthetic_model(registry: &Path, name: &str, features: usize) -> Model {
     }
     std::fs::write(&csv, text.join("\n")).unwrap();
     let data = mld::training::dataset::load_csv(name, &csv, "label", None).expect("dataset");
-    let mut hyperparameters: BTreeMap<String, ParamValue> = mld::training::catalog::model_specs()
-        .into_iter()
-        .find(|m| m.algorithm == Algorithm::LogisticRegression)
-        .map(|m| {
-            m.hyperparameters
-                .into_iter()
-                .map(|h| (h.name, h.default))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut hyperparameters =
+        mld::training::catalog::default_hyperparameters(Algorithm::LogisticRegression);
     hyperparameters.insert("alpha".into(), ParamValue::Float(0.1));
     let request = ValidRequest {
         dataset: name.to_string(),

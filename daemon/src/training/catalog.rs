@@ -77,6 +77,16 @@ pub struct ModelSpec {
     pub hyperparameters: Vec<HyperparameterSpec>,
 }
 
+impl ModelSpec {
+    /// Every hyperparameter at its default value.
+    pub fn defaults(&self) -> BTreeMap<String, ParamValue> {
+        self.hyperparameters
+            .iter()
+            .map(|h| (h.name.clone(), h.default.clone()))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpec {
     pub name: String,
@@ -157,6 +167,15 @@ fn scaling(default: &str) -> HyperparameterSpec {
         &["none", "minmax", "standard"],
         default,
     )
+}
+
+/// The hyperparameters of `algorithm` at their catalog defaults.
+pub fn default_hyperparameters(algorithm: Algorithm) -> BTreeMap<String, ParamValue> {
+    model_specs()
+        .into_iter()
+        .find(|m| m.algorithm == algorithm)
+        .map(|m| m.defaults())
+        .unwrap_or_default()
 }
 
 /// The natively trainable models and their hyperparameters.

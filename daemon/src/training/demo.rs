@@ -3,11 +3,10 @@
 //! the CSV path; emits the version it ensured. Idempotent: an existing `iris`
 //! is left alone (only its alias is set if missing).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use super::catalog::ValidRequest;
+use super::catalog::{ValidRequest, default_hyperparameters};
 use super::{TrainingError, dataset, train_on};
 use crate::model::{Algorithm, ParamValue, Registry, VersionRef};
 
@@ -23,16 +22,7 @@ pub fn ensure_iris_model(
         return Ok(registry.set_active(DEMO_MODEL, version)?);
     }
     let data = dataset::load_csv("iris", iris_csv, "species", None)?;
-    let mut hyperparameters: BTreeMap<String, ParamValue> = super::catalog::model_specs()
-        .into_iter()
-        .find(|m| m.algorithm == Algorithm::LogisticRegression)
-        .map(|m| {
-            m.hyperparameters
-                .into_iter()
-                .map(|h| (h.name, h.default))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut hyperparameters = default_hyperparameters(Algorithm::LogisticRegression);
     hyperparameters.insert("alpha".to_string(), ParamValue::Float(0.1));
     let request = ValidRequest {
         dataset: "iris".to_string(),
