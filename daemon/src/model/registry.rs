@@ -101,6 +101,19 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ModelError + '_ {
     }
 }
 
+/// The UTF-8 names of the entries of `dir`; none when `dir` does not exist.
+fn entry_names(dir: &Path) -> Result<Vec<String>, ModelError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    Ok(rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect())
+}
+
 /// Model names become directory names: keep them boring.
 pub fn validate_name(name: &str) -> Result<(), ModelError> {
     let reason = if name.is_empty() {
@@ -371,20 +384,9 @@ impl Registry {
 
     /// Version numbers present for `name` (including broken ones), ascending.
     fn version_numbers(&self, name: &str) -> Result<Vec<u32>, ModelError> {
-        let dir = self.root.join(name);
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(ModelError::Io {
-                    path: dir,
-                    source: e,
-                });
-            }
-        };
-        let mut versions: Vec<u32> = rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(parse_version_dir))
+        let mut versions: Vec<u32> = entry_names(&self.root.join(name))?
+            .iter()
+            .filter_map(|n| parse_version_dir(n))
             .collect();
         versions.sort_unstable();
         Ok(versions)
@@ -616,19 +618,8 @@ impl Registry {
     /// All experiments, newest id last; broken ones with the reason.
     pub fn experiments(&self) -> Result<Vec<ExperimentEntry>, ModelError> {
         let dir = self.root.join(EXPERIMENTS_DIR);
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(ModelError::Io {
-                    path: dir,
-                    source: e,
-                });
-            }
-        };
-        let mut ids: Vec<String> = rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
+        let mut ids: Vec<String> = entry_names(&dir)?
+            .into_iter()
             .filter(|n| !n.ends_with(".partial") && validate_name(n).is_ok())
             .collect();
         ids.sort();
