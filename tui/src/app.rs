@@ -327,24 +327,11 @@ fn clamp_selection(app: &mut App) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ui::fixtures;
+    use crate::ui::fixtures::{self, connected};
     use crossterm::event::KeyEvent;
 
     fn key(code: KeyCode) -> Msg {
         Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
-    }
-
-    fn connected() -> App {
-        let mut app = App::new("/run/mld/mld.sock".into(), false);
-        update(
-            &mut app,
-            Msg::Conn(ConnEvent::Connected(fixtures::welcome())),
-        );
-        update(
-            &mut app,
-            Msg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
-        );
-        app
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A fixed daemon state and a fixed "now" for tests: every screen drawn from
 //! these is the same on every run.
 
+use crate::app::{App, Msg, update};
+use crate::conn::ConnEvent;
 use jiff::{Timestamp, Zoned};
 use mld_shared::ids::{DispatchId, JobName};
 use mld_shared::protocol::{
@@ -10,6 +12,17 @@ use mld_shared::protocol::{
 };
 use mld_shared::roles::Roles;
 use mld_shared::time::WireTime;
+
+/// A console connected to a daemon that sent [`welcome`] and [`snapshot`].
+pub fn connected() -> App {
+    let mut app = App::new("/run/mld/mld.sock".into(), false);
+    update(&mut app, Msg::Conn(ConnEvent::Connected(welcome())));
+    update(
+        &mut app,
+        Msg::Conn(ConnEvent::Snapshot(Box::new(snapshot()))),
+    );
+    app
+}
 
 /// 2026-11-23 12:00:00 UTC, shown in UTC.
 pub fn now() -> Zoned {

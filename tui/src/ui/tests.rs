@@ -1,6 +1,6 @@
 //! Every screen at 80×24, drawn on a `TestBackend` and compared as text.
 
-use super::fixtures;
+use super::fixtures::{self, connected};
 use super::render;
 use crate::app::{App, Cmd, Msg, update};
 use crate::conn::ConnEvent;
@@ -16,19 +16,6 @@ fn draw(app: &App) -> String {
         .draw(|frame| render(frame, app, &fixtures::now()))
         .unwrap();
     terminal.backend().to_string()
-}
-
-fn connected() -> App {
-    let mut app = App::new("/run/mld/mld.sock".into(), false);
-    update(
-        &mut app,
-        Msg::Conn(ConnEvent::Connected(fixtures::welcome())),
-    );
-    update(
-        &mut app,
-        Msg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
-    );
-    app
 }
 
 fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
