@@ -356,3 +356,38 @@ pub fn create_big_iris(dl: &DaemonLake, rows: usize) {
     };
     dl.lake.execute(&sql).unwrap();
 }
+
+/// A daemon configuration with one job, `score`: the iris model over the
+/// generated rows of `iris_big`, into `scores`.
+pub struct BigIrisJob {
+    pub dl: DaemonLake,
+    pub model: Model,
+    pub config: PathBuf,
+}
+
+impl BigIrisJob {
+    /// Creates `rows` rows of `iris_big`, the results table, the model and
+    /// the configuration in `dir`; `job_extra` goes into the job
+    /// (`batch_size`, `timeout`, …).
+    pub fn new(
+        backend: Backend,
+        dir: &Path,
+        hint: &str,
+        rows: usize,
+        job_extra: &str,
+    ) -> BigIrisJob {
+        let dl = DaemonLake::new(backend, dir, hint);
+        create_big_iris(&dl, rows);
+        create_results_table(&dl.lake, "scores");
+        let model = iris_model(&registry_dir(dir));
+        let job = job_toml(
+            "score",
+            "iris",
+            "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
+            "scores",
+            job_extra,
+        );
+        let config = write_config(dir, &dl.toml, &job);
+        BigIrisJob { dl, model, config }
+    }
+}

@@ -284,18 +284,8 @@ async fn a_feature_missing_from_the_query_fails_before_scoring_and_names_it() {
 async fn a_cancelled_dispatch_is_cancelled_and_writes_nothing() {
     for backend in [Backend::BuiltinSqlite, Backend::PostgresOdbc] {
         let dir = tempfile::tempdir().unwrap();
-        let dl = DaemonLake::new(backend, dir.path(), "cancel");
-        create_big_iris(&dl, 200_000);
-        create_results_table(&dl.lake, "scores");
-        iris_model(&registry_dir(dir.path()));
-        let job = job_toml(
-            "score",
-            "iris",
-            "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
-            "scores",
-            "batch_size = 1000",
-        );
-        let config = write_config(dir.path(), &dl.toml, &job);
+        let BigIrisJob { dl, config, .. } =
+            BigIrisJob::new(backend, dir.path(), "cancel", 200_000, "batch_size = 1000");
         let daemon = InProcessDaemon::start(&config).await;
         let mut c = daemon.client().await;
         c.subscribe().await;
@@ -337,18 +327,13 @@ async fn a_cancelled_dispatch_is_cancelled_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatch_past_its_timeout_is_cancelled_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let dl = DaemonLake::new(Backend::BuiltinSqlite, dir.path(), "timeout");
-    create_big_iris(&dl, 200_000);
-    create_results_table(&dl.lake, "scores");
-    iris_model(&registry_dir(dir.path()));
-    let job = job_toml(
-        "score",
-        "iris",
-        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
-        "scores",
+    let BigIrisJob { dl, config, .. } = BigIrisJob::new(
+        Backend::BuiltinSqlite,
+        dir.path(),
+        "timeout",
+        200_000,
         "batch_size = 1000\ntimeout = \"300ms\"",
     );
-    let config = write_config(dir.path(), &dl.toml, &job);
     let daemon = InProcessDaemon::start(&config).await;
     let mut c = daemon.client().await;
     let id = c.run_job("score").await;

@@ -16,18 +16,8 @@ const ROWS: usize = 200_000;
 
 async fn killed_during_write_back(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let dl = DaemonLake::new(backend, dir.path(), "kill");
-    create_big_iris(&dl, ROWS);
-    create_results_table(&dl.lake, "scores");
-    let model = iris_model(&registry_dir(dir.path()));
-    let job = job_toml(
-        "score",
-        "iris",
-        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
-        "scores",
-        "batch_size = 2000",
-    );
-    let config = write_config(dir.path(), &dl.toml, &job);
+    let BigIrisJob { dl, model, config } =
+        BigIrisJob::new(backend, dir.path(), "kill", ROWS, "batch_size = 2000");
     let socket = dir.path().join("mld.sock");
 
     let mut first = MldProcess::start(&config, &socket);
@@ -130,18 +120,13 @@ async fn killed_during_write_back_on_postgres_odbc() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_while_collecting_keeps_what_it_had_done() {
     let dir = tempfile::tempdir().unwrap();
-    let dl = DaemonLake::new(Backend::BuiltinSqlite, dir.path(), "kill_collect");
-    create_big_iris(&dl, ROWS);
-    create_results_table(&dl.lake, "scores");
-    iris_model(&registry_dir(dir.path()));
-    let job = job_toml(
-        "score",
-        "iris",
-        "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_big",
-        "scores",
+    let BigIrisJob { dl, config, .. } = BigIrisJob::new(
+        Backend::BuiltinSqlite,
+        dir.path(),
+        "kill_collect",
+        ROWS,
         "batch_size = 1000",
     );
-    let config = write_config(dir.path(), &dl.toml, &job);
     let socket = dir.path().join("mld.sock");
     let mut first = MldProcess::start(&config, &socket);
     let mut c = Client::connect(&socket).await.unwrap();
