@@ -36,21 +36,14 @@ pub fn create_input(lake: &Datalake, backend: Backend, n: usize) {
     let values: Vec<String> = (0..FEATURES)
         .map(|j| format!("(i % 97) * 0.1 + {j}.125"))
         .collect();
-    let seed = match backend {
-        Backend::PostgresOdbc => format!(
-            "INSERT INTO rows_in SELECT i, {} FROM generate_series(0, {}) AS g(i)",
-            values.join(", "),
-            n - 1
-        ),
-        // INSERT first: the SQLite ODBC driver runs a statement starting with WITH lazily, as a query.
-        _ => format!(
-            "INSERT INTO rows_in WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {}) \
-             SELECT i, {} FROM c",
-            n - 1,
-            values.join(", ")
-        ),
-    };
-    lake.execute(&seed).unwrap();
+    crate::lake::insert_generated(
+        lake,
+        backend,
+        "rows_in",
+        0,
+        n - 1,
+        &format!("i, {}", values.join(", ")),
+    );
 }
 
 /// Reads all `n` input rows in batches of `batch`; seconds taken.
