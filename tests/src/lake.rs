@@ -35,6 +35,17 @@ impl Backend {
     /// The backends behind a server with logins (refused ports, wrong passwords).
     pub const SERVERS: [Backend; 2] = [Backend::PostgresOdbc, Backend::MariaDbOdbc];
 
+    /// What the driver's message says (lowercased) when nothing listens on
+    /// the server's port.
+    pub fn refused_text(self) -> &'static str {
+        match self {
+            Backend::PostgresOdbc => "refused",
+            // libmariadb connects non-blocking: errno 115 (in progress), not "refused".
+            Backend::MariaDbOdbc => "can't connect to server",
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => "",
+        }
+    }
+
     /// What the driver's message says when the server refuses a password.
     pub fn wrong_password_text(self) -> &'static str {
         match self {
