@@ -4,7 +4,9 @@
 //! (`lake`), a protocol-level client and an in-process daemon (`client`),
 //! dispatch fixtures — models trained here, tables to score, results read
 //! back (`scoring`) — and the bare datalake read and write the benchmarks
-//! compare against (`floor`).
+//! compare against (`floor`), and the sides of a benchmark run in child
+//! processes: a real dispatch, the tuned Python pipeline (`bench`).
+pub mod bench;
 pub mod client;
 pub mod floor;
 pub mod lake;

@@ -558,3 +558,45 @@ contract!(builtin_sqlite, mld_tests::lake::Backend::BuiltinSqlite);
 contract!(sqlite_odbc, mld_tests::lake::Backend::SqliteOdbc);
 contract!(postgres_odbc, mld_tests::lake::Backend::PostgresOdbc);
 contract!(mariadb_odbc, mld_tests::lake::Backend::MariaDbOdbc);
+
+/// The README's MariaDB results table (the SQL block that starts with
+/// `-- MariaDB / MySQL`) takes a dispatch's rows and keeps their milliseconds.
+#[test]
+fn the_readme_mariadb_results_table_takes_a_dispatch() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("-- MariaDB / MySQL\n")
+        .expect("the README shows a MariaDB results table");
+    let block = &readme[start..];
+    let ddl = &block[..block.find("```").unwrap()];
+    let t = TestLake::new(Backend::MariaDbOdbc, "readme");
+    t.lake
+        .execute(ddl.replace("-- MariaDB / MySQL", "").trim())
+        .unwrap();
+    let rows = result_rows(0..1500, "readme");
+    let mut w = t
+        .lake
+        .begin_results("scores", &ResultColumns::default(), DispatchId(4))
+        .unwrap();
+    for chunk in rows.chunks(1000) {
+        w.write_batch(chunk).unwrap();
+    }
+    assert_eq!(w.commit().unwrap(), 1500);
+    let stamps: Vec<String> = read_all(
+        &t,
+        "SELECT scored_at, score FROM scores WHERE dispatch_id = 4",
+        "scored_at",
+        &names(&["score"]),
+        1000,
+    )
+    .into_iter()
+    .flat_map(|b| b.keys)
+    .collect();
+    assert_eq!(stamps.len(), 1500);
+    assert!(
+        stamps.iter().all(|s| s == "2026-11-23 02:00:00.250"),
+        "{:?}",
+        &stamps[..3]
+    );
+}
