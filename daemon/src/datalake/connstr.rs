@@ -238,10 +238,14 @@ impl OdbcTarget {
                 add("CommLog", "0".into());
                 add("Debug", "0".into());
             }
-            // MariaDB Connector/ODBC stores the whole result client-side unless
-            // told to stream forward-only cursors (3.1.17 and later; older
-            // versions ignore the key and keep buffering).
-            DriverFamily::MariaDbOdbc => add("NO_CACHE", "1".into()),
+            DriverFamily::MariaDbOdbc => {
+                // MariaDB Connector/ODBC stores the whole result client-side
+                // unless told to stream (3.1.17 and later; older versions
+                // ignore NO_CACHE and keep buffering) — and it streams only
+                // forward-only cursors, which it does not default to.
+                add("NO_CACHE", "1".into());
+                add("FORWARDONLY", "1".into());
+            }
             DriverFamily::Other => {}
         }
         Secret::new(render(&attrs))
@@ -423,7 +427,12 @@ mod tests {
     fn mariadb_connector_gets_its_streaming_option_unless_set() {
         let t = OdbcTarget::new("w", "Driver={MariaDB Unicode};Server=h;UID=u", Some("p")).unwrap();
         assert_eq!(t.family(), DriverFamily::MariaDbOdbc);
-        assert!(t.connection_string(10).expose().contains("NO_CACHE=1;"));
+        let s = t.connection_string(10);
+        assert!(
+            s.expose().contains("NO_CACHE=1;FORWARDONLY=1;"),
+            "{}",
+            s.expose()
+        );
         let t = OdbcTarget::new("w", "Driver=/opt/lib/libmaodbc.so;no_cache=0", None).unwrap();
         assert_eq!(t.family(), DriverFamily::MariaDbOdbc);
         let s = t.connection_string(10);
