@@ -182,6 +182,21 @@ pub enum Request {
         version: Option<u32>,
         input: PredictInput,
     },
+    /// The page of a dispatch's predictions that ends just before
+    /// `before_key` (the last page when `None`), in key order: paging back.
+    DispatchPredictionsBefore {
+        id: DispatchId,
+        before_key: Option<String>,
+        filter: Option<String>,
+        limit: u32,
+    },
+    /// The latest training runs, newest first (running ones among them).
+    TrainingRuns {
+        limit: u32,
+    },
+    /// Checks a training request as `Train` would, starting nothing:
+    /// answered with every problem, each naming its field.
+    CheckTraining(TrainSpec),
 }
 
 impl Request {
@@ -215,6 +230,9 @@ impl Request {
             Request::ActivateModel { .. } => "activate",
             Request::ImportOnnx { .. } => "import-onnx",
             Request::Predict { .. } => "predict",
+            Request::DispatchPredictionsBefore { .. } => "predictions",
+            Request::TrainingRuns { .. } => "training-runs",
+            Request::CheckTraining(_) => "check-training",
         }
     }
 }
@@ -265,6 +283,18 @@ pub enum Response {
     /// A registry version after a commit, an activation or an import.
     ModelVersion(Box<ModelVersionInfo>),
     Prediction(Box<PredictionResult>),
+    TrainingRuns(Vec<TrainingInfo>),
+    /// What is wrong with a training request; empty when `Train` would take it.
+    TrainingProblems(Vec<FieldProblem>),
+}
+
+/// One thing wrong with a request, and the field it is about
+/// (`dataset`, `model`, `test_split`, `seed`, `hyperparameters.NAME`, or
+/// `request` for the whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.

@@ -183,6 +183,20 @@ fn every_request() -> Vec<Request> {
             version: Some(1),
             input: PredictInput::Named(vec![("petal_width".into(), 0.2)]),
         },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: Some("0042".into()),
+            filter: Some("4".into()),
+            limit: 50,
+        },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: None,
+            filter: None,
+            limit: 50,
+        },
+        Request::TrainingRuns { limit: 20 },
+        Request::CheckTraining(train_spec()),
     ];
     for r in &all {
         match r {
@@ -212,7 +226,10 @@ fn every_request() -> Vec<Request> {
             | Request::CommitExperiment { .. }
             | Request::ActivateModel { .. }
             | Request::ImportOnnx { .. }
-            | Request::Predict { .. } => {}
+            | Request::Predict { .. }
+            | Request::DispatchPredictionsBefore { .. }
+            | Request::TrainingRuns { .. }
+            | Request::CheckTraining(_) => {}
         }
     }
     all
@@ -443,6 +460,12 @@ fn every_response() -> Vec<Response> {
             score: 0.98,
             features: vec![("sepal_length".into(), 5.1)],
         })),
+        Response::TrainingRuns(vec![training_info()]),
+        Response::TrainingProblems(vec![FieldProblem {
+            field: "hyperparameters.max_depth".into(),
+            message: "expected an integer, got \"deep\"".into(),
+        }]),
+        Response::TrainingProblems(vec![]),
     ];
     for r in &all {
         match r {
@@ -468,7 +491,9 @@ fn every_response() -> Vec<Response> {
             | Response::Experiment(_)
             | Response::ExperimentDeleted { .. }
             | Response::ModelVersion(_)
-            | Response::Prediction(_) => {}
+            | Response::Prediction(_)
+            | Response::TrainingRuns(_)
+            | Response::TrainingProblems(_) => {}
         }
     }
     all
