@@ -154,6 +154,10 @@ pub struct OnnxInfo {
     pub producer: String,
 }
 
+/// A graph run: each row's class index, and the probability output
+/// (row width, values) when the graph has one.
+type Ran = (Vec<usize>, Option<(usize, Vec<f32>)>);
+
 /// A loaded ONNX classifier.
 pub struct OnnxPredictor {
     /// `run` needs `&mut`; one batch at a time per model is fine for batch scoring.
@@ -350,14 +354,8 @@ impl OnnxPredictor {
         }))
     }
 
-    /// Runs the graph on a chunk: each row's class index, and the probability
-    /// output (row width, values) when the graph has one.
-    #[allow(clippy::type_complexity)]
-    fn run(
-        &self,
-        columns: &[usize],
-        rows: ArrayView2<f64>,
-    ) -> Result<(Vec<usize>, Option<(usize, Vec<f32>)>), ModelError> {
+    /// Runs the graph on a chunk.
+    fn run(&self, columns: &[usize], rows: ArrayView2<f64>) -> Result<Ran, ModelError> {
         let n = rows.nrows();
         let shape = [n as i64, self.n_features as i64];
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
