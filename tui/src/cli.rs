@@ -112,7 +112,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None | Some(Command::Console) => {
             let socket = cli.socket_path()?;
             let _log = crate::logging::init(cli.log_file.as_deref())?;
-            crate::console::run(socket).await?;
+            let window = crate::cmd::default_window(cli.config.as_deref())?;
+            crate::console::run(socket, window).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Status { json }) => {
