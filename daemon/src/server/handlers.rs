@@ -35,7 +35,10 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::TrainingRun { .. }
         | Request::Experiments
         | Request::Experiment { .. } => Some(Role::Dispatch),
-        Request::Predict { .. } => Some(Role::Showroom),
+        Request::Predict { .. }
+        | Request::Showrooms
+        | Request::OpenShowroom { .. }
+        | Request::ShowroomPredict { .. } => Some(Role::Showroom),
         Request::EnableJob { .. }
         | Request::DisableJob { .. }
         | Request::RunJob { .. }
@@ -126,9 +129,12 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
         | Request::CommitExperiment { .. }
         | Request::ActivateModel { .. }
         | Request::ImportOnnx { .. }
-        | Request::Predict { .. }
         | Request::TrainingRuns { .. }
         | Request::CheckTraining(_) => super::models::handle(ctx, peer, request).await,
+        Request::Predict { .. }
+        | Request::Showrooms
+        | Request::OpenShowroom { .. }
+        | Request::ShowroomPredict { .. } => super::showroom::handle(ctx, peer, request).await,
     }
 }
 

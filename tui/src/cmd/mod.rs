@@ -10,6 +10,7 @@
 mod dispatches;
 mod jobs;
 pub mod models;
+pub mod showroom;
 mod table;
 pub mod when;
 
