@@ -120,6 +120,9 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO dispatch_classes(dispatch_id, label, count)
         SELECT dispatch_id, label, count(*) FROM predictions GROUP BY dispatch_id, label;
     "#,
+    // v5: a showroom prediction names the artifact's hash, where its row came
+    // from, whether it was edited, and every class's score.
+    crate::showroom::store::SCHEMA_V5,
 ];
 
 /// The schema version this daemon writes.
