@@ -3,7 +3,7 @@
 //! and on MariaDB through MariaDB Connector/ODBC against real servers. Each
 //! test gets its own file or database.
 
-use mld::datalake::{Batch, DatalakeError, ProbeStatus, ResultRow};
+use mld::datalake::{Batch, BulkInsert, DatalakeError, ProbeStatus, ResultRow};
 use mld_shared::config::ResultColumns;
 use mld_shared::ids::DispatchId;
 use mld_tests::lake::{Backend, TestLake, create_feature_table, feature_value, insert_rows};
@@ -419,6 +419,65 @@ mod cases {
         assert_eq!(stored(&t, 11), expected(&t, &old));
     }
 
+    /// What the driver reports through SQLGetInfo, and the SQL built from it
+    /// working for names that are reserved words everywhere: they are
+    /// accepted only when quoted the way this server reads quotes.
+    pub fn names_are_quoted_the_way_the_driver_reports(backend: Backend) {
+        let t = TestLake::new(backend, "dialect");
+        let d = t.lake.dialect().unwrap();
+        let (quote, dbms, bulk) = match backend {
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => {
+                ('"', "SQLite", BulkInsert::ParameterArrays)
+            }
+            Backend::PostgresOdbc => ('"', "PostgreSQL", BulkInsert::PostgresUnnest),
+            Backend::MariaDbOdbc => ('`', "MariaDB", BulkInsert::ParameterArrays),
+        };
+        assert_eq!(
+            (d.quote_char(), d.dbms(), d.bulk_insert()),
+            (Some(quote), dbms, bulk)
+        );
+
+        let cols = ResultColumns {
+            dispatch_id: "select".into(),
+            row_key: "from".into(),
+            prediction: "where".into(),
+            score: "group".into(),
+            model_version: "order".into(),
+            scored_at: "table".into(),
+        };
+        t.lake.create_results_table("order", &cols).unwrap();
+        let probe = t.lake.clone().with_probe_table("order").unwrap().probe();
+        assert_eq!(probe.status, ProbeStatus::Online, "{:?}", probe.message);
+        let rows = result_rows(0..250, "r");
+        t.lake
+            .write_results("order", &cols, DispatchId(5), &rows)
+            .unwrap();
+        // Again: the delete of the earlier attempt is quoted too.
+        t.lake
+            .write_results("order", &cols, DispatchId(5), &rows[..100])
+            .unwrap();
+        let q = format!(
+            "SELECT {} AS k, {} AS s FROM {} WHERE {} = 5 AND {} IS NOT NULL ORDER BY {}",
+            d.identifier("from"),
+            d.identifier("group"),
+            d.identifier("order"),
+            d.identifier("select"),
+            d.identifier("table"),
+            d.identifier("from")
+        );
+        let mut read: Vec<(String, f64)> = read_all(&t, &q, "k", &names(&["s"]), 1000)
+            .into_iter()
+            .flat_map(|b| b.keys.into_iter().zip(b.features.column(0).to_vec()))
+            .collect();
+        let mut want: Vec<(String, f64)> = rows[..100]
+            .iter()
+            .map(|r| (r.row_key.clone(), as_read_back(&t, r.score)))
+            .collect();
+        read.sort_by(|a, b| a.0.cmp(&b.0));
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(read, want);
+    }
+
     pub fn probe_online_and_error(backend: Backend) {
         let t = TestLake::new(backend, "probe");
         create_feature_table(&t.lake, "probe_here", 1, 1);
@@ -513,6 +572,10 @@ macro_rules! contract {
             #[test]
             fn written_results_read_back_one_row_per_key() {
                 cases::written_results_read_back_one_row_per_key($backend)
+            }
+            #[test]
+            fn names_are_quoted_the_way_the_driver_reports() {
+                cases::names_are_quoted_the_way_the_driver_reports($backend)
             }
             #[test]
             fn scored_at_reads_back_as_the_utc_time_written() {
