@@ -90,6 +90,27 @@ pub fn write(lake: &Datalake, table: &str, n: usize, dispatch: i64, batch: usize
     start.elapsed().as_secs_f64()
 }
 
+/// The database writing one result row per row of `rows_in` into `table`
+/// by itself (`INSERT … SELECT`, no client in between); seconds taken. No
+/// client writes the same rows faster: the server's own write floor.
+pub fn write_in_database(lake: &Datalake, backend: Backend, table: &str) -> f64 {
+    let (key, stamp) = match backend {
+        Backend::MariaDbOdbc => ("CAST(id AS CHAR)", "TIMESTAMP '2026-11-23 02:00:00.250'"),
+        Backend::PostgresOdbc => ("CAST(id AS TEXT)", "TIMESTAMP '2026-11-23 02:00:00.250'"),
+        Backend::BuiltinSqlite | Backend::SqliteOdbc => {
+            ("CAST(id AS TEXT)", "'2026-11-23 02:00:00.250'")
+        }
+    };
+    let sql = format!(
+        "INSERT INTO {table} (dispatch_id, row_key, prediction, score, model_version, scored_at) \
+         SELECT 1, {key}, CASE WHEN id % 2 = 0 THEN 'high' ELSE 'low' END, (id % 1000) / 1000.0, \
+         '1', {stamp} FROM rows_in"
+    );
+    let start = Instant::now();
+    lake.execute(&sql).unwrap();
+    start.elapsed().as_secs_f64()
+}
+
 /// A memory figure of this process from `/proc/self/status`, in MiB:
 /// `"VmRSS"` (now) or `"VmHWM"` (peak).
 pub fn memory_mib(field: &str) -> f64 {

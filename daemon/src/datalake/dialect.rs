@@ -10,7 +10,7 @@
 //!   when it reports none (they are validated as plain identifiers first).
 //! - A batch is inserted with ODBC parameter arrays, except when the DBMS
 //!   reports itself as PostgreSQL: then as arrays through `unnest`, one
-//!   statement per batch (measured ~10x faster by `datalake_floor`).
+//!   statement per batch (4.5x the arrays at 1M rows in `datalake_floor`).
 
 use odbc_api::Connection;
 

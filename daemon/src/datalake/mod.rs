@@ -209,7 +209,7 @@ impl Datalake {
     }
 
     /// When the DBMS reports PostgreSQL, write batches as arrays through
-    /// `unnest` (default, ~10x faster) or, when off, with ODBC parameter
+    /// `unnest` (default, 4.5x faster at 1M rows) or, when off, with ODBC parameter
     /// arrays like any other driver.
     pub fn with_postgres_unnest(mut self, on: bool) -> Self {
         self.postgres_unnest = on;
