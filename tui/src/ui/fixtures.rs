@@ -27,7 +27,8 @@ pub fn fresh() -> App {
 }
 
 /// A console connected to a daemon that sent [`welcome`] and [`snapshot`],
-/// with the Dispatches screen's first list answered by [`dispatches`].
+/// with the Dispatches screen's first list answered by [`dispatches`] and
+/// the Showroom's by its fixture list.
 pub fn connected() -> App {
     connected_as(welcome())
 }
@@ -41,8 +42,15 @@ pub fn connected_as(welcome: Welcome) -> App {
         Msg::Conn(ConnEvent::Snapshot(Box::new(snapshot()))),
     );
     for (id, request) in sent(&cmds) {
-        if matches!(request, Request::Dispatches { .. }) {
-            answer(&mut app, id, Ok(Response::Dispatches(dispatches())));
+        match request {
+            Request::Dispatches { .. } => {
+                answer(&mut app, id, Ok(Response::Dispatches(dispatches())));
+            }
+            Request::Showrooms => {
+                let list = crate::screens::showroom::fixtures::list();
+                answer(&mut app, id, Ok(Response::Showrooms(list)));
+            }
+            _ => {}
         }
     }
     app.dirty = false;
