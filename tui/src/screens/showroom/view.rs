@@ -428,12 +428,13 @@ fn panel_lines(
                 bar_width(width, 1),
                 theme,
             ));
-            lines.push(Line::from(""));
-            lines.extend(why_lines(p, theme));
+            // The keys before the why: a short panel cuts the why, not them.
             lines.push(Line::styled(
                 "Enter predicts again · e edits · Esc closes",
                 theme.dim(),
             ));
+            lines.push(Line::from(""));
+            lines.extend(why_lines(p, theme));
             lines
         }
         Panel::Compare { before, after, .. } => {
@@ -505,11 +506,11 @@ fn compare_lines(
             Span::raw(cell(after.score_kind, a.score)),
         ]));
     }
-    lines.push(Line::from(""));
-    lines.extend(why_lines(after, theme));
     lines.push(Line::styled(
         "s keeps this row in the list · e edits again · Esc resets",
         theme.dim(),
     ));
+    lines.push(Line::from(""));
+    lines.extend(why_lines(after, theme));
     lines
 }
