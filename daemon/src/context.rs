@@ -1,6 +1,7 @@
 //! What request handlers and subsystems share: handles to the owners, the
 //! running configuration, and the update channel to subscribers.
 
+use crate::access::denials::DenialLog;
 use crate::dispatch::{DispatchService, SharedConfig};
 use crate::eventlog::EventLog;
 use crate::model::cache::ModelCache;
@@ -33,6 +34,8 @@ pub struct Context {
     /// Poked when jobs change (state, a dispatch ended), so subscribers get
     /// `Update::Jobs` without polling.
     pub jobs_changed: Notify,
+    /// Refused requests, counted per uid and minute.
+    pub denials: DenialLog,
 }
 
 pub struct Parts {
@@ -50,7 +53,7 @@ impl Context {
     pub fn new(p: Parts) -> Context {
         Context {
             config: p.config,
-            eventlog: p.eventlog,
+            eventlog: p.eventlog.clone(),
             started_at: jiff::Timestamp::now(),
             connected_clients: AtomicU32::new(0),
             updates: p.updates,
@@ -61,6 +64,7 @@ impl Context {
             registry: p.registry,
             training: p.training,
             jobs_changed: Notify::new(),
+            denials: DenialLog::new(p.eventlog.clone()),
         }
     }
 

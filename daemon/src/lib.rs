@@ -165,6 +165,7 @@ pub async fn run(
     };
     let jobs_publisher = tokio::spawn(publish_jobs(ctx.clone(), shutdown.child_token()));
     let retention = tokio::spawn(prune_predictions(ctx.clone(), shutdown.child_token()));
+    let denial_counts = tokio::spawn(flush_denials(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
 
     let handle = Handle {
@@ -195,6 +196,8 @@ pub async fn run(
     }
     monitor.abort();
     retention.abort();
+    denial_counts.abort();
+    ctx.denials.flush().await;
     jobs_publisher.abort();
     forwarder.abort();
     eventlog.record_stop(run_id, "shutdown").await?;
@@ -217,6 +220,16 @@ async fn publish_jobs(ctx: Arc<Context>, shutdown: CancellationToken) {
         ctx.publish(mld_shared::protocol::Update::Status(
             server::convert::status(&ctx),
         ));
+    }
+}
+
+/// Writes the counts of refused requests into their rows once a window.
+async fn flush_denials(ctx: Arc<Context>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(access::denials::WINDOW) => ctx.denials.flush().await,
+        }
     }
 }
 

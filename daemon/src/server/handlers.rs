@@ -55,21 +55,8 @@ pub async fn authorize(ctx: &Context, peer: &Peer, request: &Request) -> Result<
     if peer.roles.has(needed) {
         return Ok(());
     }
-    let (user, uid, name) = (peer.user.clone(), peer.uid, request.name());
-    tracing::warn!(user = %user, uid, request = name, needed = %needed, "permission denied");
-    let now = jiff::Timestamp::now().as_millisecond();
-    let record = ctx
-        .eventlog
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO access_denials(at, user, uid, request, needed) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![now, user, uid, name, needed.as_str()],
-            )
-        })
-        .await;
-    if let Err(e) = record {
-        tracing::error!(error = %e, "could not record a permission denial");
-    }
+    let name = request.name();
+    ctx.denials.record(peer, name, needed.as_str()).await;
     Err(WireError::new(
         ErrorKind::PermissionDenied,
         format!("permission denied: {name} needs {needed}"),
