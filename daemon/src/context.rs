@@ -7,6 +7,7 @@ use crate::eventlog::EventLog;
 use crate::model::cache::ModelCache;
 use crate::model::registry::Registry;
 use crate::scheduler::SchedulerHandle;
+use crate::training::cache::CatalogCache;
 use crate::training::runner::TrainingRunner;
 use mld_shared::config::Config;
 use mld_shared::protocol::{HealthEntry, Update};
@@ -36,6 +37,8 @@ pub struct Context {
     pub jobs_changed: Notify,
     /// Refused requests, counted per uid and minute.
     pub denials: DenialLog,
+    /// The training catalog, rebuilt only when what it describes changes.
+    pub catalog: CatalogCache,
 }
 
 pub struct Parts {
@@ -65,6 +68,7 @@ impl Context {
             training: p.training,
             jobs_changed: Notify::new(),
             denials: DenialLog::new(p.eventlog.clone()),
+            catalog: CatalogCache::default(),
         }
     }
 

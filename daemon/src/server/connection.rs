@@ -99,11 +99,7 @@ impl Admission {
     /// Takes a slot for `peer`, or says why not. Admins may use every slot;
     /// others neither the last `admin_connections` nor more than
     /// `connections_per_user` of their own.
-    pub fn admit(
-        self: &Arc<Self>,
-        peer: &Peer,
-        limits: &LimitsConfig,
-    ) -> Result<Ticket, String> {
+    pub fn admit(self: &Arc<Self>, peer: &Peer, limits: &LimitsConfig) -> Result<Ticket, String> {
         let mut held = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let admin = peer.roles.has(Role::Admin);
         let mine = held.per_uid.get(&peer.uid).copied().unwrap_or(0);
@@ -244,15 +240,14 @@ pub async fn handle(
     };
     let config = ctx.config();
     let access = config.access.clone();
-    let peer = match tokio::task::spawn_blocking(move || Peer::resolve(uid, gid, pid, &access))
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "resolving peer credentials panicked");
-            return;
-        }
-    };
+    let peer =
+        match tokio::task::spawn_blocking(move || Peer::resolve(uid, gid, pid, &access)).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "resolving peer credentials panicked");
+                return;
+            }
+        };
     if peer.roles.is_empty() {
         tracing::debug!(user = %peer.user, uid, "refusing a peer with no role");
         ctx.denials.record(&peer, "connect", "a role").await;
@@ -283,13 +278,15 @@ pub async fn handle(
     )
     .await
     {
-        Ok(Ok(Some(payload))) => match frame::decode_within::<Hello>(&payload, decode_budget(payload.len())) {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::info!(user = %peer.user, error = %e, "closing connection: bad handshake");
-                return;
+        Ok(Ok(Some(payload))) => {
+            match frame::decode_within::<Hello>(&payload, decode_budget(payload.len())) {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::info!(user = %peer.user, error = %e, "closing connection: bad handshake");
+                    return;
+                }
             }
-        },
+        }
         Ok(Ok(None)) => return,
         Ok(Err(e)) => {
             tracing::info!(user = %peer.user, error = %e, "closing connection: bad handshake");
@@ -330,8 +327,11 @@ pub async fn handle(
         uid: peer.uid,
         roles: peer.roles,
     });
-    match tokio::time::timeout(limits.write_timeout.0, frame::write_message(&mut wr, &welcome))
-        .await
+    match tokio::time::timeout(
+        limits.write_timeout.0,
+        frame::write_message(&mut wr, &welcome),
+    )
+    .await
     {
         Ok(Ok(())) => {}
         _ => return,

@@ -170,6 +170,10 @@ async fn run(ctx: &Context, peer: &Peer, job: JobName) -> Answer {
 }
 
 async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
+    let max = max_rows(ctx);
+    if rows > max {
+        return Err(too_many("dry-run rows", rows.into(), max));
+    }
     let service = ctx.dispatches.clone();
     let name = job.0.clone();
     let result = tokio::task::spawn_blocking(move || service.dry_run_blocking(&name, rows))
@@ -239,12 +243,39 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
     })))
 }
 
+/// The most records one answer lists (`limits.max_rows`).
+fn max_rows(ctx: &Context) -> u32 {
+    ctx.config().limits.max_rows.max(1)
+}
+
+/// A request for more rows than one answer carries: say so instead of
+/// building an answer that would not fit.
+fn too_many(what: &str, asked: u64, max: u32) -> WireError {
+    WireError::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "too large: {asked} {what} asked for, at most {max} per request (limits.max_rows); narrow the window or ask for fewer"
+        ),
+    )
+}
+
 async fn slots(ctx: &Context, job: JobName, since: WireTime) -> Answer {
+    let max = max_rows(ctx);
+    // One more than allowed tells "too many" without reading them all.
     let slots = ctx
         .scheduler
-        .slots(&job, since.to_timestamp())
+        .slots(&job, since.to_timestamp(), max as usize + 1)
         .await
         .map_err(scheduler_error)?;
+    if slots.len() > max as usize {
+        return Err(WireError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "too large: job {job} has more than {max} slot decisions since {} (limits.max_rows); narrow the window: ask from a later instant",
+                since.to_timestamp()
+            ),
+        ));
+    }
     Ok(Response::Slots(slots.iter().map(convert::slot).collect()))
 }
 
@@ -268,7 +299,11 @@ async fn dispatches(
             "the window ends before it starts",
         ));
     }
-    let limit = limit.clamp(1, 10_000);
+    let max = max_rows(ctx);
+    if limit > max {
+        return Err(too_many("dispatches", limit.into(), max));
+    }
+    let limit = limit.max(1);
     let records = ctx
         .eventlog
         .read(move |c| {
@@ -328,7 +363,11 @@ async fn predictions(
     filter: Option<String>,
     limit: u32,
 ) -> Answer {
-    let limit = limit.clamp(1, 10_000);
+    let max = max_rows(ctx);
+    if limit > max {
+        return Err(too_many("predictions", limit.into(), max));
+    }
+    let limit = limit.max(1);
     let page = ctx
         .eventlog
         .read(move |c| {
