@@ -425,8 +425,8 @@ async fn serve(mut s: Served, mut in_rx: mpsc::Receiver<Incoming>, shutdown: Can
             _ = tokio::time::sleep_until(idle_deadline), if idle => {
                 tracing::debug!(user = %s.peer.user, "closing an idle connection");
                 s.close(format!(
-                    "closed after {}s without a request (limits.idle_timeout)",
-                    idle_timeout.as_secs()
+                    "closed after {} without a request (limits.idle_timeout)",
+                    humantime::format_duration(idle_timeout)
                 ))
                 .await;
                 break;
@@ -607,8 +607,8 @@ async fn write_loop(
             }
             Err(_) => {
                 tracing::info!(
-                    "closing a connection whose client took no frame for {}s (limits.write_timeout)",
-                    write_timeout.as_secs_f64()
+                    "closing a connection whose client took no frame for {} (limits.write_timeout)",
+                    humantime::format_duration(write_timeout)
                 );
                 break;
             }
