@@ -15,6 +15,7 @@ pub mod model;
 pub mod monitor;
 pub mod scheduler;
 pub mod server;
+pub mod showroom;
 pub mod training;
 
 use context::Context;
@@ -48,8 +49,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Re-reads the configuration file. An invalid file keeps the running
-    /// configuration and says why. The socket and event-log paths are fixed at
+    /// Re-reads the configuration file (and every showroom's samples). An
+    /// invalid file keeps the running configuration and says why. The socket and event-log paths are fixed at
     /// start; a change to them is reported and takes effect at the next restart.
     pub fn reload(&self) -> Result<(), mld_shared::config::ConfigErrors> {
         let current = self.context.config();
@@ -122,6 +123,8 @@ pub async fn run(
         registry.clone(),
         server::models::training_observer(updates.clone()),
     ));
+    let showroom = showroom::Showroom::start(registry.clone(), config.showroom.clone())
+        .map_err(|e| DaemonError::Internal(format!("showroom: {e}")))?;
     let job_specs: Vec<scheduler::JobSpec> =
         config.jobs.iter().map(scheduler::JobSpec::from).collect();
     let shared: dispatch::SharedConfig = Arc::new(std::sync::RwLock::new(Arc::new(config)));
@@ -157,6 +160,7 @@ pub async fn run(
         scheduler,
         dispatches: dispatches.clone(),
         registry,
+        showroom,
         training: training.clone(),
     }));
 

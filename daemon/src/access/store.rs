@@ -4,6 +4,12 @@
 
 use rusqlite::{Connection, Transaction, params};
 
+/// Migration v6 (see `eventlog::schema`): the count of a window's refusals.
+pub const SCHEMA_V6: &str = r#"
+    ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
+"#;
+
 /// One row of `access_denials`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DenialRecord {

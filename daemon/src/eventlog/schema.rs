@@ -120,12 +120,12 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO dispatch_classes(dispatch_id, label, count)
         SELECT dispatch_id, label, count(*) FROM predictions GROUP BY dispatch_id, label;
     "#,
-    // v5: refusals are kept as one row per uid and minute with a count, so a
+    // v5: a showroom prediction names the artifact's hash, where its row came
+    // from, whether it was edited, and every class's score.
+    crate::showroom::store::SCHEMA_V5,
+    // v6: refusals are kept as one row per uid and minute with a count, so a
     // flood of denied requests costs one write a minute, not one each.
-    r#"
-    ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
-    "#,
+    crate::access::store::SCHEMA_V6,
 ];
 
 /// The schema version this daemon writes.
