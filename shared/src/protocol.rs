@@ -198,6 +198,21 @@ pub enum Request {
         row: u32,
         set: Vec<(String, FeatureValue)>,
     },
+    /// The page of a dispatch's predictions that ends just before
+    /// `before_key` (the last page when `None`), in key order: paging back.
+    DispatchPredictionsBefore {
+        id: DispatchId,
+        before_key: Option<String>,
+        filter: Option<String>,
+        limit: u32,
+    },
+    /// The latest training runs, newest first (running ones among them).
+    TrainingRuns {
+        limit: u32,
+    },
+    /// Checks a training request as `Train` would, starting nothing:
+    /// answered with every problem, each naming its field.
+    CheckTraining(TrainSpec),
 }
 
 impl Request {
@@ -234,6 +249,9 @@ impl Request {
             Request::Showrooms => "showrooms",
             Request::OpenShowroom { .. } => "showroom",
             Request::ShowroomPredict { .. } => "showroom-predict",
+            Request::DispatchPredictionsBefore { .. } => "predictions",
+            Request::TrainingRuns { .. } => "training-runs",
+            Request::CheckTraining(_) => "check-training",
         }
     }
 }
@@ -287,6 +305,18 @@ pub enum Response {
     Showrooms(Vec<ShowroomInfo>),
     Showroom(Box<ShowroomView>),
     ShowroomPrediction(Box<ShowroomPrediction>),
+    TrainingRuns(Vec<TrainingInfo>),
+    /// What is wrong with a training request; empty when `Train` would take it.
+    TrainingProblems(Vec<FieldProblem>),
+}
+
+/// One thing wrong with a request, and the field it is about
+/// (`dataset`, `model`, `test_split`, `seed`, `hyperparameters.NAME`, or
+/// `request` for the whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.

@@ -192,6 +192,20 @@ fn every_request() -> Vec<Request> {
             row: 3,
             set: vec![("petal_length".into(), FeatureValue::Number(5.0))],
         },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: Some("0042".into()),
+            filter: Some("4".into()),
+            limit: 50,
+        },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: None,
+            filter: None,
+            limit: 50,
+        },
+        Request::TrainingRuns { limit: 20 },
+        Request::CheckTraining(train_spec()),
     ];
     for r in &all {
         match r {
@@ -224,7 +238,10 @@ fn every_request() -> Vec<Request> {
             | Request::Predict { .. }
             | Request::Showrooms
             | Request::OpenShowroom { .. }
-            | Request::ShowroomPredict { .. } => {}
+            | Request::ShowroomPredict { .. }
+            | Request::DispatchPredictionsBefore { .. }
+            | Request::TrainingRuns { .. }
+            | Request::CheckTraining(_) => {}
         }
     }
     all
@@ -472,6 +489,12 @@ fn every_response() -> Vec<Response> {
             },
         ]),
         Response::Showroom(Box::new(showroom_view())),
+        Response::TrainingRuns(vec![training_info()]),
+        Response::TrainingProblems(vec![FieldProblem {
+            field: "hyperparameters.max_depth".into(),
+            message: "expected an integer, got \"deep\"".into(),
+        }]),
+        Response::TrainingProblems(vec![]),
     ];
     all.extend(every_explanation().into_iter().map(|explanation| {
         Response::ShowroomPrediction(Box::new(ShowroomPrediction {
@@ -518,7 +541,9 @@ fn every_response() -> Vec<Response> {
             | Response::Prediction(_)
             | Response::Showrooms(_)
             | Response::Showroom(_)
-            | Response::ShowroomPrediction(_) => {}
+            | Response::ShowroomPrediction(_)
+            | Response::TrainingRuns(_)
+            | Response::TrainingProblems(_) => {}
         }
     }
     all

@@ -347,54 +347,60 @@ impl TrainingRunner {
             .eventlog
             .read(move |c| {
                 c.query_row(
-                    "SELECT requested_by, request_json, status, experiment, error, started_at, finished_at
-                     FROM training_runs WHERE id = ?1",
+                    &format!("{RUN_COLUMNS} WHERE id = ?1"),
                     [run as i64],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, Option<String>>(3)?,
-                            r.get::<_, Option<String>>(4)?,
-                            r.get::<_, i64>(5)?,
-                            r.get::<_, Option<i64>>(6)?,
-                        ))
-                    },
+                    stored_run,
                 )
                 .optional()
             })
             .await?;
-        let (by, json, status, experiment, error, started, finished) =
-            found.ok_or(RunnerError::UnknownRun(run))?;
-        let status = RunStatus::parse(&status);
-        // A request written by another version may not parse; show what can be shown.
-        let request = serde_json::from_str(&json).unwrap_or(TrainRequest {
-            dataset: String::new(),
-            model: String::new(),
-            hyperparameters: BTreeMap::new(),
-            test_split: 0.0,
-            seed: 0,
-        });
-        Ok(RunRecord {
-            run,
-            request,
-            requested_by: by,
-            status,
-            stage: if status == RunStatus::Succeeded {
-                Stage::Done
-            } else {
-                Stage::Loading
-            },
-            fraction: if status == RunStatus::Succeeded {
-                1.0
-            } else {
-                0.0
-            },
-            experiment,
-            error,
-            started_at: from_ms(started),
-            finished_at: finished.map(from_ms),
-        })
+        found.ok_or(RunnerError::UnknownRun(run))
     }
+
+    /// The latest `limit` runs, newest first: this daemon's from memory
+    /// (with their live progress), older ones from the event log.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, RunnerError> {
+        let stored = self
+            .eventlog
+            .read(move |c| {
+                c.prepare(&format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT ?1"))?
+                    .query_map([limit], stored_run)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let live = self.lock();
+        Ok(stored
+            .into_iter()
+            .map(|r| live.get(&r.run).map_or(r, |l| l.record.clone()))
+            .collect())
+    }
+}
+
+const RUN_COLUMNS: &str = "SELECT id, requested_by, request_json, status, experiment, error, \
+     started_at, finished_at FROM training_runs";
+
+/// A run as the event log has it (progress is only known while it runs).
+fn stored_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let status = RunStatus::parse(&r.get::<_, String>(3)?);
+    // A request written by another version may not parse; show what can be shown.
+    let request = serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(TrainRequest {
+        dataset: String::new(),
+        model: String::new(),
+        hyperparameters: BTreeMap::new(),
+        test_split: 0.0,
+        seed: 0,
+    });
+    let done = status == RunStatus::Succeeded;
+    Ok(RunRecord {
+        run: r.get::<_, i64>(0)? as u64,
+        request,
+        requested_by: r.get(1)?,
+        status,
+        stage: if done { Stage::Done } else { Stage::Loading },
+        fraction: if done { 1.0 } else { 0.0 },
+        experiment: r.get(4)?,
+        error: r.get(5)?,
+        started_at: from_ms(r.get(6)?),
+        finished_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
+    })
 }
