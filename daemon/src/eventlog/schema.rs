@@ -123,6 +123,9 @@ pub const MIGRATIONS: &[&str] = &[
     // v5: a showroom prediction names the artifact's hash, where its row came
     // from, whether it was edited, and every class's score.
     crate::showroom::store::SCHEMA_V5,
+    // v6: refusals are kept as one row per uid and minute with a count, so a
+    // flood of denied requests costs one write a minute, not one each.
+    crate::access::store::SCHEMA_V6,
 ];
 
 /// The schema version this daemon writes.

@@ -153,16 +153,18 @@ impl SchedulerHandle {
         .await
     }
 
-    /// The job's slot decisions with slot time at or after `since`, oldest first.
+    /// The job's slot decisions with slot time at or after `since`, oldest
+    /// first, at most `limit`.
     pub async fn slots(
         &self,
         job: &JobName,
         since: Timestamp,
+        limit: usize,
     ) -> Result<Vec<SlotRecord>, SchedulerError> {
         let job = self.known(job)?;
         let store = self.store.clone();
         Ok(
-            tokio::task::spawn_blocking(move || store.slots_since(&job, since))
+            tokio::task::spawn_blocking(move || store.slots_since(&job, since, limit))
                 .await
                 .map_err(|e| StoreError::Join(e.to_string()))??,
         )

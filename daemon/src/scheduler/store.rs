@@ -111,8 +111,13 @@ pub trait SchedulerStore: Send + Sync + 'static {
     /// Slots recorded as queued whose dispatch never started (the daemon stopped first).
     fn abandoned_queued(&self, job: &JobName) -> Result<Vec<Timestamp>, StoreError>;
     fn apply(&self, batch: &StoreBatch) -> Result<(), StoreError>;
-    /// The job's slot decisions with `slot >= since`, oldest first.
-    fn slots_since(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, StoreError>;
+    /// The job's slot decisions with `slot >= since`, oldest first, at most `limit`.
+    fn slots_since(
+        &self,
+        job: &JobName,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SlotRecord>, StoreError>;
     /// The job's state changes, oldest first.
     fn history(&self, job: &JobName) -> Result<Vec<StateChange>, StoreError>;
 }
@@ -397,7 +402,12 @@ impl SchedulerStore for SqliteStore {
         tx.commit().map_err(sql("commit"))
     }
 
-    fn slots_since(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, StoreError> {
+    fn slots_since(
+        &self,
+        job: &JobName,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SlotRecord>, StoreError> {
         type Row = (
             i64,
             String,
@@ -411,21 +421,24 @@ impl SchedulerStore for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT slot_ms, decision, dispatch_id, detail, slot_count, last_slot_ms, decided_at_ms
-                 FROM slot_decisions WHERE job = ?1 AND slot_ms >= ?2 ORDER BY slot_ms",
+                 FROM slot_decisions WHERE job = ?1 AND slot_ms >= ?2 ORDER BY slot_ms LIMIT ?3",
             )
             .map_err(sql("read slot decisions"))?;
         let rows: Vec<Row> = stmt
-            .query_map(params![job.0, ms(since)], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
+            .query_map(
+                params![job.0, ms(since), limit.min(i64::MAX as usize) as i64],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                },
+            )
             .map_err(sql("read slot decisions"))?
             .collect::<Result<_, _>>()
             .map_err(sql("read slot decisions"))?;
@@ -588,11 +601,13 @@ mod tests {
         assert_eq!(store.load_job(&JobName("other".into())).unwrap(), None);
         assert_eq!(store.history(&job).unwrap(), vec![change]);
         assert_eq!(
-            store.slots_since(&job, ts("2026-11-22T00:00:00Z")).unwrap(),
+            store
+                .slots_since(&job, ts("2026-11-22T00:00:00Z"), usize::MAX)
+                .unwrap(),
             slots
         );
         assert_eq!(
-            store.slots_since(&job, slots[8].slot).unwrap(),
+            store.slots_since(&job, slots[8].slot, usize::MAX).unwrap(),
             slots[8..].to_vec()
         );
         assert_eq!(store.abandoned_queued(&job).unwrap(), vec![slots[2].slot]);
@@ -611,6 +626,9 @@ mod tests {
             store.abandoned_queued(&job).unwrap(),
             Vec::<Timestamp>::new()
         );
-        assert_eq!(store.slots_since(&job, done.slot).unwrap()[0], done);
+        assert_eq!(
+            store.slots_since(&job, done.slot, usize::MAX).unwrap()[0],
+            done
+        );
     }
 }
