@@ -99,10 +99,19 @@ fn render_list(
     theme: &Theme,
 ) {
     let visible = m.visible();
-    let count = if m.filter.is_active() {
-        format!("{} of {}", visible.len(), m.list.len())
+    let listed = if m.list.len() >= super::LIST_LIMIT as usize {
+        // The daemon gave as many as asked: older ones exist but are not here.
+        format!(
+            "newest {}, narrow the window for older",
+            format::count(m.list.len() as u64)
+        )
     } else {
         m.list.len().to_string()
+    };
+    let count = if m.filter.is_active() {
+        format!("{} of {listed}", visible.len())
+    } else {
+        listed
     };
     let title = m.filter.title(
         format!(" Dispatches · {} · {count} ", m.window.describe(now)),
