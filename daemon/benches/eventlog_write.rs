@@ -122,9 +122,7 @@ fn run(rows: usize, with_scheduler: bool) -> Run {
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(stored, rows as u64);
     stop.store(true, Ordering::Relaxed);
-    let (mut lat, failed) = scheduler
-        .map(|t| t.join().unwrap())
-        .unwrap_or((vec![], 0));
+    let (mut lat, failed) = scheduler.map(|t| t.join().unwrap()).unwrap_or((vec![], 0));
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         if lat.is_empty() {
@@ -148,17 +146,12 @@ fn main() {
     let runs = env("MLD_BENCH_RUNS", 3).max(1);
     println!(
         "{:<26} {:>10} {:>12} {:>8} {:>7} {:>9} {:>9} {:>9}",
-        "condition",
-        "rows",
-        "rows/s",
-        "sched w",
-        "failed",
-        "p50 ms",
-        "p99 ms",
-        "max ms"
+        "condition", "rows", "rows/s", "sched w", "failed", "p50 ms", "p99 ms", "max ms"
     );
-    for (name, with_scheduler) in [("predictions alone", false), ("with scheduler writes", true)]
-    {
+    for (name, with_scheduler) in [
+        ("predictions alone", false),
+        ("with scheduler writes", true),
+    ] {
         let best = (0..runs)
             .map(|_| run(rows, with_scheduler))
             .max_by(|a, b| a.rows_per_s.total_cmp(&b.rows_per_s))

@@ -182,6 +182,15 @@ pub enum Request {
         version: Option<u32>,
         input: PredictInput,
     },
+    /// Admin: re-read the daemon's configuration file and apply it; answered
+    /// with what changed, or an error saying why the file was refused (the
+    /// running configuration is kept).
+    Reload,
+    /// Admin: do a dispatch's write-back again from its stored predictions
+    /// (one that failed, was cancelled or interrupted after storing them).
+    RetryDispatch {
+        id: DispatchId,
+    },
 }
 
 impl Request {
@@ -215,6 +224,8 @@ impl Request {
             Request::ActivateModel { .. } => "activate",
             Request::ImportOnnx { .. } => "import-onnx",
             Request::Predict { .. } => "predict",
+            Request::Reload => "reload",
+            Request::RetryDispatch { .. } => "retry",
         }
     }
 }
@@ -265,6 +276,22 @@ pub enum Response {
     /// A registry version after a commit, an activation or an import.
     ModelVersion(Box<ModelVersionInfo>),
     Prediction(Box<PredictionResult>),
+    /// What a reload changed (empty: nothing).
+    Reloaded(ReloadInfo),
+    /// The write-back of this dispatch is being done again; it shows as
+    /// `running` until it ends.
+    Retrying {
+        id: DispatchId,
+    },
+}
+
+/// What a configuration reload did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadInfo {
+    /// The file that was read.
+    pub file: String,
+    /// One line per change (`job nightly: schedule "0 2 * * *" → "0 3 * * *"`).
+    pub changes: Vec<String>,
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.

@@ -183,6 +183,8 @@ fn every_request() -> Vec<Request> {
             version: Some(1),
             input: PredictInput::Named(vec![("petal_width".into(), 0.2)]),
         },
+        Request::Reload,
+        Request::RetryDispatch { id: DispatchId(7) },
     ];
     for r in &all {
         match r {
@@ -212,7 +214,9 @@ fn every_request() -> Vec<Request> {
             | Request::CommitExperiment { .. }
             | Request::ActivateModel { .. }
             | Request::ImportOnnx { .. }
-            | Request::Predict { .. } => {}
+            | Request::Predict { .. }
+            | Request::Reload
+            | Request::RetryDispatch { .. } => {}
         }
     }
     all
@@ -443,6 +447,14 @@ fn every_response() -> Vec<Response> {
             score: 0.98,
             features: vec![("sepal_length".into(), 5.1)],
         })),
+        Response::Reloaded(ReloadInfo {
+            file: "/etc/mld/mld.toml".into(),
+            changes: vec![
+                "job nightly: schedule \"0 2 * * *\" → \"0 3 * * *\"".into(),
+                "job weekly added".into(),
+            ],
+        }),
+        Response::Retrying { id: DispatchId(7) },
     ];
     for r in &all {
         match r {
@@ -468,7 +480,9 @@ fn every_response() -> Vec<Response> {
             | Response::Experiment(_)
             | Response::ExperimentDeleted { .. }
             | Response::ModelVersion(_)
-            | Response::Prediction(_) => {}
+            | Response::Prediction(_)
+            | Response::Reloaded(_)
+            | Response::Retrying { .. } => {}
         }
     }
     all

@@ -1,5 +1,6 @@
-//! The scheduler through its handle, on a real SQLite file, with tokio's clock
-//! paused and the test clock following it: every rule runs in virtual time.
+//! The scheduler through its handle, on a real event log (its store is the
+//! daemon's, [`EventLogStore`]), with tokio's clock paused and the test clock
+//! following it: every rule runs in virtual time.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -34,9 +35,12 @@ fn job(n: &str, expr: &str) -> JobSpec {
     }
 }
 
-/// Records every request; the test decides when dispatches finish.
+/// Records every request, and writes the scheduler's record of it to the
+/// store as the daemon's dispatcher does (there, in the transaction that
+/// creates the dispatch); the test decides when dispatches finish.
 struct TestDispatcher {
     clock: Arc<dyn Clock>,
+    store: Arc<EventLogStore>,
     next_id: AtomicI64,
     fail: AtomicBool,
     started: Mutex<Vec<Started>>,
@@ -51,10 +55,15 @@ struct Started {
 }
 
 impl TestDispatcher {
-    fn new(clock: Arc<dyn Clock>, first_id: i64) -> (Arc<Self>, mpsc::UnboundedReceiver<Started>) {
+    fn new(
+        clock: Arc<dyn Clock>,
+        store: Arc<EventLogStore>,
+        first_id: i64,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Started>) {
         let (notify, rx) = mpsc::unbounded_channel();
         let d = TestDispatcher {
             clock,
+            store,
             next_id: AtomicI64::new(first_id),
             fail: AtomicBool::new(false),
             started: Mutex::new(Vec::new()),
@@ -73,11 +82,18 @@ impl TestDispatcher {
 }
 
 impl Dispatcher for TestDispatcher {
-    fn start(&self, request: &DispatchRequest) -> Result<DispatchId, StartError> {
+    fn start(
+        &self,
+        request: &DispatchRequest,
+        record: StartRecord,
+    ) -> Result<DispatchId, StartError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StartError("event log is full".into()));
         }
         let id = DispatchId(self.next_id.fetch_add(1, Ordering::SeqCst));
+        self.store
+            .apply(record(id))
+            .map_err(|e| StartError(e.to_string()))?;
         let s = Started {
             id,
             request: request.clone(),
@@ -115,8 +131,10 @@ async fn boot(
     first_id: i64,
 ) -> Daemon {
     let clock = TestClock::starting_at(ts(start));
-    let (dispatcher, events) = TestDispatcher::new(clock.clone(), first_id);
-    let store = Arc::new(SqliteStore::open(path).unwrap());
+    let store = Arc::new(EventLogStore::new(
+        crate::eventlog::EventLog::open(path).unwrap(),
+    ));
+    let (dispatcher, events) = TestDispatcher::new(clock.clone(), store.clone(), first_id);
     let shutdown = CancellationToken::new();
     let (handle, task) = start_scheduler(
         jobs,
@@ -141,7 +159,7 @@ async fn start_scheduler(
     jobs: Vec<JobSpec>,
     opts: SchedulerOptions,
     clock: Arc<TestClock>,
-    store: Arc<SqliteStore>,
+    store: Arc<EventLogStore>,
     dispatcher: Arc<TestDispatcher>,
     shutdown: CancellationToken,
 ) -> (SchedulerHandle, JoinHandle<()>) {
