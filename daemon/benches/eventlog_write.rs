@@ -30,9 +30,10 @@ fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The scheduler's store on the event-log file (before: its own connection).
+/// The scheduler's store: on the event log's owner threads (before the
+/// single owner it had its own connection to the same file).
 fn scheduler_store(log: &EventLog) -> Arc<dyn SchedulerStore> {
-    Arc::new(mld::scheduler::SqliteStore::open(log.path()).unwrap())
+    Arc::new(mld::scheduler::EventLogStore::new(log.clone()))
 }
 
 struct Run {
@@ -94,7 +95,7 @@ fn run(rows: usize, with_scheduler: bool) -> Run {
                     }],
                 };
                 let start = Instant::now();
-                if store.apply(&batch).is_err() {
+                if store.apply(batch).is_err() {
                     failed += 1;
                 }
                 latencies.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -653,3 +653,45 @@ impl scheduler::Dispatcher for DispatchService {
         self.running_for(&job.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+    use std::time::Duration;
+
+    async fn pending(limit: &Limit) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), limit.acquire())
+            .await
+            .is_err()
+    }
+
+    #[tokio::test]
+    async fn the_concurrency_limit_follows_a_reload_up_and_down() {
+        let limit = Limit::new(2);
+        let a = limit.acquire().await;
+        let b = limit.acquire().await;
+        assert!(pending(&limit).await, "a third waits under a limit of 2");
+        // Raised: the third runs at once.
+        limit.set(3);
+        let c = limit.acquire().await;
+        assert!(pending(&limit).await);
+        assert_eq!(limit.current(), 3);
+        // Lowered to 1 with three running: none is stopped, and the permits
+        // are taken back as they end, until one runs at a time.
+        limit.set(1);
+        limit.release(a);
+        assert!(pending(&limit).await, "2 still run, the limit is 1");
+        limit.release(b);
+        assert!(pending(&limit).await, "1 still runs, the limit is 1");
+        limit.release(c);
+        let d = limit.acquire().await;
+        assert!(pending(&limit).await, "one at a time");
+        // Raised again before the debt is paid: nothing is lost either way.
+        limit.set(2);
+        let e = limit.acquire().await;
+        assert!(pending(&limit).await);
+        limit.release(d);
+        limit.release(e);
+        assert_eq!(limit.permits.available_permits(), 2);
+    }
+}

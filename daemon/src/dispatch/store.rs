@@ -490,3 +490,75 @@ pub fn prune_predictions(
     )
     .map(|n| n as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventlog::EventLog;
+    use std::sync::Arc;
+
+    fn new(job: &str) -> NewDispatch {
+        NewDispatch {
+            job: job.into(),
+            trigger: Trigger::Manual,
+            requested_by: "test".into(),
+            slot: None,
+            model: "m".into(),
+            model_version: "1".into(),
+            model_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn pruning_never_touches_a_dispatch_that_has_not_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let old: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let label: Arc<str> = Arc::from("a");
+        let (done, open) = log
+            .write_blocking(move |tx| {
+                let done = create(tx, &new("done"), old)?;
+                let open = create(tx, &new("open"), old)?;
+                for id in [done, open] {
+                    start(tx, id, old)?;
+                    let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+                    store_batch(tx, id, &keys, &vec![label.clone(); 5], &[0.5; 5], &[], old)?;
+                }
+                finish(
+                    tx,
+                    done,
+                    DispatchStatus::Succeeded,
+                    None,
+                    None,
+                    &Counts::default(),
+                    old,
+                )?;
+                Ok((done, open))
+            })
+            .unwrap();
+        let now = jiff::Timestamp::now();
+        // In chunks: two, two, one, then nothing left that may go.
+        let mut chunks = vec![];
+        loop {
+            let n = log
+                .write_blocking(move |tx| prune_predictions(tx, now, 2))
+                .unwrap();
+            chunks.push(n);
+            if n < 2 {
+                break;
+            }
+        }
+        assert_eq!(chunks, vec![2, 2, 1]);
+        let left = |id| {
+            log.read_blocking(move |c| count_predictions(c, id, None))
+                .unwrap()
+        };
+        assert_eq!(left(done), 0, "the finished dispatch's predictions went");
+        assert_eq!(left(open), 5, "the running dispatch keeps every prediction");
+        // Its class distribution outlives the pruning.
+        assert_eq!(
+            log.read_blocking(move |c| class_counts(c, done)).unwrap(),
+            vec![("a".to_string(), 5)]
+        );
+    }
+}

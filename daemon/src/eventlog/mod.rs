@@ -220,6 +220,11 @@ impl EventLog {
         &self.path
     }
 
+    /// How many more write jobs the queue takes before a submitter waits.
+    pub fn write_queue_free(&self) -> usize {
+        self.writes.capacity()
+    }
+
     /// Runs `f` inside the writer's next transaction; resolves once committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, EventLogError>
     where
