@@ -309,11 +309,14 @@ impl Dispatch {
     }
 }
 
+/// A ledger row: decision, dispatch id, summary count, summary last slot (ms).
+type Decision = (String, Option<i64>, Option<i64>, Option<i64>);
+
 /// The event log read after a graceful stop, straight from the file.
 struct State {
     dispatches: Vec<Dispatch>,
-    /// slot ms → (decision, dispatch id, summary count, summary last slot ms).
-    ledger: BTreeMap<i64, (String, Option<i64>, Option<i64>, Option<i64>)>,
+    /// By slot (ms).
+    ledger: BTreeMap<i64, Decision>,
     first_seen_ms: i64,
     accounted_until_ms: i64,
 }

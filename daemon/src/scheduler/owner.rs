@@ -1069,6 +1069,9 @@ impl Owner {
     }
 }
 
+/// A slot a started dispatch serves, and its decision given the dispatch's id.
+type ServedSlot = (Timestamp, fn(DispatchId) -> SlotDecision);
+
 /// The batch that records a dispatch the scheduler starts, for its id: the
 /// job's state with it as the last dispatch, the slot's decision if it serves
 /// one, after whatever `batch` already holds.
@@ -1077,7 +1080,7 @@ fn record_start(
     mut job: StoredJob,
     trigger: Trigger,
     at: Timestamp,
-    slot: Option<(Timestamp, fn(DispatchId) -> SlotDecision)>,
+    slot: Option<ServedSlot>,
 ) -> StartRecord {
     Box::new(move |id| {
         job.last_dispatch = Some(LastDispatch { id, at, trigger });
