@@ -3,9 +3,9 @@
 
 use crate::dispatch::{DispatchService, SharedConfig};
 use crate::eventlog::EventLog;
-use crate::model::cache::ModelCache;
 use crate::model::registry::Registry;
 use crate::scheduler::SchedulerHandle;
+use crate::showroom::Showroom;
 use crate::training::runner::TrainingRunner;
 use mld_shared::config::Config;
 use mld_shared::protocol::{HealthEntry, Update};
@@ -27,8 +27,8 @@ pub struct Context {
     pub scheduler: SchedulerHandle,
     pub dispatches: Arc<DispatchService>,
     pub registry: Registry,
-    /// Loaded models for single-row predictions.
-    pub models: ModelCache,
+    /// Sample rows and single-row predictions (with its own model cache).
+    pub showroom: Showroom,
     pub training: Arc<TrainingRunner>,
     /// Poked when jobs change (state, a dispatch ended), so subscribers get
     /// `Update::Jobs` without polling.
@@ -43,6 +43,7 @@ pub struct Parts {
     pub scheduler: SchedulerHandle,
     pub dispatches: Arc<DispatchService>,
     pub registry: Registry,
+    pub showroom: Showroom,
     pub training: Arc<TrainingRunner>,
 }
 
@@ -57,8 +58,8 @@ impl Context {
             health: p.health,
             scheduler: p.scheduler,
             dispatches: p.dispatches,
-            models: ModelCache::new(p.registry.clone()),
             registry: p.registry,
+            showroom: p.showroom,
             training: p.training,
             jobs_changed: Notify::new(),
         }
@@ -74,6 +75,7 @@ impl Context {
     }
 
     pub fn replace_config(&self, config: Config) {
+        self.showroom.configure(config.showroom.clone());
         *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
     }
 

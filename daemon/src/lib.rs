@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod reload;
 pub mod scheduler;
 pub mod server;
+pub mod showroom;
 pub mod training;
 
 use context::Context;
@@ -41,7 +42,8 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Re-reads the configuration file and applies it (see [`reload::reload`]):
+    /// Re-reads the configuration file (and every showroom's samples) and
+    /// applies it (see [`reload::reload`]):
     /// `by` is who asked (`SIGHUP`, or an admin's Unix user name). An invalid
     /// file keeps the running configuration and says why.
     pub async fn reload(&self, by: &str) -> Result<reload::ReloadReport, reload::ReloadError> {
@@ -114,6 +116,8 @@ pub async fn run(
         registry.clone(),
         server::models::training_observer(updates.clone()),
     ));
+    let showroom = showroom::Showroom::start(registry.clone(), config.showroom.clone())
+        .map_err(|e| DaemonError::Internal(format!("showroom: {e}")))?;
     let job_specs: Vec<scheduler::JobSpec> =
         config.jobs.iter().map(scheduler::JobSpec::from).collect();
     let shared: dispatch::SharedConfig = Arc::new(std::sync::RwLock::new(Arc::new(config)));
@@ -154,6 +158,7 @@ pub async fn run(
         scheduler,
         dispatches: dispatches.clone(),
         registry,
+        showroom,
         training: training.clone(),
     }));
 

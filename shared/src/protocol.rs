@@ -182,6 +182,22 @@ pub enum Request {
         version: Option<u32>,
         input: PredictInput,
     },
+    /// The models with a showroom (`[showroom.MODEL]`) and the state of each sample file.
+    Showrooms,
+    /// A model's showroom: its sample rows, each predicted by the active
+    /// version (predict-all).
+    OpenShowroom {
+        model: String,
+    },
+    /// Predict one sample row again on its own (predict-one), or a copy of it
+    /// with the features in `set` changed (predict-edited); with every class's
+    /// score and why.
+    ShowroomPredict {
+        model: String,
+        /// 1-based, as [`ShowroomView::rows`] lists them.
+        row: u32,
+        set: Vec<(String, FeatureValue)>,
+    },
     /// Admin: re-read the daemon's configuration file and apply it; answered
     /// with what changed, or an error saying why the file was refused (the
     /// running configuration is kept).
@@ -224,6 +240,9 @@ impl Request {
             Request::ActivateModel { .. } => "activate",
             Request::ImportOnnx { .. } => "import-onnx",
             Request::Predict { .. } => "predict",
+            Request::Showrooms => "showrooms",
+            Request::OpenShowroom { .. } => "showroom",
+            Request::ShowroomPredict { .. } => "showroom-predict",
             Request::Reload => "reload",
             Request::RetryDispatch { .. } => "retry",
         }
@@ -276,6 +295,9 @@ pub enum Response {
     /// A registry version after a commit, an activation or an import.
     ModelVersion(Box<ModelVersionInfo>),
     Prediction(Box<PredictionResult>),
+    Showrooms(Vec<ShowroomInfo>),
+    Showroom(Box<ShowroomView>),
+    ShowroomPrediction(Box<ShowroomPrediction>),
     /// What a reload changed (empty: nothing).
     Reloaded(ReloadInfo),
     /// The write-back of this dispatch is being done again; it shows as
@@ -800,4 +822,170 @@ pub struct TrainingInfo {
     pub error: Option<String>,
     pub started_at: WireTime,
     pub finished_at: Option<WireTime>,
+}
+
+/// One feature's value. Grows (at the end) with text features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeatureValue {
+    Number(f64),
+}
+
+impl fmt::Display for FeatureValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeatureValue::Number(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// What a model said about one row. Grows (at the end) with regressors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Class { label: String, score: f64 },
+}
+
+/// What a class's score is, so clients label it rightly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoreKind {
+    /// The classes' scores are probabilities and sum to 1.
+    Probability,
+    /// Decision tree: the share of the leaf's training rows with the leaf's
+    /// class; the other classes' shares are not known (`None`).
+    LeafShare,
+    /// Random forest: the share of trees that voted for the class.
+    VoteShare,
+    /// SVM: each class's decision value (margin), not a probability.
+    Margin,
+    /// No score (an ONNX graph without a probability output).
+    Unscored,
+}
+
+impl ScoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Probability => "probability",
+            ScoreKind::LeafShare => "leaf share",
+            ScoreKind::VoteShare => "vote share",
+            ScoreKind::Margin => "margin",
+            ScoreKind::Unscored => "unscored",
+        }
+    }
+}
+
+/// One class's score; `None` where the model does not know it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassScore {
+    pub label: String,
+    pub score: Option<f64>,
+}
+
+/// Why a row got its prediction. Grows (at the end) as models learn to explain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Explanation {
+    /// Linear models: the winning class's linear score is `intercept` plus
+    /// each feature's contribution (weight × scaled value), largest magnitude first.
+    Contributions {
+        label: String,
+        intercept: f64,
+        terms: Vec<ContributionInfo>,
+    },
+    /// Decision tree: the tests from the root to the leaf, and the leaf.
+    Path {
+        steps: Vec<PathStepInfo>,
+        label: String,
+        /// Share of the leaf's training rows with `label`.
+        share: f64,
+    },
+    /// Random forest: how many of `trees` voted for each class.
+    Votes {
+        trees: u32,
+        votes: Vec<(String, u32)>,
+    },
+    /// The model cannot say why (Gaussian NB, kernel SVM, ONNX), and says so.
+    Unavailable { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContributionInfo {
+    pub feature: String,
+    pub value: f64,
+    /// After the model's scaling.
+    pub scaled: f64,
+    pub weight: f64,
+    pub contribution: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathStepInfo {
+    pub feature: String,
+    pub value: f64,
+    /// In the feature's units; `None` when the feature was constant in training.
+    pub threshold: Option<f64>,
+    /// `value < threshold`: the row went to the left branch.
+    pub below: bool,
+}
+
+/// A configured showroom, as the picker lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShowroomInfo {
+    pub model: String,
+    /// The samples CSV.
+    pub samples: String,
+    /// Sample rows, when the file could be read.
+    pub rows: Option<u32>,
+    /// The active version of the model, if any.
+    pub active: Option<u32>,
+    /// Why this showroom cannot open: the file, the line and why; or the model.
+    pub problem: Option<String>,
+}
+
+/// A showroom opened: every sample row predicted by one model version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShowroomView {
+    pub model: String,
+    pub version: u32,
+    /// sha256 of the version's artifact.
+    pub hash: String,
+    pub algorithm: String,
+    pub samples: String,
+    /// The CSV's header, every column in file order.
+    pub columns: Vec<String>,
+    /// How many of the first `columns` to show (`[showroom.MODEL] columns`).
+    pub shown: u32,
+    /// The model's features, in its order (each row's `values`).
+    pub features: Vec<String>,
+    pub labels: Vec<String>,
+    pub score_kind: ScoreKind,
+    pub rows: Vec<SampleRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRow {
+    /// Its line in the file (the header is line 1).
+    pub line: u64,
+    /// As written, one per column of the header.
+    pub cells: Vec<String>,
+    /// The model's features, in [`ShowroomView::features`] order.
+    pub values: Vec<FeatureValue>,
+    pub outcome: Outcome,
+    pub classes: Vec<ClassScore>,
+}
+
+/// One showroom row predicted on its own, edited or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShowroomPrediction {
+    pub model: String,
+    pub version: u32,
+    pub hash: String,
+    /// 1-based, as [`ShowroomView::rows`] lists them.
+    pub row: u32,
+    pub line: u64,
+    /// Some value differs from the sample row's.
+    pub edited: bool,
+    /// What was scored, in the model's feature order.
+    pub values: Vec<(String, FeatureValue)>,
+    pub outcome: Outcome,
+    pub classes: Vec<ClassScore>,
+    pub score_kind: ScoreKind,
+    pub explanation: Explanation,
 }

@@ -183,6 +183,15 @@ fn every_request() -> Vec<Request> {
             version: Some(1),
             input: PredictInput::Named(vec![("petal_width".into(), 0.2)]),
         },
+        Request::Showrooms,
+        Request::OpenShowroom {
+            model: "iris".into(),
+        },
+        Request::ShowroomPredict {
+            model: "iris".into(),
+            row: 3,
+            set: vec![("petal_length".into(), FeatureValue::Number(5.0))],
+        },
         Request::Reload,
         Request::RetryDispatch { id: DispatchId(7) },
     ];
@@ -215,6 +224,9 @@ fn every_request() -> Vec<Request> {
             | Request::ActivateModel { .. }
             | Request::ImportOnnx { .. }
             | Request::Predict { .. }
+            | Request::Showrooms
+            | Request::OpenShowroom { .. }
+            | Request::ShowroomPredict { .. }
             | Request::Reload
             | Request::RetryDispatch { .. } => {}
         }
@@ -317,7 +329,7 @@ fn every_response() -> Vec<Response> {
         row_key: "151".into(),
         reason: "petal_length is NULL".into(),
     };
-    let all = vec![
+    let mut all = vec![
         Response::Pong,
         Response::Status(status()),
         Response::Subscribed(Box::new(s.clone())),
@@ -447,6 +459,23 @@ fn every_response() -> Vec<Response> {
             score: 0.98,
             features: vec![("sepal_length".into(), 5.1)],
         })),
+        Response::Showrooms(vec![
+            ShowroomInfo {
+                model: "iris".into(),
+                samples: "/srv/iris-samples.csv".into(),
+                rows: Some(12),
+                active: Some(2),
+                problem: None,
+            },
+            ShowroomInfo {
+                model: "churn".into(),
+                samples: "/srv/churn.csv".into(),
+                rows: None,
+                active: None,
+                problem: Some("/srv/churn.csv:7: 3 fields, the header has 4".into()),
+            },
+        ]),
+        Response::Showroom(Box::new(showroom_view())),
         Response::Reloaded(ReloadInfo {
             file: "/etc/mld/mld.toml".into(),
             changes: vec![
@@ -456,6 +485,24 @@ fn every_response() -> Vec<Response> {
         }),
         Response::Retrying { id: DispatchId(7) },
     ];
+    all.extend(every_explanation().into_iter().map(|explanation| {
+        Response::ShowroomPrediction(Box::new(ShowroomPrediction {
+            model: "iris".into(),
+            version: 2,
+            hash: "ab".repeat(32),
+            row: 1,
+            line: 2,
+            edited: true,
+            values: vec![("petal_length".into(), FeatureValue::Number(5.0))],
+            outcome: Outcome::Class {
+                label: "virginica".into(),
+                score: 0.7,
+            },
+            classes: class_scores(),
+            score_kind: ScoreKind::Probability,
+            explanation,
+        }))
+    }));
     for r in &all {
         match r {
             Response::Pong
@@ -481,11 +528,123 @@ fn every_response() -> Vec<Response> {
             | Response::ExperimentDeleted { .. }
             | Response::ModelVersion(_)
             | Response::Prediction(_)
+            | Response::Showrooms(_)
+            | Response::Showroom(_)
+            | Response::ShowroomPrediction(_)
             | Response::Reloaded(_)
             | Response::Retrying { .. } => {}
         }
     }
     all
+}
+
+fn class_scores() -> Vec<ClassScore> {
+    vec![
+        ClassScore {
+            label: "setosa".into(),
+            score: Some(0.1),
+        },
+        ClassScore {
+            label: "virginica".into(),
+            score: None,
+        },
+    ]
+}
+
+fn showroom_view() -> ShowroomView {
+    let kinds = every_score_kind();
+    ShowroomView {
+        model: "iris".into(),
+        version: 2,
+        hash: "ab".repeat(32),
+        algorithm: "decision_tree".into(),
+        samples: "/srv/iris-samples.csv".into(),
+        columns: vec!["id".into(), "petal_length".into(), "species".into()],
+        shown: 2,
+        features: vec!["petal_length".into()],
+        labels: vec!["setosa".into(), "virginica".into()],
+        score_kind: kinds[1],
+        rows: vec![SampleRow {
+            line: 2,
+            cells: vec!["7".into(), "1.4".into(), "setosa".into()],
+            values: vec![FeatureValue::Number(1.4)],
+            outcome: Outcome::Class {
+                label: "setosa".into(),
+                score: 1.0,
+            },
+            classes: class_scores(),
+        }],
+    }
+}
+
+fn every_score_kind() -> Vec<ScoreKind> {
+    use ScoreKind::*;
+    let all = vec![Probability, LeafShare, VoteShare, Margin, Unscored];
+    for k in &all {
+        match k {
+            Probability | LeafShare | VoteShare | Margin | Unscored => {}
+        }
+    }
+    all
+}
+
+fn every_explanation() -> Vec<Explanation> {
+    let all = vec![
+        Explanation::Contributions {
+            label: "virginica".into(),
+            intercept: -0.5,
+            terms: vec![ContributionInfo {
+                feature: "petal_length".into(),
+                value: 5.0,
+                scaled: 1.2,
+                weight: 2.0,
+                contribution: 2.4,
+            }],
+        },
+        Explanation::Path {
+            steps: vec![
+                PathStepInfo {
+                    feature: "petal_length".into(),
+                    value: 5.0,
+                    threshold: Some(2.45),
+                    below: false,
+                },
+                PathStepInfo {
+                    feature: "petal_width".into(),
+                    value: 1.0,
+                    threshold: None,
+                    below: true,
+                },
+            ],
+            label: "versicolor".into(),
+            share: 0.9,
+        },
+        Explanation::Votes {
+            trees: 10,
+            votes: vec![("setosa".into(), 3), ("virginica".into(), 7)],
+        },
+        Explanation::Unavailable {
+            reason: "no explanation is available for an ONNX model".into(),
+        },
+    ];
+    for e in &all {
+        match e {
+            Explanation::Contributions { .. }
+            | Explanation::Path { .. }
+            | Explanation::Votes { .. }
+            | Explanation::Unavailable { .. } => {}
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_score_kind_round_trips() {
+    for kind in every_score_kind() {
+        let mut view = showroom_view();
+        view.score_kind = kind;
+        round_trip(&view).await;
+    }
 }
 
 fn every_update() -> Vec<Update> {

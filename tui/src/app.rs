@@ -1,17 +1,25 @@
 //! The console's model and its only way to change: `update`.
 //!
-//! Owns the [`App`] state (screen, help overlay, connection state, the
-//! daemon's latest snapshot). Receives [`Msg`]s — keys, connection events,
-//! ticks; emits [`Cmd`]s for the loop to carry out. `update` does no I/O and
-//! never reads the clock, so it is tested by feeding it messages.
+//! Owns what is not any one screen's: the current tab, the help overlay,
+//! the status line, the [`Shared`] state (connection, welcome, the daemon's
+//! snapshot, the clock) and the requests in flight. Receives [`Msg`]s —
+//! keys, connection events, ticks — and routes them: keys to the visible
+//! screen (unless they are the console's own: quit, help, switch), pushed
+//! updates to every screen, and each answer to the screen whose request it
+//! answers, matched by request id. Emits [`Cmd`]s for the loop to carry
+//! out. `update` does no I/O and never reads the clock (ticks bring the
+//! time), so it is tested by feeding it messages.
 
 use crate::conn::ConnEvent;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use jiff::Timestamp;
-use mld_shared::protocol::{
-    DispatchDetail, DispatchSummary, Request, Response, Snapshot, Update, Welcome,
+use crate::screens::{
+    self, Effects, Shared, Status, StatusKind, dispatches, models, monitor, showroom,
 };
-use mld_shared::time::WireTime;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use mld_shared::ids::RequestId;
+use mld_shared::protocol::{ErrorKind, Request, Update, WireError};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The console's screens, in tab order.
@@ -63,29 +71,29 @@ pub enum Connection {
     },
 }
 
+/// Which screen asked, and what for: where an answer goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    Monitor(monitor::Pending),
+    Dispatches(dispatches::Pending),
+    Showroom(showroom::Pending),
+    Models(models::Pending),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct App {
-    /// The socket the console talks to, shown while not connected.
-    pub socket: PathBuf,
+    pub shared: Shared,
     pub tab: Tab,
     pub help: bool,
-    pub connection: Connection,
-    /// Who the daemon says we are; kept across reconnects until replaced.
-    pub welcome: Option<Welcome>,
-    /// The daemon's state as last received. Kept while disconnected (the
-    /// header says it is stale) and replaced by the snapshot of the next
-    /// subscription.
-    pub data: Option<Snapshot>,
-    /// The highlighted row of the Monitor's jobs table.
-    pub selected_job: usize,
-    /// Dispatches of the window (newest first), kept current by `Update::Dispatch`.
-    pub dispatches: Vec<DispatchSummary>,
-    /// The highlighted row of the Dispatches table.
-    pub selected_dispatch: usize,
-    /// The dispatch opened with Enter: its events and class distribution.
-    pub dispatch_detail: Option<Box<DispatchDetail>>,
-    /// Colours on or off (`NO_COLOR`); state words are always written out.
-    pub color: bool,
+    /// What the last action did (or is doing); cleared by the next key.
+    pub status: Option<Status>,
+    pub monitor: monitor::Monitor,
+    pub dispatches: dispatches::Dispatches,
+    pub showroom: showroom::Showroom,
+    pub models: models::Models,
+    /// Requests sent and not yet answered.
+    pub pending: BTreeMap<RequestId, Route>,
+    next_request: u64,
     /// Whether the screen must be drawn again.
     pub dirty: bool,
 }
@@ -95,8 +103,8 @@ pub enum Msg {
     Key(KeyEvent),
     /// The terminal changed size.
     Resize,
-    /// A second has passed: the header's uptime and countdown move.
-    Tick,
+    /// A second has passed; this is the time now.
+    Tick(Timestamp),
     Conn(ConnEvent),
 }
 
@@ -104,275 +112,346 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
     Quit,
-    /// Send a request to the daemon (answered through [`ConnEvent::Response`]).
-    Send(Request),
+    /// Send a request under this id (answered through [`ConnEvent::Response`]).
+    Send(RequestId, Request),
 }
 
+/// The window the Dispatches screen opens on when the configuration names none.
+pub const DEFAULT_DISPATCH_WINDOW: SignedDuration = SignedDuration::from_hours(24);
+
 impl App {
-    pub fn new(socket: PathBuf, color: bool) -> Self {
+    /// A console for the daemon at `socket`; `now` is the time until the
+    /// first tick, `tz` the zone times are shown and typed in.
+    pub fn new(socket: PathBuf, color: bool, now: Timestamp, tz: TimeZone) -> Self {
         App {
-            socket,
+            shared: Shared {
+                socket,
+                connection: Connection::Connecting { before: None },
+                welcome: None,
+                data: None,
+                now,
+                tz,
+                color,
+            },
             tab: Tab::Monitor,
             help: false,
-            connection: Connection::Connecting { before: None },
-            welcome: None,
-            data: None,
-            selected_job: 0,
-            dispatches: Vec::new(),
-            selected_dispatch: 0,
-            dispatch_detail: None,
-            color,
+            status: None,
+            monitor: monitor::Monitor::default(),
+            dispatches: dispatches::Dispatches::new(DEFAULT_DISPATCH_WINDOW),
+            showroom: showroom::Showroom::default(),
+            models: models::Models::default(),
+            pending: BTreeMap::new(),
+            next_request: 1,
             dirty: true,
+        }
+    }
+
+    /// The Dispatches screen opens on this window (the configuration's
+    /// `dispatches.default_window`).
+    pub fn with_dispatch_window(mut self, window: SignedDuration) -> Self {
+        self.dispatches = dispatches::Dispatches::new(window);
+        self
+    }
+
+    /// Whether the visible screen has the keyboard (a form, a dialog, a
+    /// filter being typed): then only Ctrl-C is the console's.
+    fn screen_captures_keys(&self) -> bool {
+        match self.tab {
+            Tab::Monitor => self.monitor.captures_keys(),
+            Tab::Dispatches => self.dispatches.captures_keys(),
+            Tab::Showroom => self.showroom.captures_keys(),
+            Tab::Models => self.models.captures_keys(),
+        }
+    }
+
+    /// Whether what is on screen changes every second.
+    fn ticks(&self) -> bool {
+        let screen = match self.tab {
+            Tab::Monitor => self.monitor.ticks(&self.shared),
+            Tab::Dispatches => self.dispatches.ticks(),
+            Tab::Showroom => self.showroom.ticks(),
+            Tab::Models => self.models.ticks(),
+        };
+        screen || crate::ui::header::ticks(self)
+    }
+
+    fn route<P>(&mut self, tab: Tab, fx: Effects<P>, wrap: fn(P) -> Route, cmds: &mut Vec<Cmd>) {
+        for (request, purpose) in fx.requests {
+            let id = RequestId(self.next_request);
+            self.next_request += 1;
+            self.pending.insert(id, wrap(purpose));
+            cmds.push(Cmd::Send(id, request));
+        }
+        if let Some(status) = fx.status {
+            self.status = Some(status);
+            self.dirty = true;
+        }
+        if fx.redraw && self.tab == tab {
+            self.dirty = true;
+        }
+    }
+
+    fn feed_monitor(&mut self, msg: monitor::Msg, cmds: &mut Vec<Cmd>) {
+        let mut fx = Effects::default();
+        monitor::update(&mut self.monitor, msg, &self.shared, &mut fx);
+        self.route(Tab::Monitor, fx, Route::Monitor, cmds);
+    }
+
+    fn feed_dispatches(&mut self, msg: dispatches::Msg, cmds: &mut Vec<Cmd>) {
+        let mut fx = Effects::default();
+        dispatches::update(&mut self.dispatches, msg, &self.shared, &mut fx);
+        self.route(Tab::Dispatches, fx, Route::Dispatches, cmds);
+    }
+
+    fn feed_showroom(&mut self, msg: showroom::Msg, cmds: &mut Vec<Cmd>) {
+        let mut fx = Effects::default();
+        showroom::update(&mut self.showroom, msg, &self.shared, &mut fx);
+        self.route(Tab::Showroom, fx, Route::Showroom, cmds);
+    }
+
+    fn feed_models(&mut self, msg: models::Msg, cmds: &mut Vec<Cmd>) {
+        let mut fx = Effects::default();
+        models::update(&mut self.models, msg, &self.shared, &mut fx);
+        self.route(Tab::Models, fx, Route::Models, cmds);
+    }
+
+    fn key_to_screen(&mut self, key: KeyEvent, cmds: &mut Vec<Cmd>) {
+        match self.tab {
+            Tab::Monitor => self.feed_monitor(monitor::Msg::Key(key), cmds),
+            Tab::Dispatches => self.feed_dispatches(dispatches::Msg::Key(key), cmds),
+            Tab::Showroom => self.feed_showroom(showroom::Msg::Key(key), cmds),
+            Tab::Models => self.feed_models(models::Msg::Key(key), cmds),
+        }
+    }
+
+    fn snapshot_to_screens(&mut self, cmds: &mut Vec<Cmd>) {
+        self.feed_monitor(monitor::Msg::Snapshot, cmds);
+        self.feed_dispatches(dispatches::Msg::Snapshot, cmds);
+        self.feed_showroom(showroom::Msg::Snapshot, cmds);
+        self.feed_models(models::Msg::Snapshot, cmds);
+    }
+
+    fn update_to_screens(&mut self, update: Update, cmds: &mut Vec<Cmd>) {
+        self.feed_monitor(monitor::Msg::Update(update.clone()), cmds);
+        self.feed_dispatches(dispatches::Msg::Update(update.clone()), cmds);
+        self.feed_showroom(showroom::Msg::Update(update.clone()), cmds);
+        self.feed_models(models::Msg::Update(update), cmds);
+    }
+
+    fn answer(&mut self, route: Route, answer: screens::Answer, cmds: &mut Vec<Cmd>) {
+        match route {
+            Route::Monitor(p) => self.feed_monitor(monitor::Msg::Answer(p, answer), cmds),
+            Route::Dispatches(p) => self.feed_dispatches(dispatches::Msg::Answer(p, answer), cmds),
+            Route::Showroom(p) => self.feed_showroom(showroom::Msg::Answer(p, answer), cmds),
+            Route::Models(p) => self.feed_models(models::Msg::Answer(p, answer), cmds),
         }
     }
 }
 
 /// Applies one message to the model.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
     match msg {
-        Msg::Key(key) => on_key(app, key),
-        Msg::Resize | Msg::Tick => {
-            app.dirty = true;
-            Vec::new()
+        Msg::Key(key) => on_key(app, key, &mut cmds),
+        Msg::Resize => app.dirty = true,
+        Msg::Tick(now) => {
+            let minute = |t: Timestamp| t.as_second().div_euclid(60);
+            // Times shown to the minute move when the minute does; a
+            // countdown (or anything shown to the second) every tick.
+            if minute(now) != minute(app.shared.now) || app.ticks() {
+                app.dirty = true;
+            }
+            app.shared.now = now;
         }
-        Msg::Conn(event) => {
-            let cmds = on_conn(app, event);
-            app.dirty = true;
-            cmds
-        }
+        Msg::Conn(event) => on_conn(app, event, &mut cmds),
     }
+    cmds
 }
 
-fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
+fn on_key(app: &mut App, key: KeyEvent, cmds: &mut Vec<Cmd>) {
     if key.kind == KeyEventKind::Release {
-        return Vec::new();
+        return;
     }
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let before = (
-        app.tab,
-        app.help,
-        app.selected_job,
-        app.selected_dispatch,
-        app.dispatch_detail.is_some(),
-    );
-    match key.code {
-        KeyCode::Char('c') if ctrl => return vec![Cmd::Quit],
-        KeyCode::Char('q') => return vec![Cmd::Quit],
-        KeyCode::Char('?') => app.help = !app.help,
-        KeyCode::Esc if app.help => app.help = false,
-        KeyCode::Esc => app.dispatch_detail = None,
-        KeyCode::Char(c @ '1'..='4') => {
-            app.tab = Tab::ALL[(c as u8 - b'1') as usize];
-            app.help = false;
-        }
-        KeyCode::Tab => app.tab = app.tab.next(),
-        KeyCode::BackTab => app.tab = app.tab.previous(),
-        KeyCode::Down | KeyCode::Char('j') if app.tab == Tab::Monitor => {
-            let last = job_count(app).saturating_sub(1);
-            app.selected_job = (app.selected_job + 1).min(last);
-        }
-        KeyCode::Up | KeyCode::Char('k') if app.tab == Tab::Monitor => {
-            app.selected_job = app.selected_job.saturating_sub(1);
-        }
-        KeyCode::Home | KeyCode::Char('g') if app.tab == Tab::Monitor => app.selected_job = 0,
-        KeyCode::End | KeyCode::Char('G') if app.tab == Tab::Monitor => {
-            app.selected_job = job_count(app).saturating_sub(1);
-        }
-        KeyCode::Down | KeyCode::Char('j') if app.tab == Tab::Dispatches => {
-            app.selected_dispatch =
-                (app.selected_dispatch + 1).min(app.dispatches.len().saturating_sub(1));
-        }
-        KeyCode::Up | KeyCode::Char('k') if app.tab == Tab::Dispatches => {
-            app.selected_dispatch = app.selected_dispatch.saturating_sub(1);
-        }
-        KeyCode::Home | KeyCode::Char('g') if app.tab == Tab::Dispatches => {
-            app.selected_dispatch = 0
-        }
-        KeyCode::End | KeyCode::Char('G') if app.tab == Tab::Dispatches => {
-            app.selected_dispatch = app.dispatches.len().saturating_sub(1);
-        }
-        KeyCode::Enter if app.tab == Tab::Dispatches => {
-            if let Some(d) = app.dispatches.get(app.selected_dispatch) {
-                return vec![Cmd::Send(Request::Dispatch { id: d.id })];
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        cmds.push(Cmd::Quit);
+        return;
+    }
+    if app.help {
+        match key.code {
+            KeyCode::Char('q') => cmds.push(Cmd::Quit),
+            KeyCode::Char('?') | KeyCode::Esc => app.help = false,
+            KeyCode::Char(c @ '1'..='4') => {
+                app.tab = Tab::ALL[(c as u8 - b'1') as usize];
+                app.help = false;
             }
+            _ => return,
         }
-        _ => {}
+        app.dirty = true;
+        return;
     }
-    let after = (
-        app.tab,
-        app.help,
-        app.selected_job,
-        app.selected_dispatch,
-        app.dispatch_detail.is_some(),
-    );
-    if after != before {
+    // The status line has been read once a key is pressed; an answer still
+    // awaited keeps its line.
+    if app
+        .status
+        .as_ref()
+        .is_some_and(|s| s.kind != StatusKind::Working)
+    {
+        app.status = None;
         app.dirty = true;
     }
-    Vec::new()
-}
-
-/// The dispatches the screen lists when a snapshot arrives: the 24 hours
-/// before the daemon's clock (and anything after it).
-pub const DISPATCH_WINDOW_MS: i64 = 24 * 3_600_000;
-
-fn dispatches_request(taken_at: WireTime) -> Request {
-    Request::Dispatches {
-        from: WireTime(taken_at.0 - DISPATCH_WINDOW_MS),
-        to: WireTime(taken_at.0 + DISPATCH_WINDOW_MS),
-        job: None,
-        limit: 500,
+    if app.screen_captures_keys() {
+        app.key_to_screen(key, cmds);
+        return;
+    }
+    let before = (app.tab, app.help);
+    match key.code {
+        KeyCode::Char('q') => cmds.push(Cmd::Quit),
+        KeyCode::Char('?') => app.help = true,
+        KeyCode::Char(c @ '1'..='4') => app.tab = Tab::ALL[(c as u8 - b'1') as usize],
+        KeyCode::Tab => app.tab = app.tab.next(),
+        KeyCode::BackTab => app.tab = app.tab.previous(),
+        _ => app.key_to_screen(key, cmds),
+    }
+    if (app.tab, app.help) != before {
+        app.dirty = true;
     }
 }
 
-/// Puts a new or changed dispatch in its place (newest first).
-fn upsert_dispatch(app: &mut App, d: DispatchSummary) {
-    if let Some(open) = app.dispatch_detail.as_mut()
-        && open.summary.id == d.id
-    {
-        open.summary = d.clone();
-    }
-    match app.dispatches.iter_mut().find(|x| x.id == d.id) {
-        Some(existing) => *existing = d,
-        None => {
-            let at = app
-                .dispatches
-                .iter()
-                .position(|x| x.id < d.id)
-                .unwrap_or(app.dispatches.len());
-            app.dispatches.insert(at, d);
-            // Keep the highlighted dispatch highlighted when one arrives above it.
-            if at <= app.selected_dispatch && app.dispatches.len() > 1 {
-                app.selected_dispatch += 1;
-            }
-        }
-    }
-    app.dispatches.truncate(500);
-    app.selected_dispatch = app
-        .selected_dispatch
-        .min(app.dispatches.len().saturating_sub(1));
-}
-
-fn on_conn(app: &mut App, event: ConnEvent) -> Vec<Cmd> {
+fn on_conn(app: &mut App, event: ConnEvent, cmds: &mut Vec<Cmd>) {
     match event {
         ConnEvent::Connecting => {
-            let before = match &app.connection {
+            let before = match &app.shared.connection {
                 Connection::Disconnected { reason, .. } => Some(reason.clone()),
                 Connection::Connecting { before } => before.clone(),
                 Connection::Connected => None,
             };
-            app.connection = Connection::Connecting { before };
+            app.shared.connection = Connection::Connecting { before };
+            app.dirty = true;
         }
         ConnEvent::Connected(welcome) => {
-            app.connection = Connection::Connected;
-            app.welcome = Some(welcome);
+            app.shared.connection = Connection::Connected;
+            app.shared.welcome = Some(welcome);
+            app.dirty = true;
         }
         ConnEvent::Snapshot(snapshot) | ConnEvent::Update(Update::Resync(snapshot)) => {
-            let request = dispatches_request(snapshot.taken_at);
-            replace(app, *snapshot);
-            return vec![Cmd::Send(request)];
+            app.shared.data = Some(*snapshot);
+            app.dirty = true;
+            app.snapshot_to_screens(cmds);
         }
-        ConnEvent::Update(Update::Dispatch(d)) => upsert_dispatch(app, *d),
         ConnEvent::Update(update) => {
-            let Some(data) = app.data.as_mut() else {
-                // An update before any snapshot has nothing to apply to; the
-                // daemon always sends the snapshot first, so this is a bug
-                // on one side. Log it and wait for the next snapshot.
+            let Some(data) = app.shared.data.as_mut() else {
+                // The daemon always sends the snapshot first, so this is a
+                // bug on one side. Log it and wait for the next snapshot.
                 tracing::warn!(?update, "update before snapshot ignored");
-                return Vec::new();
+                return;
             };
-            match update {
-                Update::Status(status) => data.status = status,
-                Update::Health(health) => data.health = health,
-                Update::Jobs(jobs) => data.jobs = jobs,
-                Update::Resync(_) | Update::Dispatch(_) => unreachable!("handled above"),
-                // The Models screen will show training progress.
-                Update::Training(_) => {}
+            match &update {
+                Update::Status(status) => data.status = status.clone(),
+                Update::Health(health) => data.health = health.clone(),
+                Update::Jobs(jobs) => data.jobs = jobs.clone(),
+                Update::Resync(_) | Update::Dispatch(_) | Update::Training(_) => {}
             }
-            clamp_selection(app);
+            if matches!(
+                update,
+                Update::Status(_) | Update::Health(_) | Update::Jobs(_)
+            ) {
+                app.dirty = true;
+            }
+            app.update_to_screens(update, cmds);
         }
-        // Answers are told apart by their kind: each screen asks for one kind.
-        ConnEvent::Response { id, result } => match result {
-            Ok(Response::Dispatches(list)) => {
-                app.dispatches = list;
-                app.selected_dispatch = app
-                    .selected_dispatch
-                    .min(app.dispatches.len().saturating_sub(1));
-            }
-            Ok(Response::Dispatch(detail)) => app.dispatch_detail = Some(detail),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(id = id.0, kind = ?e.kind, message = %e.message, "request failed")
-            }
+        ConnEvent::Response { id, result } => match app.pending.remove(&id) {
+            Some(route) => app.answer(route, result, cmds),
+            // Answered after the console gave up on it (the connection was
+            // lost in between): nobody waits for it any more.
+            None => tracing::debug!(id = id.0, "answer to a request nobody awaits"),
         },
         ConnEvent::Disconnected { reason, retry_at } => {
-            app.connection = Connection::Disconnected { reason, retry_at };
+            app.shared.connection = Connection::Disconnected { reason, retry_at };
+            app.dirty = true;
+            // No answer comes on a lost connection: tell each asker.
+            let lost = WireError::new(
+                ErrorKind::Unavailable,
+                "the connection to the daemon was lost before it answered",
+            );
+            for (_, route) in std::mem::take(&mut app.pending) {
+                app.answer(route, Err(lost.clone()), cmds);
+            }
         }
     }
-    Vec::new()
-}
-
-fn replace(app: &mut App, snapshot: Snapshot) {
-    app.data = Some(snapshot);
-    clamp_selection(app);
-}
-
-fn job_count(app: &App) -> usize {
-    app.data.as_ref().map_or(0, |d| d.jobs.len())
-}
-
-fn clamp_selection(app: &mut App) {
-    app.selected_job = app.selected_job.min(job_count(app).saturating_sub(1));
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ui::fixtures::{self, connected};
-    use crossterm::event::KeyEvent;
-
-    fn key(code: KeyCode) -> Msg {
-        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
-    }
+    use crate::ui::fixtures::{
+        self, answer, connected, connected_as, fresh, only_request, press, sent, type_text,
+    };
+    use mld_shared::ids::{DispatchId, JobName};
+    use mld_shared::protocol::Response;
+    use std::time::Duration;
 
     #[test]
     fn number_keys_and_tab_switch_screens() {
         let mut app = connected();
         assert_eq!(app.tab, Tab::Monitor);
-        update(&mut app, key(KeyCode::Char('3')));
+        press(&mut app, KeyCode::Char('3'));
         assert_eq!(app.tab, Tab::Showroom);
-        update(&mut app, key(KeyCode::Tab));
+        press(&mut app, KeyCode::Tab);
         assert_eq!(app.tab, Tab::Models);
-        update(&mut app, key(KeyCode::Tab));
+        press(&mut app, KeyCode::Tab);
         assert_eq!(app.tab, Tab::Monitor, "Tab wraps around");
-        update(&mut app, key(KeyCode::BackTab));
+        press(&mut app, KeyCode::BackTab);
         assert_eq!(app.tab, Tab::Models, "BackTab wraps backwards");
-        update(&mut app, key(KeyCode::Char('2')));
+        press(&mut app, KeyCode::Char('2'));
         assert_eq!(app.tab, Tab::Dispatches);
-        update(&mut app, key(KeyCode::Char('5')));
+        press(&mut app, KeyCode::Char('5'));
         assert_eq!(app.tab, Tab::Dispatches, "5 is not a screen");
     }
 
     #[test]
     fn question_mark_toggles_help_and_esc_closes_it() {
         let mut app = connected();
-        update(&mut app, key(KeyCode::Char('?')));
+        press(&mut app, KeyCode::Char('?'));
         assert!(app.help);
-        update(&mut app, key(KeyCode::Char('?')));
+        press(&mut app, KeyCode::Char('?'));
         assert!(!app.help);
-        update(&mut app, key(KeyCode::Char('?')));
-        update(&mut app, key(KeyCode::Esc));
+        press(&mut app, KeyCode::Char('?'));
+        press(&mut app, KeyCode::Esc);
         assert!(!app.help);
+        // Keys under the overlay do not reach the screen.
+        press(&mut app, KeyCode::Char('?'));
+        let cmds = press(&mut app, KeyCode::Char('r'));
+        assert!(cmds.is_empty() && app.monitor.modal.is_none());
     }
 
     #[test]
     fn q_and_ctrl_c_quit_even_from_help_or_while_disconnected() {
-        let mut app = App::new("/x.sock".into(), false);
-        assert_eq!(update(&mut app, key(KeyCode::Char('q'))), vec![Cmd::Quit]);
-        update(&mut app, key(KeyCode::Char('?')));
+        let mut app = fresh();
+        assert_eq!(press(&mut app, KeyCode::Char('q')), vec![Cmd::Quit]);
+        press(&mut app, KeyCode::Char('?'));
         let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
         assert_eq!(update(&mut app, ctrl_c), vec![Cmd::Quit]);
-        // A plain `c` is not a quit.
-        assert!(update(&mut app, key(KeyCode::Char('c'))).is_empty());
+    }
+
+    #[test]
+    fn a_form_takes_the_keys_the_console_would_otherwise_take() {
+        let mut app = connected();
+        press(&mut app, KeyCode::Char('d'));
+        assert!(app.monitor.modal.is_some(), "the pause form is open");
+        // q, ?, digits and Tab are text or form keys now, not quit/help/screens.
+        let cmds = type_text(&mut app, "q?2");
+        assert!(cmds.is_empty(), "{cmds:?}");
+        assert_eq!((app.tab, app.help), (Tab::Monitor, false));
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.tab, Tab::Monitor);
+        let Some(monitor::Modal::Pause { form, .. }) = &app.monitor.modal else {
+            panic!("{:?}", app.monitor.modal)
+        };
+        assert_eq!(form.value("reason"), "q?2");
+        assert_eq!(form.focus, 1, "Tab moved to the next field");
+        // Ctrl-C still quits.
+        let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(update(&mut app, ctrl_c), vec![Cmd::Quit]);
     }
 
     #[test]
@@ -384,12 +463,9 @@ pub(crate) mod tests {
             &mut app,
             Msg::Conn(ConnEvent::Update(Update::Health(health.clone()))),
         );
-        assert_eq!(app.data.as_ref().unwrap().health, health);
-        assert_eq!(
-            app.data.as_ref().unwrap().jobs,
-            fixtures::snapshot().jobs,
-            "jobs untouched"
-        );
+        let data = || app.shared.data.clone().unwrap();
+        assert_eq!(data().health, health);
+        assert_eq!(data().jobs, fixtures::snapshot().jobs, "jobs untouched");
 
         let mut status = fixtures::snapshot().status;
         status.running_dispatches = 7;
@@ -397,38 +473,133 @@ pub(crate) mod tests {
             &mut app,
             Msg::Conn(ConnEvent::Update(Update::Status(status))),
         );
-        assert_eq!(app.data.as_ref().unwrap().status.running_dispatches, 7);
+        assert_eq!(
+            app.shared.data.as_ref().unwrap().status.running_dispatches,
+            7
+        );
 
         let mut fresh = fixtures::snapshot();
         fresh.jobs.truncate(1);
         fresh.health.clear();
-        update(
+        let cmds = update(
             &mut app,
             Msg::Conn(ConnEvent::Update(Update::Resync(Box::new(fresh.clone())))),
         );
-        assert_eq!(app.data.as_ref(), Some(&fresh));
+        assert_eq!(app.shared.data.as_ref(), Some(&fresh));
+        // Every screen starts over from the new snapshot: the window is asked again.
+        assert!(
+            sent(&cmds)
+                .iter()
+                .any(|(_, r)| matches!(r, Request::Dispatches { .. })),
+            "{cmds:?}"
+        );
     }
 
     #[test]
-    fn job_selection_moves_and_stays_in_range_when_jobs_shrink() {
+    fn answers_go_to_the_request_they_answer_not_to_their_kind() {
+        // The Monitor and the Dispatches screen both ask for a dispatch: the
+        // Monitor for the running one of a job, Dispatches for the one opened.
         let mut app = connected();
-        let n = app.data.as_ref().unwrap().jobs.len();
-        for _ in 0..10 {
-            update(&mut app, key(KeyCode::Char('j')));
-        }
-        assert_eq!(app.selected_job, n - 1);
-        update(&mut app, key(KeyCode::Up));
-        assert_eq!(app.selected_job, n - 2);
         let mut jobs = fixtures::snapshot().jobs;
-        jobs.truncate(1);
-        update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
-        assert_eq!(app.selected_job, 0);
+        jobs[0].running = Some(DispatchId(14));
+        let cmds = update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+        let (monitor_id, r) = only_request(&cmds);
+        assert_eq!(r, Request::Dispatch { id: DispatchId(14) });
+        press(&mut app, KeyCode::Char('2'));
+        press(&mut app, KeyCode::End);
+        let (dispatches_id, r) = only_request(&press(&mut app, KeyCode::Enter));
+        assert_eq!(r, Request::Dispatch { id: DispatchId(12) });
+        assert_ne!(monitor_id, dispatches_id);
+        assert_eq!(app.pending.len(), 2);
+
+        // The answers come back in the other order, both of the same kind.
+        let mut running = fixtures::dispatch_detail();
+        running.summary = fixtures::dispatches()[0].clone();
+        answer(
+            &mut app,
+            dispatches_id,
+            Ok(Response::Dispatch(Box::new(fixtures::dispatch_detail()))),
+        );
+        answer(
+            &mut app,
+            monitor_id,
+            Ok(Response::Dispatch(Box::new(running))),
+        );
+        let open = app.dispatches.open.as_ref().unwrap();
+        assert_eq!(open.detail.as_ref().unwrap().summary.id, DispatchId(12));
+        assert!(app.monitor.running.contains_key(&DispatchId(14)));
+        assert!(!app.monitor.running.contains_key(&DispatchId(12)));
+        assert!(app.pending.is_empty());
+        // An answer nobody awaits changes nothing.
+        let before = app.clone();
+        answer(&mut app, RequestId(999), Ok(Response::Pong));
+        assert_eq!(app, before);
+    }
+
+    #[test]
+    fn a_lost_connection_answers_every_request_in_flight() {
+        let mut app = connected();
+        let cmds = press(&mut app, KeyCode::Char('r'));
+        assert!(cmds.is_empty(), "an admin is asked first");
+        let (_, r) = only_request(&press(&mut app, KeyCode::Char('y')));
+        assert_eq!(
+            r,
+            Request::RunJob {
+                job: JobName("score-iris".into())
+            }
+        );
+        assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Working);
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Disconnected {
+                reason: "gone".into(),
+                retry_at: fixtures::now().timestamp(),
+            }),
+        );
+        assert!(app.pending.is_empty());
+        let status = app.status.clone().unwrap();
+        assert_eq!(status.kind, StatusKind::Failed);
+        assert_eq!(
+            status.text,
+            "running score-iris: the connection to the daemon was lost before it answered"
+        );
+    }
+
+    #[test]
+    fn the_status_line_stays_until_a_key_but_a_pending_one_stays_through_keys() {
+        let mut app = connected();
+        press(&mut app, KeyCode::Char('r'));
+        let (id, _) = only_request(&press(&mut app, KeyCode::Char('y')));
+        press(&mut app, KeyCode::Down);
+        assert_eq!(
+            app.status.as_ref().map(|s| s.kind),
+            Some(StatusKind::Working),
+            "still waiting: the line stays"
+        );
+        answer(
+            &mut app,
+            id,
+            Ok(Response::Run(mld_shared::protocol::RunOutcome::Started(
+                DispatchId(15),
+            ))),
+        );
+        assert_eq!(
+            app.status.clone().unwrap().text,
+            "score-iris: dispatch 15 started"
+        );
+        update(
+            &mut app,
+            Msg::Tick(fixtures::now().timestamp() + Duration::from_secs(1)),
+        );
+        assert!(app.status.is_some(), "time alone does not clear it");
+        press(&mut app, KeyCode::Down);
+        assert!(app.status.is_none());
     }
 
     #[test]
     fn disconnect_shows_reconnecting_and_keeps_the_last_data() {
         let mut app = connected();
-        let retry_at = fixtures::now().timestamp() + std::time::Duration::from_secs(2);
+        let retry_at = fixtures::now().timestamp() + Duration::from_secs(2);
         let reason = "the daemon at /run/mld/mld.sock closed the connection".to_string();
         update(
             &mut app,
@@ -438,21 +609,24 @@ pub(crate) mod tests {
             }),
         );
         assert_eq!(
-            app.connection,
+            app.shared.connection,
             Connection::Disconnected {
                 reason: reason.clone(),
                 retry_at
             }
         );
-        assert!(app.data.is_some(), "last data kept while disconnected");
+        assert!(
+            app.shared.data.is_some(),
+            "last data kept while disconnected"
+        );
         // Navigation and help still work while disconnected.
-        update(&mut app, key(KeyCode::Char('4')));
-        update(&mut app, key(KeyCode::Char('?')));
+        press(&mut app, KeyCode::Char('4'));
+        press(&mut app, KeyCode::Char('?'));
         assert_eq!((app.tab, app.help), (Tab::Models, true));
         // The next attempt remembers why the last one ended.
         update(&mut app, Msg::Conn(ConnEvent::Connecting));
         assert_eq!(
-            app.connection,
+            app.shared.connection,
             Connection::Connecting {
                 before: Some(reason)
             }
@@ -465,17 +639,60 @@ pub(crate) mod tests {
         let mut fresh = fixtures::snapshot();
         fresh.status.pid = 4242;
         update(&mut app, Msg::Conn(ConnEvent::Snapshot(Box::new(fresh))));
-        assert_eq!(app.connection, Connection::Connected);
-        assert_eq!(app.data.as_ref().unwrap().status.pid, 4242);
+        assert_eq!(app.shared.connection, Connection::Connected);
+        assert_eq!(app.shared.data.as_ref().unwrap().status.pid, 4242);
     }
 
     #[test]
-    fn unknown_keys_do_not_ask_for_a_redraw_but_ticks_do() {
+    fn unknown_keys_do_not_ask_for_a_redraw() {
         let mut app = connected();
         app.dirty = false;
-        update(&mut app, key(KeyCode::Char('x')));
+        press(&mut app, KeyCode::Char('x'));
         assert!(!app.dirty);
-        update(&mut app, Msg::Tick);
+        press(&mut app, KeyCode::Down);
+        assert!(app.dirty);
+    }
+
+    #[test]
+    fn a_tick_redraws_only_what_moves_every_second_or_a_new_minute() {
+        // The Monitor counts down to score-iris's next dispatch: every tick.
+        let mut app = connected();
+        update(
+            &mut app,
+            Msg::Tick(fixtures::now().timestamp() + Duration::from_secs(1)),
+        );
+        assert!(app.dirty);
+
+        // No countdown, an uptime over an hour shown to the minute: only
+        // the minute's first tick redraws.
+        let mut app = connected();
+        let mut jobs = fixtures::snapshot().jobs;
+        for j in &mut jobs {
+            j.next_dispatch = None;
+        }
+        update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+        let start = fixtures::now().timestamp() + Duration::from_secs(5);
+        update(&mut app, Msg::Tick(start));
+        app.dirty = false;
+        for s in 1..55 {
+            update(&mut app, Msg::Tick(start + Duration::from_secs(s)));
+            assert!(!app.dirty, "tick {s} redrew with nothing moving");
+        }
+        update(&mut app, Msg::Tick(start + Duration::from_secs(55)));
+        assert!(app.dirty, "a new minute");
+
+        // Disconnected: the reconnect countdown moves every second.
+        let mut app = connected_as(fixtures::welcome());
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Disconnected {
+                reason: "gone".into(),
+                retry_at: start + Duration::from_secs(4),
+            }),
+        );
+        app.tab = Tab::Models;
+        app.dirty = false;
+        update(&mut app, Msg::Tick(start + Duration::from_secs(1)));
         assert!(app.dirty);
     }
 }

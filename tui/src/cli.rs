@@ -60,6 +60,9 @@ pub enum Command {
     /// commit, activate, import-onnx, predict.
     #[command(flatten)]
     Models(crate::cmd::models::ModelCommand),
+    /// A model's showroom: every sample row with its prediction; one row on
+    /// its own (--row), edited (--set) and why (--explain). Without MODEL, the showrooms.
+    Showroom(crate::cmd::showroom::ShowroomArgs),
 }
 
 impl Cli {
@@ -109,7 +112,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         None | Some(Command::Console) => {
             let socket = cli.socket_path()?;
             let _log = crate::logging::init(cli.log_file.as_deref())?;
-            crate::console::run(socket).await?;
+            let window = crate::cmd::default_window(cli.config.as_deref())?;
+            crate::console::run(socket, window).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Status { json }) => {
@@ -123,6 +127,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Models(command)) => {
             let socket = cli.socket_path()?;
             crate::cmd::models::run(command, &socket).await
+        }
+        Some(Command::Showroom(args)) => {
+            let socket = cli.socket_path()?;
+            crate::cmd::showroom::run(args, &socket).await
         }
         Some(Command::Demo { dir }) => {
             let _log = crate::logging::init(cli.log_file.as_deref())?;

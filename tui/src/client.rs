@@ -201,6 +201,16 @@ impl ClientWriter {
     pub async fn send(&mut self, request: Request) -> Result<RequestId, ClientError> {
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        self.send_as(id, request).await
+    }
+
+    /// Sends a request under an id the caller chose (the console numbers
+    /// its own, to match each answer to the screen that asked).
+    pub async fn send_as(
+        &mut self,
+        id: RequestId,
+        request: Request,
+    ) -> Result<RequestId, ClientError> {
         tracing::debug!(id = id.0, request = request.name(), "send");
         frame::write_message(&mut self.inner, &ClientFrame { id, request })
             .await

@@ -6,10 +6,12 @@
 //! [`ConnEvent`]s: connection state changes, the snapshot it gets on each
 //! (re)subscription, updates and responses. It never touches the screen.
 
-use crate::client::{Client, ClientError, ClientReader, ClientWriter};
+use crate::client::{Client, ClientError, ClientReader};
 use jiff::Timestamp;
 use mld_shared::ids::RequestId;
-use mld_shared::protocol::{Request, Response, ServerFrame, Snapshot, Update, Welcome, WireError};
+use mld_shared::protocol::{
+    ErrorKind, Request, Response, ServerFrame, Snapshot, Update, Welcome, WireError,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -69,7 +71,17 @@ pub enum ConnEvent {
 /// What the console asks of the connection task.
 #[derive(Debug)]
 pub enum ConnCommand {
-    Request(Request),
+    /// Send `request` under this id; its answer comes back with it.
+    Request(RequestId, Request),
+}
+
+/// The answer to a request that could not be sent: the console always
+/// hears back about what it asked.
+pub fn unsent(id: RequestId, why: &str) -> ConnEvent {
+    ConnEvent::Response {
+        id,
+        result: Err(WireError::new(ErrorKind::Unavailable, why)),
+    }
 }
 
 /// Starts the connection task. It runs until `commands` is closed (the
@@ -127,8 +139,8 @@ async fn run(
         {
             return;
         }
-        // While waiting, requests cannot be served: drop them (the console
-        // knows it is disconnected), but stop if the console has gone.
+        // While waiting, requests cannot be served: answer each with an
+        // error at once, and stop if the console has gone.
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
         loop {
@@ -136,7 +148,12 @@ async fn run(
                 () = &mut sleep => break,
                 cmd = commands.recv() => match cmd {
                     None => return,
-                    Some(ConnCommand::Request(r)) => tracing::debug!(request = r.name(), "dropped while disconnected"),
+                    Some(ConnCommand::Request(id, r)) => {
+                        tracing::debug!(request = r.name(), "refused while disconnected");
+                        if events.send(unsent(id, "not connected to the daemon")).await.is_err() {
+                            return;
+                        }
+                    }
                 },
             }
         }
@@ -190,8 +207,8 @@ async fn session(
             },
             cmd = commands.recv() => match cmd {
                 None => break SessionEnd::Stop,
-                Some(ConnCommand::Request(request)) => {
-                    if let Err(e) = send(&mut writer, request).await {
+                Some(ConnCommand::Request(id, request)) => {
+                    if let Err(e) = writer.send_as(id, request).await {
                         break SessionEnd::Lost(e);
                     }
                 }
@@ -200,10 +217,6 @@ async fn session(
     };
     reader_task.abort();
     end
-}
-
-async fn send(writer: &mut ClientWriter, request: Request) -> Result<RequestId, ClientError> {
-    writer.send(request).await
 }
 
 async fn read_frames(
@@ -271,6 +284,25 @@ mod tests {
         assert!(reason.starts_with("no mld daemon answers at"), "{reason}");
         assert!(retry_at > Timestamp::now() - Duration::from_secs(1));
 
+        // A request while disconnected is answered at once, with its id.
+        commands
+            .send(ConnCommand::Request(RequestId(7), Request::Ping))
+            .await
+            .unwrap();
+        loop {
+            match next(&mut events).await {
+                ConnEvent::Response { id, result } => {
+                    assert_eq!(id, RequestId(7));
+                    let e = result.unwrap_err();
+                    assert_eq!(e.kind, ErrorKind::Unavailable);
+                    assert_eq!(e.message, "not connected to the daemon");
+                    break;
+                }
+                ConnEvent::Connecting | ConnEvent::Disconnected { .. } => continue,
+                other => panic!("{other:?}"),
+            }
+        }
+
         // The daemon comes up: connected, then a snapshot, then updates.
         let listener = listen(&path);
         let server = tokio::spawn(async move {
@@ -295,17 +327,17 @@ mod tests {
 
         // Requests travel and their responses come back with their ids.
         commands
-            .send(ConnCommand::Request(Request::Ping))
+            .send(ConnCommand::Request(RequestId(41), Request::Ping))
             .await
             .unwrap();
-        let ConnEvent::Response { result, .. } = next(&mut events).await else {
+        let ConnEvent::Response { id, result } = next(&mut events).await else {
             panic!()
         };
-        assert_eq!(result, Ok(Response::Pong));
+        assert_eq!((id, result), (RequestId(41), Ok(Response::Pong)));
 
         // Errors come back as responses too.
         commands
-            .send(ConnCommand::Request(Request::Unsubscribe))
+            .send(ConnCommand::Request(RequestId(42), Request::Unsubscribe))
             .await
             .unwrap();
         assert!(matches!(

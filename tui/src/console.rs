@@ -15,16 +15,17 @@ use crate::terminal;
 use crate::ui;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use jiff::Zoned;
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, Zoned};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
 
-pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
+pub async fn run(socket: PathBuf, dispatch_window: SignedDuration) -> anyhow::Result<()> {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let tz = TimeZone::system();
-    let mut app = App::new(socket.clone(), color);
+    let mut app = App::new(socket.clone(), color, Timestamp::now(), tz.clone())
+        .with_dispatch_window(dispatch_window);
     let (commands, mut events) = conn::spawn(socket);
     let mut signals = quit_signals()?;
     let mut guard = terminal::enter()?;
@@ -53,22 +54,35 @@ pub async fn run(socket: PathBuf) -> anyhow::Result<()> {
                 Some(event) => Msg::Conn(event),
                 None => anyhow::bail!("the connection task stopped unexpectedly (see the log)"),
             },
-            _ = tick.tick() => Msg::Tick,
+            _ = tick.tick() => Msg::Tick(Timestamp::now()),
         };
-        for cmd in update(&mut app, msg) {
-            match cmd {
-                Cmd::Quit => {
-                    tracing::info!("quit");
-                    return Ok(());
-                }
-                Cmd::Send(request) => {
-                    // A full channel means the daemon is not keeping up;
-                    // dropping a user action is better than freezing the UI.
-                    if commands.try_send(ConnCommand::Request(request)).is_err() {
-                        tracing::warn!("request dropped: connection busy");
+        let mut cmds = update(&mut app, msg);
+        while !cmds.is_empty() {
+            let mut unsent = Vec::new();
+            for cmd in cmds {
+                match cmd {
+                    Cmd::Quit => {
+                        tracing::info!("quit");
+                        return Ok(());
+                    }
+                    Cmd::Send(id, request) => {
+                        // A full channel means the daemon is not keeping up;
+                        // refusing a user action (and saying so) is better
+                        // than freezing the UI.
+                        if commands
+                            .try_send(ConnCommand::Request(id, request))
+                            .is_err()
+                        {
+                            tracing::warn!("request refused: connection busy");
+                            unsent.push(conn::unsent(id, "the connection is busy; try again"));
+                        }
                     }
                 }
             }
+            cmds = unsent
+                .into_iter()
+                .flat_map(|event| update(&mut app, Msg::Conn(event)))
+                .collect();
         }
     }
 }

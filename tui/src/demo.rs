@@ -38,11 +38,12 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let config_path = install(&dir)?;
     let config = mld_shared::config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let socket = config.daemon.socket;
+    let window = jiff::SignedDuration::try_from(config.dispatches.default_window.0)?;
 
     match Client::connect(&socket).await {
         Ok(_) => {
             tracing::info!(socket = %socket.display(), "demo daemon already running: attaching");
-            return crate::console::run(socket).await;
+            return crate::console::run(socket, window).await;
         }
         Err(e) if e.is_not_running() => {}
         // Something answers but not usably (another version, refused): a
@@ -63,7 +64,7 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
         stop(&mut child).await;
         return Err(e);
     }
-    let result = crate::console::run(socket).await;
+    let result = crate::console::run(socket, window).await;
     stop(&mut child).await;
     result
 }

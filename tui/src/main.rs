@@ -13,9 +13,11 @@ mod demo;
 mod logging;
 #[cfg(test)]
 mod real_daemon;
+mod screens;
 mod status;
 mod terminal;
 mod ui;
+mod widgets;
 
 use std::process::ExitCode;
 

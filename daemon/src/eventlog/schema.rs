@@ -162,6 +162,16 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
     INSERT INTO dispatch_classes(dispatch_id, label, count)
         SELECT dispatch_id, label, count(*) FROM predictions GROUP BY dispatch_id, label;
     "#,
+    // v5: a showroom prediction names the artifact's hash, where its row came
+    // from, whether it was edited, and every class's score.
+    r#"
+    ALTER TABLE showroom_predictions ADD COLUMN model_hash TEXT;
+    ALTER TABLE showroom_predictions ADD COLUMN source TEXT;       -- 'predict-all' | 'predict-one' | 'predict-edited' | 'predict'
+    ALTER TABLE showroom_predictions ADD COLUMN sample_line INTEGER;
+    ALTER TABLE showroom_predictions ADD COLUMN classes_json TEXT; -- [{"label": "setosa", "score": 0.97}, …]
+    ALTER TABLE showroom_predictions ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX showroom_predictions_by_time ON showroom_predictions(at);
+"#,
 ];
 
 /// The schema version this daemon writes.
@@ -180,6 +190,7 @@ mod tests {
         "1c8f8a60511f357dccd9b47aa2a55d227c6209c1c7ec8b8d1faf03f0abcd9cbd",
         "07a817fb525300c1e04568df65185deef1b5f51e42a6c2f88ace1856aafdd2fd",
         "1b0c10966c34770f80f48823cbcb7e9a3c4039733727a070f7fb10fc4f604610",
+        "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
     ];
 
     #[test]

@@ -9,6 +9,7 @@
 //! from blocking threads, never from the async runtime.
 
 pub mod cache;
+pub mod explain;
 pub mod meta;
 pub mod native;
 pub mod onnx;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use ndarray::ArrayView2;
 
+pub use explain::{Contribution, Explanation, PathStep, ScoreKind, Scored};
 pub use meta::{
     ARTIFACT_FORMAT, Algorithm, ClassMetrics, Metrics, ModelMeta, ParamValue, PayloadKind, Scaling,
     TrainingInfo,

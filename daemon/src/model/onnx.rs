@@ -154,6 +154,10 @@ pub struct OnnxInfo {
     pub producer: String,
 }
 
+/// A graph run: each row's class index, and the probability output
+/// (row width, values) when the graph has one.
+type Ran = (Vec<usize>, Option<(usize, Vec<f32>)>);
+
 /// A loaded ONNX classifier.
 pub struct OnnxPredictor {
     /// `run` needs `&mut`; one batch at a time per model is fine for batch scoring.
@@ -305,12 +309,53 @@ impl OnnxPredictor {
         })
     }
 
+    /// Whether the graph has a probability output (one score per class).
+    pub fn has_probabilities(&self) -> bool {
+        self.probabilities_output.is_some()
+    }
+
     /// Scores a chunk: gathers `columns` of `rows` into the graph's input type, runs it, maps labels.
     pub fn predict(
         &self,
         columns: &[usize],
         rows: ArrayView2<f64>,
     ) -> Result<Vec<(usize, f64)>, ModelError> {
+        let (classes, probabilities) = self.run(columns, rows)?;
+        let scores: Vec<f64> = match probabilities {
+            Some((width, probs)) => classes
+                .iter()
+                .enumerate()
+                .map(|(r, &c)| {
+                    if c < width {
+                        f64::from(probs[r * width + c])
+                    } else {
+                        1.0
+                    }
+                })
+                .collect(),
+            None => vec![1.0; classes.len()],
+        };
+        Ok(classes.into_iter().zip(scores).collect())
+    }
+
+    /// Every class's probability for each row, from the graph's probability
+    /// output (`None` when the graph has none).
+    pub fn probabilities(
+        &self,
+        columns: &[usize],
+        rows: ArrayView2<f64>,
+    ) -> Result<Option<Vec<Vec<f64>>>, ModelError> {
+        let (_, probabilities) = self.run(columns, rows)?;
+        Ok(probabilities.map(|(width, probs)| {
+            probs
+                .chunks(width.max(1))
+                .map(|row| row.iter().map(|p| f64::from(*p)).collect())
+                .collect()
+        }))
+    }
+
+    /// Runs the graph on a chunk.
+    fn run(&self, columns: &[usize], rows: ArrayView2<f64>) -> Result<Ran, ModelError> {
         let n = rows.nrows();
         let shape = [n as i64, self.n_features as i64];
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
@@ -366,7 +411,7 @@ impl OnnxPredictor {
                 classes.len()
             )));
         }
-        let scores: Vec<f64> = match self.probabilities_output {
+        let probabilities = match self.probabilities_output {
             Some(p) => {
                 let (shape, probs) = outputs[p].try_extract_tensor::<f32>().map_err(run_err)?;
                 let width = if shape.len() == 2 {
@@ -374,21 +419,11 @@ impl OnnxPredictor {
                 } else {
                     0
                 };
-                classes
-                    .iter()
-                    .enumerate()
-                    .map(|(r, &c)| {
-                        if c < width {
-                            f64::from(probs[r * width + c])
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect()
+                Some((width, probs.to_vec()))
             }
-            None => vec![1.0; n],
+            None => None,
         };
-        Ok(classes.into_iter().zip(scores).collect())
+        Ok((classes, probabilities))
     }
 }
 

@@ -32,7 +32,10 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::TrainingRun { .. }
         | Request::Experiments
         | Request::Experiment { .. } => Some(Role::Dispatch),
-        Request::Predict { .. } => Some(Role::Showroom),
+        Request::Predict { .. }
+        | Request::Showrooms
+        | Request::OpenShowroom { .. }
+        | Request::ShowroomPredict { .. } => Some(Role::Showroom),
         Request::EnableJob { .. }
         | Request::DisableJob { .. }
         | Request::RunJob { .. }
@@ -120,8 +123,11 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
         | Request::DeleteExperiment { .. }
         | Request::CommitExperiment { .. }
         | Request::ActivateModel { .. }
-        | Request::ImportOnnx { .. }
-        | Request::Predict { .. } => super::models::handle(ctx, peer, request).await,
+        | Request::ImportOnnx { .. } => super::models::handle(ctx, peer, request).await,
+        Request::Predict { .. }
+        | Request::Showrooms
+        | Request::OpenShowroom { .. }
+        | Request::ShowroomPredict { .. } => super::showroom::handle(ctx, peer, request).await,
     }
 }
 

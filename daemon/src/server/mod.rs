@@ -9,6 +9,7 @@ pub mod connection;
 pub mod convert;
 pub mod handlers;
 pub mod models;
+pub mod showroom;
 
 use crate::context::Context;
 use interprocess::local_socket::traits::tokio::Listener as _;

@@ -1,12 +1,12 @@
 //! Handlers of the model requests: registry, catalog, training, experiments,
-//! ONNX import, prediction. One plain function per request, then the
+//! ONNX import. One plain function per request, then the
 //! conversions from internal types to wire types (`convert` section below).
 //!
 //! Receives the requests [`super::handlers::handle`] routes here (their role
 //! already checked). Registry, catalog and model work runs in
 //! `spawn_blocking`; training runs on the [`TrainingRunner`]'s threads.
-//! Emits wire answers; every showroom prediction goes to the event log's
-//! `showroom_predictions`, every alias move, commit and import to the log.
+//! Emits wire answers; every alias move, commit and import goes to the log.
+//! (Predictions are the showroom's: `super::showroom`.)
 //!
 //! [`TrainingRunner`]: crate::training::runner::TrainingRunner
 
@@ -40,11 +40,6 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             labels,
             onnx,
         } => import_onnx(ctx, peer, name, features, labels, onnx).await,
-        Request::Predict {
-            model,
-            version,
-            input,
-        } => predict(ctx, peer, model, version, input).await,
         other => Err(WireError::new(
             ErrorKind::Internal,
             format!("{} is not a model request", other.name()),
@@ -217,146 +212,6 @@ async fn import_onnx(
     ))))
 }
 
-async fn predict(
-    ctx: &Arc<Context>,
-    peer: &Peer,
-    name: String,
-    version: Option<u32>,
-    input: PredictInput,
-) -> Answer {
-    let ctx2 = ctx.clone();
-    let result = blocking(move || {
-        let cache = &ctx2.models;
-        let version = cache.resolve(&name, version).map_err(model_error)?;
-        let loaded = cache.get(&name, version).map_err(model_error)?;
-        let model = &loaded.model;
-        let row = input_row(model.features(), &name, version, input)?;
-        let n = row.len();
-        let rows = ndarray::ArrayView2::from_shape((1, n), &row)
-            .map_err(|e| WireError::new(ErrorKind::Internal, e.to_string()))?;
-        let p = model
-            .predict(&loaded.binding, rows)
-            .map_err(model_error)?
-            .pop()
-            .ok_or_else(|| WireError::new(ErrorKind::Internal, "no prediction for the row"))?;
-        Ok(PredictionResult {
-            model: name,
-            version,
-            label: p.label.to_string(),
-            score: p.score,
-            features: model.features().iter().cloned().zip(row).collect(),
-        })
-    })
-    .await?;
-    record_prediction(ctx, peer, &result);
-    Ok(Response::Prediction(Box::new(result)))
-}
-
-/// Records a showroom prediction without waiting for the commit: the event
-/// log fsyncs each batch, which would cost the predict-one round trip
-/// milliseconds. The record is queued before the answer leaves; a failure
-/// to write it is logged.
-fn record_prediction(ctx: &Context, peer: &Peer, p: &PredictionResult) {
-    let row: serde_json::Map<String, serde_json::Value> = p
-        .features
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-        .collect();
-    let row_json = serde_json::Value::Object(row).to_string();
-    let (by, model, version, label, score) = (
-        peer.user.clone(),
-        p.model.clone(),
-        p.version.to_string(),
-        p.label.clone(),
-        p.score,
-    );
-    let at = jiff::Timestamp::now().as_millisecond();
-    let log = ctx.eventlog.clone();
-    tokio::spawn(async move {
-        let written = log
-            .write(move |tx| {
-                tx.execute(
-                    "INSERT INTO showroom_predictions(at, by_user, model, model_version, row_json, label, score)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    rusqlite::params![at, by, model, version, row_json, label, score],
-                )
-            })
-            .await;
-        if let Err(e) = written {
-            tracing::error!(error = %e, "could not record a showroom prediction");
-        }
-    });
-}
-
-/// The record's values in the model's feature order, or an error naming
-/// what is missing, unknown, repeated or not a number.
-fn input_row(
-    features: &[String],
-    name: &str,
-    version: u32,
-    input: PredictInput,
-) -> Result<Vec<f64>, WireError> {
-    let invalid = |m: String| WireError::new(ErrorKind::InvalidRequest, m);
-    let takes = || {
-        format!(
-            "model {name} v{version} takes {} features: {}",
-            features.len(),
-            features.join(", ")
-        )
-    };
-    let row = match input {
-        PredictInput::Positional(values) => {
-            if values.len() != features.len() {
-                return Err(invalid(format!(
-                    "{} values given; {}",
-                    values.len(),
-                    takes()
-                )));
-            }
-            values
-        }
-        PredictInput::Named(pairs) => {
-            let mut given: BTreeMap<&str, f64> = BTreeMap::new();
-            for (k, v) in &pairs {
-                if given.insert(k.as_str(), *v).is_some() {
-                    return Err(invalid(format!("feature {k} is given twice")));
-                }
-            }
-            let unknown: Vec<&str> = given
-                .keys()
-                .copied()
-                .filter(|k| !features.iter().any(|f| f == k))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(invalid(format!(
-                    "unknown feature{} {}; {}",
-                    if unknown.len() == 1 { "" } else { "s" },
-                    unknown.join(", "),
-                    takes()
-                )));
-            }
-            let missing: Vec<&str> = features
-                .iter()
-                .map(String::as_str)
-                .filter(|f| !given.contains_key(f))
-                .collect();
-            if !missing.is_empty() {
-                return Err(invalid(format!(
-                    "missing feature{} {}; {}",
-                    if missing.len() == 1 { "" } else { "s" },
-                    missing.join(", "),
-                    takes()
-                )));
-            }
-            features.iter().map(|f| given[f.as_str()]).collect()
-        }
-    };
-    if let Some((f, v)) = features.iter().zip(&row).find(|(_, v)| !v.is_finite()) {
-        return Err(invalid(format!("feature {f} is {v}, not a finite number")));
-    }
-    Ok(row)
-}
-
 /// Parses the text hyperparameters by the catalog's types, then validates
 /// the whole request; returns every violation, each naming its field.
 fn train_request(catalog: &Catalog, spec: &TrainSpec) -> Result<TrainRequest, Vec<FieldError>> {
@@ -441,7 +296,7 @@ fn join(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
-fn model_error(e: ModelError) -> WireError {
+pub(super) fn model_error(e: ModelError) -> WireError {
     let kind = match &e {
         ModelError::NotFound { .. }
         | ModelError::NoActive { .. }
@@ -700,58 +555,6 @@ fn catalog_info(c: &Catalog) -> CatalogInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn features() -> Vec<String> {
-        vec!["a".into(), "b".into(), "c".into()]
-    }
-
-    #[test]
-    fn named_input_is_put_in_model_order() {
-        let row = input_row(
-            &features(),
-            "m",
-            1,
-            PredictInput::Named(vec![
-                ("c".into(), 3.0),
-                ("a".into(), 1.0),
-                ("b".into(), 2.0),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(row, vec![1.0, 2.0, 3.0]);
-    }
-
-    #[test]
-    fn bad_inputs_name_the_feature_or_the_count() {
-        let err = |input| input_row(&features(), "m", 2, input).unwrap_err().message;
-        let e = err(PredictInput::Named(vec![
-            ("a".into(), 1.0),
-            ("c".into(), 3.0),
-        ]));
-        assert!(
-            e.starts_with("missing feature b; model m v2 takes 3 features: a, b, c"),
-            "{e}"
-        );
-        let e = err(PredictInput::Named(vec![
-            ("a".into(), 1.0),
-            ("b".into(), 1.0),
-            ("c".into(), 1.0),
-            ("d".into(), 1.0),
-        ]));
-        assert!(e.starts_with("unknown feature d;"), "{e}");
-        let e = err(PredictInput::Named(vec![
-            ("a".into(), 1.0),
-            ("a".into(), 1.0),
-        ]));
-        assert_eq!(e, "feature a is given twice");
-        let e = err(PredictInput::Positional(vec![1.0, 2.0]));
-        assert!(
-            e.starts_with("2 values given; model m v2 takes 3 features"),
-            "{e}"
-        );
-        let e = err(PredictInput::Positional(vec![1.0, f64::NAN, 2.0]));
-        assert_eq!(e, "feature b is NaN, not a finite number");
-    }
 
     #[test]
     fn text_hyperparameters_are_parsed_by_type_and_errors_name_their_field() {

@@ -11,8 +11,9 @@ mod admin;
 mod dispatches;
 mod jobs;
 pub mod models;
+pub mod showroom;
 mod table;
-mod when;
+pub mod when;
 
 use crate::client::{Client, ClientError};
 use clap::Subcommand;
@@ -265,7 +266,7 @@ pub async fn run(
 
 /// The dispatch list's window when none is given: the daemon configuration's
 /// `dispatches.default_window` if `--config` names it, else 24 hours.
-fn default_window(config: Option<&Path>) -> anyhow::Result<jiff::SignedDuration> {
+pub fn default_window(config: Option<&Path>) -> anyhow::Result<jiff::SignedDuration> {
     let Some(path) = config else {
         return Ok(jiff::SignedDuration::from_hours(24));
     };

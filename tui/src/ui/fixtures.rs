@@ -1,27 +1,95 @@
 //! A fixed daemon state and a fixed "now" for tests: every screen drawn from
 //! these is the same on every run.
 
-use crate::app::{App, Msg, update};
+use crate::app::{App, Cmd, Msg, update};
 use crate::conn::ConnEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jiff::{Timestamp, Zoned};
+use mld_shared::ids::RequestId;
 use mld_shared::ids::{DispatchId, JobName};
 use mld_shared::protocol::{
     DaemonStatus, DispatchDetail, DispatchEventInfo, DispatchStatus, DispatchSummary, HealthEntry,
     HealthKind, HealthState, JobState, JobSummary, PROTOCOL_VERSION, Snapshot, Trigger,
     UnscorableInfo, Welcome,
 };
+use mld_shared::protocol::{Request, Response, WireError};
 use mld_shared::roles::Roles;
 use mld_shared::time::WireTime;
 
-/// A console connected to a daemon that sent [`welcome`] and [`snapshot`].
+/// A console that has not connected yet, at [`now`], showing UTC.
+pub fn fresh() -> App {
+    App::new(
+        "/run/mld/mld.sock".into(),
+        false,
+        now().timestamp(),
+        jiff::tz::TimeZone::UTC,
+    )
+}
+
+/// A console connected to a daemon that sent [`welcome`] and [`snapshot`],
+/// with the Dispatches screen's first list answered by [`dispatches`].
 pub fn connected() -> App {
-    let mut app = App::new("/run/mld/mld.sock".into(), false);
-    update(&mut app, Msg::Conn(ConnEvent::Connected(welcome())));
-    update(
+    connected_as(welcome())
+}
+
+/// [`connected`], as the user `welcome` names (with its roles).
+pub fn connected_as(welcome: Welcome) -> App {
+    let mut app = fresh();
+    update(&mut app, Msg::Conn(ConnEvent::Connected(welcome)));
+    let cmds = update(
         &mut app,
         Msg::Conn(ConnEvent::Snapshot(Box::new(snapshot()))),
     );
+    for (id, request) in sent(&cmds) {
+        if matches!(request, Request::Dispatches { .. }) {
+            answer(&mut app, id, Ok(Response::Dispatches(dispatches())));
+        }
+    }
+    app.dirty = false;
     app
+}
+
+/// Someone with the dispatch role only.
+pub fn operator() -> Welcome {
+    Welcome {
+        user: "olivia".into(),
+        uid: 1001,
+        roles: Roles::none().with(mld_shared::roles::Role::Dispatch),
+        ..welcome()
+    }
+}
+
+pub fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// Types `text` one key at a time; returns every command it caused.
+pub fn type_text(app: &mut App, text: &str) -> Vec<Cmd> {
+    text.chars()
+        .flat_map(|c| press(app, KeyCode::Char(c)))
+        .collect()
+}
+
+/// The requests among `cmds`, with their ids.
+pub fn sent(cmds: &[Cmd]) -> Vec<(RequestId, Request)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Cmd::Send(id, r) => Some((*id, r.clone())),
+            Cmd::Quit => None,
+        })
+        .collect()
+}
+
+/// The only request among `cmds`.
+pub fn only_request(cmds: &[Cmd]) -> (RequestId, Request) {
+    let mut all = sent(cmds);
+    assert_eq!(all.len(), 1, "expected one request: {cmds:?}");
+    all.remove(0)
+}
+
+/// The daemon answers request `id`.
+pub fn answer(app: &mut App, id: RequestId, result: Result<Response, WireError>) -> Vec<Cmd> {
+    update(app, Msg::Conn(ConnEvent::Response { id, result }))
 }
 
 /// 2026-11-23 12:00:00 UTC, shown in UTC.
@@ -104,7 +172,7 @@ pub fn snapshot() -> Snapshot {
                 model: "iris".into(),
                 datalake: "demo".into(),
                 last_dispatch: Some(at("2026-11-23T11:59:00Z")),
-                next_dispatch: Some(at("2026-11-23T12:00:00Z")),
+                next_dispatch: Some(at("2026-11-23T12:01:00Z")),
                 running: None,
                 overlap: "skip".into(),
                 missed: "skip".into(),

@@ -45,6 +45,87 @@ pub fn instant(at: WireTime, now: &Zoned) -> String {
     }
 }
 
+/// An instant in full, in `tz`: `2026-11-23 14:00:00 -03:00`.
+pub fn full_instant(at: WireTime, tz: &jiff::tz::TimeZone) -> String {
+    at.to_timestamp()
+        .to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
+}
+
+/// A count with thin groups of thousands: `1,234,567`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `text` cut to `width` characters with `…` marking the cut. A path keeps
+/// its end (the file name says more than the first folders), anything else
+/// its start.
+pub fn fit(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    if len <= width || width == 0 {
+        return text.to_string();
+    }
+    if text.starts_with('/') {
+        let tail: String = text.chars().skip(len - (width - 1)).collect();
+        format!("…{tail}")
+    } else {
+        let head: String = text.chars().take(width - 1).collect();
+        format!("{head}…")
+    }
+}
+
+/// Splits `text` into at most `max_lines` lines of at most `width`
+/// characters, at spaces where it can; a cut-off end is marked with `…`.
+pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let mut word = word;
+        loop {
+            let used = current.chars().count();
+            let sep = usize::from(used > 0);
+            let len = word.chars().count();
+            if used + sep + len <= width {
+                if sep == 1 {
+                    current.push(' ');
+                }
+                current.push_str(word);
+                break;
+            }
+            if used == 0 {
+                // A word longer than the line: cut it.
+                let cut: String = word.chars().take(width).collect();
+                word = &word[cut.len()..];
+                lines.push(cut);
+            } else {
+                lines.push(std::mem::take(&mut current));
+            }
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    if lines.len() > max_lines {
+        lines.truncate(max_lines);
+        let last = &mut lines[max_lines - 1];
+        let keep: String = last.chars().take(width.saturating_sub(1)).collect();
+        *last = format!("{keep}…");
+    }
+    lines
+}
+
 pub fn latency(ms: Option<f64>) -> String {
     match ms {
         None => "-".to_string(),
@@ -77,6 +158,36 @@ mod tests {
             "0s",
             "a clock skew never shows a negative uptime"
         );
+    }
+
+    #[test]
+    fn fit_keeps_the_end_of_paths_and_the_start_of_the_rest() {
+        assert_eq!(fit("short", 10), "short");
+        assert_eq!(fit("/tmp/demo/state/events.db", 12), "…e/events.db");
+        assert_eq!(fit("db.example.com:5432 (tls)", 12), "db.example.…");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_cuts_long_words_and_marks_the_cut() {
+        assert_eq!(wrap("", 10, 2), Vec::<String>::new());
+        assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
+        assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
+        assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
+    }
+
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn full_instants_carry_their_offset() {
+        let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(-3));
+        let t = WireTime::from("2026-11-23T17:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(full_instant(t, &tz), "2026-11-23 14:00:00 -03:00");
     }
 
     #[test]

@@ -16,9 +16,23 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 /// Two lines; three while not connected, so the reason fits at 80 columns.
 pub fn height(app: &App) -> u16 {
-    match app.connection {
+    match app.shared.connection {
         Connection::Connected | Connection::Connecting { before: None } => 2,
         _ => 3,
+    }
+}
+
+/// Whether the header shows something that moves every second: the
+/// reconnect countdown, or an uptime under an hour (shown to the second).
+pub fn ticks(app: &App) -> bool {
+    match &app.shared.connection {
+        Connection::Disconnected { .. } => true,
+        Connection::Connecting { .. } => false,
+        Connection::Connected => {
+            app.shared.data.as_ref().is_some_and(|d| {
+                app.shared.now.as_millisecond() - d.status.started_at.0 < 3_600_000
+            })
+        }
     }
 }
 
@@ -38,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &The
 
 fn daemon_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::styled(" mld", theme.title())];
-    let Some(data) = &app.data else {
+    let Some(data) = &app.shared.data else {
         spans.push(Span::raw(" · no data yet"));
         return Line::from(spans);
     };
@@ -48,7 +62,7 @@ fn daemon_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
         theme.title(),
     ));
     // Uptime only means something while we can see the daemon.
-    let uptime = match app.connection {
+    let uptime = match app.shared.connection {
         Connection::Connected => format!(
             "up {}",
             format::duration(format::seconds_since(status.started_at, now))
@@ -70,7 +84,7 @@ fn daemon_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
 }
 
 fn who(app: &App) -> Line<'static> {
-    match &app.welcome {
+    match &app.shared.welcome {
         // Admin implies the other roles; saying so once keeps the line short.
         Some(w) if w.roles.admin => Line::from(format!(" {} [admin] ", w.user)),
         Some(w) => Line::from(format!(" {} [{}] ", w.user, w.roles)),
@@ -79,8 +93,8 @@ fn who(app: &App) -> Line<'static> {
 }
 
 fn connection_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
-    let socket = app.socket.display().to_string();
-    match &app.connection {
+    let socket = app.shared.socket.display().to_string();
+    match &app.shared.connection {
         Connection::Connected => Line::from(vec![
             Span::styled(" ● connected", theme.good()),
             Span::styled(format!(" to {socket}"), theme.dim()),

@@ -1,47 +1,58 @@
-//! The `?` overlay: every key the console knows, drawn over the screen.
+//! The `?` overlay: the console's keys and every key of the current
+//! screen, drawn over it. Admin-only keys say so (and, for someone who is
+//! not an admin, that the daemon will refuse them).
 
 use super::theme::Theme;
+use crate::app::App;
+use crate::screens::KeyHelp;
+use crate::widgets::centred;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-/// The keys, as (key, what it does). Kept in one list so the overlay and its
-/// test cannot drift apart.
-pub const KEYS: &[(&str, &str)] = &[
-    ("q, Ctrl-C", "quit"),
-    ("?", "show or hide this help"),
-    ("Esc", "close this help"),
-    ("1 2 3 4", "Monitor, Dispatches, Showroom, Models"),
-    ("Tab", "next screen"),
-    ("Shift-Tab", "previous screen"),
-    ("↑ ↓, j k", "select a job (Monitor)"),
-    ("Home End, g G", "first, last job (Monitor)"),
-    ("↑ ↓, Enter", "select, open a dispatch (Dispatches)"),
-    ("Esc", "back to the list (Dispatches)"),
+/// The console's own keys, on every screen.
+pub const KEYS: &[KeyHelp] = &[
+    KeyHelp::new("q, Ctrl-C", "quit"),
+    KeyHelp::new("?", "show or hide this help"),
+    KeyHelp::new("1 2 3 4", "Monitor, Dispatches, Showroom, Models"),
+    KeyHelp::new("Tab, Shift-Tab", "next, previous screen"),
 ];
 
-pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let height = KEYS.len() as u16 + 5;
-    let [popup] = Layout::horizontal([Constraint::Length(62)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(popup);
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {key:<14}"), theme.key()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let admin = app.shared.is_admin();
+    let screen = super::screen_keys(app.tab);
+    let mut lines: Vec<Line> = Vec::new();
+    let section = |title: String, keys: &[KeyHelp], lines: &mut Vec<Line>| {
+        lines.push(Line::styled(title, theme.title()));
+        for k in keys {
+            let mut spans = vec![
+                Span::styled(format!("  {:<15}", k.keys), theme.key()),
+                Span::raw(k.does),
+            ];
+            if k.admin {
+                spans.push(Span::styled(
+                    if admin {
+                        " (admin)"
+                    } else {
+                        " (admin only: refused)"
+                    },
+                    theme.dim(),
+                ));
+            }
+            lines.push(Line::from(spans));
+        }
+    };
+    section(" Everywhere".into(), KEYS, &mut lines);
+    if !screen.is_empty() {
+        lines.push(Line::from(""));
+        section(format!(" {}", app.tab.title()), screen, &mut lines);
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(
         " The console reconnects by itself when the daemon restarts.",
     ));
+    let popup = centred(area, 72, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)

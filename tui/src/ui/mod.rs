@@ -2,19 +2,16 @@
 //!
 //! Receives the model and "now" (a [`Zoned`]: the instant and the time zone
 //! to show times in) — render functions never read the clock, so the same
-//! model always draws the same screen. Emits nothing but cells. One module
-//! per part of the screen: [`header`], [`tabs`], [`monitor`], [`dispatches`], [`placeholder`],
-//! [`footer`], [`help`].
+//! model always draws the same screen. Emits nothing but cells. The parts
+//! around the screens live here: [`header`], [`tabs`], [`footer`] (the keys,
+//! or the status line), [`help`]; each screen draws itself (`screens::*::render`).
 
-mod dispatches;
 mod footer;
-mod format;
-mod header;
+pub mod format;
+pub mod header;
 mod help;
-mod monitor;
-mod placeholder;
 mod tabs;
-mod theme;
+pub mod theme;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -22,6 +19,7 @@ pub(crate) mod fixtures;
 mod tests;
 
 use crate::app::{App, Tab};
+use crate::screens::{KeyHelp, dispatches, models, monitor, showroom};
 use jiff::Zoned;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -30,7 +28,7 @@ pub use theme::Theme;
 
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, app: &App, now: &Zoned) {
-    let theme = Theme::new(app.color);
+    let theme = Theme::new(app.shared.color);
     let [header_area, tabs_area, body, footer_area] = Layout::vertical([
         Constraint::Length(header::height(app)),
         Constraint::Length(1),
@@ -40,14 +38,26 @@ pub fn render(frame: &mut Frame, app: &App, now: &Zoned) {
     .areas(frame.area());
     header::render(frame, header_area, app, now, &theme);
     tabs::render(frame, tabs_area, app.tab, &theme);
+    let shared = &app.shared;
     match app.tab {
-        Tab::Monitor => monitor::render(frame, body, app, now, &theme),
-        Tab::Dispatches => dispatches::render(frame, body, app, now, &theme),
-        tab => placeholder::render(frame, body, tab, &theme),
+        Tab::Monitor => monitor::render(frame, body, &app.monitor, shared, now, &theme),
+        Tab::Dispatches => dispatches::render(frame, body, &app.dispatches, shared, now, &theme),
+        Tab::Showroom => showroom::render(frame, body, &app.showroom, shared, now, &theme),
+        Tab::Models => models::render(frame, body, &app.models, shared, now, &theme),
     }
-    footer::render(frame, footer_area, app.tab, &theme);
+    footer::render(frame, footer_area, app, &theme);
     if app.help {
-        help::render(frame, frame.area(), &theme);
+        help::render(frame, frame.area(), app, &theme);
+    }
+}
+
+/// The keys of a screen.
+pub fn screen_keys(tab: Tab) -> &'static [KeyHelp] {
+    match tab {
+        Tab::Monitor => monitor::KEYS,
+        Tab::Dispatches => dispatches::KEYS,
+        Tab::Showroom => showroom::KEYS,
+        Tab::Models => models::KEYS,
     }
 }
 

@@ -1,185 +1,323 @@
-//! Every screen at 80×24, drawn on a `TestBackend` and compared as text.
+//! Every screen, form and dialog drawn on a `TestBackend` and compared as
+//! text: at 80×24 and 160×48, and its colours at 80×24. Each is also drawn
+//! under `NO_COLOR`, which must give the same characters and no colour at
+//! all. Clock times are filtered out of the snapshots (the fixtures' clock
+//! is fixed anyway; the filters keep a time-format change from rewriting
+//! every snapshot — `format`'s own tests pin the formats).
 
-use super::fixtures::{self, connected};
+use super::fixtures::{
+    self, answer, connected, connected_as, fresh, only_request, operator, press, type_text,
+};
 use super::render;
-use crate::app::{App, Cmd, Msg, update};
+use crate::app::{App, Msg, update};
 use crate::conn::ConnEvent;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use insta::assert_snapshot;
+use crossterm::event::KeyCode;
+use mld_shared::protocol::{ErrorKind, Response, Update, WireError};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use std::fmt::Write;
 use std::time::Duration;
 
-fn draw(app: &App) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+fn buffer(app: &App, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
         .draw(|frame| render(frame, app, &fixtures::now()))
         .unwrap();
-    terminal.backend().to_string()
+    terminal.backend().buffer().clone()
 }
 
-fn press(app: &mut App, code: KeyCode) -> Vec<Cmd> {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+fn text(buffer: &Buffer) -> String {
+    let width = buffer.area.width as usize;
+    let mut out = String::new();
+    for row in buffer.content.chunks(width) {
+        let mut line = String::new();
+        let mut skip = 0;
+        for cell in row {
+            // A wide character covers the next cell.
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let symbol = cell.symbol();
+            skip = unicode_width(symbol).saturating_sub(1);
+            line.push_str(symbol);
+        }
+        writeln!(out, "{}", line.trim_end()).unwrap();
+    }
+    out
+}
+
+fn unicode_width(s: &str) -> usize {
+    ratatui::text::Span::raw(s).width()
+}
+
+/// The styled runs of a buffer: `row col-col fg modifiers "text"`, for
+/// every run that is not plain.
+fn styles(buffer: &Buffer) -> String {
+    let width = buffer.area.width as usize;
+    let mut out = String::new();
+    for (y, row) in buffer.content.chunks(width).enumerate() {
+        let mut x = 0;
+        while x < row.len() {
+            let style = (row[x].fg, row[x].bg, row[x].modifier);
+            let start = x;
+            let mut run = String::new();
+            while x < row.len() && (row[x].fg, row[x].bg, row[x].modifier) == style {
+                run.push_str(row[x].symbol());
+                x += 1;
+            }
+            if style != (Color::Reset, Color::Reset, Modifier::empty()) {
+                let mut what = Vec::new();
+                if style.0 != Color::Reset {
+                    what.push(format!("fg={:?}", style.0));
+                }
+                if style.1 != Color::Reset {
+                    what.push(format!("bg={:?}", style.1));
+                }
+                if !style.2.is_empty() {
+                    what.push(format!("{:?}", style.2));
+                }
+                writeln!(
+                    out,
+                    "{y:>2} {start:>3}-{:<3} {} {:?}",
+                    x - 1,
+                    what.join(" "),
+                    run.trim_end()
+                )
+                .unwrap();
+            }
+        }
+    }
+    out
+}
+
+fn has_colour(buffer: &Buffer) -> bool {
+    buffer
+        .content
+        .iter()
+        .any(|c| c.fg != Color::Reset || c.bg != Color::Reset)
+}
+
+/// Draws `app` at both sizes, with and without colour; checks that
+/// `NO_COLOR` changes nothing but colour; snapshots the text and colours.
+/// Returns the 80×24 text for the test's own assertions.
+fn check(name: &str, app: &App) -> String {
+    let mut plain = app.clone();
+    plain.shared.color = false;
+    let mut coloured = app.clone();
+    coloured.shared.color = true;
+    let mut report = String::new();
+    let mut small = String::new();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let no_colour = buffer(&plain, w, h);
+        let colour = buffer(&coloured, w, h);
+        assert!(
+            !has_colour(&no_colour),
+            "{name} {w}x{h}: NO_COLOR drew colour"
+        );
+        assert_eq!(
+            text(&no_colour),
+            text(&colour),
+            "{name} {w}x{h}: colour changed the characters"
+        );
+        let t = text(&no_colour);
+        writeln!(report, "── {w}x{h} ──\n{t}").unwrap();
+        if w == 80 {
+            small = t;
+            writeln!(report, "── 80x24 colours ──\n{}", styles(&colour)).unwrap();
+        }
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?", "[instant]");
+    settings.add_filter(r"\b\d{2}:\d{2}:\d{2}\b", "[hh:mm:ss]");
+    settings.add_filter(r"\b\d{2}-\d{2} \d{2}:\d{2}\b", "[mm-dd hh:mm]");
+    settings.set_snapshot_suffix(name);
+    settings.bind(|| insta::assert_snapshot!(report));
+    small
+}
+
+fn assert_has(screen: &str, words: &[&str]) {
+    for word in words {
+        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
+    }
 }
 
 #[test]
 fn monitor() {
-    let app = connected();
-    let screen = draw(&app);
-    // The parts the snapshot must keep, stated so a careless accept fails here.
-    for word in [
-        "up 2h 03m",
-        "alice [admin]",
-        "● connected",
-        "online",
-        "offline",
-        "error",
-    ] {
-        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
-    }
-    assert_snapshot!(screen);
+    let screen = check("monitor", &connected());
+    assert_has(
+        &screen,
+        &[
+            "up 2h 03m",
+            "alice [admin]",
+            "● connected",
+            "online",
+            "offline",
+            "error",
+            "in 1m 00s",
+            "d pause",
+        ],
+    );
 }
 
 #[test]
 fn monitor_with_a_disabled_job_selected() {
     let mut app = connected();
     press(&mut app, KeyCode::Down);
-    let screen = draw(&app);
-    assert!(screen.contains("disabled by bob"), "{screen}");
-    assert_snapshot!(screen);
+    let screen = check("monitor_disabled_job", &app);
+    assert_has(&screen, &["disabled by bob", "warehouse maintenance"]);
 }
 
 #[test]
 fn monitor_with_an_invalid_job_selected() {
     let mut app = connected();
     press(&mut app, KeyCode::End);
-    let screen = draw(&app);
-    assert!(screen.contains("invalid: schedule"), "{screen}");
-    assert_snapshot!(screen);
+    let screen = check("monitor_invalid_job", &app);
+    assert_has(&screen, &["invalid: schedule"]);
 }
 
-fn answer(app: &mut App, response: mld_shared::protocol::Response) {
-    let id = mld_shared::ids::RequestId(1);
+#[test]
+fn monitor_for_someone_not_admin_marks_the_admin_keys() {
+    let app = connected_as(operator());
+    let screen = check("monitor_not_admin", &app);
+    assert_has(&screen, &["olivia [dispatch]", "d e r admin only"]);
+}
+
+#[test]
+fn monitor_live_a_running_job_and_a_server_that_went_offline() {
+    let mut app = connected();
+    let mut health = fixtures::snapshot().health;
+    for i in 1..=6 {
+        health[0].checked_at = Some(mld_shared::time::WireTime(
+            fixtures::now().timestamp().as_millisecond() - 60_000 + i * 5_000,
+        ));
+        health[0].latency_ms = Some(i as f64 * 0.3);
+        if i == 6 {
+            health[0].state = mld_shared::protocol::HealthState::Offline;
+            health[0].latency_ms = None;
+            health[0].message = Some("no answer within 2s".into());
+        }
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Health(health.clone()))),
+        );
+    }
+    let mut running = fixtures::dispatches()[0].clone();
+    running.rows_collected = 12_345;
+    running.rows_predicted = 12_000;
     update(
-        app,
-        Msg::Conn(ConnEvent::Response {
-            id,
-            result: Ok(response),
-        }),
+        &mut app,
+        Msg::Conn(ConnEvent::Update(Update::Dispatch(Box::new(
+            running.clone(),
+        )))),
     );
+    let mut jobs = fixtures::snapshot().jobs;
+    jobs[0].running = Some(running.id);
+    update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+    let screen = check("monitor_live", &app);
+    assert_has(
+        &screen,
+        &[
+            "▶ 12,345 rows",
+            "running dispatch 14",
+            "since",
+            "online: no answer",
+            "▃▂▄▅▇█×",
+        ],
+    );
+}
+
+#[test]
+fn monitor_pause_form_with_errors_next_to_their_fields() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('d'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "tomorrow");
+    press(&mut app, KeyCode::Enter);
+    let screen = check("monitor_pause_form", &app);
+    assert_has(
+        &screen,
+        &["Pause score-iris", "✗ say why", "✗ \"tomorrow\" is neither"],
+    );
+}
+
+#[test]
+fn monitor_pause_confirmation() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('d'));
+    type_text(&mut app, "warehouse maintenance");
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "2h");
+    press(&mut app, KeyCode::Enter);
+    let screen = check("monitor_pause_confirm", &app);
+    assert_has(&screen, &["y/Enter pause", "n/Esc cancel", "(in 2h 00m)"]);
+}
+
+#[test]
+fn monitor_status_line_after_a_refusal() {
+    let mut app = connected_as(operator());
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('r')));
+    answer(
+        &mut app,
+        id,
+        Err(WireError::new(
+            ErrorKind::PermissionDenied,
+            "permission denied: run needs admin",
+        )),
+    );
+    let screen = check("monitor_refused", &app);
+    assert_has(&screen, &["✗ permission denied: run needs admin"]);
+}
+
+#[test]
+fn monitor_filtered() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "churn");
+    let screen = check("monitor_filtered", &app);
+    assert_has(&screen, &["Jobs · 1 of 3", "/churn▏"]);
 }
 
 #[test]
 fn dispatches() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('2'));
-    answer(
-        &mut app,
-        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
-    );
     press(&mut app, KeyCode::Down);
-    let screen = draw(&app);
-    for word in [
-        "running",
-        "failed",
-        "succeeded",
-        "failed at inserted: datalake demo",
-    ] {
-        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
-    }
-    assert_snapshot!(screen);
+    let screen = check("dispatches", &app);
+    assert_has(
+        &screen,
+        &[
+            "running",
+            "failed",
+            "succeeded",
+            "failed at inserted: datalake demo",
+        ],
+    );
 }
 
 #[test]
 fn a_dispatch_opened_shows_its_events_and_classes() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('2'));
-    answer(
-        &mut app,
-        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
-    );
     press(&mut app, KeyCode::End);
-    let cmds = press(&mut app, KeyCode::Enter);
-    assert_eq!(
-        cmds,
-        vec![Cmd::Send(mld_shared::protocol::Request::Dispatch {
-            id: mld_shared::ids::DispatchId(12)
-        })]
-    );
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
     answer(
         &mut app,
-        mld_shared::protocol::Response::Dispatch(Box::new(fixtures::dispatch_detail())),
+        id,
+        Ok(Response::Dispatch(Box::new(fixtures::dispatch_detail()))),
     );
-    let screen = draw(&app);
-    for word in [
-        "Dispatch 12",
-        "collected",
-        "inserted",
-        "setosa",
-        "151: petal_length is NULL",
-    ] {
-        assert!(screen.contains(word), "{word:?} missing:\n{screen}");
-    }
-    assert_snapshot!(screen);
-    press(&mut app, KeyCode::Esc);
-    assert!(app.dispatch_detail.is_none());
-}
-
-#[test]
-fn a_new_dispatch_appears_on_top_and_keeps_the_selection() {
-    let mut app = connected();
-    answer(
-        &mut app,
-        mld_shared::protocol::Response::Dispatches(fixtures::dispatches()),
-    );
-    press(&mut app, KeyCode::Char('2'));
-    press(&mut app, KeyCode::Down);
-    assert_eq!(app.dispatches[app.selected_dispatch].id.0, 13);
-    let mut newer = fixtures::dispatches()[0].clone();
-    newer.id = mld_shared::ids::DispatchId(15);
-    update(
-        &mut app,
-        Msg::Conn(ConnEvent::Update(mld_shared::protocol::Update::Dispatch(
-            Box::new(newer),
-        ))),
-    );
-    assert_eq!(app.dispatches[0].id.0, 15);
-    assert_eq!(
-        app.dispatches[app.selected_dispatch].id.0, 13,
-        "selection follows its dispatch"
-    );
-    // A change of a listed dispatch replaces it in place.
-    let mut done = fixtures::dispatches()[0].clone();
-    done.status = mld_shared::protocol::DispatchStatus::Succeeded;
-    update(
-        &mut app,
-        Msg::Conn(ConnEvent::Update(mld_shared::protocol::Update::Dispatch(
-            Box::new(done),
-        ))),
-    );
-    assert_eq!(app.dispatches.len(), 4);
-    assert_eq!(
-        app.dispatches[1].status,
-        mld_shared::protocol::DispatchStatus::Succeeded
-    );
-}
-
-#[test]
-fn a_snapshot_asks_for_the_dispatch_window() {
-    let mut app = App::new("/run/mld/mld.sock".into(), false);
-    let cmds = update(
-        &mut app,
-        Msg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
-    );
-    let taken = fixtures::snapshot().taken_at;
-    assert_eq!(
-        cmds,
-        vec![Cmd::Send(mld_shared::protocol::Request::Dispatches {
-            from: mld_shared::time::WireTime(taken.0 - crate::app::DISPATCH_WINDOW_MS),
-            to: mld_shared::time::WireTime(taken.0 + crate::app::DISPATCH_WINDOW_MS),
-            job: None,
-            limit: 500,
-        })]
+    let screen = check("dispatch_opened", &app);
+    assert_has(
+        &screen,
+        &[
+            "Dispatch 12",
+            "collected",
+            "inserted",
+            "setosa",
+            "151: petal_length is NULL",
+        ],
     );
 }
 
@@ -187,25 +325,46 @@ fn a_snapshot_asks_for_the_dispatch_window() {
 fn showroom() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('3'));
-    assert_snapshot!(draw(&app));
+    check("showroom", &app);
 }
 
 #[test]
 fn models() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));
-    assert_snapshot!(draw(&app));
+    check("models", &app);
 }
 
 #[test]
-fn help_overlay() {
+fn help_lists_the_keys_of_the_screen_shown() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('?'));
-    let screen = draw(&app);
-    for (key, _) in super::help::KEYS {
-        assert!(screen.contains(key), "{key:?} missing from help:\n{screen}");
+    let screen = check("help_monitor", &app);
+    for k in super::help::KEYS
+        .iter()
+        .chain(crate::screens::monitor::KEYS)
+    {
+        assert!(
+            screen.contains(k.keys),
+            "{:?} missing from help:\n{screen}",
+            k.keys
+        );
     }
-    assert_snapshot!(screen);
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('?'));
+    let screen = check("help_dispatches", &app);
+    for k in crate::screens::dispatches::KEYS {
+        assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
+    }
+}
+
+#[test]
+fn help_for_someone_not_admin_says_the_daemon_refuses() {
+    let mut app = connected_as(operator());
+    press(&mut app, KeyCode::Char('?'));
+    let screen = text(&buffer(&app, 80, 24));
+    assert!(screen.contains("(admin only: refused)"), "{screen}");
 }
 
 #[test]
@@ -220,22 +379,16 @@ fn disconnected_keeps_last_data_and_counts_down() {
             retry_at,
         }),
     );
-    let screen = draw(&app);
-    assert!(
-        screen.contains("✗ disconnected, reconnecting in 3s"),
-        "{screen}"
+    let screen = check("disconnected", &app);
+    assert_has(
+        &screen,
+        &["✗ disconnected, reconnecting in 3s", "up ?", "(last known)"],
     );
-    assert!(
-        screen.contains("up ?"),
-        "no uptime for a daemon we cannot see:\n{screen}"
-    );
-    assert!(screen.contains("(last known)"), "{screen}");
-    assert_snapshot!(screen);
 }
 
 #[test]
 fn never_connected() {
-    let mut app = App::new("/run/mld/mld.sock".into(), false);
+    let mut app = fresh();
     update(&mut app, Msg::Conn(ConnEvent::Connecting));
     let retry_at = fixtures::now().timestamp() + Duration::from_secs(5);
     update(
@@ -245,44 +398,27 @@ fn never_connected() {
             retry_at,
         }),
     );
-    assert_snapshot!(draw(&app));
+    check("never_connected", &app);
 }
 
 #[test]
 fn connecting_first_time() {
-    let app = App::new("/run/mld/mld.sock".into(), false);
-    assert_snapshot!(draw(&app));
-}
-
-#[test]
-fn colour_is_only_used_when_allowed() {
-    use ratatui::style::Color;
-    let colours = |color: bool| {
-        let mut app = connected();
-        app.color = color;
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        terminal
-            .draw(|frame| render(frame, &app, &fixtures::now()))
-            .unwrap();
-        let buffer = terminal.backend().buffer().clone();
-        buffer
-            .content
-            .iter()
-            .filter(|c| c.fg != Color::Reset || c.bg != Color::Reset)
-            .count()
-    };
-    assert_eq!(colours(false), 0, "NO_COLOR: no cell has a colour");
-    assert!(colours(true) > 0);
+    check("connecting", &fresh());
 }
 
 #[test]
 fn fits_a_small_terminal_without_panicking() {
     let mut app = connected();
-    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('d'));
+    for tab in ['1', '2', '3', '4'] {
+        let mut app = connected();
+        press(&mut app, KeyCode::Char(tab));
+        press(&mut app, KeyCode::Char('?'));
+        for (w, h) in [(20, 5), (1, 1), (80, 10), (200, 60)] {
+            buffer(&app, w, h);
+        }
+    }
     for (w, h) in [(20, 5), (1, 1), (80, 10), (200, 60)] {
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-        terminal
-            .draw(|frame| render(frame, &app, &fixtures::now()))
-            .unwrap();
+        buffer(&app, w, h);
     }
 }

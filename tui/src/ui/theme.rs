@@ -49,6 +49,23 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
 
+    /// A change worth a look (a watched server that went offline):
+    /// reversed, so it stands out without colour too.
+    pub fn changed(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    /// A key this user may not use.
+    pub fn unavailable(&self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::CROSSED_OUT)
+        } else {
+            Style::new()
+        }
+    }
+
     pub fn good(&self) -> Style {
         self.fg(Color::Green)
     }

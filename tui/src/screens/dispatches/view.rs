@@ -1,9 +1,10 @@
-//! The Dispatches screen: the dispatches of the last 24 hours, newest first,
-//! live; Enter opens one with its events and its class distribution.
+//! Draws the Dispatches screen: the window's list (or the opened dispatch:
+//! its summary, events and class distribution).
 
-use super::format;
-use super::theme::Theme;
-use crate::app::App;
+use super::{Dispatches, Open};
+use crate::screens::Shared;
+use crate::ui::format;
+use crate::ui::theme::Theme;
 use jiff::Zoned;
 use mld_shared::protocol::{DispatchDetail, DispatchStatus, DispatchSummary};
 use ratatui::Frame;
@@ -12,10 +13,29 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &Theme) {
-    match &app.dispatch_detail {
-        Some(detail) => render_detail(frame, area, detail, now, theme),
-        None => render_list(frame, area, app, now, theme),
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    m: &Dispatches,
+    shared: &Shared,
+    now: &Zoned,
+    theme: &Theme,
+) {
+    match &m.open {
+        Some(Open {
+            detail: Some(detail),
+            ..
+        }) => render_detail(frame, area, detail, now, theme),
+        Some(Open { id, detail: None }) => frame.render_widget(
+            Paragraph::new(vec![Line::from(""), Line::from(" Asking the daemon…")]).block(
+                Block::bordered().title(Span::styled(
+                    format!(" Dispatch {id} · Esc back "),
+                    theme.title(),
+                )),
+            ),
+            area,
+        ),
+        None => render_list(frame, area, m, shared, now, theme),
     }
 }
 
@@ -46,17 +66,36 @@ fn format_ms(ms: i64) -> String {
     }
 }
 
-fn render_list(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &Theme) {
-    let title = format!(" Dispatches · last 24 h · {} ", app.dispatches.len());
-    if app.dispatches.is_empty() {
-        let text = if app.data.is_some() {
+fn render_list(
+    frame: &mut Frame,
+    area: Rect,
+    m: &Dispatches,
+    shared: &Shared,
+    now: &Zoned,
+    theme: &Theme,
+) {
+    let visible = m.visible();
+    let count = if m.filter.is_active() {
+        format!("{} of {}", visible.len(), m.list.len())
+    } else {
+        m.list.len().to_string()
+    };
+    let title = m.filter.title(
+        format!(
+            " Dispatches · last {} · {count} ",
+            format::duration(m.window.as_secs())
+        ),
+        theme,
+    );
+    if m.list.is_empty() {
+        let text = if shared.data.is_some() {
             " No dispatch in the last 24 hours. Jobs run on their schedule; `mldctl run JOB` starts one now."
         } else {
             " Waiting for the daemon…"
         };
         frame.render_widget(
             Paragraph::new(vec![Line::from(""), Line::from(text)])
-                .block(Block::bordered().title(Span::styled(title, theme.title()))),
+                .block(Block::bordered().title(title)),
             area,
         );
         return;
@@ -65,8 +104,7 @@ fn render_list(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &Th
         "ID", "JOB", "STATUS", "CREATED", "TOOK", "READ", "WRITTEN", "UNSC.",
     ])
     .style(theme.title());
-    let rows: Vec<Row> = app
-        .dispatches
+    let rows: Vec<Row> = visible
         .iter()
         .map(|d| {
             Row::new(vec![
@@ -99,12 +137,12 @@ fn render_list(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &Th
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .block(Block::bordered().title(Span::styled(title, theme.title())))
+        .block(Block::bordered().title(title))
         .row_highlight_style(theme.selected_row())
         .highlight_symbol("> ");
-    let mut state = TableState::default().with_selected(Some(app.selected_dispatch));
+    let mut state = TableState::default().with_selected(Some(m.selected));
     frame.render_stateful_widget(table, table_area, &mut state);
-    if let Some(d) = app.dispatches.get(app.selected_dispatch) {
+    if let Some(d) = visible.get(m.selected) {
         let line1 = format!(
             " #{} {} · {} by {} · model {} v{}",
             d.id,
