@@ -209,6 +209,13 @@ async fn train_commit_activate_then_predict_like_the_registry() {
         panic!()
     };
     assert_eq!(info.experiment.as_deref(), Some(experiment.as_str()));
+    // The latest runs list it, as it finished.
+    let Response::TrainingRuns(runs) = c.ask(Request::TrainingRuns { limit: 5 }).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0], *info);
     assert_eq!(
         run_row(&d, run).await,
         ("succeeded".into(), Some(experiment.clone()), None)
@@ -385,6 +392,37 @@ async fn training_requests_are_validated_field_by_field_over_the_wire() {
         ],
     );
     bad.test_split = 1.0;
+    // Checked first, the same problems come back one per field, structured.
+    let Response::TrainingProblems(problems) =
+        c.ask(Request::CheckTraining(bad.clone())).await.unwrap()
+    else {
+        panic!()
+    };
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    for field in [
+        "dataset",
+        "hyperparameters.n_trees",
+        "hyperparameters.max_features",
+        "hyperparameters.max_depth",
+        "hyperparameters.colour",
+        "test_split",
+    ] {
+        assert!(fields.contains(&field), "{field} missing from {problems:?}");
+    }
+    let depth = problems
+        .iter()
+        .find(|p| p.field == "hyperparameters.max_depth")
+        .unwrap();
+    assert_eq!(depth.message, "expected an integer, got \"deep\"");
+    let Response::TrainingProblems(none) = c
+        .ask(Request::CheckTraining(spec("iris", "decision_tree", &[])))
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(none, vec![], "a good request has no problem");
+
     let err = c.ask(Request::Train(bad)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidRequest);
     let m = &err.message;
@@ -561,6 +599,15 @@ async fn a_training_run_can_be_cancelled() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The latest runs show it running, with its live stage (not the log's).
+    let Response::TrainingRuns(runs) = c.ask(Request::TrainingRuns { limit: 5 }).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (runs[0].run, runs[0].status, runs[0].stage.as_str()),
+        (run, TrainingStatus::Running, "fitting")
+    );
     let asked = Instant::now();
     let Response::Training(info) = c.ask(Request::CancelTraining { run }).await.unwrap() else {
         panic!()

@@ -198,6 +198,21 @@ pub enum Request {
         row: u32,
         set: Vec<(String, FeatureValue)>,
     },
+    /// The page of a dispatch's predictions that ends just before
+    /// `before_key` (the last page when `None`), in key order: paging back.
+    DispatchPredictionsBefore {
+        id: DispatchId,
+        before_key: Option<String>,
+        filter: Option<String>,
+        limit: u32,
+    },
+    /// The latest training runs, newest first (running ones among them).
+    TrainingRuns {
+        limit: u32,
+    },
+    /// Checks a training request as `Train` would, starting nothing:
+    /// answered with every problem, each naming its field.
+    CheckTraining(TrainSpec),
     /// Admin: re-read the daemon's configuration file and apply it; answered
     /// with what changed, or an error saying why the file was refused (the
     /// running configuration is kept).
@@ -243,6 +258,9 @@ impl Request {
             Request::Showrooms => "showrooms",
             Request::OpenShowroom { .. } => "showroom",
             Request::ShowroomPredict { .. } => "showroom-predict",
+            Request::DispatchPredictionsBefore { .. } => "predictions",
+            Request::TrainingRuns { .. } => "training-runs",
+            Request::CheckTraining(_) => "check-training",
             Request::Reload => "reload",
             Request::RetryDispatch { .. } => "retry",
         }
@@ -298,6 +316,9 @@ pub enum Response {
     Showrooms(Vec<ShowroomInfo>),
     Showroom(Box<ShowroomView>),
     ShowroomPrediction(Box<ShowroomPrediction>),
+    TrainingRuns(Vec<TrainingInfo>),
+    /// What is wrong with a training request; empty when `Train` would take it.
+    TrainingProblems(Vec<FieldProblem>),
     /// What a reload changed (empty: nothing).
     Reloaded(ReloadInfo),
     /// The write-back of this dispatch is being done again; it shows as
@@ -305,6 +326,15 @@ pub enum Response {
     Retrying {
         id: DispatchId,
     },
+}
+
+/// One thing wrong with a request, and the field it is about
+/// (`dataset`, `model`, `test_split`, `seed`, `hyperparameters.NAME`, or
+/// `request` for the whole).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 /// What a configuration reload did.

@@ -192,6 +192,20 @@ fn every_request() -> Vec<Request> {
             row: 3,
             set: vec![("petal_length".into(), FeatureValue::Number(5.0))],
         },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: Some("0042".into()),
+            filter: Some("4".into()),
+            limit: 50,
+        },
+        Request::DispatchPredictionsBefore {
+            id: DispatchId(3),
+            before_key: None,
+            filter: None,
+            limit: 50,
+        },
+        Request::TrainingRuns { limit: 20 },
+        Request::CheckTraining(train_spec()),
         Request::Reload,
         Request::RetryDispatch { id: DispatchId(7) },
     ];
@@ -227,6 +241,9 @@ fn every_request() -> Vec<Request> {
             | Request::Showrooms
             | Request::OpenShowroom { .. }
             | Request::ShowroomPredict { .. }
+            | Request::DispatchPredictionsBefore { .. }
+            | Request::TrainingRuns { .. }
+            | Request::CheckTraining(_)
             | Request::Reload
             | Request::RetryDispatch { .. } => {}
         }
@@ -476,6 +493,12 @@ fn every_response() -> Vec<Response> {
             },
         ]),
         Response::Showroom(Box::new(showroom_view())),
+        Response::TrainingRuns(vec![training_info()]),
+        Response::TrainingProblems(vec![FieldProblem {
+            field: "hyperparameters.max_depth".into(),
+            message: "expected an integer, got \"deep\"".into(),
+        }]),
+        Response::TrainingProblems(vec![]),
         Response::Reloaded(ReloadInfo {
             file: "/etc/mld/mld.toml".into(),
             changes: vec![
@@ -531,6 +554,8 @@ fn every_response() -> Vec<Response> {
             | Response::Showrooms(_)
             | Response::Showroom(_)
             | Response::ShowroomPrediction(_)
+            | Response::TrainingRuns(_)
+            | Response::TrainingProblems(_)
             | Response::Reloaded(_)
             | Response::Retrying { .. } => {}
         }

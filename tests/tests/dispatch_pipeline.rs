@@ -175,6 +175,37 @@ async fn full_dispatch(backend: Backend) {
         }
     }
     assert_eq!(paged.iter().collect::<Vec<_>>(), want_keys);
+
+    // And back from the last page: each page ends just before the one after it.
+    let mut back: Vec<String> = Vec::new();
+    let mut before = None;
+    let mut first = true;
+    loop {
+        let page = match c
+            .request(Request::DispatchPredictionsBefore {
+                id,
+                before_key: before.clone(),
+                filter: Some("1".into()),
+                limit: 7,
+            })
+            .await
+        {
+            Ok(Response::Predictions(p)) => p,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(page.total, want_keys.len() as u64);
+        if page.rows.is_empty() {
+            break;
+        }
+        // The last page has nothing after it; any other has its successor.
+        assert_eq!(page.next_after.is_some(), !first, "{:?}", page.next_after);
+        first = false;
+        before = Some(page.rows[0].row_key.clone());
+        let mut keys: Vec<String> = page.rows.into_iter().map(|p| p.row_key).collect();
+        keys.extend(back);
+        back = keys;
+    }
+    assert_eq!(back.iter().collect::<Vec<_>>(), want_keys);
     daemon.stop().await;
 }
 

@@ -376,14 +376,7 @@ pub fn predictions(
     filter: Option<&str>,
     limit: u32,
 ) -> rusqlite::Result<Vec<StoredPrediction>> {
-    let pattern = filter.map(|f| {
-        format!(
-            "%{}%",
-            f.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = filter.map(like_pattern);
     // Only the conditions in use: `(?2 IS NULL OR row_key > ?2)` would hide the
     // key range from SQLite's planner, and every page would scan the dispatch's
     // keys from the first (quadratic in a write-back of millions of rows).
@@ -409,19 +402,58 @@ pub fn predictions(
     .collect()
 }
 
+/// The page of a dispatch's predictions just before `before_key` (the last
+/// page when `None`), in key order, optionally only keys containing `filter`.
+pub fn predictions_before(
+    c: &Connection,
+    id: DispatchId,
+    before_key: Option<&str>,
+    filter: Option<&str>,
+    limit: u32,
+) -> rusqlite::Result<Vec<StoredPrediction>> {
+    let pattern = filter.map(like_pattern);
+    // Read backwards along the (dispatch, key) index, then put in key order.
+    let mut sql = String::from(
+        "SELECT row_key, label, score, created_at FROM predictions WHERE dispatch_id = ?1",
+    );
+    if before_key.is_some() {
+        sql.push_str(" AND row_key < ?2");
+    }
+    if pattern.is_some() {
+        sql.push_str(" AND row_key LIKE ?3 ESCAPE '\\'");
+    }
+    sql.push_str(" ORDER BY row_key DESC LIMIT ?4");
+    let mut s = c.prepare_cached(&sql)?;
+    let mut rows = s
+        .query_map(params![id.0, before_key, pattern, limit], |r| {
+            Ok(StoredPrediction {
+                row_key: r.get(0)?,
+                label: r.get(1)?,
+                score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
+                created_at: time::get(r, 3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// `%text%` for LIKE, with the wildcards in `text` taken literally.
+fn like_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 pub fn count_predictions(
     c: &Connection,
     id: DispatchId,
     filter: Option<&str>,
 ) -> rusqlite::Result<u64> {
-    let pattern = filter.map(|f| {
-        format!(
-            "%{}%",
-            f.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern = filter.map(like_pattern);
     c.query_row(
         "SELECT count(*) FROM predictions WHERE dispatch_id = ?1 AND (?2 IS NULL OR row_key LIKE ?2 ESCAPE '\\')",
         params![id.0, pattern],

@@ -27,6 +27,9 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::Dispatches { .. }
         | Request::Dispatch { .. }
         | Request::DispatchPredictions { .. }
+        | Request::DispatchPredictionsBefore { .. }
+        | Request::TrainingRuns { .. }
+        | Request::CheckTraining(_)
         | Request::Models
         | Request::Catalog
         | Request::TrainingRun { .. }
@@ -109,7 +112,13 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             after_key,
             filter,
             limit,
-        } => predictions(ctx, id, after_key, filter, limit).await,
+        } => predictions(ctx, id, Page::After(after_key), filter, limit).await,
+        Request::DispatchPredictionsBefore {
+            id,
+            before_key,
+            filter,
+            limit,
+        } => predictions(ctx, id, Page::Before(before_key), filter, limit).await,
         Request::CancelDispatch { id } => cancel(ctx, peer, id),
         Request::Reload => reload(ctx, peer).await,
         Request::RetryDispatch { id } => retry(ctx, peer, id).await,
@@ -123,7 +132,9 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
         | Request::DeleteExperiment { .. }
         | Request::CommitExperiment { .. }
         | Request::ActivateModel { .. }
-        | Request::ImportOnnx { .. } => super::models::handle(ctx, peer, request).await,
+        | Request::ImportOnnx { .. }
+        | Request::TrainingRuns { .. }
+        | Request::CheckTraining(_) => super::models::handle(ctx, peer, request).await,
         Request::Predict { .. }
         | Request::Showrooms
         | Request::OpenShowroom { .. }
@@ -350,32 +361,47 @@ async fn dispatch(ctx: &Context, id: DispatchId) -> Answer {
 async fn predictions(
     ctx: &Context,
     id: DispatchId,
-    after_key: Option<String>,
+    page: Page,
     filter: Option<String>,
     limit: u32,
 ) -> Answer {
     let limit = limit.clamp(1, 10_000);
-    let page = ctx
+    // Paging forward, a short page is the last; the page before a key has
+    // rows after it (that key); the page before nothing is the last.
+    let more_after = match &page {
+        Page::After(_) => None,
+        Page::Before(key) => Some(key.is_some()),
+    };
+    let answer = ctx
         .eventlog
         .read(move |c| {
             if store::get(c, id)?.is_none() {
                 return Ok(None);
             }
             let total = store::count_predictions(c, id, filter.as_deref())?;
-            let rows = store::predictions(c, id, after_key.as_deref(), filter.as_deref(), limit)?;
+            let rows = match &page {
+                Page::After(key) => {
+                    store::predictions(c, id, key.as_deref(), filter.as_deref(), limit)?
+                }
+                Page::Before(key) => {
+                    store::predictions_before(c, id, key.as_deref(), filter.as_deref(), limit)?
+                }
+            };
             Ok(Some((total, rows)))
         })
         .await
         .map_err(internal)?;
-    let Some((total, rows)) = page else {
+    let Some((total, rows)) = answer else {
         return Err(WireError::new(
             ErrorKind::NotFound,
             format!("no dispatch {id}"),
         ));
     };
-    let next_after = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|r| r.row_key.clone()))
-        .flatten();
+    let next_after = if more_after.unwrap_or(rows.len() as u32 == limit) {
+        rows.last().map(|r| r.row_key.clone())
+    } else {
+        None
+    };
     Ok(Response::Predictions(PredictionPage {
         total,
         rows: rows
@@ -388,6 +414,13 @@ async fn predictions(
             .collect(),
         next_after,
     }))
+}
+
+/// Which page of predictions: after a key (from the first), or before one
+/// (from the last).
+enum Page {
+    After(Option<String>),
+    Before(Option<String>),
 }
 
 fn cancel(ctx: &Context, peer: &Peer, id: DispatchId) -> Answer {

@@ -40,6 +40,8 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             labels,
             onnx,
         } => import_onnx(ctx, peer, name, features, labels, onnx).await,
+        Request::TrainingRuns { limit } => training_runs(ctx, limit).await,
+        Request::CheckTraining(spec) => check_training(ctx, spec).await,
         other => Err(WireError::new(
             ErrorKind::Internal,
             format!("{} is not a model request", other.name()),
@@ -90,6 +92,33 @@ async fn train(ctx: &Context, peer: &Peer, spec: TrainSpec) -> Answer {
         .await
         .map_err(runner_error)?;
     Ok(Response::TrainingStarted { run: record.run })
+}
+
+/// Every problem `Train` would refuse `spec` for, each with its field.
+async fn check_training(ctx: &Context, spec: TrainSpec) -> Answer {
+    let catalog = load_catalog(ctx).await?;
+    let problems = match train_request(&catalog, &spec) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field,
+                message: e.message,
+            })
+            .collect(),
+    };
+    Ok(Response::TrainingProblems(problems))
+}
+
+async fn training_runs(ctx: &Context, limit: u32) -> Answer {
+    let runs = ctx
+        .training
+        .recent(limit.clamp(1, 1000))
+        .await
+        .map_err(runner_error)?;
+    Ok(Response::TrainingRuns(
+        runs.iter().map(training_info).collect(),
+    ))
 }
 
 async fn training_run(ctx: &Context, run: u64) -> Answer {

@@ -303,34 +303,45 @@ impl TrainingRunner {
             .read(move |c| store::get(c, run))
             .await?
             .ok_or(RunnerError::UnknownRun(run))?;
-        let status = found.status;
-        // A request written by another version may not parse; show what can be shown.
-        let request = serde_json::from_str(&found.request_json).unwrap_or(TrainRequest {
-            dataset: String::new(),
-            model: String::new(),
-            hyperparameters: BTreeMap::new(),
-            test_split: 0.0,
-            seed: 0,
-        });
-        Ok(RunRecord {
-            run,
-            request,
-            requested_by: found.requested_by,
-            status,
-            stage: if status == RunStatus::Succeeded {
-                Stage::Done
-            } else {
-                Stage::Loading
-            },
-            fraction: if status == RunStatus::Succeeded {
-                1.0
-            } else {
-                0.0
-            },
-            experiment: found.experiment,
-            error: found.error,
-            started_at: found.started_at,
-            finished_at: found.finished_at,
-        })
+        Ok(record_of(run, found))
+    }
+
+    /// The latest `limit` runs, newest first: this daemon's from memory
+    /// (with their live progress), older ones from the event log.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, RunnerError> {
+        let stored = self.eventlog.read(move |c| store::recent(c, limit)).await?;
+        let live = self.lock();
+        Ok(stored
+            .into_iter()
+            .map(|(run, r)| {
+                live.get(&run)
+                    .map_or_else(|| record_of(run, r), |l| l.record.clone())
+            })
+            .collect())
+    }
+}
+
+/// A run as the event log has it (progress is only known while it runs).
+fn record_of(run: u64, found: store::StoredRun) -> RunRecord {
+    // A request written by another version may not parse; show what can be shown.
+    let request = serde_json::from_str(&found.request_json).unwrap_or(TrainRequest {
+        dataset: String::new(),
+        model: String::new(),
+        hyperparameters: BTreeMap::new(),
+        test_split: 0.0,
+        seed: 0,
+    });
+    let done = found.status == RunStatus::Succeeded;
+    RunRecord {
+        run,
+        request,
+        requested_by: found.requested_by,
+        status: found.status,
+        stage: if done { Stage::Done } else { Stage::Loading },
+        fraction: if done { 1.0 } else { 0.0 },
+        experiment: found.experiment,
+        error: found.error,
+        started_at: found.started_at,
+        finished_at: found.finished_at,
     }
 }

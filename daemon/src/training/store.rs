@@ -72,29 +72,43 @@ pub fn mark_interrupted(
     Ok(ids.into_iter().map(|r| r as u64).collect())
 }
 
+const COLUMNS: &str = "SELECT id, requested_by, request_json, status, experiment, error, started_at, finished_at FROM training_runs";
+
+fn stored_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, StoredRun)> {
+    let status: String = r.get(3)?;
+    Ok((
+        r.get::<_, i64>(0)? as u64,
+        StoredRun {
+            requested_by: r.get(1)?,
+            request_json: r.get(2)?,
+            status: RunStatus::parse(&status).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    format!("{status:?} is not a training status").into(),
+                )
+            })?,
+            experiment: r.get(4)?,
+            error: r.get(5)?,
+            started_at: time::get(r, 6)?,
+            finished_at: time::get_opt(r, 7)?,
+        },
+    ))
+}
+
 pub fn get(c: &Connection, run: u64) -> rusqlite::Result<Option<StoredRun>> {
     c.query_row(
-        "SELECT requested_by, request_json, status, experiment, error, started_at, finished_at
-         FROM training_runs WHERE id = ?1",
+        &format!("{COLUMNS} WHERE id = ?1"),
         [run as i64],
-        |r| {
-            let status: String = r.get(2)?;
-            Ok(StoredRun {
-                requested_by: r.get(0)?,
-                request_json: r.get(1)?,
-                status: RunStatus::parse(&status).ok_or_else(|| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        format!("{status:?} is not a training status").into(),
-                    )
-                })?,
-                experiment: r.get(3)?,
-                error: r.get(4)?,
-                started_at: time::get(r, 5)?,
-                finished_at: time::get_opt(r, 6)?,
-            })
-        },
+        stored_run,
     )
     .optional()
+    .map(|r| r.map(|(_, run)| run))
+}
+
+/// The latest `limit` runs, newest first, with their numbers.
+pub fn recent(c: &Connection, limit: u32) -> rusqlite::Result<Vec<(u64, StoredRun)>> {
+    c.prepare_cached(&format!("{COLUMNS} ORDER BY id DESC LIMIT ?1"))?
+        .query_map([limit], stored_run)?
+        .collect()
 }
