@@ -79,6 +79,7 @@ pub async fn run(
     let run_id = eventlog
         .record_start(std::process::id(), mld_shared::VERSION, &config.file)
         .await?;
+    tracing::info!(path = %log_path.display(), run = run_id, "event log open");
     if let Some(fault) = fault::armed() {
         tracing::warn!(fault = %fault, "a test fault point is armed: this daemon kills itself there");
     }

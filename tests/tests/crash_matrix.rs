@@ -31,6 +31,9 @@ const ROWS: usize = 600;
 const BATCH: usize = 100;
 /// A slot every 2 seconds.
 const EVERY_MS: i64 = 2000;
+/// How long an armed fault may take to fire (a slot, a start, a dispatch):
+/// generous, for loaded machines; it only bounds a failing test.
+const FAULT_WITHIN: Duration = Duration::from_secs(120);
 
 /// A datalake with the rows, the results table, the model and a daemon
 /// configuration whose one job runs every two seconds (run-once catch-up).
@@ -98,7 +101,8 @@ impl Setup {
     /// Waits for the socket; `None` when the process died first (a fault
     /// point can fire while the daemon settles or catches up at start).
     async fn connect(&self, life: &mut Life) -> Option<Client> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: a loaded CI machine can take long to start a debug build.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if std::os::unix::net::UnixStream::connect(&self.socket).is_ok()
                 && let Ok(c) = Client::connect(&self.socket).await
@@ -258,7 +262,7 @@ async fn dispatches(c: &mut Client) -> Vec<mld_shared::protocol::DispatchSummary
 }
 
 async fn wait_all_finished(c: &mut Client, life: &Life) {
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let open: Vec<_> = dispatches(c)
             .await
@@ -544,9 +548,7 @@ async fn matrix(backend: Backend) {
     ];
     for (i, (fault, expect)) in points.iter().enumerate() {
         let setup = Setup::new(backend, &format!("crash{i}"));
-        setup
-            .spawn(Some(fault))
-            .killed_by_fault(Duration::from_secs(30));
+        setup.spawn(Some(fault)).killed_by_fault(FAULT_WITHIN);
         let state = setup.settle_and_check().await;
         let d = state.get(1);
         let why = format!("{backend:?} killed at {fault}: {d:#?}");
@@ -590,10 +592,10 @@ async fn matrix(backend: Backend) {
     let setup = Setup::new(backend, "crash-twice");
     setup
         .spawn(Some("dispatch.page-written@2"))
-        .killed_by_fault(Duration::from_secs(30));
+        .killed_by_fault(FAULT_WITHIN);
     setup
         .spawn(Some("resume.counted"))
-        .killed_by_fault(Duration::from_secs(30));
+        .killed_by_fault(FAULT_WITHIN);
     let state = setup.settle_and_check().await;
     let d = state.get(1);
     assert_eq!(d.status, "succeeded", "{d:#?}");
@@ -682,10 +684,10 @@ async fn random_kills(backend: Backend, seed: u64) {
         let runs = 1 + rng.below(4);
         let deadline = Duration::from_millis(300 + rng.below(3000));
         let mut life = setup.spawn(armed.then_some(fault.as_str()));
-        let started = Instant::now();
         let Some(mut c) = setup.connect(&mut life).await else {
             continue; // killed while starting (settling or catching up)
         };
+        let started = Instant::now();
         let mut asked = 0;
         while life.exited().is_none() && started.elapsed() < deadline {
             if asked < runs {
