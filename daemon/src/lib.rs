@@ -26,6 +26,15 @@ use std::sync::Arc;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+/// The text of a caught panic (`panic!("...")` payloads are `&str` or `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
 #[derive(Debug, Error)]
 pub enum DaemonError {
     #[error(transparent)]
@@ -188,6 +197,7 @@ pub async fn run(
     };
     let jobs_publisher = tokio::spawn(publish_jobs(ctx.clone(), shutdown.child_token()));
     let retention = tokio::spawn(prune_predictions(ctx.clone(), shutdown.child_token()));
+    let denial_counts = tokio::spawn(flush_denials(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
 
     let handle = Handle {
@@ -218,6 +228,8 @@ pub async fn run(
     }
     monitor.abort();
     retention.abort();
+    denial_counts.abort();
+    ctx.denials.flush().await;
     jobs_publisher.abort();
     forwarder.abort();
     eventlog.record_stop(run_id, "shutdown").await?;
@@ -240,6 +252,16 @@ async fn publish_jobs(ctx: Arc<Context>, shutdown: CancellationToken) {
         ctx.publish(mld_shared::protocol::Update::Status(
             server::convert::status(&ctx),
         ));
+    }
+}
+
+/// Writes the counts of refused requests into their rows once a window.
+async fn flush_denials(ctx: Arc<Context>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(access::denials::WINDOW) => ctx.denials.flush().await,
+        }
     }
 }
 

@@ -86,6 +86,8 @@ fn init_logging(level: &str) {
 }
 
 fn run(config: config::Config) -> anyhow::Result<()> {
+    let open_files = mld::server::raise_open_files_limit();
+    tracing::debug!(open_files, "open file limit");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -177,6 +177,7 @@ fn daemon_changes(old: &Config, new: &Config) -> Vec<String> {
             debug_differs(&old.dispatches, &new.dispatches),
         ),
         ("showroom", debug_differs(&old.showroom, &new.showroom)),
+        ("limits", debug_differs(&old.limits, &new.limits)),
     ];
     for (name, changed) in sections {
         if changed {

@@ -507,10 +507,14 @@ pub(crate) mod tests {
         assert_eq!(r, Request::Dispatch { id: DispatchId(14) });
         press(&mut app, KeyCode::Char('2'));
         press(&mut app, KeyCode::End);
-        let (dispatches_id, r) = only_request(&press(&mut app, KeyCode::Enter));
+        let (dispatches_id, r) = sent(&press(&mut app, KeyCode::Enter))[0].clone();
         assert_eq!(r, Request::Dispatch { id: DispatchId(12) });
         assert_ne!(monitor_id, dispatches_id);
-        assert_eq!(app.pending.len(), 2);
+        assert_eq!(
+            app.pending.len(),
+            3,
+            "and the first page of its predictions"
+        );
 
         // The answers come back in the other order, both of the same kind.
         let mut running = fixtures::dispatch_detail();
@@ -529,7 +533,7 @@ pub(crate) mod tests {
         assert_eq!(open.detail.as_ref().unwrap().summary.id, DispatchId(12));
         assert!(app.monitor.running.contains_key(&DispatchId(14)));
         assert!(!app.monitor.running.contains_key(&DispatchId(12)));
-        assert!(app.pending.is_empty());
+        assert_eq!(app.pending.len(), 1, "the page is still awaited");
         // An answer nobody awaits changes nothing.
         let before = app.clone();
         answer(&mut app, RequestId(999), Ok(Response::Pong));

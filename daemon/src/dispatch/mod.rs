@@ -405,7 +405,36 @@ impl DispatchService {
             .await;
             limit.release(permit);
             if let Err(e) = result {
-                tracing::error!(dispatch = %id, error = %e, "dispatch thread panicked");
+                // The pipeline catches its own panics; this one came after it
+                // had recorded its end, or from outside it. Never leave the
+                // dispatch `running` until the next restart.
+                let message = match e.try_into_panic() {
+                    Ok(payload) => format!("panicked: {}", crate::panic_message(payload.as_ref())),
+                    Err(e) => format!("the dispatch thread failed: {e}"),
+                };
+                tracing::error!(dispatch = %id, error = %message, "dispatch thread panicked");
+                let recorded = log
+                    .write(move |tx| {
+                        let Some(rec) = store::get(tx, id)? else {
+                            return Ok(());
+                        };
+                        if !rec.status.is_finished() {
+                            store::finish(
+                                tx,
+                                id,
+                                DispatchStatus::Failed,
+                                Some(Step::Predicted),
+                                Some(&message),
+                                &rec.counts,
+                                jiff::Timestamp::now(),
+                            )?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(dispatch = %id, error = %e, "could not record a panicked dispatch");
+                }
             }
             running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
             if let Ok(Some(rec)) = log.read(move |c| store::get(c, id)).await {

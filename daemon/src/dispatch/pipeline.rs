@@ -67,8 +67,10 @@ impl From<EventLogError> for Stop {
 /// Observes progress (for subscribers): called after each batch and each step.
 pub type Progress<'a> = &'a (dyn Fn(Step, &Counts) + Sync);
 
-/// Runs the dispatch. Blocking. Never panics on bad data; every failure ends
-/// as an `Outcome` and a `finished` event.
+/// Runs the dispatch. Blocking. Every failure ends as an `Outcome` and a
+/// `finished` event — a panic too (a bug in a model, a driver, or a
+/// callback): it fails the dispatch with the panic's message, at `predicted`
+/// if it came before the predictions were stored, else at `inserted`.
 pub fn execute(
     plan: &Plan,
     log: &EventLog,
@@ -78,7 +80,15 @@ pub fn execute(
 ) -> Outcome {
     let mut counts = Counts::default();
     let id = plan.id;
-    let result = (|| -> Result<(), Stop> {
+    let stored = std::sync::atomic::AtomicBool::new(false);
+    let tracked = |step: Step, c: &Counts| {
+        if step == Step::Stored {
+            stored.store(true, Ordering::Relaxed);
+        }
+        progress(step, c)
+    };
+    let progress: Progress<'_> = &tracked;
+    let run = std::panic::AssertUnwindSafe(|| -> Result<(), Stop> {
         log.write_blocking(move |tx| store::start(tx, id, jiff::Timestamp::now()))
             .map_err(|e| Stop::Failed(Step::Started, format!("event log: {e}")))?;
         fault::point("dispatch.started");
@@ -95,7 +105,17 @@ pub fn execute(
             None,
         )?;
         Ok(())
-    })();
+    });
+    let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+        let message = crate::panic_message(payload.as_ref());
+        tracing::error!(dispatch = %id, panic = %message, "the dispatch panicked; it is marked failed");
+        let step = if stored.load(Ordering::Relaxed) {
+            Step::Inserted
+        } else {
+            Step::Predicted
+        };
+        Err(Stop::Failed(step, format!("panicked: {message}")))
+    });
     finish(id, log, result, counts, progress)
 }
 
@@ -195,7 +215,7 @@ pub fn resume(
     } else {
         "on retry"
     };
-    let result = (|| -> Result<(), Stop> {
+    let run = std::panic::AssertUnwindSafe(|| -> Result<(), Stop> {
         let settled = Counts {
             inserted: counts.stored,
             ..counts
@@ -266,7 +286,13 @@ pub fn resume(
             &mut counts,
             Some(note),
         )
-    })();
+    });
+    // A panic (a driver's, say) fails the write-back; it can be retried.
+    let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+        let message = crate::panic_message(payload.as_ref());
+        tracing::error!(dispatch = %id, panic = %message, "the write-back panicked; it is marked failed");
+        Err(Stop::Failed(Step::Inserted, format!("panicked: {message}")))
+    });
     finish(id, log, result, counts, progress)
 }
 

@@ -172,6 +172,12 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
     ALTER TABLE showroom_predictions ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX showroom_predictions_by_time ON showroom_predictions(at);
 "#,
+    // v6: refusals are kept as one row per uid and minute with a count, so a
+    // flood of denied requests costs one write a minute, not one each.
+    r#"
+    ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
+"#,
 ];
 
 /// The schema version this daemon writes.
@@ -191,6 +197,7 @@ mod tests {
         "07a817fb525300c1e04568df65185deef1b5f51e42a6c2f88ace1856aafdd2fd",
         "1b0c10966c34770f80f48823cbcb7e9a3c4039733727a070f7fb10fc4f604610",
         "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
+        "1d0f663967d4ed36ff2950e5f16e251f394cc5ebf9ff7fa0caec3cb914bbdc4d",
     ];
 
     #[test]

@@ -192,14 +192,16 @@ impl SchedulerHandle {
     }
 
     /// The job's slot decisions with slot time at or after `since`, oldest
-    /// first. A job no longer configured still shows what it had.
+    /// first, at most `limit`. A job no longer configured still shows what
+    /// it had.
     pub async fn slots(
         &self,
         job: &JobName,
         since: Timestamp,
+        limit: usize,
     ) -> Result<Vec<SlotRecord>, SchedulerError> {
         let (name, store) = (job.clone(), self.store.clone());
-        let slots = tokio::task::spawn_blocking(move || store.slots_since(&name, since))
+        let slots = tokio::task::spawn_blocking(move || store.slots_since(&name, since, limit))
             .await
             .map_err(|e| StoreError::Join(e.to_string()))??;
         self.known(job, slots.is_empty())?;

@@ -340,7 +340,7 @@ impl Owner {
             blocking(move || {
                 Ok::<_, StoreError>((
                     store.dispatched_slots(&name, since)?,
-                    store.slots_since(&name, since)?,
+                    store.slots_since(&name, since, usize::MAX)?,
                 ))
             })
             .await??

@@ -68,8 +68,13 @@ pub trait SchedulerStore: Send + Sync + 'static {
     fn abandoned_queued(&self, job: &JobName) -> Result<Vec<Timestamp>, StoreError>;
     /// Commits the batch in one transaction.
     fn apply(&self, batch: StoreBatch) -> Result<(), StoreError>;
-    /// The job's slot decisions with `slot >= since`, oldest first.
-    fn slots_since(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, StoreError>;
+    /// The job's slot decisions with `slot >= since`, oldest first, at most `limit`.
+    fn slots_since(
+        &self,
+        job: &JobName,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SlotRecord>, StoreError>;
     /// The job's state changes, oldest first.
     fn history(&self, job: &JobName) -> Result<Vec<StateChange>, StoreError>;
     /// The dispatches that serve a slot of the job after `after`, with the
@@ -304,12 +309,14 @@ pub fn slots_since(
     c: &Connection,
     job: &JobName,
     since: Timestamp,
+    limit: usize,
 ) -> rusqlite::Result<Vec<SlotRecord>> {
     let mut stmt = c.prepare_cached(
         "SELECT slot_ms, decided_at_ms, decision, dispatch_id, detail, slot_count, last_slot_ms
-         FROM slot_decisions WHERE job = ?1 AND slot_ms >= ?2 ORDER BY slot_ms",
+         FROM slot_decisions WHERE job = ?1 AND slot_ms >= ?2 ORDER BY slot_ms LIMIT ?3",
     )?;
-    stmt.query_map(params![job.0, Millis(since)], |r| {
+    let limit = limit.min(i64::MAX as usize) as i64;
+    stmt.query_map(params![job.0, Millis(since), limit], |r| {
         Ok(SlotRecord {
             job: job.clone(),
             slot: time::get(r, 0)?,
@@ -367,10 +374,15 @@ impl SchedulerStore for EventLogStore {
             .map_err(err("record decisions"))
     }
 
-    fn slots_since(&self, job: &JobName, since: Timestamp) -> Result<Vec<SlotRecord>, StoreError> {
+    fn slots_since(
+        &self,
+        job: &JobName,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<SlotRecord>, StoreError> {
         let job = job.clone();
         self.log
-            .read_blocking(move |c| slots_since(c, &job, since))
+            .read_blocking(move |c| slots_since(c, &job, since, limit))
             .map_err(err("read slot decisions"))
     }
 
@@ -488,11 +500,13 @@ mod tests {
         assert_eq!(store.load_job(&JobName("other".into())).unwrap(), None);
         assert_eq!(store.history(&job).unwrap(), vec![change]);
         assert_eq!(
-            store.slots_since(&job, ts("2026-11-22T00:00:00Z")).unwrap(),
+            store
+                .slots_since(&job, ts("2026-11-22T00:00:00Z"), usize::MAX)
+                .unwrap(),
             slots
         );
         assert_eq!(
-            store.slots_since(&job, slots[8].slot).unwrap(),
+            store.slots_since(&job, slots[8].slot, usize::MAX).unwrap(),
             slots[8..].to_vec()
         );
         assert_eq!(store.abandoned_queued(&job).unwrap(), vec![slots[2].slot]);
@@ -511,6 +525,9 @@ mod tests {
             store.abandoned_queued(&job).unwrap(),
             Vec::<Timestamp>::new()
         );
-        assert_eq!(store.slots_since(&job, done.slot).unwrap()[0], done);
+        assert_eq!(
+            store.slots_since(&job, done.slot, usize::MAX).unwrap()[0],
+            done
+        );
     }
 }

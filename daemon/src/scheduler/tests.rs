@@ -205,7 +205,7 @@ impl Daemon {
     async fn ledger(&self, job: &str) -> Vec<(Timestamp, SlotDecision)> {
         let slots = self
             .handle
-            .slots(&name(job), Timestamp::UNIX_EPOCH)
+            .slots(&name(job), Timestamp::UNIX_EPOCH, usize::MAX)
             .await
             .unwrap();
         slots.into_iter().map(|r| (r.slot, r.decision)).collect()
@@ -703,7 +703,7 @@ async fn a_long_outage_of_a_per_second_job_is_bounded_in_the_ledger() {
     let d = boot(&path, "2026-11-23T03:00:00Z", vec![spec], options(5), 50).await;
     let ledger = d
         .handle
-        .slots(&name("tick"), ts("2026-11-23T02:00:01Z"))
+        .slots(&name("tick"), ts("2026-11-23T02:00:01Z"), usize::MAX)
         .await
         .unwrap();
     let tail: Vec<_> = ledger
@@ -1044,7 +1044,9 @@ async fn an_invalid_job_is_reported_and_the_others_keep_running() {
     assert_eq!(jobs, vec![name("good"), name("good")]);
     assert!(d.ledger("bad").await.is_empty());
     assert!(matches!(
-        d.handle.slots(&name("nope"), Timestamp::UNIX_EPOCH).await,
+        d.handle
+            .slots(&name("nope"), Timestamp::UNIX_EPOCH, 10)
+            .await,
         Err(SchedulerError::UnknownJob(_))
     ));
     d.stop().await;

@@ -213,7 +213,23 @@ impl TrainingRunner {
                 (self.observer)(&record);
             }
         };
-        let outcome = train_experiment(&catalog, &self.registry, &request, &mut progress, &cancel);
+        // A panic (in linfa, or in an observer) fails this run, not the daemon.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            train_experiment(&catalog, &self.registry, &request, &mut progress, &cancel)
+        }));
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(payload) => {
+                let message = crate::panic_message(payload.as_ref());
+                tracing::error!(run, panic = %message, "the training run panicked; it is marked failed");
+                return self.finish(
+                    run,
+                    RunStatus::Failed,
+                    None,
+                    Some(format!("training panicked: {message}")),
+                );
+            }
+        };
         let (status, experiment, error) = match outcome {
             Ok((id, _)) => (RunStatus::Succeeded, Some(id.0), None),
             Err(TrainingError::Cancelled) => (

@@ -76,7 +76,7 @@ pub fn window(
 
 /// `90s`, `30m`, `2h`, `1d`, `1w`, `1h 30m`, `1h30m`: whole numbers with a
 /// unit each. Days are 24 hours (a window, not a calendar day).
-fn length(text: &str) -> Option<SignedDuration> {
+pub fn length(text: &str) -> Option<SignedDuration> {
     let mut total: i64 = 0;
     let mut rest = text.trim();
     if rest.is_empty() {

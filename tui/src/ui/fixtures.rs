@@ -322,3 +322,19 @@ pub fn dispatch_detail() -> DispatchDetail {
         summary,
     }
 }
+
+/// The first page (100 rows) of dispatch 12's 150 predictions.
+pub fn prediction_page() -> mld_shared::protocol::PredictionPage {
+    const LABELS: [&str; 3] = ["setosa", "versicolor", "virginica"];
+    mld_shared::protocol::PredictionPage {
+        total: 150,
+        rows: (1..=100)
+            .map(|k| mld_shared::protocol::PredictionInfo {
+                row_key: format!("{k:03}"),
+                label: LABELS[(k / 50) as usize].into(),
+                score: 0.5 + (k % 50) as f64 / 100.0,
+            })
+            .collect(),
+        next_after: Some("100".into()),
+    }
+}

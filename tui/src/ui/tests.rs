@@ -252,7 +252,7 @@ fn monitor_pause_confirmation() {
     type_text(&mut app, "2h");
     press(&mut app, KeyCode::Enter);
     let screen = check("monitor_pause_confirm", &app);
-    assert_has(&screen, &["y/Enter pause", "n/Esc cancel", "(in 2h 00m)"]);
+    assert_has(&screen, &["y/Enter pause", "n/Esc back", "(in 2h 00m)"]);
 }
 
 #[test]
@@ -302,11 +302,16 @@ fn a_dispatch_opened_shows_its_events_and_classes() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('2'));
     press(&mut app, KeyCode::End);
-    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    let asked = fixtures::sent(&press(&mut app, KeyCode::Enter));
     answer(
         &mut app,
-        id,
+        asked[0].0,
         Ok(Response::Dispatch(Box::new(fixtures::dispatch_detail()))),
+    );
+    answer(
+        &mut app,
+        asked[1].0,
+        Ok(Response::Predictions(fixtures::prediction_page())),
     );
     let screen = check("dispatch_opened", &app);
     assert_has(
@@ -318,6 +323,71 @@ fn a_dispatch_opened_shows_its_events_and_classes() {
             "setosa",
             "151: petal_length is NULL",
         ],
+    );
+}
+
+#[test]
+fn dispatches_window_form_with_an_error() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('w'));
+    press(&mut app, KeyCode::Tab);
+    type_text(&mut app, "x");
+    press(&mut app, KeyCode::Enter);
+    let screen = check("dispatches_window_form", &app);
+    assert_has(
+        &screen,
+        &["Dispatch window", "From: 1d", "✗ \"nowx\" is not now"],
+    );
+}
+
+#[test]
+fn dispatches_cancel_confirmation() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('c'));
+    let screen = check("dispatches_cancel", &app);
+    assert_has(&screen, &["Cancel dispatch 14", "y/Enter cancel it"]);
+}
+
+#[test]
+fn dispatches_empty_window() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::Char('w'));
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(&mut app, id, Ok(Response::Dispatches(vec![])));
+    let screen = check("dispatches_empty", &app);
+    assert_has(&screen, &["No dispatch in the last 1d"]);
+}
+
+#[test]
+fn a_running_dispatch_opened_shows_its_progress_and_a_search() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    let mut running = fixtures::dispatch_detail();
+    running.summary = fixtures::dispatches()[0].clone();
+    running.summary.rows_collected = 38;
+    running.events.truncate(3);
+    running.class_counts.truncate(2);
+    running.unscorable.clear();
+    let asked = fixtures::sent(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        asked[0].0,
+        Ok(Response::Dispatch(Box::new(running))),
+    );
+    answer(
+        &mut app,
+        asked[1].0,
+        Ok(Response::Predictions(fixtures::prediction_page())),
+    );
+    press(&mut app, KeyCode::Char('/'));
+    type_text(&mut app, "04");
+    let screen = check("dispatch_running", &app);
+    assert_has(
+        &screen,
+        &["reading 38 of ~152 rows", "25%", "/04▏", "running"],
     );
 }
 

@@ -1,5 +1,5 @@
 //! A yes/no question over the screen: what will happen, in a few lines,
-//! and the two keys. `y` or Enter says yes; `n` or Esc says no.
+//! and the two keys. `y` or Enter says yes; `n` or Esc goes back.
 
 use crate::ui::Theme;
 use crossterm::event::{KeyCode, KeyEvent};
@@ -69,7 +69,7 @@ pub fn render(frame: &mut Frame, area: Rect, confirm: &Confirm, theme: &Theme) {
         Span::styled("y/Enter", theme.key()),
         Span::raw(format!(" {}   ", confirm.yes)),
         Span::styled("n/Esc", theme.key()),
-        Span::raw(" cancel"),
+        Span::raw(" back"),
     ]));
     frame.render_widget(Clear, popup);
     frame.render_widget(

@@ -34,6 +34,10 @@ impl Filter {
         *self = Filter::default();
     }
 
+    pub fn text(&self) -> &str {
+        &self.input.value
+    }
+
     pub fn is_active(&self) -> bool {
         !self.input.value.is_empty()
     }

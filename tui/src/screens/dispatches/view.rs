@@ -1,17 +1,20 @@
-//! Draws the Dispatches screen: the window's list (or the opened dispatch:
-//! its summary, events and class distribution).
+//! Draws the Dispatches screen: the window's list with a gauge for running
+//! dispatches and a chart of rows scored and time taken across the window;
+//! or the opened dispatch: its summary (the pinned model version and hash),
+//! a page of predictions, the class distribution and the events.
 
-use super::{Dispatches, Open};
+use super::{Dispatches, Modal, Open, progress};
 use crate::screens::Shared;
 use crate::ui::format;
 use crate::ui::theme::Theme;
+use crate::widgets::{confirm, form};
 use jiff::Zoned;
-use mld_shared::protocol::{DispatchDetail, DispatchStatus, DispatchSummary};
+use mld_shared::protocol::{DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, TableState};
 
 pub fn render(
     frame: &mut Frame,
@@ -22,20 +25,13 @@ pub fn render(
     theme: &Theme,
 ) {
     match &m.open {
-        Some(Open {
-            detail: Some(detail),
-            ..
-        }) => render_detail(frame, area, detail, now, theme),
-        Some(Open { id, detail: None }) => frame.render_widget(
-            Paragraph::new(vec![Line::from(""), Line::from(" Asking the daemon…")]).block(
-                Block::bordered().title(Span::styled(
-                    format!(" Dispatch {id} · Esc back "),
-                    theme.title(),
-                )),
-            ),
-            area,
-        ),
+        Some(open) => render_open(frame, area, m, open, now, theme),
         None => render_list(frame, area, m, shared, now, theme),
+    }
+    match &m.modal {
+        Some(Modal::Window(f)) => form::render(frame, area, f, theme),
+        Some(Modal::Cancel { dialog, .. }) => confirm::render(frame, area, dialog, theme),
+        None => {}
     }
 }
 
@@ -49,12 +45,20 @@ fn status_style(status: DispatchStatus, theme: &Theme) -> Style {
     }
 }
 
-/// Wall time of a dispatch: finished − started, or so far while it runs.
-fn took(d: &DispatchSummary, now: &Zoned) -> String {
+/// Wall time of a dispatch in ms: finished − started, or so far while it runs.
+fn took_ms(d: &DispatchSummary, now: &Zoned) -> Option<i64> {
     match (d.started_at, d.finished_at) {
-        (Some(s), Some(f)) => format_ms(f.0 - s.0),
-        (Some(s), None) => format!("{}…", format_ms(now.timestamp().as_millisecond() - s.0)),
-        _ => "-".into(),
+        (Some(s), Some(f)) => Some(f.0 - s.0),
+        (Some(s), None) => Some(now.timestamp().as_millisecond() - s.0),
+        _ => None,
+    }
+}
+
+fn took(d: &DispatchSummary, now: &Zoned) -> String {
+    match took_ms(d, now) {
+        Some(ms) if d.finished_at.is_none() => format!("{}…", format_ms(ms)),
+        Some(ms) => format_ms(ms),
+        None => "-".into(),
     }
 }
 
@@ -64,6 +68,33 @@ fn format_ms(ms: i64) -> String {
     } else {
         format::duration(ms / 1000)
     }
+}
+
+/// `████░░░░` `width` cells wide: the filled part is full blocks, so it
+/// reads the same without colour.
+pub fn gauge(fraction: f64, width: usize) -> String {
+    let filled = (fraction.clamp(0.0, 1.0) * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// `reading 1,234 of ~2,000 rows ████░░ 62%`, or without a total when
+/// there is nothing to estimate it from.
+fn progress_line(d: &DispatchSummary, list: &[DispatchSummary], width: usize) -> Option<String> {
+    let p = progress(d, list)?;
+    let tilde = if p.estimated { "~" } else { "" };
+    Some(match (p.of, p.fraction()) {
+        (Some(of), Some(f)) => {
+            let text = format!(
+                " {} {} of {tilde}{} rows ",
+                p.phase,
+                format::count(p.done),
+                format::count(of)
+            );
+            let bar = width.saturating_sub(text.chars().count() + 6).clamp(4, 40);
+            format!("{text}{} {:>3.0}%", gauge(f, bar), f * 100.0)
+        }
+        _ => format!(" {} {} rows so far", p.phase, format::count(p.done)),
+    })
 }
 
 fn render_list(
@@ -81,39 +112,64 @@ fn render_list(
         m.list.len().to_string()
     };
     let title = m.filter.title(
-        format!(
-            " Dispatches · last {} · {count} ",
-            format::duration(m.window.as_secs())
-        ),
+        format!(" Dispatches · {} · {count} ", m.window.describe(now)),
         theme,
     );
-    if m.list.is_empty() {
-        let text = if shared.data.is_some() {
-            " No dispatch in the last 24 hours. Jobs run on their schedule; `mldctl run JOB` starts one now."
+    if visible.is_empty() {
+        let text = if shared.data.is_none() || !m.loaded {
+            " Asking the daemon…".to_string()
+        } else if m.filter.is_active() {
+            " No dispatch matches the filter (Esc clears it).".to_string()
         } else {
-            " Waiting for the daemon…"
+            format!(
+                " No dispatch {}. Jobs run on their schedule; r on the Monitor runs one now, \
+                 w here edits the window.",
+                if m.window.live() {
+                    format!("in the {}", m.window.describe(now))
+                } else {
+                    format!("from {}", m.window.describe(now))
+                }
+            )
         };
         frame.render_widget(
             Paragraph::new(vec![Line::from(""), Line::from(text)])
+                .wrap(ratatui::widgets::Wrap { trim: false })
                 .block(Block::bordered().title(title)),
             area,
         );
         return;
     }
+    let chart_height = match area.height {
+        0..14 => 0,
+        14..30 => 4,
+        _ => 10,
+    };
+    let [table_area, detail_area, chart_area] = Layout::vertical([
+        Constraint::Min(4),
+        Constraint::Length(2),
+        Constraint::Length(chart_height),
+    ])
+    .areas(area);
     let header = Row::new([
         "ID", "JOB", "STATUS", "CREATED", "TOOK", "READ", "WRITTEN", "UNSC.",
     ])
     .style(theme.title());
+    // Only the rows that fit are built: a window may hold a thousand.
+    let height = table_area.height.saturating_sub(3) as usize;
+    let start = m.selected.saturating_sub(height.saturating_sub(1));
     let rows: Vec<Row> = visible
         .iter()
+        .skip(start)
+        .take(height.max(1))
         .map(|d| {
+            let status = match progress(d, &m.list).and_then(|p| p.fraction()) {
+                Some(f) => format!("{} {:.0}%", d.status.as_str(), f * 100.0),
+                None => d.status.as_str().to_string(),
+            };
             Row::new(vec![
                 Cell::from(Line::from(d.id.to_string()).right_aligned()),
-                Cell::from(d.job.0.clone()),
-                Cell::from(Span::styled(
-                    d.status.as_str(),
-                    status_style(d.status, theme),
-                )),
+                Cell::from(d.job.0.as_str()),
+                Cell::from(Span::styled(status, status_style(d.status, theme))),
                 Cell::from(format::instant(d.created_at, now)),
                 Cell::from(Line::from(took(d, now)).right_aligned()),
                 Cell::from(Line::from(d.rows_collected.to_string()).right_aligned()),
@@ -132,15 +188,13 @@ fn render_list(
         Constraint::Length(7),
         Constraint::Length(5),
     ];
-    let [table_area, detail_area] =
-        Layout::vertical([Constraint::Min(4), Constraint::Length(2)]).areas(area);
     let table = Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
         .block(Block::bordered().title(title))
         .row_highlight_style(theme.selected_row())
         .highlight_symbol("> ");
-    let mut state = TableState::default().with_selected(Some(m.selected));
+    let mut state = TableState::default().with_selected(Some(m.selected - start));
     frame.render_stateful_widget(table, table_area, &mut state);
     if let Some(d) = visible.get(m.selected) {
         let line1 = format!(
@@ -150,34 +204,169 @@ fn render_list(
             d.trigger.as_str(),
             d.requested_by,
             d.model,
-            if d.model_version.is_empty() {
-                "?"
-            } else {
-                &d.model_version
-            }
+            version(d)
         );
         let line2 = match (&d.failed_step, &d.error) {
-            (Some(step), Some(e)) => format!(" {} at {step}: {e}", d.status.as_str()),
-            (None, Some(e)) => format!(" {}: {e}", d.status.as_str()),
-            _ => " Enter: events and class distribution".to_string(),
+            (Some(step), Some(e)) => Line::styled(
+                format!(" {} at {step}: {e}", d.status.as_str()),
+                theme.bad(),
+            ),
+            (None, Some(e)) => Line::styled(format!(" {}: {e}", d.status.as_str()), theme.bad()),
+            _ => match progress_line(d, &m.list, area.width as usize) {
+                Some(p) => Line::styled(p, theme.warn()),
+                None => Line::styled(" Enter: its events, predictions and classes", theme.dim()),
+            },
         };
-        frame.render_widget(
-            Paragraph::new(vec![Line::from(line1), Line::styled(line2, theme.dim())]),
-            detail_area,
-        );
+        frame.render_widget(Paragraph::new(vec![Line::from(line1), line2]), detail_area);
+    }
+    if chart_height > 0 {
+        render_chart(frame, chart_area, m, &visible, now, theme);
     }
 }
 
-fn render_detail(
+fn version(d: &DispatchSummary) -> &str {
+    if d.model_version.is_empty() {
+        "?"
+    } else {
+        &d.model_version
+    }
+}
+
+/// Rows scored and time taken, summed (rows) and the longest (time) per
+/// slice of the window, oldest on the left.
+fn render_chart(
     frame: &mut Frame,
     area: Rect,
-    detail: &DispatchDetail,
+    m: &Dispatches,
+    visible: &[&DispatchSummary],
     now: &Zoned,
     theme: &Theme,
 ) {
+    let (from, to) = m.window.resolve(now.timestamp());
+    let from_ms = from.as_millisecond();
+    // A live window's newest dispatch may be a moment after "now".
+    let to_ms = visible
+        .iter()
+        .map(|d| d.created_at.0 + 1)
+        .fold(to.as_millisecond(), i64::max);
+    let block = Block::bordered()
+        .title(Span::styled(
+            " Rows scored · time taken, across the window ",
+            theme.title(),
+        ))
+        .title_bottom(format!(
+            " {} … {} ",
+            format::instant(from.into(), now),
+            format::instant(mld_shared::time::WireTime(to_ms), now)
+        ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    const LABEL: u16 = 15;
+    let columns = inner.width.saturating_sub(LABEL).max(1) as usize;
+    let span = (to_ms - from_ms).max(1);
+    let mut rows = vec![0u64; columns];
+    let mut took = vec![0u64; columns];
+    for d in visible {
+        let at = d.created_at.0.clamp(from_ms, to_ms - 1);
+        let column = (((at - from_ms) as i128 * columns as i128) / span as i128) as usize;
+        let column = column.min(columns - 1);
+        rows[column] += d.rows_predicted;
+        if let Some(ms) = took_ms(d, now) {
+            took[column] = took[column].max(ms.max(0) as u64);
+        }
+    }
+    let max_rows = rows.iter().copied().max().unwrap_or(0);
+    let max_took = took.iter().copied().max().unwrap_or(0);
+    let [rows_area, took_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(inner);
+    for (area, label, data, style) in [
+        (
+            rows_area,
+            format!(" rows {:>9}", format::count(max_rows)),
+            rows,
+            theme.good(),
+        ),
+        (
+            took_area,
+            format!(" took {:>9}", format_ms(max_took as i64)),
+            took,
+            theme.warn(),
+        ),
+    ] {
+        let [label_area, spark_area] =
+            Layout::horizontal([Constraint::Length(LABEL), Constraint::Fill(1)]).areas(area);
+        frame.render_widget(Paragraph::new(label), label_area);
+        frame.render_widget(Sparkline::default().data(&data).style(style), spark_area);
+    }
+}
+
+fn render_open(
+    frame: &mut Frame,
+    area: Rect,
+    m: &Dispatches,
+    open: &Open,
+    now: &Zoned,
+    theme: &Theme,
+) {
+    let Some(detail) = &open.detail else {
+        frame.render_widget(
+            Paragraph::new(vec![Line::from(""), Line::from(" Asking the daemon…")]).block(
+                Block::bordered().title(Span::styled(
+                    format!(" Dispatch {} · Esc back ", open.id),
+                    theme.title(),
+                )),
+            ),
+            area,
+        );
+        return;
+    };
+    let summary = summary_lines(detail, &m.list, area.width, now, theme);
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(summary.len() as u16 + 2),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    frame.render_widget(
+        Paragraph::new(summary).block(Block::bordered().title(Span::styled(
+            format!(" Dispatch {} · Esc back ", detail.summary.id),
+            theme.title(),
+        ))),
+        top,
+    );
+    let [predictions_area, side] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    render_predictions(frame, predictions_area, open, theme);
+    let class_lines = class_lines(detail, side.width.saturating_sub(2) as usize, theme);
+    // The events need room for their lines; the classes get the rest.
+    let events_height = (detail.events.len() as u16 + 1).min(side.height.saturating_sub(5));
+    let [classes_area, events_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(events_height.max(2))])
+            .areas(side);
+    frame.render_widget(
+        Paragraph::new(class_lines)
+            .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
+        classes_area,
+    );
+    render_events(frame, events_area, detail, now, theme);
+}
+
+fn summary_lines<'a>(
+    detail: &'a DispatchDetail,
+    list: &[DispatchSummary],
+    width: u16,
+    now: &Zoned,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     let d = &detail.summary;
-    let hash: String = d.model_hash.chars().take(12).collect();
-    let mut summary = vec![
+    // The whole hash where it fits: it names the exact artifact that scored.
+    let room = (width as usize).saturating_sub(2 + 40 + d.model.len());
+    let hash = if d.model_hash.chars().count() <= room {
+        d.model_hash.clone()
+    } else {
+        let cut: String = d.model_hash.chars().take(room.max(12)).collect();
+        format!("{cut}…")
+    };
+    let mut lines = vec![
         Line::from(vec![
             Span::raw(format!(" {} · ", d.job.0)),
             Span::styled(d.status.as_str(), status_style(d.status, theme)),
@@ -189,18 +378,18 @@ fn render_detail(
             )),
         ]),
         Line::from(format!(
-            " model {} v{} ({hash}) · created {}",
+            " model {} v{} · hash {hash} · created {}",
             d.model,
-            if d.model_version.is_empty() {
-                "?"
-            } else {
-                &d.model_version
-            },
+            version(d),
             format::instant(d.created_at, now),
         )),
         Line::from(format!(
-            " rows: {} read · {} predicted · {} unscorable · {} stored · {} written",
-            d.rows_collected, d.rows_predicted, d.rows_unscorable, d.rows_stored, d.rows_inserted
+            " rows {} read · {} predicted · {} unscorable · {} stored · {} written",
+            format::count(d.rows_collected),
+            format::count(d.rows_predicted),
+            format::count(d.rows_unscorable),
+            format::count(d.rows_stored),
+            format::count(d.rows_inserted)
         )),
     ];
     if let Some(e) = &d.error {
@@ -209,52 +398,93 @@ fn render_detail(
             .as_deref()
             .map(|s| format!(" at {s}"))
             .unwrap_or_default();
-        summary.push(Line::styled(
+        lines.push(Line::styled(
             format!(" {}{step}: {e}", d.status.as_str()),
             theme.bad(),
         ));
+    } else if let Some(p) = progress_line(d, list, width as usize - 2) {
+        lines.push(Line::styled(p, theme.warn()));
     }
-    let summary_height = summary.len() as u16 + 2;
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(summary_height), Constraint::Min(4)]).areas(area);
-    frame.render_widget(
-        Paragraph::new(summary).block(Block::bordered().title(Span::styled(
-            format!(" Dispatch {} · Esc back ", d.id),
-            theme.title(),
-        ))),
-        top,
-    );
-    let [events_area, classes_area] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(bottom);
-    let rows: Vec<Row> = detail
-        .events
+    lines
+}
+
+fn render_predictions(frame: &mut Frame, area: Rect, open: &Open, theme: &Theme) {
+    let title = match &open.page {
+        Some(PredictionPage { total, rows, .. }) if !rows.is_empty() => format!(
+            " Predictions {}–{} of {} ",
+            format::count(open.first_row + 1),
+            format::count(open.first_row + rows.len() as u64),
+            format::count(*total)
+        ),
+        Some(_) => " Predictions · none ".to_string(),
+        None => " Predictions · asking… ".to_string(),
+    };
+    let block = Block::bordered().title(open.search.title(title, theme));
+    let Some(page) = &open.page else {
+        frame.render_widget(block, area);
+        return;
+    };
+    if page.rows.is_empty() {
+        let text = if open.search.is_active() {
+            " No row key matches the search (Esc clears it)."
+        } else {
+            " No predictions stored (none scored, or pruned by retention)."
+        };
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .block(block),
+            area,
+        );
+        return;
+    }
+    let height = area.height.saturating_sub(3) as usize;
+    let start = open.selected.saturating_sub(height.saturating_sub(1));
+    let rows: Vec<Row> = page
+        .rows
         .iter()
-        .map(|e| {
+        .skip(start)
+        .take(height.max(1))
+        .map(|p| {
+            let score = if p.score.is_finite() {
+                format!("{:.3}", p.score)
+            } else {
+                "-".into()
+            };
             Row::new(vec![
-                Cell::from(format::instant(e.at, now)),
-                Cell::from(e.step.clone()),
-                Cell::from(
-                    Line::from(e.rows.map(|r| r.to_string()).unwrap_or_default()).right_aligned(),
-                ),
-                Cell::from(e.message.clone().unwrap_or_default()),
+                Cell::from(p.row_key.as_str()),
+                Cell::from(p.label.as_str()),
+                Cell::from(Line::from(score).right_aligned()),
             ])
         })
         .collect();
-    let events = Table::new(
+    let table = Table::new(
         rows,
         [
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(7),
             Constraint::Fill(1),
+            Constraint::Length(14),
+            Constraint::Length(6),
         ],
     )
-    .header(Row::new(["AT", "STEP", "ROWS", "MESSAGE"]).style(theme.title()))
-    .block(Block::bordered().title(Span::styled(" Events ", theme.title())));
-    frame.render_widget(events, events_area);
+    .header(Row::new(["ROW KEY", "LABEL", "SCORE"]).style(theme.title()))
+    .block(block)
+    .row_highlight_style(theme.selected_row())
+    .highlight_symbol("> ");
+    let mut state = TableState::default().with_selected(Some(open.selected - start));
+    frame.render_stateful_widget(table, area, &mut state);
+}
 
+/// The class distribution as bars, then the first unscorable rows.
+fn class_lines<'a>(detail: &'a DispatchDetail, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     let total: u64 = detail.class_counts.iter().map(|(_, n)| n).sum();
-    let bar_width = classes_area.width.saturating_sub(2 + 12 + 8).max(1) as u64;
+    let label_w = detail
+        .class_counts
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 14);
+    let bar_width = width.saturating_sub(label_w + 8 + 6).max(1) as u64;
     let mut lines: Vec<Line> = detail
         .class_counts
         .iter()
@@ -264,23 +494,86 @@ fn render_detail(
             } else {
                 (n * bar_width).div_ceil(total)
             } as usize;
-            let label: String = label.chars().take(11).collect();
-            Line::from(format!("{label:<11} {n:>6} {}", "█".repeat(bar)))
+            let share = if total == 0 {
+                0.0
+            } else {
+                *n as f64 * 100.0 / total as f64
+            };
+            let label: String = label.chars().take(label_w).collect();
+            Line::from(vec![
+                Span::raw(format!("{label:<label_w$} {:>7} ", format::count(*n))),
+                Span::styled("█".repeat(bar), theme.good()),
+                Span::raw(format!(" {share:.0}%")),
+            ])
         })
         .collect();
     if lines.is_empty() {
         lines.push(Line::styled("no predictions stored", theme.dim()));
     }
     if !detail.unscorable.is_empty() {
-        lines.push(Line::from(""));
-        lines.push(Line::styled("unscorable:", theme.title()));
+        lines.push(Line::styled(
+            format!("unscorable ({}):", detail.summary.rows_unscorable),
+            theme.title(),
+        ));
         for u in &detail.unscorable {
             lines.push(Line::from(format!("{}: {}", u.row_key, u.reason)));
         }
     }
+    lines
+}
+
+/// One line per step, the latest that fit: `11:58:00 collected 152 · note`.
+fn render_events(
+    frame: &mut Frame,
+    area: Rect,
+    detail: &DispatchDetail,
+    now: &Zoned,
+    theme: &Theme,
+) {
+    let fit = area.height.saturating_sub(1) as usize;
+    let skip = detail.events.len().saturating_sub(fit);
+    let lines: Vec<Line> = detail
+        .events
+        .iter()
+        .skip(skip)
+        .map(|e| {
+            let mut spans = vec![
+                Span::styled(format!("{} ", format::instant(e.at, now)), theme.dim()),
+                Span::styled(e.step.clone(), theme.title()),
+            ];
+            if let Some(rows) = e.rows {
+                spans.push(Span::raw(format!(" {}", format::count(rows))));
+            }
+            if let Some(m) = &e.message {
+                spans.push(Span::raw(format!(" · {m}")));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    let title = if skip > 0 {
+        format!(" Events · last {} of {} ", fit, detail.events.len())
+    } else {
+        " Events ".to_string()
+    };
     frame.render_widget(
-        Paragraph::new(lines)
-            .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
-        classes_area,
+        // A top rule only: at 80×24 the line saved shows an unscorable row.
+        Paragraph::new(lines).block(
+            Block::new()
+                .borders(ratatui::widgets::Borders::TOP)
+                .title(Span::styled(title, theme.title())),
+        ),
+        area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gauge;
+
+    #[test]
+    fn gauges_fill_in_whole_cells() {
+        assert_eq!(gauge(0.0, 4), "░░░░");
+        assert_eq!(gauge(0.5, 4), "██░░");
+        assert_eq!(gauge(1.2, 4), "████", "never more than full");
+    }
 }
