@@ -399,10 +399,117 @@ fn showroom() {
 }
 
 #[test]
-fn models() {
+fn models_versions() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));
-    check("models", &app);
+    let screen = check("models", &app);
+    assert_has(
+        &screen,
+        &[
+            "[Versions 2]",
+            "random_forest",
+            "0.933",
+            "active",
+            "t train",
+        ],
+    );
+}
+
+#[test]
+fn models_version_opened_with_per_class_metrics_and_confusion() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Enter);
+    let screen = check("models_version", &app);
+    assert_has(
+        &screen,
+        &[
+            "iris v2 · a activates",
+            "versicolor",
+            "Confusion",
+            "accuracy 0.933",
+            "macro",
+        ],
+    );
+}
+
+#[test]
+fn models_experiments_and_trainings() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Right);
+    let screen = check("models_experiments", &app);
+    assert_has(&screen, &["[Experiments 1]", "20261123-114000-rf-iris"]);
+    press(&mut app, KeyCode::Right);
+    let screen = check("models_trainings", &app);
+    assert_has(&screen, &["[Trainings 2]", "fitting", "40%", "succeeded"]);
+}
+
+#[test]
+fn models_catalog() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Left);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('r')).split_off(3));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::Catalog(Box::new(fixtures::catalog()))),
+    );
+    press(&mut app, KeyCode::End);
+    let screen = check("models_catalog", &app);
+    assert_has(&screen, &["random_forest", "n_trees", "unusable"]);
+}
+
+#[test]
+fn models_training_form_with_the_daemons_problems() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('t')));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::Catalog(Box::new(fixtures::catalog()))),
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::TrainingProblems(vec![
+            mld_shared::protocol::FieldProblem {
+                field: "hyperparameters.n_trees".into(),
+                message: "0 is out of range [1, 1000]".into(),
+            },
+        ])),
+    );
+    let screen = check("models_train_form", &app);
+    assert_has(
+        &screen,
+        &[
+            "Train a model",
+            "‹ random_forest ›",
+            "✗ 0 is out of range [1, 1000]",
+        ],
+    );
+}
+
+#[test]
+fn models_commit_form_and_activate_question() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('a'));
+    let screen = check("models_activate", &app);
+    assert_has(&screen, &["Activate iris v2", "y/Enter activate"]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('c'));
+    let screen = check("models_commit", &app);
+    assert_has(
+        &screen,
+        &["Commit 20261123-114000-rf-iris", "Model name: iris"],
+    );
 }
 
 #[test]
