@@ -1,11 +1,13 @@
 //! What request handlers and subsystems share: handles to the owners, the
 //! running configuration, and the update channel to subscribers.
 
+use crate::access::denials::DenialLog;
 use crate::dispatch::{DispatchService, SharedConfig};
 use crate::eventlog::EventLog;
 use crate::model::registry::Registry;
 use crate::scheduler::SchedulerHandle;
 use crate::showroom::Showroom;
+use crate::training::cache::CatalogCache;
 use crate::training::runner::TrainingRunner;
 use mld_shared::config::Config;
 use mld_shared::protocol::{HealthEntry, Update};
@@ -33,6 +35,10 @@ pub struct Context {
     /// Poked when jobs change (state, a dispatch ended), so subscribers get
     /// `Update::Jobs` without polling.
     pub jobs_changed: Notify,
+    /// Refused requests, counted per uid and minute.
+    pub denials: DenialLog,
+    /// The training catalog, rebuilt only when what it describes changes.
+    pub catalog: CatalogCache,
 }
 
 pub struct Parts {
@@ -51,7 +57,7 @@ impl Context {
     pub fn new(p: Parts) -> Context {
         Context {
             config: p.config,
-            eventlog: p.eventlog,
+            eventlog: p.eventlog.clone(),
             started_at: jiff::Timestamp::now(),
             connected_clients: AtomicU32::new(0),
             updates: p.updates,
@@ -62,6 +68,8 @@ impl Context {
             showroom: p.showroom,
             training: p.training,
             jobs_changed: Notify::new(),
+            denials: DenialLog::new(p.eventlog.clone()),
+            catalog: CatalogCache::default(),
         }
     }
 

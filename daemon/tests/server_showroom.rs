@@ -474,23 +474,20 @@ async fn showroom_and_admin_may_use_it_dispatch_is_denied_and_recorded() {
             format!("permission denied: {} needs showroom", r.name())
         );
     }
-    let denials: Vec<(String, String, String)> = d
+    // Recorded once for the uid's minute (the first refusal), with the count.
+    d.context.denials.flush().await;
+    let denials: Vec<(String, String, String, u64)> = d
         .context
         .eventlog
-        .read(|c| {
-            let mut q =
-                c.prepare("SELECT user, request, needed FROM access_denials ORDER BY id")?;
-            q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect()
-        })
+        .read(mld::access::store::all)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.user, r.request, r.needed, r.count))
+        .collect();
     assert_eq!(
         denials,
-        ["showrooms", "showroom", "showroom-predict"]
-            .iter()
-            .map(|r| ("carol".to_string(), r.to_string(), "showroom".to_string()))
-            .collect::<Vec<_>>()
+        [("carol".into(), "showrooms".into(), "showroom".into(), 3)]
     );
     d.stop().await;
 }

@@ -62,6 +62,11 @@ impl Roles {
         self
     }
 
+    /// No role at all: such a peer is refused at the handshake.
+    pub fn is_empty(self) -> bool {
+        self == Roles::none()
+    }
+
     pub fn has(self, role: Role) -> bool {
         match role {
             Role::Admin => self.admin,

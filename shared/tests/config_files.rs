@@ -61,6 +61,15 @@ fn full_file_keeps_every_setting() {
     assert_eq!(job.missed, config::MissedPolicy::RunOnce);
     assert_eq!(job.results_columns.dispatch_id, "run_id");
     assert_eq!(c.jobs[1].results_columns, config::ResultColumns::default());
+    assert_eq!(
+        (c.limits.max_connections, c.limits.admin_connections),
+        (512, 8)
+    );
+    assert_eq!(c.limits.connections_per_user, 16);
+    assert_eq!(c.limits.idle_timeout.0, std::time::Duration::from_secs(300));
+    assert_eq!(c.limits.frame_timeout.0, std::time::Duration::from_secs(10));
+    assert_eq!(c.limits.requests_in_flight, 4);
+    assert_eq!((c.limits.request_bytes, c.limits.max_rows), (65536, 5000));
     let lake = &c.datalakes["from-file"];
     assert!(lake.connection_file.as_ref().unwrap().is_absolute());
     // The inline connection string never prints its secrets, even via Debug.

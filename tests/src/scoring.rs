@@ -101,6 +101,8 @@ pub struct DaemonLake {
     pub unreachable_toml: String,
     /// Servers with logins: the same with a wrong password, and that password.
     pub wrong_password_toml: Option<(String, String)>,
+    /// Where the test can run SQL as a superuser (PostgreSQL).
+    pub pg_database: Option<String>,
     _dir: TempDir,
 }
 
@@ -130,6 +132,7 @@ impl DaemonLake {
                     toml: section(&path),
                     unreachable_toml: section(&own.path().join("no/such/dir/lake.db")),
                     wrong_password_toml: None,
+                    pg_database: None,
                     _dir: own,
                 }
             }
@@ -162,20 +165,22 @@ impl DaemonLake {
                     toml: section(&conn),
                     unreachable_toml: section(&missing),
                     wrong_password_toml: None,
+                    pg_database: None,
                     _dir: own,
                 }
             }
             Backend::PostgresOdbc | Backend::MariaDbOdbc => {
-                let (conn, port, secret) = match backend {
+                let (conn, port, secret, pg_database) = match backend {
                     Backend::PostgresOdbc => {
                         let pg = PgServer::shared();
                         let db = pg.create_database(hint);
-                        (pg.odbc_connection(&db), pg.port(), PG_PASSWORD)
+                        (pg.odbc_connection(&db), pg.port(), PG_PASSWORD, Some(db))
                     }
                     _ => {
                         let server = MariaDbServer::shared();
                         let db = server.create_database(hint);
-                        (server.odbc_connection(&db), server.port(), MARIADB_PASSWORD)
+                        let conn = server.odbc_connection(&db);
+                        (conn, server.port(), MARIADB_PASSWORD, None)
                     }
                 };
                 let lake = Datalake::odbc("lake", &conn, Some(secret)).unwrap();
@@ -202,6 +207,7 @@ impl DaemonLake {
                     toml: section(&conn, &pw),
                     unreachable_toml: section(&refused, &pw),
                     wrong_password_toml: Some((section(&conn, &wrong_pw), wrong)),
+                    pg_database,
                     _dir: own,
                 }
             }

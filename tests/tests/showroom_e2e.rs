@@ -285,22 +285,25 @@ fn a_showroom_user_may_and_a_dispatch_user_may_not_and_is_recorded() {
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("needs showroom"), "{args:?}: {err}");
     }
+    // One row per uid and minute, counting its refusals; the counts are
+    // written when the minute ends or the daemon stops.
+    let mut daemon = _daemon;
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(daemon.wait(std::time::Duration::from_secs(30)).success());
     let log = rusqlite::Connection::open(dir.path().join("state/events.db")).unwrap();
-    let denials: Vec<(String, String, String)> = log
-        .prepare("SELECT user, request, needed FROM access_denials ORDER BY id")
+    let denials: Vec<(String, String, String, i64)> = log
+        .prepare("SELECT user, request, needed, count FROM access_denials ORDER BY id")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let expected: Vec<(String, String, String)> = [
-        ("nobody", "jobs", "dispatch"),
-        ("daemon", "showrooms", "showroom"),
-        ("daemon", "showroom", "showroom"),
-        ("daemon", "showroom-predict", "showroom"),
+    let expected: Vec<(String, String, String, i64)> = [
+        ("nobody", "jobs", "dispatch", 1),
+        ("daemon", "showrooms", "showroom", 3),
     ]
     .iter()
-    .map(|(u, r, n)| (u.to_string(), r.to_string(), n.to_string()))
+    .map(|(u, r, n, c)| (u.to_string(), r.to_string(), n.to_string(), *c))
     .collect();
     assert_eq!(denials, expected);
     let by: Vec<String> = log

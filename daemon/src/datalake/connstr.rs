@@ -8,20 +8,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use mld_shared::config::{DatalakeConfig, Secret, redact_connection_string};
+use mld_shared::config::{DatalakeConfig, Secret, is_secret_key, redact_connection_string};
 
 use super::DatalakeError;
-
-/// Keys whose values are secrets in a connection string.
-const SECRET_KEYS: &[&str] = &[
-    "pwd",
-    "password",
-    "passwd",
-    "pass",
-    "secret",
-    "token",
-    "accesstoken",
-];
 
 /// Where unixODBC installs drivers registered by bare file name on common distributions.
 const DRIVER_DIRS: &[&str] = &[
@@ -74,9 +63,7 @@ fn parse_attrs(s: &str) -> Vec<Attr> {
         };
         let key = rest[..eq].to_string();
         rest = &rest[eq + 1..];
-        let trimmed = rest.trim_start();
-        let lead = rest.len() - trimmed.len();
-        let value_len = mld_shared::config::odbc_value_len(trimmed) + lead;
+        let value_len = mld_shared::config::odbc_value_len(rest);
         attrs.push(Attr {
             key,
             value: rest[..value_len].to_string(),
@@ -174,7 +161,7 @@ impl OdbcTarget {
         let mut attrs = parse_attrs(connection);
         let mut secrets: Vec<String> = attrs
             .iter()
-            .filter(|a| SECRET_KEYS.iter().any(|k| a.is(k)))
+            .filter(|a| is_secret_key(&a.key))
             .flat_map(|a| [a.unquoted(), a.value.trim().to_string()])
             .collect();
         if let Some(pw) = password {
@@ -397,6 +384,30 @@ mod tests {
         let t = OdbcTarget::new("w", "Driver={Nope};PWD={s3cr;et};UID=u", None).unwrap();
         assert_eq!(t.scrubber().scrub("x s3cr;et y"), "x *** y");
         assert!(!t.redacted().contains("s3cr"));
+    }
+
+    #[test]
+    fn spaced_braced_and_ssl_passwords_are_secrets_everywhere() {
+        for (text, secret) in [
+            ("Driver={Nope};PWD= {a;b};UID=u", "a;b"),
+            ("Driver={Nope};sslpassword={k3y pass};UID=u", "k3y pass"),
+            ("Driver={Nope}; Password = {p}}w;d} ;UID=u", "p}w;d"),
+        ] {
+            let t = OdbcTarget::new("w", text, None).unwrap();
+            let shown = [
+                format!("{t:?}"),
+                t.redacted(),
+                format!("{}", t.connection_string(10)),
+                format!("{:?}", t.connection_string(10)),
+                t.scrubber()
+                    .scrub(&format!("driver said: bad login {secret} here")),
+            ];
+            for s in shown {
+                assert!(!s.contains(secret), "{text}: {s}");
+            }
+            // The rest of the string parses as before: the UID is its own attribute.
+            assert!(t.connection_string(10).expose().contains("UID=u;"));
+        }
     }
 
     #[test]

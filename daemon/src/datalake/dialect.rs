@@ -123,6 +123,14 @@ impl ResultSql {
         format!("DELETE FROM {} WHERE {} = ?", self.table, self.columns[0])
     }
 
+    /// How many rows a dispatch has; one parameter, the dispatch id.
+    pub fn count(&self) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {} WHERE {} = ?",
+            self.table, self.columns[0]
+        )
+    }
+
     /// One row per parameter set, six parameters in column order.
     pub fn insert(&self) -> String {
         format!(
@@ -181,6 +189,10 @@ mod tests {
             "DELETE FROM `ml`.`scores` WHERE `dispatch_id` = ?"
         );
         assert_eq!(
+            sql.count(),
+            "SELECT COUNT(*) FROM `ml`.`scores` WHERE `dispatch_id` = ?"
+        );
+        assert_eq!(
             sql.insert(),
             "INSERT INTO `ml`.`scores` (`dispatch_id`, `row_key`, `prediction`, `score`, \
              `model_version`, `scored_at`) VALUES (?, ?, ?, ?, ?, ?)"
@@ -206,6 +218,10 @@ mod tests {
             r#"DELETE FROM "scores" WHERE "dispatch_id" = ?"#
         );
         assert_eq!(
+            sql.count(),
+            r#"SELECT COUNT(*) FROM "scores" WHERE "dispatch_id" = ?"#
+        );
+        assert_eq!(
             sql.insert(),
             r#"INSERT INTO "scores" ("dispatch_id", "row_key", "prediction", "score", "model_version", "scored_at") VALUES (?, ?, ?, ?, ?, ?)"#
         );
@@ -222,6 +238,10 @@ mod tests {
         let sql = ResultSql::new(&d, "ml.scores", &columns());
         assert_eq!(sql.bulk, BulkInsert::ParameterArrays);
         assert_eq!(sql.delete(), "DELETE FROM ml.scores WHERE dispatch_id = ?");
+        assert_eq!(
+            sql.count(),
+            "SELECT COUNT(*) FROM ml.scores WHERE dispatch_id = ?"
+        );
         assert_eq!(
             sql.insert(),
             "INSERT INTO ml.scores (dispatch_id, row_key, prediction, score, model_version, \

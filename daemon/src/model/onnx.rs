@@ -190,6 +190,9 @@ impl OnnxPredictor {
         labels: &[String],
         runtime: Option<&Path>,
     ) -> Result<Self, ModelError> {
+        // Read the graph ourselves first: a graph that points at files
+        // outside itself is refused before ONNX Runtime would open them.
+        let graph_labels = inspect(bytes)?.labels;
         let env = environment(runtime)?;
         let session = Session::builder(&env)
             .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
@@ -278,7 +281,6 @@ impl OnnxPredictor {
         };
         // The graph's own class values, when it names them, match its label output;
         // `labels` may rename them (e.g. class 0 -> "setosa") position by position.
-        let graph_labels = inspect(bytes)?.labels;
         let keys: &[String] = if graph_labels.len() == labels.len() {
             &graph_labels
         } else {
@@ -377,11 +379,23 @@ impl OnnxPredictor {
                 session.run(ort::inputs![t]).map_err(run_err)?
             }
         };
+        // Every output is checked against the batch before it is indexed:
+        // a graph may return fewer (or more) rows than it was given.
+        let rows_of = |what: &str, got: usize| {
+            if got == n {
+                Ok(())
+            } else {
+                Err(run_err(format!(
+                    "the graph returned {got} {what} for {n} rows"
+                )))
+            }
+        };
         let classes: Vec<usize> = match &self.label_map {
             LabelOutput::Int(m) => {
                 let (_, values) = outputs[self.label_output]
                     .try_extract_tensor::<i64>()
                     .map_err(run_err)?;
+                rows_of("labels", values.len())?;
                 values
                     .iter()
                     .map(|v| {
@@ -395,6 +409,7 @@ impl OnnxPredictor {
                 let (_, values) = outputs[self.label_output]
                     .try_extract_strings()
                     .map_err(run_err)?;
+                rows_of("labels", values.len())?;
                 values
                     .iter()
                     .map(|v| {
@@ -414,11 +429,22 @@ impl OnnxPredictor {
         let probabilities = match self.probabilities_output {
             Some(p) => {
                 let (shape, probs) = outputs[p].try_extract_tensor::<f32>().map_err(run_err)?;
-                let width = if shape.len() == 2 {
-                    shape[1] as usize
-                } else {
-                    0
+                let dims: Vec<i64> = shape.iter().copied().collect();
+                let (rows, width) = match dims[..] {
+                    [r, w] if r >= 0 && w >= 0 => (r as usize, w as usize),
+                    _ => {
+                        return Err(run_err(format!(
+                            "the graph returned probabilities of shape {dims:?}, expected [{n}, classes]"
+                        )));
+                    }
                 };
+                rows_of("rows of probabilities", rows)?;
+                if rows.checked_mul(width) != Some(probs.len()) {
+                    return Err(run_err(format!(
+                        "the graph returned {} probabilities for shape {dims:?}",
+                        probs.len()
+                    )));
+                }
                 Some((width, probs.to_vec()))
             }
             None => None,
@@ -427,7 +453,82 @@ impl OnnxPredictor {
     }
 }
 
-/// Reads the class labels, operator list and producer from the ONNX protobuf.
+/// How deep graphs may nest (subgraphs of `If`/`Loop`/`Scan` attributes):
+/// far beyond any real model, and a bound on the recursion a crafted file can cause.
+const MAX_GRAPH_DEPTH: usize = 32;
+
+/// Refuses tensors whose data lives in another file (`data_location =
+/// EXTERNAL` or `external_data` entries): ONNX Runtime would open that path
+/// as the daemon, and an imported model must be the bytes it was given.
+fn check_tensor(tensor: &[u8]) -> Result<(), ModelError> {
+    let bad = || unsupported("not a valid ONNX file (tensor)");
+    let mut name = String::new();
+    let mut external = false;
+    for f in proto::fields(tensor).map_err(|_| bad())? {
+        match f {
+            (8, proto::Field::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
+            (13, proto::Field::Bytes(_)) | (14, proto::Field::Varint(1)) => external = true,
+            _ => {}
+        }
+    }
+    if external {
+        return Err(unsupported(format!(
+            "tensor {name:?} keeps its data in an external file; mld imports self-contained graphs only \
+             (save the model without external data: onnx.save_model(model, path, save_as_external_data=False))"
+        )));
+    }
+    Ok(())
+}
+
+fn check_sparse_tensor(sparse: &[u8]) -> Result<(), ModelError> {
+    let bad = || unsupported("not a valid ONNX file (sparse tensor)");
+    for f in proto::fields(sparse).map_err(|_| bad())? {
+        if let (1 | 2, proto::Field::Bytes(t)) = f {
+            check_tensor(t)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every tensor of a graph, its nodes' attributes and their subgraphs.
+fn check_graph(graph: &[u8], depth: usize) -> Result<(), ModelError> {
+    if depth > MAX_GRAPH_DEPTH {
+        return Err(unsupported(format!(
+            "graphs nest more than {MAX_GRAPH_DEPTH} deep"
+        )));
+    }
+    let bad = || unsupported("not a valid ONNX file (graph)");
+    for f in proto::fields(graph).map_err(|_| bad())? {
+        match f {
+            (1, proto::Field::Bytes(node)) => check_node(node, depth)?,
+            (5, proto::Field::Bytes(t)) => check_tensor(t)?,
+            (15, proto::Field::Bytes(t)) => check_sparse_tensor(t)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_node(node: &[u8], depth: usize) -> Result<(), ModelError> {
+    let bad = || unsupported("not a valid ONNX file (node)");
+    for f in proto::fields(node).map_err(|_| bad())? {
+        let (5, proto::Field::Bytes(attr)) = f else {
+            continue;
+        };
+        for a in proto::fields(attr).map_err(|_| bad())? {
+            match a {
+                (5 | 10, proto::Field::Bytes(t)) => check_tensor(t)?,
+                (6 | 11, proto::Field::Bytes(g)) => check_graph(g, depth + 1)?,
+                (22 | 23, proto::Field::Bytes(t)) => check_sparse_tensor(t)?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the class labels, operator list and producer from the ONNX protobuf,
+/// and refuses a graph whose tensors point at external files.
 ///
 /// skl2onnx puts the classes on the classifier node as `classlabels_strings` or
 /// `classlabels_int64s`; we read them with a minimal protobuf walk rather than
@@ -448,6 +549,17 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
         }
     }
     let graph = graph.ok_or_else(|| bad("no graph"))?;
+    check_graph(graph, 0)?;
+    // Functions (ModelProto.functions) hold nodes too.
+    for field in proto::fields(bytes).map_err(|_| bad("model"))? {
+        if let (25, proto::Field::Bytes(function)) = field {
+            for f in proto::fields(function).map_err(|_| bad("function"))? {
+                if let (7, proto::Field::Bytes(node)) = f {
+                    check_node(node, 1)?;
+                }
+            }
+        }
+    }
     for field in proto::fields(graph).map_err(|_| bad("graph"))? {
         let (1, proto::Field::Bytes(node)) = field else {
             continue;
@@ -572,7 +684,13 @@ mod tests {
     use super::*;
 
     fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
-        let mut out = vec![((number << 3) | 2) as u8, bytes.len() as u8];
+        let mut out = vec![((number << 3) | 2) as u8];
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            out.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
         out.extend_from_slice(bytes);
         out
     }
@@ -591,6 +709,42 @@ mod tests {
         assert_eq!(info.labels, ["3", "7"]);
         assert_eq!(info.ops, ["TreeEnsembleClassifier"]);
         assert_eq!(info.producer, "skl2onnx");
+    }
+
+    #[test]
+    fn external_data_is_refused_even_inside_a_subgraph() {
+        // tensor { name: "w", data_location: EXTERNAL }
+        let mut tensor = field(8, b"w");
+        tensor.extend([(14 << 3) as u8, 1]);
+        let inner_graph = field(5, &tensor);
+        // node { op_type: "If", attribute { name: "then_branch", g: inner_graph } }
+        let mut attr = field(1, b"then_branch");
+        attr.extend(field(6, &inner_graph));
+        let mut node = field(4, b"If");
+        node.extend(field(5, &attr));
+        let model = field(7, &field(1, &node));
+        let err = inspect(&model).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"w\" keeps its data in an external file"),
+            "{err}"
+        );
+        // `external_data` entries alone say the same.
+        let mut tensor = field(8, b"v");
+        tensor.extend(field(13, &field(1, b"location")));
+        let model = field(7, &field(5, &tensor));
+        assert!(inspect(&model).is_err());
+        // Subgraphs nested past the bound are refused, not recursed into.
+        let mut graph = field(2, b"g");
+        for _ in 0..40 {
+            let mut attr = field(1, b"body");
+            attr.extend(field(6, &graph));
+            let mut node = field(4, b"Loop");
+            node.extend(field(5, &attr));
+            graph = field(1, &node);
+        }
+        let err = inspect(&field(7, &graph)).unwrap_err();
+        assert!(err.to_string().contains("nest more than"), "{err}");
     }
 
     #[test]

@@ -276,6 +276,22 @@ fn build_model(
     Ok(Model::new(meta, predictor))
 }
 
+/// The number of features a kernel machine's support vectors (or linear
+/// weights) have: linfa keeps them private, but serializes them.
+fn kernel_width(svm: &linfa_svm::Svm<f64, bool>) -> Option<usize> {
+    let value = serde_json::to_value(svm).ok()?;
+    let plane = value.get("sep_hyperplane")?;
+    let (array, axis) = match (plane.get("Linear"), plane.get("WeightedCombination")) {
+        (Some(a), _) => (a, 0),
+        (None, Some(a)) => (a, 1),
+        _ => return None,
+    };
+    let dims = array.get("dim")?.as_array()?;
+    (dims.len() == axis + 1)
+        .then(|| dims[axis].as_u64())?
+        .map(|d| d as usize)
+}
+
 /// Shapes must agree, or prediction would index out of bounds.
 fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
     let nf = meta.features.len();
@@ -312,7 +328,7 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
             (m.machines.len() == 1 && nc == 2 || m.machines.len() == nc && nc > 2)
                 && m.machines.iter().all(|s| match s {
                     super::native::SvmMachine::Linear { weights, .. } => weights.len() == nf,
-                    super::native::SvmMachine::Kernel(_) => true,
+                    super::native::SvmMachine::Kernel(svm) => kernel_width(svm) == Some(nf),
                 })
         }
         NativePredictor::DecisionTree(t) => tree_ok(t, nf, nc),

@@ -49,7 +49,9 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::DeleteExperiment { .. }
         | Request::CommitExperiment { .. }
         | Request::ActivateModel { .. }
-        | Request::ImportOnnx { .. } => Some(Role::Admin),
+        | Request::ImportOnnx { .. }
+        | Request::Reload
+        | Request::RetryDispatch { .. } => Some(Role::Admin),
     }
 }
 
@@ -61,21 +63,8 @@ pub async fn authorize(ctx: &Context, peer: &Peer, request: &Request) -> Result<
     if peer.roles.has(needed) {
         return Ok(());
     }
-    let (user, uid, name) = (peer.user.clone(), peer.uid, request.name());
-    tracing::warn!(user = %user, uid, request = name, needed = %needed, "permission denied");
-    let now = jiff::Timestamp::now().as_millisecond();
-    let record = ctx
-        .eventlog
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO access_denials(at, user, uid, request, needed) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![now, user, uid, name, needed.as_str()],
-            )
-        })
-        .await;
-    if let Err(e) = record {
-        tracing::error!(error = %e, "could not record a permission denial");
-    }
+    let name = request.name();
+    ctx.denials.record(peer, name, needed.as_str()).await;
     Err(WireError::new(
         ErrorKind::PermissionDenied,
         format!("permission denied: {name} needs {needed}"),
@@ -118,6 +107,8 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             limit,
         } => predictions(ctx, id, Page::Before(before_key), filter, limit).await,
         Request::CancelDispatch { id } => cancel(ctx, peer, id),
+        Request::Reload => reload(ctx, peer).await,
+        Request::RetryDispatch { id } => retry(ctx, peer, id).await,
         Request::Models
         | Request::Catalog
         | Request::Train(_)
@@ -200,6 +191,10 @@ async fn run(ctx: &Context, peer: &Peer, job: JobName) -> Answer {
 }
 
 async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
+    let max = max_rows(ctx);
+    if rows > max {
+        return Err(too_many("dry-run rows", rows.into(), max));
+    }
     let service = ctx.dispatches.clone();
     let name = job.0.clone();
     let result = tokio::task::spawn_blocking(move || service.dry_run_blocking(&name, rows))
@@ -207,7 +202,10 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
         .map_err(internal)?
         .map_err(|e| {
             let kind = match e {
-                DispatchError::UnknownJob(_) | DispatchError::NotRunning(_) => ErrorKind::NotFound,
+                DispatchError::UnknownJob(_)
+                | DispatchError::NotRunning(_)
+                | DispatchError::NoSuchDispatch(_) => ErrorKind::NotFound,
+                DispatchError::CannotRetry { .. } => ErrorKind::Conflict,
                 // The job's query does not fit its model: the job must change.
                 DispatchError::Read { .. } => ErrorKind::InvalidRequest,
                 DispatchError::Model { .. } | DispatchError::Datalake { .. } => {
@@ -269,12 +267,39 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
     })))
 }
 
+/// The most records one answer lists (`limits.max_rows`).
+fn max_rows(ctx: &Context) -> u32 {
+    ctx.config().limits.max_rows.max(1)
+}
+
+/// A request for more rows than one answer carries: say so instead of
+/// building an answer that would not fit.
+fn too_many(what: &str, asked: u64, max: u32) -> WireError {
+    WireError::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "too large: {asked} {what} asked for, at most {max} per request (limits.max_rows); narrow the window or ask for fewer"
+        ),
+    )
+}
+
 async fn slots(ctx: &Context, job: JobName, since: WireTime) -> Answer {
+    let max = max_rows(ctx);
+    // One more than allowed tells "too many" without reading them all.
     let slots = ctx
         .scheduler
-        .slots(&job, since.to_timestamp())
+        .slots(&job, since.to_timestamp(), max as usize + 1)
         .await
         .map_err(scheduler_error)?;
+    if slots.len() > max as usize {
+        return Err(WireError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "too large: job {job} has more than {max} slot decisions since {} (limits.max_rows); narrow the window: ask from a later instant",
+                since.to_timestamp()
+            ),
+        ));
+    }
     Ok(Response::Slots(slots.iter().map(convert::slot).collect()))
 }
 
@@ -298,7 +323,11 @@ async fn dispatches(
             "the window ends before it starts",
         ));
     }
-    let limit = limit.clamp(1, 10_000);
+    let max = max_rows(ctx);
+    if limit > max {
+        return Err(too_many("dispatches", limit.into(), max));
+    }
+    let limit = limit.max(1);
     let records = ctx
         .eventlog
         .read(move |c| {
@@ -358,7 +387,11 @@ async fn predictions(
     filter: Option<String>,
     limit: u32,
 ) -> Answer {
-    let limit = limit.clamp(1, 10_000);
+    let max = max_rows(ctx);
+    if limit > max {
+        return Err(too_many("predictions", limit.into(), max));
+    }
+    let limit = limit.max(1);
     // Paging forward, a short page is the last; the page before a key has
     // rows after it (that key); the page before nothing is the last.
     let more_after = match &page {
@@ -422,4 +455,36 @@ fn cancel(ctx: &Context, peer: &Peer, id: DispatchId) -> Answer {
         .map_err(|e| WireError::new(ErrorKind::NotFound, e.to_string()))?;
     tracing::info!(dispatch = %id, by = %peer.user, "dispatch cancel requested");
     Ok(Response::Cancelled { id })
+}
+
+async fn reload(ctx: &Arc<Context>, peer: &Peer) -> Answer {
+    match crate::reload::reload(ctx, &peer.user).await {
+        Ok(report) => Ok(Response::Reloaded(ReloadInfo {
+            file: report.file.display().to_string(),
+            changes: report.changes,
+        })),
+        Err(e @ crate::reload::ReloadError::Invalid(_)) => {
+            Err(WireError::new(ErrorKind::InvalidRequest, e.to_string()))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn retry(ctx: &Arc<Context>, peer: &Peer, id: DispatchId) -> Answer {
+    let service = ctx.dispatches.clone();
+    let by = peer.user.clone();
+    tokio::task::spawn_blocking(move || service.retry_blocking(id, &by))
+        .await
+        .map_err(internal)?
+        .map_err(|e| {
+            let kind = match e {
+                DispatchError::NoSuchDispatch(_) => ErrorKind::NotFound,
+                DispatchError::CannotRetry { .. } => ErrorKind::Conflict,
+                DispatchError::Datalake { .. } => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            };
+            WireError::new(kind, e.to_string())
+        })?;
+    ctx.jobs_changed.notify_one();
+    Ok(Response::Retrying { id })
 }

@@ -21,12 +21,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// How many consoles may be connected at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// Open files the daemon asks for at start: every connection is one, and the
+/// connection limits (`[limits]`) must be what stops a flood, not `EMFILE`.
+pub const WANTED_OPEN_FILES: u64 = 65_536;
+
+/// Raises the soft limit on open files towards [`WANTED_OPEN_FILES`] (as far
+/// as the hard limit allows); returns the limit in force.
+pub fn raise_open_files_limit() -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let wanted = WANTED_OPEN_FILES.min(hard).max(soft);
+    if wanted > soft && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+        return wanted;
+    }
+    soft
+}
 
 #[derive(Debug, Error)]
 pub enum BindError {
@@ -152,16 +166,14 @@ pub fn bind(cfg: &DaemonConfig) -> Result<Listener, BindError> {
 }
 
 /// Accepts connections until `shutdown`, then tells every connection to close
-/// and waits (briefly) for them.
+/// and waits (briefly) for them. Each connection is admitted or refused by
+/// its own task ([`connection::Admission`]), so a flood of connections from
+/// one user never keeps an admin waiting in the kernel's backlog.
 pub async fn serve(listener: Listener, ctx: Arc<Context>, shutdown: CancellationToken) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let admission = Arc::new(connection::Admission::default());
     let mut tasks = JoinSet::new();
     tracing::info!(socket = %listener.path.display(), "listening");
     loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             s = listener.inner.accept() => s,
@@ -170,14 +182,11 @@ pub async fn serve(listener: Listener, ctx: Arc<Context>, shutdown: Cancellation
         while tasks.try_join_next().is_some() {}
         match stream {
             Ok(stream) => {
-                let ctx = ctx.clone();
-                let shutdown = shutdown.clone();
-                tasks.spawn(async move {
-                    connection::handle(stream, ctx, shutdown).await;
-                    drop(permit);
-                });
+                let (ctx, admission, shutdown) = (ctx.clone(), admission.clone(), shutdown.clone());
+                tasks.spawn(connection::handle(stream, ctx, admission, shutdown));
             }
             Err(e) => {
+                // Out of file descriptors, most likely: wait for connections to end.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -66,19 +66,19 @@ async fn models(ctx: &Context) -> Answer {
     Ok(Response::Models(entries.iter().map(model_info).collect()))
 }
 
-/// Built per request: it reads each dataset (CSV or datalake query) for its row count, which
-/// may change between requests, and follows config reloads.
-async fn load_catalog(ctx: &Context) -> Result<Catalog, WireError> {
-    let config = ctx.config();
-    blocking(move || Ok(Catalog::for_config(&config))).await
+/// From the context's cache: rebuilt (reading each CSV, running each dataset
+/// query) only when the configuration or a CSV changed, never per request.
+async fn load_catalog(ctx: &Arc<Context>) -> Result<Catalog, WireError> {
+    let (ctx, config) = (ctx.clone(), ctx.config());
+    blocking(move || Ok(Catalog::clone(&ctx.catalog.get(&config)))).await
 }
 
-async fn catalog(ctx: &Context) -> Answer {
+async fn catalog(ctx: &Arc<Context>) -> Answer {
     let catalog = load_catalog(ctx).await?;
     Ok(Response::Catalog(Box::new(catalog_info(&catalog))))
 }
 
-async fn train(ctx: &Context, peer: &Peer, spec: TrainSpec) -> Answer {
+async fn train(ctx: &Arc<Context>, peer: &Peer, spec: TrainSpec) -> Answer {
     let catalog = load_catalog(ctx).await?;
     let request = train_request(&catalog, &spec).map_err(|errors| {
         WireError::new(
@@ -95,7 +95,7 @@ async fn train(ctx: &Context, peer: &Peer, spec: TrainSpec) -> Answer {
 }
 
 /// Every problem `Train` would refuse `spec` for, each with its field.
-async fn check_training(ctx: &Context, spec: TrainSpec) -> Answer {
+async fn check_training(ctx: &Arc<Context>, spec: TrainSpec) -> Answer {
     let catalog = load_catalog(ctx).await?;
     let problems = match train_request(&catalog, &spec) {
         Ok(_) => Vec::new(),

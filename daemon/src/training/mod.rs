@@ -7,6 +7,7 @@
 //! an experiment in the [`Registry`], or a [`TrainingError`] naming the field,
 //! file or step at fault. Synchronous and CPU-heavy: run it on a blocking thread.
 
+pub mod cache;
 mod cart;
 pub mod catalog;
 pub mod dataset;
@@ -14,6 +15,7 @@ pub mod demo;
 mod fit;
 pub mod metrics;
 pub mod runner;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -20,6 +20,7 @@ pub struct Config {
     pub jobs: Vec<JobConfig>,
     pub dispatches: DispatchViewConfig,
     pub showroom: BTreeMap<String, ShowroomConfig>,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +42,8 @@ pub(crate) struct RawConfig {
     pub dispatches: DispatchViewConfig,
     #[serde(default)]
     pub showroom: BTreeMap<String, ShowroomConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
 
 /// `[daemon]`
@@ -112,6 +115,95 @@ fn default_log_level() -> String {
 }
 fn default_max_dispatches() -> u32 {
     2
+}
+
+/// `[limits]`: what one connection, one user and one request may take, so
+/// no local user can starve, lock out or crash the daemon. Read at each
+/// connection and request, so a reload applies to open connections too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Connections open at once, admins included.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// Of `max_connections`, how many only admins may take.
+    #[serde(default = "default_admin_connections")]
+    pub admin_connections: u32,
+    /// Connections one user without `admin` may hold at once.
+    #[serde(default = "default_connections_per_user")]
+    pub connections_per_user: u32,
+    /// A client must send its `Hello` this soon after connecting.
+    #[serde(default = "default_handshake_timeout")]
+    pub handshake_timeout: ConfigDuration,
+    /// A connection with no subscription that sends nothing for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: ConfigDuration,
+    /// A frame, once begun, must arrive whole within this.
+    #[serde(default = "default_frame_timeout")]
+    pub frame_timeout: ConfigDuration,
+    /// A client that takes longer than this to accept one frame is disconnected.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: ConfigDuration,
+    /// Requests of one connection being answered at once; the daemon reads no
+    /// more from it until one is answered and written.
+    #[serde(default = "default_requests_in_flight")]
+    pub requests_in_flight: u32,
+    /// The largest request frame from a user without `admin`, in bytes
+    /// (admins may send up to 16 MiB, for ONNX imports).
+    #[serde(default = "default_request_bytes")]
+    pub request_bytes: u32,
+    /// The most records one answer lists: slots, dispatches, a predictions
+    /// page, dry-run rows. Asking for more is an error that says to narrow it.
+    #[serde(default = "default_max_rows")]
+    pub max_rows: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_connections: default_max_connections(),
+            admin_connections: default_admin_connections(),
+            connections_per_user: default_connections_per_user(),
+            handshake_timeout: default_handshake_timeout(),
+            idle_timeout: default_idle_timeout(),
+            frame_timeout: default_frame_timeout(),
+            write_timeout: default_write_timeout(),
+            requests_in_flight: default_requests_in_flight(),
+            request_bytes: default_request_bytes(),
+            max_rows: default_max_rows(),
+        }
+    }
+}
+
+fn default_max_connections() -> u32 {
+    1024
+}
+fn default_admin_connections() -> u32 {
+    16
+}
+fn default_connections_per_user() -> u32 {
+    64
+}
+fn default_handshake_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(10))
+}
+fn default_idle_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(600))
+}
+fn default_frame_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(30))
+}
+fn default_write_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(60))
+}
+fn default_requests_in_flight() -> u32 {
+    8
+}
+fn default_request_bytes() -> u32 {
+    256 * 1024
+}
+fn default_max_rows() -> u32 {
+    10_000
 }
 
 /// `[access]`: which Unix users and groups hold which role. Root always holds
@@ -510,13 +602,15 @@ impl fmt::Display for Secret {
 }
 
 /// The length of the ODBC connection-string attribute value that `rest` starts
-/// with: `{…}` (which may hold `;`, with `}}` an escaped brace), or up to the
-/// next `;`.
+/// with, leading spaces included: `{…}` (which may hold `;`, with `}}` an
+/// escaped brace), or up to the next `;`.
 pub fn odbc_value_len(rest: &str) -> usize {
-    if !rest.starts_with('{') {
+    let trimmed = rest.trim_start();
+    let lead = rest.len() - trimmed.len();
+    if !trimmed.starts_with('{') {
         return rest.find(';').unwrap_or(rest.len());
     }
-    let bytes = rest.as_bytes();
+    let bytes = trimmed.as_bytes();
     let mut i = 1;
     while i < bytes.len() {
         if bytes[i] == b'}' {
@@ -524,11 +618,24 @@ pub fn odbc_value_len(rest: &str) -> usize {
                 i += 2;
                 continue;
             }
-            return i + 1;
+            return lead + i + 1;
         }
         i += 1;
     }
-    bytes.len()
+    rest.len()
+}
+
+/// Whether an ODBC attribute holds a secret: `PWD`, `Password`,
+/// `sslpassword`, `SSLKeyPassword`, `client_secret`, `AccessToken`… in any
+/// case, with spaces around it.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.trim().to_ascii_lowercase();
+    k == "pass"
+        || k.contains("password")
+        || k.contains("passwd")
+        || k.ends_with("pwd")
+        || k.ends_with("secret")
+        || k.ends_with("token")
 }
 
 /// Replaces the values of password-like attributes in an ODBC connection
@@ -546,15 +653,7 @@ pub fn redact_connection_string(s: &str) -> String {
         out.push('=');
         rest = &rest[eq + 1..];
         let value_len = odbc_value_len(rest);
-        let k = key
-            .trim()
-            .trim_start_matches(';')
-            .trim()
-            .to_ascii_lowercase();
-        if matches!(
-            k.as_str(),
-            "pwd" | "password" | "passwd" | "pass" | "secret" | "token" | "accesstoken"
-        ) {
+        if is_secret_key(key.trim().trim_start_matches(';')) {
             out.push_str("***");
         } else {
             out.push_str(&rest[..value_len]);
@@ -587,5 +686,59 @@ mod tests {
         );
         let secret = Secret::new("PWD=abc");
         assert!(!format!("{secret:?}{secret}").contains("abc"));
+    }
+
+    /// Every spelling of a password key, with spaces and braces, through
+    /// every way a `Secret` is shown.
+    #[test]
+    fn every_spelling_of_a_password_is_redacted() {
+        let keys = [
+            "PWD",
+            "pwd",
+            " Pwd ",
+            "Password",
+            "PASSWORD",
+            "sslpassword",
+            "SSLPassword",
+            "ssl_password",
+            "SSLKeyPassword",
+            "passwd",
+            "client_secret",
+            "AccessToken",
+        ];
+        let values = [
+            "hunter2",
+            "{hunter2}",
+            " {a;b}",
+            "  {a;b}}c=d}",
+            "{ spaced ;out }",
+            " hunter2",
+        ];
+        for key in keys {
+            for value in values {
+                let text = format!("Driver={{PostgreSQL Unicode}};Server=db;{key}={value};UID=mld");
+                let secret = Secret::new(text.clone());
+                for shown in [
+                    redact_connection_string(&text),
+                    format!("{secret:?}"),
+                    format!("{secret}"),
+                    format!("{:?}", Some(&secret)),
+                ] {
+                    for part in ["hunter2", "a;b", "b}", "c=d", "spaced", "out"] {
+                        assert!(
+                            !shown.contains(part),
+                            "{key}={value} shows {part:?}: {shown}"
+                        );
+                    }
+                    assert!(shown.contains("Server=db;"), "{shown}");
+                    assert!(shown.contains(";UID=mld"), "{key}={value}: {shown}");
+                }
+            }
+        }
+        // Keys that only look alike stay visible.
+        assert_eq!(
+            redact_connection_string("Passive=1;UID=pwdless"),
+            "Passive=1;UID=pwdless"
+        );
     }
 }

@@ -97,6 +97,7 @@ pub(crate) fn validate(
         jobs,
         dispatches,
         mut showroom,
+        limits,
     } = raw;
 
     // [daemon]
@@ -377,6 +378,50 @@ pub(crate) fn validate(
         }
     }
 
+    // [limits]
+    let lim = |key: &str| p(&[k("limits"), k(key)]);
+    c.check(limits.max_connections >= 1, &lim("max_connections"), || {
+        "expected at least 1".into()
+    });
+    c.check(
+        limits.admin_connections < limits.max_connections,
+        &lim("admin_connections"),
+        || {
+            format!(
+                "expected fewer than max_connections ({}), so users without admin can connect too",
+                limits.max_connections
+            )
+        },
+    );
+    for (key, value) in [
+        ("connections_per_user", limits.connections_per_user),
+        ("requests_in_flight", limits.requests_in_flight),
+        ("max_rows", limits.max_rows),
+    ] {
+        c.check(value >= 1, &lim(key), || "expected at least 1".into());
+    }
+    c.check(
+        (4096..=crate::frame::MAX_FRAME_LEN as u32).contains(&limits.request_bytes),
+        &lim("request_bytes"),
+        || {
+            format!(
+                "expected from 4096 to {} bytes, got {}",
+                crate::frame::MAX_FRAME_LEN,
+                limits.request_bytes
+            )
+        },
+    );
+    for (key, value) in [
+        ("handshake_timeout", limits.handshake_timeout),
+        ("idle_timeout", limits.idle_timeout),
+        ("frame_timeout", limits.frame_timeout),
+        ("write_timeout", limits.write_timeout),
+    ] {
+        c.check(value.0.as_millis() >= 100, &lim(key), || {
+            "expected at least 100ms".into()
+        });
+    }
+
     if !c.errors.is_empty() {
         c.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(c.errors));
@@ -392,6 +437,7 @@ pub(crate) fn validate(
         jobs,
         dispatches,
         showroom,
+        limits,
     })
 }
 

@@ -3,7 +3,15 @@
 //! Receives a peer's Unix credentials (uid, gid, pid, read from the socket by
 //! the kernel, not claimed by the client) and the `[access]` configuration;
 //! emits a [`Peer`] with its user name and [`Roles`]. Root and the user the
-//! daemon runs as are always `admin`.
+//! daemon runs as are always `admin`. A peer's user and groups are looked up
+//! once, at connect; its roles are recomputed from the configuration in force
+//! ([`Peer::with_roles_from`]), so a reload applies to open connections.
+//!
+//! Also owns the record of refusals ([`denials`]): one event-log row per uid
+//! and minute with a count, written through [`store`].
+
+pub mod denials;
+pub mod store;
 
 use mld_shared::config::{AccessConfig, Principals};
 use mld_shared::roles::{Role, Roles};
@@ -24,6 +32,16 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The same peer with its roles as `access` gives them; `None` when they
+    /// are what it already holds.
+    pub fn with_roles_from(&self, access: &AccessConfig) -> Option<Peer> {
+        let roles = roles_for(self.uid, &self.user, &self.groups, access);
+        (roles != self.roles).then(|| Peer {
+            roles,
+            ..self.clone()
+        })
+    }
+
     /// Resolves names and groups for a uid/gid and maps them to roles.
     /// Blocking (NSS lookups): call from a blocking thread.
     pub fn resolve(uid: u32, gid: u32, pid: Option<i32>, access: &AccessConfig) -> Peer {
