@@ -30,7 +30,7 @@
 //! connections at once; one left with no role at all is closed.
 
 use super::{convert, handlers};
-use crate::access::Peer;
+use crate::access::{Identities, Peer};
 use crate::context::Context;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
@@ -59,11 +59,12 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 /// Bytes buffered per connection for reading frames.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// Who holds connection slots: the count per uid and in total. One per
-/// daemon, shared by the connection tasks.
+/// Who holds connection slots: the count per uid and in total, and the
+/// identities of recent peers. One per daemon, shared by the connection tasks.
 #[derive(Default)]
 pub struct Admission {
     state: Mutex<Held>,
+    identities: Identities,
 }
 
 #[derive(Default)]
@@ -239,15 +240,23 @@ pub async fn handle(
         }
     };
     let config = ctx.config();
-    let access = config.access.clone();
-    let peer =
-        match tokio::task::spawn_blocking(move || Peer::resolve(uid, gid, pid, &access)).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "resolving peer credentials panicked");
-                return;
+    let peer = match admission.identities.cached(uid, gid, pid, &config.access) {
+        Some(p) => p,
+        None => {
+            let (access, admission) = (config.access.clone(), admission.clone());
+            match tokio::task::spawn_blocking(move || {
+                admission.identities.resolve(uid, gid, pid, &access)
+            })
+            .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "resolving peer credentials panicked");
+                    return;
+                }
             }
-        };
+        }
+    };
     if peer.roles.is_empty() {
         tracing::debug!(user = %peer.user, uid, "refusing a peer with no role");
         ctx.denials.record(&peer, "connect", "a role").await;

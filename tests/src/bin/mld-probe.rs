@@ -7,6 +7,8 @@
 //! mld-probe SOCKET session                handshake, then one request per stdin line
 //! mld-probe SOCKET hold N [hello]         open N connections (with a Hello, or silent)
 //!                                         and keep them until stdin closes
+//! mld-probe SOCKET announce BYTES         handshake, then the length prefix of a frame
+//!                                         of BYTES, and what the daemon says
 //! ```
 //!
 //! Answers print as `{"ok": "Variant"}` or `{"err": {"kind": ..., "message": ...}}`;
@@ -200,6 +202,27 @@ async fn main() {
         "hold" => {
             let n: usize = args[3].parse().expect("a count");
             hold(socket, n, args.get(4).is_some_and(|a| a == "hello")).await;
+        }
+        "announce" => {
+            let n: u32 = args[3].parse().expect("a length");
+            match hello(socket).await {
+                Ok((mut s, _)) => {
+                    use tokio::io::AsyncWriteExt;
+                    s.write_all(&n.to_be_bytes()).await.unwrap();
+                    let said = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        frame::read_message::<ServerFrame, _>(&mut s),
+                    )
+                    .await;
+                    print(match said {
+                        Ok(Ok(Some(ServerFrame::Closing { reason }))) => {
+                            json!({ "closed": reason })
+                        }
+                        other => json!({ "error": format!("{other:?}") }),
+                    });
+                }
+                Err(v) => print(v),
+            }
         }
         other => panic!("unknown command {other}"),
     }
