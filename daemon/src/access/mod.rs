@@ -26,11 +26,14 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
 /// Cached identities past which the cache starts afresh.
 const IDENTITY_CACHE_MAX: usize = 4096;
 
+/// A user name and group names, as looked up at an instant.
+type Identity = (Instant, String, Vec<String>);
+
 /// Users and groups recently looked up, per (uid, gid): a flood of
 /// connections from one user costs one NSS lookup, not one each.
 #[derive(Default)]
 pub struct Identities {
-    cache: Mutex<HashMap<(u32, u32), (Instant, String, Vec<String>)>>,
+    cache: Mutex<HashMap<(u32, u32), Identity>>,
 }
 
 impl Identities {
