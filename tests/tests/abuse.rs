@@ -38,11 +38,7 @@ fn probe() -> PathBuf {
 
 /// The tests here run one at a time: each measures a daemon's memory and
 /// latency, which the others' floods would disturb.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn start(limits: &str, extra: &str) -> (tempfile::TempDir, MldProcess) {
     users::ensure();
@@ -127,7 +123,7 @@ const FLOOD_GROWTH_BOUND: u64 = 64 * MIB;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ping_flood_that_never_reads_stays_under_its_memory_bound() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, daemon) = start("write_timeout = \"3s\"\n", "");
     let mut other = Client::connect(&daemon.socket).await.unwrap();
     assert!(other.request(Request::Status).await.is_ok());
@@ -232,7 +228,7 @@ fn refused_with(h: &Held, fragment: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_no_role_connections_and_full_user_slots_never_lock_out_an_admin() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, daemon) = start(
         "max_connections = 100\nadmin_connections = 10\nconnections_per_user = 60\nhandshake_timeout = \"3s\"\n",
         "",
@@ -316,7 +312,7 @@ async fn idle_no_role_connections_and_full_user_slots_never_lock_out_an_admin() 
 
 #[test]
 fn a_user_without_admin_cannot_even_announce_a_large_frame() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.blocking_lock();
     let (_dir, daemon) = start("request_bytes = 65536\n", "");
     let out = users::run_as(
         OPERATOR,
@@ -339,7 +335,7 @@ const AFTER_DEADLINE_BOUND: u64 = 64 * MIB;
 
 #[test]
 fn half_sent_frames_pin_memory_only_until_the_frame_deadline() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.blocking_lock();
     let (_dir, daemon) = start("frame_timeout = \"4s\"\n", "");
     let _keep = raw_client(&daemon.socket);
     let idle = rss(&daemon);
@@ -449,7 +445,7 @@ fn wait_closed(s: &mut UnixStream, limit: Duration) -> Result<Option<String>, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_truncated_oversized_slow_and_deaf_clients_while_another_is_answered() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.lock().await;
     let (_dir, daemon) = start(
         "frame_timeout = \"3s\"\nwrite_timeout = \"3s\"\nhandshake_timeout = \"3s\"\n",
         "",
@@ -578,7 +574,7 @@ async fn garbage_truncated_oversized_slow_and_deaf_clients_while_another_is_answ
 /// `mld_shared::config` and `datalake::connstr`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_in_every_spelling_stay_out_of_the_log_and_the_wire() {
-    let _one = one_at_a_time();
+    let _one = ONE_AT_A_TIME.lock().await;
     let secrets = ["s3cr;et", "k3y pass", "p}w0rd"];
     let lake = format!(
         "[datalakes.locked]\nkind = \"odbc\"\nconnection = {:?}\n",
