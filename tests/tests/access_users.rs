@@ -146,6 +146,10 @@ fn every_request() -> Vec<Request> {
         },
         Request::TrainingRuns { limit: 10 },
         Request::CheckTraining(spec()),
+        Request::Reload,
+        Request::RetryDispatch {
+            id: DispatchId(999),
+        },
     ];
     for r in &requests {
         // Exhaustive: a new request type does not compile until it is in the table.
@@ -182,7 +186,9 @@ fn every_request() -> Vec<Request> {
             | Request::ShowroomPredict { .. }
             | Request::DispatchPredictionsBefore { .. }
             | Request::TrainingRuns { .. }
-            | Request::CheckTraining(_) => {}
+            | Request::CheckTraining(_)
+            | Request::Reload
+            | Request::RetryDispatch { .. } => {}
         }
     }
     requests
@@ -226,6 +232,8 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("predictions", "A D", "dispatch"), // paging back
     ("training-runs", "A D", "dispatch"),
     ("check-training", "A D", "dispatch"),
+    ("reload", "A", "admin"),
+    ("retry", "A", "admin"),
 ];
 
 fn lines(out: &std::process::Output) -> Vec<Value> {

@@ -283,6 +283,22 @@ impl Datalake {
         w.commit()
     }
 
+    /// How many rows of `dispatch_id` the results table holds (committed).
+    /// How a dispatch interrupted during its write-back is settled: all there,
+    /// or none.
+    pub fn count_results(
+        &self,
+        table: &str,
+        columns: &ResultColumns,
+        dispatch_id: DispatchId,
+    ) -> Result<u64, DatalakeError> {
+        let sql = ResultSql::new(self, table, columns)?;
+        match &self.backend {
+            Backend::Odbc(t) => odbc::count_results(self, t, &sql, dispatch_id),
+            Backend::Sqlite(p) => sqlite::count_results(self, p, &sql, dispatch_id),
+        }
+    }
+
     /// Connects and queries the probe table for no rows (or only connects
     /// when none is configured).
     pub fn probe(&self) -> ProbeReport {
@@ -400,6 +416,13 @@ impl ResultSql {
         format!("DELETE FROM {} WHERE {} = ?", self.table, self.columns[0])
     }
 
+    fn count(&self) -> String {
+        format!(
+            "SELECT COUNT(*) FROM {} WHERE {} = ?",
+            self.table, self.columns[0]
+        )
+    }
+
     fn insert(&self) -> String {
         format!(
             "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, ?, ?)",
@@ -497,6 +520,16 @@ impl ResultWriter {
         }
         self.written += rows.len() as u64;
         Ok(())
+    }
+
+    /// How many rows of this dispatch the results table holds inside the
+    /// transaction: what a commit would make visible. On error the
+    /// transaction is already rolled back.
+    pub fn count_rows(&mut self) -> Result<u64, DatalakeError> {
+        match &mut self.inner {
+            WriterInner::Odbc(w) => w.count(),
+            WriterInner::Sqlite(w) => w.count(),
+        }
     }
 
     /// Makes the rows visible; returns how many were written.

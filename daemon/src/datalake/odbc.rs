@@ -77,6 +77,38 @@ pub(super) fn execute(
     Ok(())
 }
 
+/// `SELECT COUNT(*) … WHERE dispatch = ?` on `conn`, inside its transaction if one is open.
+fn count_query(
+    conn: &Connection<'static>,
+    sql: &str,
+    dispatch_id: i64,
+    timeout: usize,
+) -> Result<u64, odbc_api::Error> {
+    let mut n: i64 = 0;
+    if let Some(mut cursor) = conn.execute(sql, &dispatch_id, Some(timeout))?
+        && let Some(mut row) = cursor.next_row()?
+    {
+        row.get_data(1, &mut n)?;
+    }
+    Ok(n.max(0) as u64)
+}
+
+pub(super) fn count_results(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    sql: &ResultSql,
+    dispatch_id: DispatchId,
+) -> Result<u64, DatalakeError> {
+    let conn = connect(lake, target, 1)?;
+    count_query(
+        &conn,
+        &sql.count(),
+        dispatch_id.0,
+        lake.query_timeout_secs(),
+    )
+    .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))
+}
+
 /// Where a model feature is found in the fetched buffers.
 #[derive(Debug, Clone, Copy)]
 enum Source {
@@ -460,6 +492,19 @@ impl OdbcWriter {
         self.conn
             .execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
         Ok(())
+    }
+
+    pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
+        if !self.open {
+            return Err(self.error("the transaction was already rolled back".into()));
+        }
+        let counted = count_query(
+            &self.conn,
+            &self.sql.count(),
+            self.dispatch_id,
+            self.lake.query_timeout_secs(),
+        );
+        counted.map_err(|e| self.fail(e))
     }
 
     pub(super) fn commit(mut self) -> Result<(), DatalakeError> {

@@ -57,6 +57,18 @@ pub(super) fn execute(lake: &Datalake, path: &Path, sql: &str) -> Result<(), Dat
         .map_err(|e| lake.query_error(e.to_string()))
 }
 
+pub(super) fn count_results(
+    lake: &Datalake,
+    path: &Path,
+    sql: &ResultSql,
+    dispatch_id: DispatchId,
+) -> Result<u64, DatalakeError> {
+    let conn = open(lake, path, false)?;
+    conn.query_row(&sql.count(), [dispatch_id.0], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
+        .map_err(|e| lake.query_error(e.to_string()))
+}
+
 enum Msg {
     Batch(Batch),
     Error(DatalakeError),
@@ -286,6 +298,25 @@ impl SqliteWriter {
             Ok::<_, rusqlite::Error>(())
         })();
         result.map_err(|e| self.fail(e.to_string()))
+    }
+
+    pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
+        if !self.open {
+            return Err(write_error(
+                &self.lake,
+                &self.sql,
+                "the transaction was already rolled back".into(),
+            ));
+        }
+        let counted = self
+            .conn
+            .query_row(&self.sql.count(), [self.dispatch_id], |r| {
+                r.get::<_, i64>(0)
+            });
+        match counted {
+            Ok(n) => Ok(n.max(0) as u64),
+            Err(e) => Err(self.fail(e.to_string())),
+        }
     }
 
     pub(super) fn commit(mut self) -> Result<(), DatalakeError> {

@@ -132,8 +132,8 @@ pub struct KeyHelp {
     pub does: &'static str,
     /// Only admins may; others see it marked unavailable.
     pub admin: bool,
-    /// Short enough and common enough for the footer.
-    pub footer: bool,
+    /// Shown in the footer, as this word (see [`KeyHelp::footer`]).
+    pub footer: Option<&'static str>,
 }
 
 impl KeyHelp {
@@ -142,7 +142,7 @@ impl KeyHelp {
             keys,
             does,
             admin: false,
-            footer: false,
+            footer: None,
         }
     }
 
@@ -151,8 +151,14 @@ impl KeyHelp {
         self
     }
 
-    pub const fn footer(mut self) -> KeyHelp {
-        self.footer = true;
+    /// In the footer too, as the first word of `does`.
+    pub const fn footer(self) -> KeyHelp {
+        self.footer_as("")
+    }
+
+    /// In the footer too, as `word` (the first word of `does` when empty).
+    pub const fn footer_as(mut self, word: &'static str) -> KeyHelp {
+        self.footer = Some(word);
         self
     }
 }

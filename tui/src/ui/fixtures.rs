@@ -27,12 +27,14 @@ pub fn fresh() -> App {
 }
 
 /// A console connected to a daemon that sent [`welcome`] and [`snapshot`],
-/// with the Dispatches screen's first list answered by [`dispatches`].
+/// with the Dispatches screen's first list answered by [`dispatches`] and
+/// the Showroom's by its fixture list.
 pub fn connected() -> App {
     connected_as(welcome())
 }
 
-/// [`connected`], as the user `welcome` names (with its roles).
+/// [`connected`], as the user `welcome` names (with its roles): every list
+/// the screens ask for on a snapshot is answered from these fixtures.
 pub fn connected_as(welcome: Welcome) -> App {
     let mut app = fresh();
     update(&mut app, Msg::Conn(ConnEvent::Connected(welcome)));
@@ -41,10 +43,17 @@ pub fn connected_as(welcome: Welcome) -> App {
         Msg::Conn(ConnEvent::Snapshot(Box::new(snapshot()))),
     );
     for (id, request) in sent(&cmds) {
-        if matches!(request, Request::Dispatches { .. }) {
-            answer(&mut app, id, Ok(Response::Dispatches(dispatches())));
-        }
+        let response = match request {
+            Request::Dispatches { .. } => Response::Dispatches(dispatches()),
+            Request::Models => Response::Models(models()),
+            Request::Experiments => Response::Experiments(experiments()),
+            Request::TrainingRuns { .. } => Response::TrainingRuns(training_runs()),
+            Request::Showrooms => Response::Showrooms(crate::screens::showroom::fixtures::list()),
+            other => panic!("a snapshot asked for {other:?}"),
+        };
+        answer(&mut app, id, Ok(response));
     }
+    assert!(app.pending.is_empty(), "{:?}", app.pending);
     app.dirty = false;
     app
 }
@@ -336,5 +345,208 @@ pub fn prediction_page() -> mld_shared::protocol::PredictionPage {
             })
             .collect(),
         next_after: Some("100".into()),
+    }
+}
+
+pub fn metrics() -> mld_shared::protocol::MetricsInfo {
+    use mld_shared::protocol::{ClassMetricsInfo, MetricsInfo};
+    let class = |label: &str, p: f64, r: f64, support: u64| ClassMetricsInfo {
+        label: label.into(),
+        precision: p,
+        recall: r,
+        f1: 2.0 * p * r / (p + r),
+        support,
+    };
+    MetricsInfo {
+        accuracy: 0.933,
+        macro_precision: 0.936,
+        macro_recall: 0.933,
+        macro_f1: 0.933,
+        per_class: vec![
+            class("setosa", 1.0, 1.0, 10),
+            class("versicolor", 0.9, 0.9, 10),
+            class("virginica", 0.909, 0.9, 10),
+        ],
+        confusion: vec![vec![10, 0, 0], vec![0, 9, 1], vec![0, 1, 9]],
+    }
+}
+
+pub fn version(
+    name: &str,
+    version: u32,
+    active: bool,
+    algorithm: &str,
+) -> mld_shared::protocol::ModelVersionInfo {
+    mld_shared::protocol::ModelVersionInfo {
+        name: name.into(),
+        version,
+        active,
+        broken: None,
+        algorithm: algorithm.into(),
+        hyperparameters: vec![("max_depth".into(), "4".into())],
+        features: vec![
+            "sepal_length".into(),
+            "sepal_width".into(),
+            "petal_length".into(),
+            "petal_width".into(),
+        ],
+        labels: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
+        scaling: "none".into(),
+        dataset: Some("iris".into()),
+        fingerprint: Some("77aa".repeat(16)),
+        train_rows: Some(120),
+        test_rows: Some(30),
+        seed: Some(7),
+        metrics: Some(metrics()),
+        created_at: Some(at("2026-11-20T09:30:00Z")),
+        hash: format!("{version}df425a8c872f00d").repeat(4),
+    }
+}
+
+/// iris with versions 1 (active) and 2.
+pub fn models() -> Vec<mld_shared::protocol::ModelInfo> {
+    vec![mld_shared::protocol::ModelInfo {
+        name: "iris".into(),
+        active: Some(1),
+        versions: vec![
+            version("iris", 1, true, "decision_tree"),
+            version("iris", 2, false, "random_forest"),
+        ],
+    }]
+}
+
+pub fn experiments() -> Vec<mld_shared::protocol::ExperimentInfo> {
+    let mut model = version("", 0, false, "random_forest");
+    model.created_at = Some(at("2026-11-23T11:40:00Z"));
+    vec![mld_shared::protocol::ExperimentInfo {
+        id: "20261123-114000-rf-iris".into(),
+        model,
+    }]
+}
+
+pub fn training_runs() -> Vec<mld_shared::protocol::TrainingInfo> {
+    use mld_shared::protocol::{TrainSpec, TrainingInfo, TrainingStatus};
+    let spec = |model: &str| TrainSpec {
+        dataset: "iris".into(),
+        model: model.into(),
+        hyperparameters: vec![("n_trees".into(), "50".into())],
+        test_split: 0.2,
+        seed: Some(7),
+    };
+    vec![
+        TrainingInfo {
+            run: 2,
+            spec: spec("random_forest"),
+            requested_by: "alice".into(),
+            status: TrainingStatus::Running,
+            stage: "fitting".into(),
+            fraction: 0.4,
+            experiment: None,
+            error: None,
+            started_at: at("2026-11-23T11:59:30Z"),
+            finished_at: None,
+        },
+        TrainingInfo {
+            run: 1,
+            spec: spec("random_forest"),
+            requested_by: "alice".into(),
+            status: TrainingStatus::Succeeded,
+            stage: "done".into(),
+            fraction: 1.0,
+            experiment: Some("20261123-114000-rf-iris".into()),
+            error: None,
+            started_at: at("2026-11-23T11:39:50Z"),
+            finished_at: Some(at("2026-11-23T11:40:00Z")),
+        },
+    ]
+}
+
+pub fn catalog() -> mld_shared::protocol::CatalogInfo {
+    use mld_shared::protocol::{
+        AlgorithmInfo, CatalogInfo, DatasetInfo, HyperparameterInfo, MetricInfo, ParamKind,
+        ParamValue,
+    };
+    let hp = |name: &str, kind: ParamKind, default: ParamValue, d: &str| HyperparameterInfo {
+        name: name.into(),
+        description: d.into(),
+        kind,
+        default,
+    };
+    CatalogInfo {
+        datasets: vec![
+            DatasetInfo {
+                name: "iris".into(),
+                task: Some("classification".into()),
+                description: "Fisher's iris flowers".into(),
+                source: "csv assets/iris.csv".into(),
+                features: vec![
+                    "sepal_length".into(),
+                    "sepal_width".into(),
+                    "petal_length".into(),
+                    "petal_width".into(),
+                ],
+                label: "species".into(),
+                records: 150,
+                classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
+                preprocessing: vec![],
+                problem: None,
+            },
+            DatasetInfo {
+                name: "churn".into(),
+                task: None,
+                description: "customers who left".into(),
+                source: "query on warehouse".into(),
+                features: vec![],
+                label: "left".into(),
+                records: 0,
+                classes: vec![],
+                preprocessing: vec![],
+                problem: Some("datalake warehouse: no answer within 2s".into()),
+            },
+        ],
+        models: vec![
+            AlgorithmInfo {
+                name: "decision_tree".into(),
+                task: "classification".into(),
+                description: "one CART tree".into(),
+                hyperparameters: vec![hp(
+                    "max_depth",
+                    ParamKind::Int { min: 1, max: 64 },
+                    ParamValue::Int(8),
+                    "deepest split",
+                )],
+            },
+            AlgorithmInfo {
+                name: "random_forest".into(),
+                task: "classification".into(),
+                description: "trees on bootstrap samples, majority vote".into(),
+                hyperparameters: vec![
+                    hp(
+                        "n_trees",
+                        ParamKind::Int { min: 1, max: 1000 },
+                        ParamValue::Int(100),
+                        "how many trees",
+                    ),
+                    hp(
+                        "max_features",
+                        ParamKind::Choice {
+                            options: vec!["sqrt".into(), "all".into()],
+                        },
+                        ParamValue::Text("sqrt".into()),
+                        "features tried per split",
+                    ),
+                    hp(
+                        "bootstrap",
+                        ParamKind::Bool,
+                        ParamValue::Bool(true),
+                        "sample rows with replacement",
+                    ),
+                ],
+            },
+        ],
+        metrics: vec![MetricInfo {
+            name: "accuracy".into(),
+            description: "share right".into(),
+        }],
     }
 }

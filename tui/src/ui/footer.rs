@@ -27,29 +27,51 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let admin = app.shared.is_admin();
+    // Whole hints only: one that does not fit is left out, not cut.
+    let room = area.width as usize;
+    let mut used = 0;
     let mut spans = Vec::new();
-    let mut push = |key: &str, what: &str| {
-        spans.push(Span::styled(format!(" {key}"), theme.key()));
-        spans.push(Span::raw(format!(" {what} ")));
-    };
-    push("q", "quit");
-    push("?", "help");
-    push("1-4", "screens");
-    let keys = super::screen_keys(app.tab).iter().filter(|k| k.footer);
+    let mut push =
+        |key: String, what: String, style: ratatui::style::Style, spans: &mut Vec<Span>| {
+            let width = key.chars().count() + what.chars().count();
+            if used + width > room {
+                return;
+            }
+            used += width;
+            spans.push(Span::styled(key, style));
+            spans.push(Span::raw(what));
+        };
+    // The tab bar already shows 1-4; the screen's own keys matter more here.
+    push(" q".into(), " quit ".into(), theme.key(), &mut spans);
+    push(" ?".into(), " keys ".into(), theme.key(), &mut spans);
+    let keys = super::screen_keys(app.tab)
+        .iter()
+        .filter(|k| k.footer.is_some());
     let mut refused = Vec::new();
     for k in keys {
         if k.admin && !admin {
             refused.push(first_key(k.keys));
-        } else {
-            push(first_key(k.keys), short(k.does));
+            continue;
         }
+        let word = match k.footer {
+            Some(w) if !w.is_empty() => w,
+            _ => short(k.does),
+        };
+        push(
+            format!(" {}", first_key(k.keys)),
+            format!(" {word} "),
+            theme.key(),
+            &mut spans,
+        );
     }
     if !refused.is_empty() {
         // Struck through in colour; the words say it without.
-        spans.push(Span::styled(
+        push(
             format!(" {} admin only", refused.join(" ")),
+            String::new(),
             theme.unavailable(),
-        ));
+            &mut spans,
+        );
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

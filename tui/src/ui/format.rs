@@ -126,6 +126,13 @@ pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     lines
 }
 
+/// `████░░░░` `width` cells wide: the filled part is full blocks, so it
+/// reads the same without colour.
+pub fn gauge(fraction: f64, width: usize) -> String {
+    let filled = (fraction.clamp(0.0, 1.0) * width as f64).round() as usize;
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
 pub fn latency(ms: Option<f64>) -> String {
     match ms {
         None => "-".to_string(),
@@ -173,6 +180,13 @@ mod tests {
         assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
         assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
         assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
+    }
+
+    #[test]
+    fn gauges_fill_in_whole_cells() {
+        assert_eq!(gauge(0.0, 4), "░░░░");
+        assert_eq!(gauge(0.5, 4), "██░░");
+        assert_eq!(gauge(1.2, 4), "████", "never more than full");
     }
 
     #[test]

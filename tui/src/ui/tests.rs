@@ -392,17 +392,213 @@ fn a_running_dispatch_opened_shows_its_progress_and_a_search() {
 }
 
 #[test]
-fn showroom() {
+fn showroom_list_with_a_broken_sample_file() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('3'));
-    check("showroom", &app);
+    let screen = check("showroom", &app);
+    assert_has(
+        &screen,
+        &[
+            "choose a model",
+            "churn error",
+            "iris ok",
+            "✗ /srv/mld/churn-samples.csv:7: 3 fields, but the header has 4",
+        ],
+    );
 }
 
 #[test]
-fn models() {
+fn showroom_rows_predicted() {
+    let app = crate::screens::showroom::tests::opened();
+    let screen = check("showroom_rows", &app);
+    assert_has(
+        &screen,
+        &[
+            "iris v1 · logistic_regression · 5 rows",
+            "SEPAL_LENGTH",
+            "PREDICTION",
+            "versicolor",
+            "0.994",
+        ],
+    );
+}
+
+#[test]
+fn showroom_one_row_with_its_classes_and_why() {
+    let app = crate::screens::showroom::tests::row4_predicted();
+    let screen = check("showroom_row", &app);
+    assert_has(&screen, &["Row 4", "setosa", "0.992", "███", "why setosa"]);
+}
+
+#[test]
+fn showroom_edit_form_refuses_what_is_not_a_number() {
+    let app = crate::screens::showroom::tests::editing_petal_length("5.0x");
+    let screen = check("showroom_edit", &app);
+    assert_has(
+        &screen,
+        &[
+            "Edit row 4 of iris",
+            "✗ \"5.0x\" is not a number",
+            "Enter predict",
+        ],
+    );
+}
+
+#[test]
+fn showroom_before_and_after_an_edit() {
+    let app = crate::screens::showroom::tests::row4_compared();
+    let screen = check("showroom_compare", &app);
+    assert_has(
+        &screen,
+        &[
+            "petal_length 1.4 → 5",
+            "before",
+            "after",
+            "versicolor 0.573",
+        ],
+    );
+}
+
+#[test]
+fn showroom_a_kept_edited_row() {
+    let mut app = crate::screens::showroom::tests::row4_compared();
+    press(&mut app, KeyCode::Char('s'));
+    let screen = check("showroom_kept", &app);
+    assert_has(&screen, &["4✎", "+ 1 edited", "versicolor"]);
+}
+
+#[test]
+fn showroom_a_tree_by_a_newer_version_explains_its_path() {
+    let mut app = crate::screens::showroom::tests::opened();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::ShowroomPrediction(Box::new(
+            crate::screens::showroom::fixtures::row3_by_a_tree(),
+        ))),
+    );
+    let screen = check("showroom_tree", &app);
+    assert_has(
+        &screen,
+        &["petal_length = 5.1 ≥ 2.45", "now v2", "leaf share"],
+    );
+}
+
+#[test]
+fn models_versions() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));
-    check("models", &app);
+    let screen = check("models", &app);
+    assert_has(
+        &screen,
+        &[
+            "[Versions 2]",
+            "random_forest",
+            "0.933",
+            "active",
+            "t train",
+        ],
+    );
+}
+
+#[test]
+fn models_version_opened_with_per_class_metrics_and_confusion() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Enter);
+    let screen = check("models_version", &app);
+    assert_has(
+        &screen,
+        &[
+            "iris v2 · a activates",
+            "versicolor",
+            "Confusion",
+            "accuracy 0.933",
+            "macro",
+        ],
+    );
+}
+
+#[test]
+fn models_experiments_and_trainings() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Right);
+    let screen = check("models_experiments", &app);
+    assert_has(&screen, &["[Experiments 1]", "20261123-114000-rf-iris"]);
+    press(&mut app, KeyCode::Right);
+    let screen = check("models_trainings", &app);
+    assert_has(&screen, &["[Trainings 2]", "fitting", "40%", "succeeded"]);
+}
+
+#[test]
+fn models_catalog() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Left);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('r')).split_off(3));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::Catalog(Box::new(fixtures::catalog()))),
+    );
+    press(&mut app, KeyCode::End);
+    let screen = check("models_catalog", &app);
+    assert_has(&screen, &["random_forest", "n_trees", "unusable"]);
+}
+
+#[test]
+fn models_training_form_with_the_daemons_problems() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('t')));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::Catalog(Box::new(fixtures::catalog()))),
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::TrainingProblems(vec![
+            mld_shared::protocol::FieldProblem {
+                field: "hyperparameters.n_trees".into(),
+                message: "0 is out of range [1, 1000]".into(),
+            },
+        ])),
+    );
+    let screen = check("models_train_form", &app);
+    assert_has(
+        &screen,
+        &[
+            "Train a model",
+            "‹ random_forest ›",
+            "✗ 0 is out of range [1, 1000]",
+        ],
+    );
+}
+
+#[test]
+fn models_commit_form_and_activate_question() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('a'));
+    let screen = check("models_activate", &app);
+    assert_has(&screen, &["Activate iris v2", "y/Enter activate"]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('c'));
+    let screen = check("models_commit", &app);
+    assert_has(
+        &screen,
+        &["Commit 20261123-114000-rf-iris", "Model name: iris"],
+    );
 }
 
 #[test]

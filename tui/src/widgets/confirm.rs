@@ -55,7 +55,7 @@ pub fn render(frame: &mut Frame, area: Rect, confirm: &Confirm, theme: &Theme) {
     let rows: usize = confirm
         .lines
         .iter()
-        .map(|l| l.chars().count().div_ceil(inner_w).max(1))
+        .map(|l| crate::ui::format::wrap(l, inner_w, usize::MAX).len().max(1))
         .sum();
     let height = rows as u16 + 4;
     let popup = super::centred(area, width, height);

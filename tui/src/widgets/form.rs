@@ -20,7 +20,6 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 pub enum FieldKind {
     Text,
     /// One of these; ←/→ move through them.
-    #[allow(dead_code)] // the training form's dataset and model, next
     Choice(Vec<String>),
 }
 
@@ -49,7 +48,6 @@ impl Field {
     }
 
     /// A choice among `options`, starting at `value` (or the first option).
-    #[allow(dead_code)] // the training form's dataset and model, next
     pub fn choice(name: &str, label: &str, options: Vec<String>, value: &str, hint: &str) -> Field {
         let value = if options.iter().any(|o| o == value) {
             value.to_string()

@@ -107,14 +107,14 @@ pub enum Msg {
 pub const KEYS: &[KeyHelp] = &[
     KeyHelp::new("↑ ↓, j k", "select a dispatch, or a prediction").footer(),
     KeyHelp::new("Enter", "open the dispatch").footer(),
-    KeyHelp::new("w", "edit the window (from, to)").footer(),
+    KeyHelp::new("w", "edit the window (from, to)").footer_as("window"),
     KeyHelp::new("c", "cancel the running dispatch (confirm)")
         .admin()
         .footer(),
     KeyHelp::new("/", "filter the list; in a dispatch, search row keys").footer(),
     KeyHelp::new("PgUp PgDn", "previous, next page of predictions"),
     KeyHelp::new("Home End", "first, last page of predictions"),
-    KeyHelp::new("Esc", "clear the filter, or back to the list").footer(),
+    KeyHelp::new("Esc", "clear the filter, or back to the list").footer_as("back"),
 ];
 
 impl Dispatches {

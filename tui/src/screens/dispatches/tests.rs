@@ -13,7 +13,7 @@ fn a_snapshot_asks_for_the_window_up_to_now() {
         AppMsg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
     );
     let now = fixtures::now().timestamp().as_millisecond();
-    let (_, request) = only_request(&cmds);
+    let (_, request) = fixtures::sent(&cmds)[0].clone();
     assert_eq!(
         request,
         Request::Dispatches {
@@ -216,7 +216,7 @@ mod window_and_actions {
             &mut app,
             AppMsg::Conn(ConnEvent::Snapshot(Box::new(fixtures::snapshot()))),
         );
-        let (first, _) = only_request(&cmds);
+        let (first, _) = fixtures::sent(&cmds)[0].clone();
         app.tab = Tab::Dispatches;
         press(&mut app, KeyCode::Char('w'));
         let (second, _) = only_request(&press(&mut app, KeyCode::Enter));

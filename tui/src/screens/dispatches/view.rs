@@ -70,13 +70,6 @@ fn format_ms(ms: i64) -> String {
     }
 }
 
-/// `████░░░░` `width` cells wide: the filled part is full blocks, so it
-/// reads the same without colour.
-pub fn gauge(fraction: f64, width: usize) -> String {
-    let filled = (fraction.clamp(0.0, 1.0) * width as f64).round() as usize;
-    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
-}
-
 /// `reading 1,234 of ~2,000 rows ████░░ 62%`, or without a total when
 /// there is nothing to estimate it from.
 fn progress_line(d: &DispatchSummary, list: &[DispatchSummary], width: usize) -> Option<String> {
@@ -91,7 +84,7 @@ fn progress_line(d: &DispatchSummary, list: &[DispatchSummary], width: usize) ->
                 format::count(of)
             );
             let bar = width.saturating_sub(text.chars().count() + 6).clamp(4, 40);
-            format!("{text}{} {:>3.0}%", gauge(f, bar), f * 100.0)
+            format!("{text}{} {:>3.0}%", format::gauge(f, bar), f * 100.0)
         }
         _ => format!(" {} {} rows so far", p.phase, format::count(p.done)),
     })
@@ -106,10 +99,19 @@ fn render_list(
     theme: &Theme,
 ) {
     let visible = m.visible();
-    let count = if m.filter.is_active() {
-        format!("{} of {}", visible.len(), m.list.len())
+    let listed = if m.list.len() >= super::LIST_LIMIT as usize {
+        // The daemon gave as many as asked: older ones exist but are not here.
+        format!(
+            "newest {}, narrow the window for older",
+            format::count(m.list.len() as u64)
+        )
     } else {
         m.list.len().to_string()
+    };
+    let count = if m.filter.is_active() {
+        format!("{} of {listed}", visible.len())
+    } else {
+        listed
     };
     let title = m.filter.title(
         format!(" Dispatches · {} · {count} ", m.window.describe(now)),
@@ -564,16 +566,4 @@ fn render_events(
         ),
         area,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gauge;
-
-    #[test]
-    fn gauges_fill_in_whole_cells() {
-        assert_eq!(gauge(0.0, 4), "░░░░");
-        assert_eq!(gauge(0.5, 4), "██░░");
-        assert_eq!(gauge(1.2, 4), "████", "never more than full");
-    }
 }
