@@ -4,8 +4,9 @@
 //! (`lake`), a protocol-level client and an in-process daemon (`client`),
 //! dispatch fixtures — models trained here, tables to score, results read
 //! back (`scoring`) — and the bare datalake read and write the benchmarks
-//! compare against (`floor`), and the sides of a benchmark run in child
-//! processes: a real dispatch, the tuned Python pipeline (`bench`).
+//! compare against (`floor`), the sides of a benchmark run in child
+//! processes: a real dispatch, the tuned Python pipeline (`bench`), and real
+//! Unix users for the access tests (`users`, with the `mld-probe` client).
 pub mod bench;
 pub mod client;
 pub mod floor;
@@ -14,3 +15,4 @@ pub mod mariadb;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod users;
