@@ -3,10 +3,12 @@
 //! server (`pg`), datalakes on every backend (`lake`), a protocol-level
 //! client and an in-process daemon (`client`), dispatch fixtures — models
 //! trained here, tables to score, results read back (`scoring`) — and the
-//! bare datalake read and write the benchmarks compare against (`floor`).
+//! bare datalake read and write the benchmarks compare against (`floor`), and
+//! real Unix users for the access tests (`users`, with the `mld-probe` client).
 pub mod client;
 pub mod floor;
 pub mod lake;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod users;
