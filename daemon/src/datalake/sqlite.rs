@@ -12,8 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, ResultRow, ResultSql, display_path,
-    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, Dialect, ResultRow, ResultSql,
+    display_path, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
 };
 
 fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, DatalakeError> {
@@ -38,7 +38,7 @@ pub(super) fn probe(
 ) -> Result<(), DatalakeError> {
     let conn = open(lake, path, false)?;
     let sql = match probe_table {
-        Some(t) => format!("SELECT * FROM {t} WHERE 1=0"),
+        Some(t) => Dialect::builtin_sqlite().probe(t),
         None => "SELECT 1 WHERE 1=0".to_string(),
     };
     let mut stmt = conn
