@@ -15,6 +15,7 @@ pub mod fault;
 pub mod model;
 pub mod monitor;
 pub mod reload;
+pub mod scaleout;
 pub mod scheduler;
 pub mod server;
 pub mod showroom;

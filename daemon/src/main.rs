@@ -23,10 +23,75 @@ struct Args {
     /// model and fill the demo datalake (what `mldctl demo` uses).
     #[arg(long, hide = true)]
     init_demo: bool,
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Scores one shard of a dispatch (run by an executor, not by hand).
+    #[command(hide = true)]
+    Worker {
+        /// The dispatch's spec in the spool.
+        #[arg(long, value_name = "PATH")]
+        spec: PathBuf,
+        /// The shard; default `$SLURM_ARRAY_TASK_ID`.
+        #[arg(long)]
+        shard: Option<u32>,
+        #[arg(long, default_value_t = 0)]
+        attempt: u32,
+    },
+}
+
+/// `mld worker`: 0 when the shard is scored and written, 1 when its report
+/// says why not, 2 when not even a report could be written.
+fn worker(spec: &std::path::Path, shard: Option<u32>, attempt: u32) -> ExitCode {
+    init_logging("info");
+    let shard = match shard.or_else(|| {
+        std::env::var("SLURM_ARRAY_TASK_ID")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    }) {
+        Some(s) => s,
+        None => {
+            eprintln!("mld worker: no --shard and no SLURM_ARRAY_TASK_ID");
+            return ExitCode::from(2);
+        }
+    };
+    match mld::scaleout::worker::run(spec, shard, attempt) {
+        Ok(report) => match &report.error {
+            None => {
+                eprintln!(
+                    "mld worker: shard {shard} attempt {attempt}: {} rows read, {} predicted, {} unscorable, {} written",
+                    report.collected, report.predicted, report.unscorable, report.inserted
+                );
+                ExitCode::SUCCESS
+            }
+            Some(e) => {
+                eprintln!(
+                    "mld worker: shard {shard} attempt {attempt} failed at {}: {e}",
+                    report.failed_step.as_deref().unwrap_or("?")
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("mld worker: shard {shard} attempt {attempt}: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Sub::Worker {
+        spec,
+        shard,
+        attempt,
+    }) = &args.command
+    {
+        return worker(spec, *shard, *attempt);
+    }
     if let Some(path) = &args.check_config {
         let path = if path.as_os_str().is_empty() {
             &args.config

@@ -322,6 +322,51 @@ fn read_error(e: DatalakeError) -> Stop {
     Stop::Failed(Step::Collected, e.to_string())
 }
 
+/// One batch read from the datalake, predicted: what a dispatch stores in
+/// the event log, and a shard's worker (`scaleout::worker`) in its spool.
+#[derive(Debug, Clone, Default)]
+pub struct Scored {
+    pub keys: Vec<String>,
+    pub labels: Vec<Arc<str>>,
+    pub scores: Vec<f64>,
+    pub unscorable: Vec<crate::datalake::Unscorable>,
+}
+
+/// Step 4 for one batch, the same for a dispatch and a shard's worker:
+/// counts what was read, refuses an unscorable row when the job says so,
+/// predicts the rest. An error names the step it fails.
+pub fn score_batch(
+    model: &Model,
+    binding: &crate::model::FeatureBinding,
+    fail_on_unscorable: bool,
+    batch: crate::datalake::Batch,
+    counts: &mut Counts,
+) -> Result<Scored, (Step, String)> {
+    counts.collected += batch.rows_read() as u64;
+    counts.unscorable += batch.unscorable.len() as u64;
+    if fail_on_unscorable
+        && let Some(first) = batch.unscorable.first()
+    {
+        return Err((
+            Step::Predicted,
+            format!(
+                "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+                first.key, first.reason
+            ),
+        ));
+    }
+    let predictions = model
+        .predict(binding, batch.features.view())
+        .map_err(|e| (Step::Predicted, e.to_string()))?;
+    counts.predicted += predictions.len() as u64;
+    Ok(Scored {
+        labels: predictions.iter().map(|p| p.label.clone()).collect(),
+        scores: predictions.iter().map(|p| p.score).collect(),
+        keys: batch.keys,
+        unscorable: batch.unscorable,
+    })
+}
+
 /// One predicted batch on its way into the event log.
 struct ToStore {
     keys: Vec<String>,
@@ -399,29 +444,13 @@ fn collect_predict_store(
                 let Some(batch) = reader.next_batch().map_err(read_error)? else {
                     return Ok(());
                 };
-                counts.collected += batch.rows_read() as u64;
-                counts.unscorable += batch.unscorable.len() as u64;
-                if job.fail_on_unscorable
-                    && let Some(first) = batch.unscorable.first()
-                {
-                    return Err(Stop::Failed(
-                        Step::Predicted,
-                        format!(
-                            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
-                            first.key, first.reason
-                        ),
-                    ));
-                }
-                let predictions = plan
-                    .model
-                    .predict(&binding, batch.features.view())
-                    .map_err(|e| Stop::Failed(Step::Predicted, e.to_string()))?;
-                counts.predicted += predictions.len() as u64;
+                let scored = score_batch(&plan.model, &binding, job.fail_on_unscorable, batch, counts)
+                    .map_err(|(step, e)| Stop::Failed(step, e))?;
                 let next = ToStore {
-                    labels: predictions.iter().map(|p| p.label.clone()).collect(),
-                    scores: predictions.iter().map(|p| p.score).collect(),
-                    keys: batch.keys,
-                    unscorable: batch.unscorable,
+                    labels: scored.labels,
+                    scores: scored.scores,
+                    keys: scored.keys,
+                    unscorable: scored.unscorable,
                     counts: *counts,
                 };
                 // A closed channel means the storer failed: its error is the one to report.

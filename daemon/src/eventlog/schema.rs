@@ -178,6 +178,29 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
     ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
 "#,
+    // v7: a dispatch scored in shards (scale-out): each shard's key range,
+    // where and how it runs, and the attempt whose report was ingested.
+    r#"
+    CREATE TABLE dispatch_shards (
+        dispatch_id     INTEGER NOT NULL REFERENCES dispatches(id),
+        shard           INTEGER NOT NULL,
+        key_lo          INTEGER NOT NULL,
+        key_hi          INTEGER NOT NULL,
+        state           TEXT NOT NULL,   -- 'pending' | 'running' | 'done' | 'failed' | 'cancelled'
+        attempt         INTEGER NOT NULL DEFAULT 0,
+        executor        TEXT NOT NULL,
+        task            TEXT,            -- the executor's name for the attempt: Slurm `job_task`, a local pid
+        node            TEXT,
+        rows_collected  INTEGER NOT NULL DEFAULT 0,
+        rows_predicted  INTEGER NOT NULL DEFAULT 0,
+        rows_unscorable INTEGER NOT NULL DEFAULT 0,
+        rows_inserted   INTEGER NOT NULL DEFAULT 0,
+        ingested        INTEGER,         -- the attempt whose report is in the event log
+        error           TEXT,
+        updated_at      INTEGER NOT NULL,
+        PRIMARY KEY (dispatch_id, shard)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this daemon writes.
