@@ -52,9 +52,15 @@ pub struct MldProcess {
 impl MldProcess {
     /// Starts `mld --config CONFIG` and waits until its socket accepts connections.
     pub fn start(config: &Path, socket: &Path) -> MldProcess {
+        Self::start_with_env(config, socket, &[])
+    }
+
+    /// [`Self::start`] with extra environment variables (`MLD_FAULT`, …).
+    pub fn start_with_env(config: &Path, socket: &Path, env: &[(&str, &str)]) -> MldProcess {
         let stderr_path = config.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(bin("mld"))
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .stdin(Stdio::null())
