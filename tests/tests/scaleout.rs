@@ -191,6 +191,7 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_no_secret_shows(&s, id.0, exec);
     c.request(Request::CancelDispatch { id }).await.unwrap();
     let d = c.wait_finished(id, LIMIT).await;
     assert_eq!(d.summary.status, DispatchStatus::Cancelled, "{d:?}\n{}", daemon.stderr());
@@ -204,6 +205,48 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
             .unwrap();
         let left = String::from_utf8_lossy(&out.stdout);
         assert!(left.trim().is_empty(), "tasks left after cancel: {left}");
+    }
+}
+
+/// The password is in the spool's connection file (0600, in a 0700 folder)
+/// and on no worker's command line or environment, nor in what Slurm shows.
+fn assert_no_secret_shows(s: &Setup, id: i64, exec: Exec) {
+    use std::os::unix::fs::PermissionsExt;
+    let secret = s.dl.secret.clone().expect("these datalakes have a password");
+    let dir = s.spool.join(format!("dispatch-{id}"));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let conn = dir.join("connection");
+    assert_eq!(mode(&conn), 0o600);
+    assert!(std::fs::read_to_string(&conn).unwrap().contains(&secret));
+    let spec = std::fs::read_to_string(dir.join("spec.json")).unwrap();
+    assert!(!spec.contains(&secret), "the spec holds the password");
+    let mut workers = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains(&format!("dispatch-{id}/spec.json")) {
+            continue;
+        }
+        workers += 1;
+        assert!(!cmdline.contains(&secret), "the password is on a command line: {cmdline}");
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&environ).contains(&secret),
+            "the password is in a worker's environment"
+        );
+    }
+    if exec == Exec::Slurm {
+        let out = SlurmCluster::shared()
+            .command("scontrol")
+            .args(["show", "job", "-dd"])
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+        let out = SlurmCluster::shared().command("squeue").args(["-h", "-o", "%all"]).output().unwrap();
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+    } else {
+        assert!(workers > 0, "no worker process seen");
     }
 }
 

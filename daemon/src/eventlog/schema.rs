@@ -221,6 +221,7 @@ mod tests {
         "1b0c10966c34770f80f48823cbcb7e9a3c4039733727a070f7fb10fc4f604610",
         "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
         "1d0f663967d4ed36ff2950e5f16e251f394cc5ebf9ff7fa0caec3cb914bbdc4d",
+        "15aa55f1c2e0f7acdbf4cdcb7c98795593a414d1eb00bcd4ed2b4cd81edd0cc6",
     ];
 
     #[test]

@@ -659,3 +659,117 @@ pub fn cancel_left_tasks(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::record::NewDispatch;
+    use crate::scaleout::spool::RowsPage;
+    use std::io::Write;
+
+    #[test]
+    fn a_report_read_twice_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let new = NewDispatch {
+            job: "j".into(),
+            trigger: crate::scheduler::Trigger::Manual,
+            requested_by: "test".into(),
+            slot: None,
+            model: "m".into(),
+            model_version: "1".into(),
+            model_hash: "h".into(),
+        };
+        let ranges = vec![KeyRange { lo: 1, hi: 3 }, KeyRange { lo: 4, hi: 6 }];
+        let r2 = ranges.clone();
+        let id = log
+            .write_blocking(move |tx| {
+                let now = jiff::Timestamp::now();
+                let id = store::create(tx, &new, now)?;
+                shard_store::create(tx, id, "here", &r2, now)?;
+                Ok(id)
+            })
+            .unwrap();
+        let spool = DispatchSpool::new(dir.path(), id);
+        std::fs::create_dir_all(&spool.dir).unwrap();
+        // Shard 1's worker kept two pages: 3 rows, one of them unscorable.
+        let pages = [
+            RowsPage {
+                at_ms: 1_700_000_000_000,
+                keys: vec!["4".into(), "5".into()],
+                labels: vec!["a".into(), "b".into()],
+                scores: vec![0.9, 0.7],
+                unscorable: vec![],
+            },
+            RowsPage {
+                at_ms: 1_700_000_000_001,
+                keys: vec![],
+                labels: vec![],
+                scores: vec![],
+                unscorable: vec![("6".into(), "column x is NULL".into())],
+            },
+        ];
+        let mut f = std::fs::File::create(spool.rows_path(1, 2)).unwrap();
+        for p in &pages {
+            writeln!(f, "{}", serde_json::to_string(p).unwrap()).unwrap();
+        }
+        let report = ShardReport {
+            dispatch_id: id.0,
+            shard: 1,
+            attempt: 2,
+            node: "n7".into(),
+            error: None,
+            failed_step: None,
+            collected: 3,
+            predicted: 2,
+            unscorable: 1,
+            inserted: 2,
+            started_at_ms: 0,
+            first_read_at_ms: Some(1),
+            finished_at_ms: 2,
+        };
+        let look = || {
+            log.read_blocking(move |c| {
+                Ok((
+                    store::get(c, id)?.unwrap().counts,
+                    store::count_predictions(c, id, None)?,
+                    store::unscorable(c, id, 10)?.len(),
+                    store::class_counts(c, id)?,
+                    store::events(c, id)?.len(),
+                    shard_store::list(c, id)?,
+                ))
+            })
+            .unwrap()
+        };
+        assert!(ingest_report(&log, &spool, &report).unwrap(), "first read ingests");
+        let once = look();
+        assert_eq!(
+            once.0,
+            Counts {
+                collected: 3,
+                predicted: 2,
+                unscorable: 1,
+                stored: 2,
+                inserted: 2
+            }
+        );
+        assert_eq!((once.1, once.2), (2, 1));
+        assert_eq!(once.3, vec![("a".to_string(), 1), ("b".to_string(), 1)]);
+        let shard1 = &once.5[1];
+        assert_eq!(
+            (shard1.state, shard1.ingested, shard1.node.as_deref()),
+            (ShardState::Done, Some(2), Some("n7"))
+        );
+        assert_eq!(once.5[0].state, ShardState::Pending);
+        // Read again (a daemon that looked twice, or a report found again): nothing changes.
+        assert!(!ingest_report(&log, &spool, &report).unwrap());
+        assert_eq!(look(), once);
+        // Even its pages stored again (a daemon stopped mid-ingest) add nothing.
+        for p in pages {
+            log.write_blocking(move |tx| shard_store::ingest_page(tx, id, &p))
+                .unwrap();
+        }
+        let again = look();
+        assert_eq!((again.1, again.2, &again.3), (once.1, once.2, &once.3));
+    }
+}
