@@ -186,7 +186,9 @@ fn json(config: &Path, args: &[&str]) -> Value {
 
 /// The number after `prefix` on the screen (`dispatch 3 started` → 3).
 fn number_after(screen: &str, prefix: &str) -> u64 {
-    let at = screen.find(prefix).unwrap_or_else(|| panic!("{prefix:?} in:\n{screen}"));
+    let at = screen
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix:?} in:\n{screen}"));
     screen[at + prefix.len()..]
         .chars()
         .take_while(char::is_ascii_digit)
@@ -271,7 +273,11 @@ fn an_operator_does_the_whole_job_from_the_console() {
     let screen = tmux.wait_text("Predictions 1–100 of 150");
     assert!(screen.contains(&format!("Dispatch {id}")), "{screen}");
     assert!(
-        screen.lines().filter(|l| l.contains("setosa") || l.contains("versicolor") || l.contains("virginica")).count() >= 5,
+        screen
+            .lines()
+            .filter(|l| l.contains("setosa") || l.contains("versicolor") || l.contains("virginica"))
+            .count()
+            >= 5,
         "rows of predictions:\n{screen}"
     );
     tmux.keys(&["PageDown"]);

@@ -20,6 +20,16 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
+/// An uptime to the minute (`<1m`, `12m`, `3h 04m`, `2d 03h`): nothing on
+/// screen should move every second unless it counts down to something.
+pub fn uptime(seconds: i64) -> String {
+    match seconds {
+        ..60 => "<1m".to_string(),
+        60..3_600 => format!("{}m", seconds / 60),
+        _ => duration(seconds),
+    }
+}
+
 /// Seconds from `now` until `at`, rounded up so a countdown never shows 0
 /// while there is still time left.
 pub fn seconds_until(at: Timestamp, now: &Zoned) -> i64 {
@@ -180,6 +190,13 @@ mod tests {
         assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
         assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
         assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
+    }
+
+    #[test]
+    fn uptimes_are_shown_to_the_minute() {
+        assert_eq!(uptime(5), "<1m");
+        assert_eq!(uptime(725), "12m");
+        assert_eq!(uptime(3 * 3600 + 4 * 60 + 59), "3h 04m");
     }
 
     #[test]
