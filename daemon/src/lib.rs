@@ -11,8 +11,10 @@ pub mod datalake;
 pub mod demo;
 pub mod dispatch;
 pub mod eventlog;
+pub mod fault;
 pub mod model;
 pub mod monitor;
+pub mod reload;
 pub mod scheduler;
 pub mod server;
 pub mod showroom;
@@ -49,22 +51,22 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Re-reads the configuration file (and every showroom's samples). An
-    /// invalid file keeps the running configuration and says why. The socket and event-log paths are fixed at
-    /// start; a change to them is reported and takes effect at the next restart.
-    pub fn reload(&self) -> Result<(), mld_shared::config::ConfigErrors> {
-        let current = self.context.config();
-        let new = mld_shared::config::load(&current.file)?;
-        if new.daemon.socket != current.daemon.socket
-            || new.daemon.event_log_path() != current.daemon.event_log_path()
-        {
-            tracing::warn!("the socket and event-log paths change only at restart");
-        }
-        self.context.replace_config(new);
-        tracing::info!(file = %current.file.display(), "configuration reloaded");
-        Ok(())
+    /// Re-reads the configuration file (and every showroom's samples) and
+    /// applies it (see [`reload::reload`]):
+    /// `by` is who asked (`SIGHUP`, or an admin's Unix user name). An invalid
+    /// file keeps the running configuration and says why.
+    pub async fn reload(&self, by: &str) -> Result<reload::ReloadReport, reload::ReloadError> {
+        reload::reload(&self.context, by).await
     }
 }
+
+/// Finished dispatches waiting for the scheduler to hear of them, at most; a
+/// dispatch that ends when it is full waits (its task, not a thread).
+pub const FINISHED_QUEUE: usize = 256;
+
+/// Predictions deleted per event-log write when pruning, so a large prune
+/// never holds other writers up for long.
+const PRUNE_CHUNK: u32 = 10_000;
 
 /// How long a shutdown waits for running dispatches to finish before it
 /// cancels them (their write-back rolls back; they are recorded `cancelled`).
@@ -86,13 +88,14 @@ pub async fn run(
     let run_id = eventlog
         .record_start(std::process::id(), mld_shared::VERSION, &config.file)
         .await?;
+    tracing::info!(path = %log_path.display(), run = run_id, "event log open");
+    if let Some(fault) = fault::armed() {
+        tracing::warn!(fault = %fault, "a test fault point is armed: this daemon kills itself there");
+    }
     let log = eventlog.clone();
-    tokio::task::spawn_blocking(move || {
-        dispatch::mark_interrupted(&log)?;
-        training::runner::mark_interrupted(&log)
-    })
-    .await
-    .map_err(|e| DaemonError::Internal(e.to_string()))??;
+    tokio::task::spawn_blocking(move || training::runner::mark_interrupted(&log))
+        .await
+        .map_err(|e| DaemonError::Internal(e.to_string()))??;
 
     let registry = model::registry::Registry::from_config(&config.models)
         .map_err(|e| DaemonError::Internal(format!("model registry: {e}")))?;
@@ -109,7 +112,7 @@ pub async fn run(
 
     let (health_tx, health_rx) = tokio::sync::watch::channel(monitor::initial(&config));
     let (updates, _) = tokio::sync::broadcast::channel(context::UPDATE_BUFFER);
-    let (finished_tx, mut finished_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (finished_tx, mut finished_rx) = tokio::sync::mpsc::channel(FINISHED_QUEUE);
     let observer: dispatch::Observer = {
         let updates = updates.clone();
         Arc::new(move |rec: &dispatch::record::DispatchRecord| {
@@ -135,11 +138,16 @@ pub async fn run(
         finished_tx,
         observer,
     ));
-    let store_path = log_path.clone();
-    let store = tokio::task::spawn_blocking(move || scheduler::SqliteStore::open(&store_path))
-        .await
-        .map_err(|e| DaemonError::Internal(e.to_string()))?
-        .map_err(|e| DaemonError::Internal(e.to_string()))?;
+    // What a daemon that died left open is closed or settled before the
+    // scheduler looks at the jobs (a job being settled counts as running).
+    {
+        let dispatches = dispatches.clone();
+        tokio::task::spawn_blocking(move || dispatches.settle_at_start())
+            .await
+            .map_err(|e| DaemonError::Internal(e.to_string()))?
+            .map_err(|e| DaemonError::Internal(format!("settling dispatches: {e}")))?;
+    }
+    let store = scheduler::EventLogStore::new(eventlog.clone());
     let scheduler_stop = CancellationToken::new();
     let (scheduler, scheduler_task) = scheduler::start(
         job_specs,
@@ -169,8 +177,19 @@ pub async fn run(
         let ctx = ctx.clone();
         tokio::spawn(async move {
             while let Some((job, id)) = finished_rx.recv().await {
-                if let Err(e) = ctx.scheduler.dispatch_finished(&job, id).await {
-                    tracing::warn!(job = %job, dispatch = %id, error = %e, "scheduler not told of a finished dispatch");
+                match ctx.scheduler.dispatch_finished(&job, id).await {
+                    Ok(()) => {}
+                    // A job a reload removed, or a dispatch settled before the
+                    // scheduler loaded its job: nothing waits for it.
+                    Err(
+                        e @ (scheduler::SchedulerError::UnknownJob(_)
+                        | scheduler::SchedulerError::UnknownDispatch { .. }),
+                    ) => {
+                        tracing::debug!(job = %job, dispatch = %id, error = %e, "finished dispatch not tracked by the scheduler");
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = %job, dispatch = %id, error = %e, "scheduler not told of a finished dispatch");
+                    }
                 }
                 ctx.jobs_changed.notify_one();
             }
@@ -246,8 +265,9 @@ async fn flush_denials(ctx: Arc<Context>, shutdown: CancellationToken) {
     }
 }
 
-/// Deletes predictions older than `daemon.prediction_retention`, hourly;
-/// dispatch and event records stay.
+/// Deletes predictions older than `daemon.prediction_retention`, hourly, in
+/// chunks; never those of a dispatch that has not finished. Dispatch and
+/// event records stay.
 async fn prune_predictions(ctx: Arc<Context>, shutdown: CancellationToken) {
     loop {
         if let Some(keep) = ctx.config().daemon.prediction_retention {
@@ -255,14 +275,27 @@ async fn prune_predictions(ctx: Arc<Context>, shutdown: CancellationToken) {
             let before = jiff::Timestamp::now()
                 .checked_sub(keep)
                 .unwrap_or(jiff::Timestamp::MIN);
-            match ctx
-                .eventlog
-                .write(move |tx| dispatch::store::prune_predictions(tx, before))
-                .await
-            {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(pruned = n, "old predictions pruned"),
-                Err(e) => tracing::error!(error = %e, "pruning predictions failed"),
+            let mut pruned = 0;
+            loop {
+                match ctx
+                    .eventlog
+                    .write(move |tx| dispatch::store::prune_predictions(tx, before, PRUNE_CHUNK))
+                    .await
+                {
+                    Ok(n) => {
+                        pruned += n;
+                        if n < PRUNE_CHUNK as u64 || shutdown.is_cancelled() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "pruning predictions failed");
+                        break;
+                    }
+                }
+            }
+            if pruned > 0 {
+                tracing::info!(pruned, "old predictions pruned");
             }
         }
         tokio::select! {

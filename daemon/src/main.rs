@@ -100,11 +100,18 @@ fn run(config: config::Config) -> anyhow::Result<()> {
         let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
 
         let (handle_tx, mut handle_rx) = tokio::sync::mpsc::unbounded_channel();
-        let daemon = tokio::spawn(mld::run(config, listener, shutdown.clone(), move |handle: &mld::Handle| {
-            let _ = handle_tx.send(mld::Handle { context: handle.context.clone() });
-            notify_systemd(&[sd_notify::NotifyState::Ready]);
-            tracing::info!(version = mld_shared::VERSION, "ready");
-        }));
+        let daemon = tokio::spawn(mld::run(
+            config,
+            listener,
+            shutdown.clone(),
+            move |handle: &mld::Handle| {
+                let _ = handle_tx.send(mld::Handle {
+                    context: handle.context.clone(),
+                });
+                notify_systemd(&[sd_notify::NotifyState::Ready]);
+                tracing::info!(version = mld_shared::VERSION, "ready");
+            },
+        ));
         let watchdog = watchdog(shutdown.clone());
         let mut handle: Option<mld::Handle> = None;
         let mut daemon = std::pin::pin!(daemon);
@@ -121,8 +128,11 @@ fn run(config: config::Config) -> anyhow::Result<()> {
                     }
                     notify_systemd(&reloading);
                     match &handle {
-                        Some(h) => if let Err(errors) = h.reload() {
-                            tracing::error!("reload refused, keeping the running configuration:\n{errors}");
+                        // The reload logs what changed, or why the file was refused.
+                        Some(h) => if let Err(e) = h.reload("SIGHUP").await
+                            && !matches!(e, mld::reload::ReloadError::Invalid(_))
+                        {
+                            tracing::error!("reload: {e}");
                         },
                         None => tracing::warn!("SIGHUP before the daemon was ready; ignored"),
                     }

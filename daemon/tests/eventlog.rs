@@ -227,3 +227,70 @@ async fn a_full_disk_fails_writes_and_the_probe_cleanly_and_recovers() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_write_queue_makes_writers_wait_and_loses_nothing() {
+    use mld::eventlog::WRITE_QUEUE;
+    let dir = tempfile::tempdir().unwrap();
+    let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+    // Hold the writer thread inside a job.
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let blocker = tokio::spawn({
+        let log = log.clone();
+        async move {
+            log.write(move |tx| {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                tx.execute("INSERT INTO meta(key, value) VALUES ('held', 'x')", [])
+            })
+            .await
+        }
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
+        .await
+        .unwrap();
+    // Far more writers than the queue holds.
+    let writers = WRITE_QUEUE + 300;
+    let tasks: Vec<_> = (0..writers)
+        .map(|i| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                log.write(move |tx| {
+                    tx.execute(
+                        "INSERT INTO meta(key, value) VALUES (?1, 'v')",
+                        [format!("k{i}")],
+                    )
+                })
+                .await
+            })
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while log.write_queue_free() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the queue never filled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Full: the rest wait in their own submission, not in the queue.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(log.write_queue_free(), 0);
+    assert!(tasks.iter().all(|t| !t.is_finished()));
+    release_tx.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let n: i64 = log
+        .read(|c| {
+            c.query_row("SELECT count(*) FROM meta WHERE value = 'v'", [], |r| {
+                r.get(0)
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(n as usize, writers, "every write committed");
+    assert_eq!(log.write_queue_free(), WRITE_QUEUE);
+}

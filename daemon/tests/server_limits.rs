@@ -500,7 +500,8 @@ async fn the_catalog_is_built_once_and_again_when_its_csv_changes() {
     mld::Handle {
         context: d.context.clone(),
     }
-    .reload()
+    .reload("test")
+    .await
     .unwrap();
     assert_eq!(records(ask(&mut c, 101, Request::Catalog).await), 151);
     assert_eq!(d.context.catalog.builds(), 3);

@@ -213,6 +213,15 @@ pub enum Request {
     /// Checks a training request as `Train` would, starting nothing:
     /// answered with every problem, each naming its field.
     CheckTraining(TrainSpec),
+    /// Admin: re-read the daemon's configuration file and apply it; answered
+    /// with what changed, or an error saying why the file was refused (the
+    /// running configuration is kept).
+    Reload,
+    /// Admin: do a dispatch's write-back again from its stored predictions
+    /// (one that failed, was cancelled or interrupted after storing them).
+    RetryDispatch {
+        id: DispatchId,
+    },
 }
 
 impl Request {
@@ -252,6 +261,8 @@ impl Request {
             Request::DispatchPredictionsBefore { .. } => "predictions",
             Request::TrainingRuns { .. } => "training-runs",
             Request::CheckTraining(_) => "check-training",
+            Request::Reload => "reload",
+            Request::RetryDispatch { .. } => "retry",
         }
     }
 }
@@ -308,6 +319,13 @@ pub enum Response {
     TrainingRuns(Vec<TrainingInfo>),
     /// What is wrong with a training request; empty when `Train` would take it.
     TrainingProblems(Vec<FieldProblem>),
+    /// What a reload changed (empty: nothing).
+    Reloaded(ReloadInfo),
+    /// The write-back of this dispatch is being done again; it shows as
+    /// `running` until it ends.
+    Retrying {
+        id: DispatchId,
+    },
 }
 
 /// One thing wrong with a request, and the field it is about
@@ -317,6 +335,15 @@ pub enum Response {
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
+}
+
+/// What a configuration reload did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadInfo {
+    /// The file that was read.
+    pub file: String,
+    /// One line per change (`job nightly: schedule "0 2 * * *" → "0 3 * * *"`).
+    pub changes: Vec<String>,
 }
 
 /// An error answer: a kind a script can branch on, and a message for people.

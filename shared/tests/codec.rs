@@ -206,6 +206,8 @@ fn every_request() -> Vec<Request> {
         },
         Request::TrainingRuns { limit: 20 },
         Request::CheckTraining(train_spec()),
+        Request::Reload,
+        Request::RetryDispatch { id: DispatchId(7) },
     ];
     for r in &all {
         match r {
@@ -241,7 +243,9 @@ fn every_request() -> Vec<Request> {
             | Request::ShowroomPredict { .. }
             | Request::DispatchPredictionsBefore { .. }
             | Request::TrainingRuns { .. }
-            | Request::CheckTraining(_) => {}
+            | Request::CheckTraining(_)
+            | Request::Reload
+            | Request::RetryDispatch { .. } => {}
         }
     }
     all
@@ -495,6 +499,14 @@ fn every_response() -> Vec<Response> {
             message: "expected an integer, got \"deep\"".into(),
         }]),
         Response::TrainingProblems(vec![]),
+        Response::Reloaded(ReloadInfo {
+            file: "/etc/mld/mld.toml".into(),
+            changes: vec![
+                "job nightly: schedule \"0 2 * * *\" → \"0 3 * * *\"".into(),
+                "job weekly added".into(),
+            ],
+        }),
+        Response::Retrying { id: DispatchId(7) },
     ];
     all.extend(every_explanation().into_iter().map(|explanation| {
         Response::ShowroomPrediction(Box::new(ShowroomPrediction {
@@ -543,7 +555,9 @@ fn every_response() -> Vec<Response> {
             | Response::Showroom(_)
             | Response::ShowroomPrediction(_)
             | Response::TrainingRuns(_)
-            | Response::TrainingProblems(_) => {}
+            | Response::TrainingProblems(_)
+            | Response::Reloaded(_)
+            | Response::Retrying { .. } => {}
         }
     }
     all

@@ -67,6 +67,34 @@ impl Client {
         }
     }
 
+    /// Like [`Client::request`], but a daemon that dies, closes the
+    /// connection or answers late is an `Err`, not a panic: for tests that
+    /// kill the daemon under a client.
+    pub async fn try_request(
+        &mut self,
+        request: Request,
+        limit: Duration,
+    ) -> anyhow::Result<Result<Response, WireError>> {
+        let id = RequestId(self.next_id);
+        self.next_id += 1;
+        frame::write_message(&mut self.stream, &ClientFrame { id, request }).await?;
+        loop {
+            let frame: Option<ServerFrame> =
+                tokio::time::timeout(limit, frame::read_message(&mut self.stream)).await??;
+            match frame {
+                Some(ServerFrame::Response { id: got, result }) if got == id => return Ok(result),
+                Some(ServerFrame::Response { id: got, .. }) => {
+                    anyhow::bail!("response to {got:?} while waiting for {id:?}")
+                }
+                Some(ServerFrame::Update(u)) => self.pending.push_back(u),
+                Some(ServerFrame::Closing { reason }) => {
+                    anyhow::bail!("the daemon closed: {reason}")
+                }
+                None => anyhow::bail!("the connection closed"),
+            }
+        }
+    }
+
     async fn frame(&mut self) -> ServerFrame {
         tokio::time::timeout(ANSWER_TIMEOUT, frame::read_message(&mut self.stream))
             .await

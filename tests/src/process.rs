@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 /// (`target/<profile>/deps/..`). `cargo test --workspace` builds both: `mld`
 /// and `mldctl` each have integration tests of their own (`daemon/tests`,
 /// `tui/tests`), and cargo builds a package's binaries for those.
+/// `MLD_BIN_DIR` points elsewhere (e.g. `target/release`) to test other builds.
 pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("MLD_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe
         .parent()

@@ -12,7 +12,7 @@ use mld::dispatch::record::{DispatchRecord, DispatchStatus};
 use mld::dispatch::{DispatchService, Observer, store};
 use mld::eventlog::EventLog;
 use mld::model::Registry;
-use mld::scheduler::{DispatchRequest, Trigger};
+use mld::scheduler::{DispatchRequest, StartRecord, StoreBatch, Trigger};
 use mld::training::runner::{RunRecord, RunStatus, TrainingRunner};
 use mld::training::{Catalog, Stage, TrainRequest};
 use mld_shared::ids::JobName;
@@ -49,7 +49,7 @@ async fn a_panic_in_a_dispatch_fails_it_with_the_message_and_the_next_one_runs()
     let log = EventLog::open(&config.daemon.event_log_path()).unwrap();
     let registry = Registry::from_config(&config.models).unwrap();
     let shared = Arc::new(std::sync::RwLock::new(Arc::new(config)));
-    let (finished_tx, mut finished) = tokio::sync::mpsc::unbounded_channel();
+    let (finished_tx, mut finished) = tokio::sync::mpsc::channel(16);
     // The observer panics when told the first dispatch's predictions are
     // stored, before its write-back begins.
     let observer: Observer =
@@ -69,7 +69,9 @@ async fn a_panic_in_a_dispatch_fails_it_with_the_message_and_the_next_one_runs()
     };
     for attempt in 0..2 {
         let (s, r) = (service.clone(), request.clone());
-        let id = tokio::task::spawn_blocking(move || s.start_blocking(&r))
+        // No scheduler here: nothing to record with the dispatch.
+        let record: StartRecord = Box::new(|_| StoreBatch::default());
+        let id = tokio::task::spawn_blocking(move || s.start_blocking(&r, record))
             .await
             .unwrap()
             .unwrap();

@@ -53,7 +53,7 @@ pub enum Command {
         dir: Option<PathBuf>,
     },
     /// Scheduling and dispatches: jobs, enable, disable, run, slots, history,
-    /// dispatches, dispatch, cancel.
+    /// dispatches, dispatch, cancel, retry; and reload.
     #[command(flatten)]
     Scheduling(crate::cmd::Command),
     /// Models and training: models, catalog, train, experiments, experiment,

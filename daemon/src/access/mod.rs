@@ -16,7 +16,61 @@ pub mod store;
 use mld_shared::config::{AccessConfig, Principals};
 use mld_shared::roles::{Role, Roles};
 use nix::unistd::{Gid, Group, Uid, User};
+use std::collections::HashMap;
 use std::ffi::CString;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a resolved user name and group list is reused.
+pub const IDENTITY_TTL: Duration = Duration::from_secs(5);
+/// Cached identities past which the cache starts afresh.
+const IDENTITY_CACHE_MAX: usize = 4096;
+
+/// A user name and group names, as looked up at an instant.
+type Identity = (Instant, String, Vec<String>);
+
+/// Users and groups recently looked up, per (uid, gid): a flood of
+/// connections from one user costs one NSS lookup, not one each.
+#[derive(Default)]
+pub struct Identities {
+    cache: Mutex<HashMap<(u32, u32), Identity>>,
+}
+
+impl Identities {
+    /// The peer from the cache, without blocking; `None` on a miss.
+    pub fn cached(
+        &self,
+        uid: u32,
+        gid: u32,
+        pid: Option<i32>,
+        access: &AccessConfig,
+    ) -> Option<Peer> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, user, groups) = cache.get(&(uid, gid))?;
+        (at.elapsed() < IDENTITY_TTL).then(|| Peer {
+            uid,
+            gid,
+            pid,
+            roles: roles_for(uid, user, groups, access),
+            user: user.clone(),
+            groups: groups.clone(),
+        })
+    }
+
+    /// Looks the peer up (blocking: NSS) and keeps the answer for [`IDENTITY_TTL`].
+    pub fn resolve(&self, uid: u32, gid: u32, pid: Option<i32>, access: &AccessConfig) -> Peer {
+        let peer = Peer::resolve(uid, gid, pid, access);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= IDENTITY_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(
+            (uid, gid),
+            (Instant::now(), peer.user.clone(), peer.groups.clone()),
+        );
+        peer
+    }
+}
 
 /// A connected peer, as the daemon sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

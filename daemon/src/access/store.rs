@@ -1,14 +1,9 @@
-//! The `access_denials` table: what was refused, to whom, and how often.
+//! The `access_denials` table (created by the event log's migrations v2 and
+//! v6): what was refused, to whom, and how often.
 //! One row per uid and window (see [`super::denials`]): the first refusal's
 //! request and role, and how many refusals the window held.
 
 use rusqlite::{Connection, Transaction, params};
-
-/// Migration v6 (see `eventlog::schema`): the count of a window's refusals.
-pub const SCHEMA_V6: &str = r#"
-    ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
-"#;
 
 /// One row of `access_denials`.
 #[derive(Debug, Clone, PartialEq, Eq)]

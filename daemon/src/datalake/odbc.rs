@@ -1,9 +1,9 @@
 //! The ODBC backend (odbc-api): any driver. Receives an [`OdbcTarget`] and the
 //! datalake's requests; emits batches fetched with columnar bulk fetch
 //! (features bound as nullable f64, text parsed when the column is text),
-//! result rows written with parameter arrays inside one transaction, and
-//! probe results. Every driver message passes through the target's
-//! scrubber before it leaves this file.
+//! result rows written inside one transaction with the insert the
+//! connection's [`Dialect`] chooses, and probe results. Every driver message
+//! passes through the target's scrubber before it leaves this file.
 
 use std::collections::HashMap;
 
@@ -16,8 +16,9 @@ use odbc_api::{
 
 use super::connstr::Scrubber;
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, OdbcTarget, ResultRow, ResultSql,
-    Unscorable, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, BulkInsert, ColumnPlan, Datalake, DatalakeError, Dialect, OdbcTarget,
+    ResultNames, ResultRow, ResultSql, Unscorable, key_null_reason, not_numeric_reason,
+    null_reason, parse_number, timestamp_text,
 };
 
 /// Longest text accepted in a text feature column; longer is not a number anyway.
@@ -54,13 +55,17 @@ pub(super) fn probe(
     let conn = connect(lake, target, 1)?;
     if let Some(t) = probe_table {
         conn.execute(
-            &format!("SELECT * FROM {t} WHERE 1=0"),
+            &Dialect::of(&conn).probe(t),
             (),
             Some(lake.query_timeout_secs()),
         )
         .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
     }
     Ok(())
+}
+
+pub(super) fn dialect(lake: &Datalake, target: &OdbcTarget) -> Result<Dialect, DatalakeError> {
+    Ok(Dialect::of(&connect(lake, target, 1)?))
 }
 
 /// Each `;`-separated statement in turn (the SQLite driver runs only the first of several).
@@ -75,6 +80,38 @@ pub(super) fn execute(
             .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
     }
     Ok(())
+}
+
+/// `SELECT COUNT(*) … WHERE dispatch = ?` on `conn`, inside its transaction if one is open.
+fn count_query(
+    conn: &Connection<'static>,
+    sql: &str,
+    dispatch_id: i64,
+    timeout: usize,
+) -> Result<u64, odbc_api::Error> {
+    let mut n: i64 = 0;
+    if let Some(mut cursor) = conn.execute(sql, &dispatch_id, Some(timeout))?
+        && let Some(mut row) = cursor.next_row()?
+    {
+        row.get_data(1, &mut n)?;
+    }
+    Ok(n.max(0) as u64)
+}
+
+pub(super) fn count_results(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    names: &ResultNames,
+    dispatch_id: DispatchId,
+) -> Result<u64, DatalakeError> {
+    let conn = connect(lake, target, 1)?;
+    count_query(
+        &conn,
+        &names.sql(&Dialect::of(&conn)).count(),
+        dispatch_id.0,
+        lake.query_timeout_secs(),
+    )
+    .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))
 }
 
 /// Where a model feature is found in the fetched buffers.
@@ -303,8 +340,6 @@ pub(super) struct OdbcWriter {
     scrubber: Scrubber,
     sql: ResultSql,
     dispatch_id: i64,
-    /// PostgreSQL takes a whole batch as arrays in one statement: ~10x parameter arrays.
-    postgres: bool,
     open: bool,
 }
 
@@ -312,27 +347,25 @@ impl OdbcWriter {
     pub(super) fn begin(
         lake: &Datalake,
         target: &OdbcTarget,
-        sql: ResultSql,
+        names: &ResultNames,
         dispatch_id: DispatchId,
     ) -> Result<Self, DatalakeError> {
         let scrubber = target.scrubber().clone();
         let conn = connect(lake, target, lake.batch_size).map_err(|e| DatalakeError::Write {
             datalake: lake.name.clone(),
-            table: sql.table_name.clone(),
+            table: names.table.clone(),
             message: e.to_string(),
         })?;
-        let postgres = lake.postgres_unnest
-            && conn
-                .database_management_system_name()
-                .map(|n| n.eq_ignore_ascii_case("PostgreSQL"))
-                .unwrap_or(false);
+        let mut sql = names.sql(&Dialect::of(&conn));
+        if !lake.postgres_unnest {
+            sql.bulk = BulkInsert::ParameterArrays;
+        }
         let mut w = OdbcWriter {
             conn,
             lake: lake.clone(),
             scrubber,
             sql,
             dispatch_id: dispatch_id.0,
-            postgres,
             open: false,
         };
         // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
@@ -377,10 +410,9 @@ impl OdbcWriter {
         if !self.open {
             return Err(self.error("the transaction was already rolled back".into()));
         }
-        let result = if self.postgres {
-            self.insert_unnest(rows)
-        } else {
-            self.insert_arrays(rows)
+        let result = match self.sql.bulk {
+            BulkInsert::PostgresUnnest => self.insert_unnest(rows),
+            BulkInsert::ParameterArrays => self.insert_arrays(rows),
         };
         result.map_err(|e| self.fail(e))
     }
@@ -436,12 +468,7 @@ impl OdbcWriter {
         let scores = array_literal(rows.iter().map(|r| float_text(r.score)), false);
         let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
         let stamps = array_literal(rows.iter().map(|r| timestamp_text(r.scored_at)), true);
-        let sql = format!(
-            "INSERT INTO {} ({}) SELECT ?, k, p, s, v, t FROM \
-             unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)",
-            self.sql.table,
-            self.sql.columns.join(", ")
-        );
+        let sql = self.sql.insert_unnest();
         let (keys, preds, scores, versions, stamps) = (
             keys.as_str().into_parameter(),
             preds.as_str().into_parameter(),
@@ -460,6 +487,19 @@ impl OdbcWriter {
         self.conn
             .execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
         Ok(())
+    }
+
+    pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
+        if !self.open {
+            return Err(self.error("the transaction was already rolled back".into()));
+        }
+        let counted = count_query(
+            &self.conn,
+            &self.sql.count(),
+            self.dispatch_id,
+            self.lake.query_timeout_secs(),
+        );
+        counted.map_err(|e| self.fail(e))
     }
 
     pub(super) fn commit(mut self) -> Result<(), DatalakeError> {

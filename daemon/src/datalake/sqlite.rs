@@ -12,8 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, ResultRow, ResultSql, display_path,
-    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, Dialect, ResultRow, ResultSql,
+    display_path, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
 };
 
 fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, DatalakeError> {
@@ -38,7 +38,7 @@ pub(super) fn probe(
 ) -> Result<(), DatalakeError> {
     let conn = open(lake, path, false)?;
     let sql = match probe_table {
-        Some(t) => format!("SELECT * FROM {t} WHERE 1=0"),
+        Some(t) => Dialect::builtin_sqlite().probe(t),
         None => "SELECT 1 WHERE 1=0".to_string(),
     };
     let mut stmt = conn
@@ -54,6 +54,18 @@ pub(super) fn probe(
 pub(super) fn execute(lake: &Datalake, path: &Path, sql: &str) -> Result<(), DatalakeError> {
     let conn = open(lake, path, true)?;
     conn.execute_batch(sql)
+        .map_err(|e| lake.query_error(e.to_string()))
+}
+
+pub(super) fn count_results(
+    lake: &Datalake,
+    path: &Path,
+    sql: &ResultSql,
+    dispatch_id: DispatchId,
+) -> Result<u64, DatalakeError> {
+    let conn = open(lake, path, false)?;
+    conn.query_row(&sql.count(), [dispatch_id.0], |r| r.get::<_, i64>(0))
+        .map(|n| n.max(0) as u64)
         .map_err(|e| lake.query_error(e.to_string()))
 }
 
@@ -286,6 +298,25 @@ impl SqliteWriter {
             Ok::<_, rusqlite::Error>(())
         })();
         result.map_err(|e| self.fail(e.to_string()))
+    }
+
+    pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
+        if !self.open {
+            return Err(write_error(
+                &self.lake,
+                &self.sql,
+                "the transaction was already rolled back".into(),
+            ));
+        }
+        let counted = self
+            .conn
+            .query_row(&self.sql.count(), [self.dispatch_id], |r| {
+                r.get::<_, i64>(0)
+            });
+        match counted {
+            Ok(n) => Ok(n.max(0) as u64),
+            Err(e) => Err(self.fail(e.to_string())),
+        }
     }
 
     pub(super) fn commit(mut self) -> Result<(), DatalakeError> {

@@ -1,11 +1,17 @@
 //! Dispatches: one run of a job — collect rows, predict, store, write back.
 //!
 //! Owns the running dispatches (their cancel tokens) and the limit on how
-//! many run at once. Receives start requests (from the scheduler, through the
-//! [`scheduler::Dispatcher`] trait, for slots and run-now), cancel requests
-//! and dry runs; emits dispatch records into the event log, progress to an
-//! observer (which publishes `Update::Dispatch`), and a finished notice on a
+//! many run at once (a reload changes it). Receives start requests (from the
+//! scheduler, through the [`scheduler::Dispatcher`] trait, for slots and
+//! run-now, each with the scheduler's record written in the same event-log
+//! transaction), cancel requests, retries of a write-back and dry runs;
+//! emits dispatch records into the event log, progress to an observer
+//! (which publishes `Update::Dispatch`), and a finished notice on a bounded
 //! channel the scheduler listens to.
+//!
+//! At start it settles what a daemon that died left open
+//! ([`DispatchService::settle_at_start`]): a dispatch interrupted during or
+//! after its write-back is settled by counting its rows in the results table.
 //!
 //! The pipeline itself ([`pipeline`]) runs on a blocking thread; this module
 //! only resolves what a dispatch needs (the job, its datalake, the model's
@@ -17,9 +23,10 @@ pub mod store;
 
 use crate::datalake::{Datalake, ResultRow};
 use crate::eventlog::{EventLog, EventLogError};
+use crate::fault;
 use crate::model::Model;
 use crate::model::registry::Registry;
-use crate::scheduler::{self, DispatchRequest, StartError};
+use crate::scheduler::{self, DispatchRequest, StartError, StartRecord};
 use mld_shared::config::{Config, JobConfig};
 use mld_shared::ids::{DispatchId, JobName};
 use record::*;
@@ -44,6 +51,10 @@ pub enum DispatchError {
     EventLog(#[from] EventLogError),
     #[error("no dispatch {0} is running")]
     NotRunning(DispatchId),
+    #[error("no dispatch {0}")]
+    NoSuchDispatch(DispatchId),
+    #[error("dispatch {id} cannot be retried: {why}")]
+    CannotRetry { id: DispatchId, why: String },
 }
 
 /// Told about every change of a dispatch, for subscribers.
@@ -57,13 +68,64 @@ struct Running {
     cancel: CancellationToken,
 }
 
+/// How many dispatches may run at once; a reload changes it. A semaphore
+/// of that many permits; lowering the limit takes back free permits at once
+/// and the others as running dispatches give them back.
+#[derive(Clone)]
+struct Limit {
+    permits: Arc<Semaphore>,
+    /// The limit, and how many permits are still to be taken back.
+    state: Arc<Mutex<(usize, usize)>>,
+}
+
+impl Limit {
+    fn new(max: usize) -> Limit {
+        Limit {
+            permits: Arc::new(Semaphore::new(max)),
+            state: Arc::new(Mutex::new((max, 0))),
+        }
+    }
+
+    fn current(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    fn set(&self, max: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (old, owed) = *state;
+        if max > old {
+            let forgiven = owed.min(max - old);
+            self.permits.add_permits(max - old - forgiven);
+            *state = (max, owed - forgiven);
+        } else {
+            let take = old - max;
+            let taken = self.permits.forget_permits(take);
+            *state = (max, owed + take - taken);
+        }
+    }
+
+    async fn acquire(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    /// Gives a permit back, unless the limit was lowered meanwhile.
+    fn release(&self, permit: Option<tokio::sync::OwnedSemaphorePermit>) {
+        let Some(permit) = permit else { return };
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.1 > 0 {
+            state.1 -= 1;
+            permit.forget();
+        }
+    }
+}
+
 pub struct DispatchService {
     log: EventLog,
     registry: Registry,
     config: SharedConfig,
-    slots: Arc<Semaphore>,
+    limit: Limit,
     running: Arc<Mutex<HashMap<DispatchId, Running>>>,
-    finished: mpsc::UnboundedSender<(JobName, DispatchId)>,
+    finished: mpsc::Sender<(JobName, DispatchId)>,
     observer: Observer,
     runtime: tokio::runtime::Handle,
 }
@@ -79,13 +141,15 @@ pub struct DryRun {
 }
 
 impl DispatchService {
-    /// `finished` receives (job, id) when any dispatch ends, whatever its status.
-    /// Must be created inside the tokio runtime it will spawn on.
+    /// `finished` (bounded: a full channel makes the ending dispatch's task
+    /// wait) receives (job, id) when a dispatch the scheduler started, or one
+    /// settled at start, ends, whatever its status. Must be created inside
+    /// the tokio runtime it will spawn on.
     pub fn new(
         log: EventLog,
         registry: Registry,
         config: SharedConfig,
-        finished: mpsc::UnboundedSender<(JobName, DispatchId)>,
+        finished: mpsc::Sender<(JobName, DispatchId)>,
         observer: Observer,
     ) -> DispatchService {
         let max = config
@@ -98,7 +162,7 @@ impl DispatchService {
             log,
             registry,
             config,
-            slots: Arc::new(Semaphore::new(max as usize)),
+            limit: Limit::new(max as usize),
             running: Arc::new(Mutex::new(HashMap::new())),
             finished,
             observer,
@@ -185,8 +249,14 @@ impl DispatchService {
     }
 
     /// Creates the dispatch record and starts the pipeline. Blocking (model
-    /// loading, event-log write): call from a blocking thread.
-    pub fn start_blocking(&self, request: &DispatchRequest) -> Result<DispatchId, DispatchError> {
+    /// loading, event-log write): call from a blocking thread. `record` (the
+    /// scheduler's decision for the slot it serves, the job's new state) is
+    /// written in the transaction that creates the dispatch: both or neither.
+    pub fn start_blocking(
+        &self,
+        request: &DispatchRequest,
+        record: StartRecord,
+    ) -> Result<DispatchId, DispatchError> {
         let job = self.job(&request.job.0)?;
         let trigger = request.trigger;
         let who = request
@@ -213,44 +283,35 @@ impl DispatchService {
             model_version: version.clone(),
             model_hash: hash,
         };
-        let n = new.clone();
-        let id = self
-            .log
-            .write_blocking(move |tx| store::create(tx, &n, jiff::Timestamp::now()))?;
-        let (model, datalake) = match resolved {
-            Ok(r) => r,
-            Err(e) => {
-                // Recorded as a failed dispatch, so "why didn't it score?" has an answer.
-                let message = e.to_string();
-                let _ = self.log.write_blocking(move |tx| {
-                    store::finish(
-                        tx,
-                        id,
-                        DispatchStatus::Failed,
-                        Some(Step::Created),
-                        Some(&message),
-                        &Counts::default(),
-                        jiff::Timestamp::now(),
-                    )
-                });
-                self.notify(id);
-                let _ = self.finished.send((request.job.clone(), id));
-                return Ok(id);
+        // Recorded as a failed dispatch, so "why didn't it score?" has an answer.
+        let unresolved = resolved.as_ref().err().map(|e| e.to_string());
+        let id = self.log.write_blocking(move |tx| {
+            let now = jiff::Timestamp::now();
+            let id = store::create(tx, &new, now)?;
+            scheduler::store::write_batch(tx, &record(id))?;
+            if let Some(message) = unresolved {
+                store::finish(
+                    tx,
+                    id,
+                    DispatchStatus::Failed,
+                    Some(Step::Created),
+                    Some(&message),
+                    &Counts::default(),
+                    now,
+                )?;
             }
+            Ok(id)
+        })?;
+        fault::point("dispatch.created");
+        let Ok((model, datalake)) = resolved else {
+            self.notify(id);
+            let finished = self.finished.clone();
+            let job = request.job.clone();
+            self.runtime.spawn(async move {
+                let _ = finished.send((job, id)).await;
+            });
+            return Ok(id);
         };
-        let cancel = CancellationToken::new();
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                id,
-                Running {
-                    job: job.name.clone(),
-                    cancel: cancel.clone(),
-                },
-            );
-        self.notify(id);
-
         let batch_size = job
             .batch_size
             .map(|b| b as usize)
@@ -264,16 +325,61 @@ impl DispatchService {
             model_version: version,
             batch_size,
         };
+        self.launch(
+            id,
+            &request.job,
+            timeout,
+            true,
+            move |log, cancel, deadline, progress| {
+                pipeline::execute(&plan, log, cancel, deadline, progress)
+            },
+        );
+        Ok(id)
+    }
+
+    /// Runs `work` (a pipeline) for dispatch `id` on a blocking thread once
+    /// a slot under `max_concurrent_dispatches` is free: registered as
+    /// running (cancellable), its progress observed, its end published and,
+    /// when `tell_scheduler`, reported on the finished channel.
+    fn launch<W>(
+        &self,
+        id: DispatchId,
+        job: &JobName,
+        timeout: Option<Duration>,
+        tell_scheduler: bool,
+        work: W,
+    ) where
+        W: FnOnce(
+                &EventLog,
+                &CancellationToken,
+                Option<Instant>,
+                pipeline::Progress<'_>,
+            ) -> pipeline::Outcome
+            + Send
+            + 'static,
+    {
+        let cancel = CancellationToken::new();
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id,
+                Running {
+                    job: job.0.clone(),
+                    cancel: cancel.clone(),
+                },
+            );
+        self.notify(id);
         let log = self.log.clone();
-        let slots = self.slots.clone();
+        let limit = self.limit.clone();
         let running = self.running.clone();
         let finished = self.finished.clone();
         let observer = self.observer.clone();
-        let job_name = request.job.clone();
+        let job_name = job.clone();
         self.runtime.spawn(async move {
             // Waiting for a slot under max_concurrent_dispatches; a cancel while
             // waiting still ends the dispatch properly (the pipeline sees it at once).
-            let permit = slots.acquire_owned().await;
+            let permit = limit.acquire().await;
             // The job's timeout bounds the run, not the wait for a slot.
             let deadline = timeout.map(|t| Instant::now() + t);
             let log2 = log.clone();
@@ -294,10 +400,10 @@ impl DispatchService {
                         observer2(&rec);
                     }
                 };
-                pipeline::execute(&plan, &log2, &cancel, deadline, &progress)
+                work(&log2, &cancel, deadline, &progress)
             })
             .await;
-            drop(permit);
+            limit.release(permit);
             if let Err(e) = result {
                 // The pipeline catches its own panics; this one came after it
                 // had recorded its end, or from outside it. Never leave the
@@ -335,9 +441,155 @@ impl DispatchService {
                 tracing::info!(dispatch = %id, job = %rec.job, status = %rec.status, "dispatch finished");
                 observer(&rec);
             }
-            let _ = finished.send((job_name, id));
+            if tell_scheduler {
+                // A full channel makes this task wait: it never grows without bound.
+                let _ = finished.send((job_name, id)).await;
+            }
         });
-        Ok(id)
+    }
+
+    /// At start, before the scheduler: closes what a daemon that died left
+    /// open. A dispatch that had not stored all its predictions is marked
+    /// `interrupted` (nothing of it reached the results table). One that had
+    /// is settled in the background, like any dispatch (its job counts as
+    /// running meanwhile): its rows in the results table are counted — all
+    /// there, it `succeeded` (settled at restart); else they are written
+    /// again from the stored predictions under the same id. Returns the ids
+    /// marked interrupted and those being settled. Blocking.
+    pub fn settle_at_start(&self) -> Result<(Vec<DispatchId>, Vec<DispatchId>), DispatchError> {
+        let (interrupted, settle) = self
+            .log
+            .write_blocking(|tx| store::close_interrupted(tx, jiff::Timestamp::now()))?;
+        for id in &interrupted {
+            tracing::warn!(dispatch = %id, "dispatch was running when the daemon stopped; marked interrupted");
+        }
+        for id in &settle {
+            tracing::warn!(dispatch = %id, "dispatch was writing back when the daemon stopped; settling it");
+            if let Err(e) = self.write_back_again(*id, true) {
+                let error = format!(
+                    "the daemon stopped during the write-back, and it cannot be settled at restart: {e}; \
+                     `mldctl retry {id}` redoes the write-back"
+                );
+                tracing::error!(dispatch = %id, error = %error, "dispatch not settled");
+                let id = *id;
+                self.log.write_blocking(move |tx| {
+                    store::unsettled(tx, id, &error, jiff::Timestamp::now())
+                })?;
+                self.notify(id);
+            }
+        }
+        Ok((interrupted, settle))
+    }
+
+    /// An admin's retry of a dispatch's write-back: for one that `failed`,
+    /// was `cancelled` or `interrupted` after storing all its predictions.
+    /// Its rows in the results table are counted, and written again from the
+    /// stored predictions under the same id unless all there. Runs in the
+    /// background like a dispatch (cancellable); answers at once. Blocking.
+    pub fn retry_blocking(&self, id: DispatchId, by: &str) -> Result<(), DispatchError> {
+        let (rec, stored) = self
+            .log
+            .read_blocking(move |c| Ok((store::get(c, id)?, store::has_stored(c, id)?)))?;
+        let rec = rec.ok_or(DispatchError::NoSuchDispatch(id))?;
+        let refuse = |why: String| Err(DispatchError::CannotRetry { id, why });
+        match rec.status {
+            DispatchStatus::Succeeded => {
+                return refuse("it succeeded: its results are in the results table".into());
+            }
+            DispatchStatus::Created | DispatchStatus::Running => {
+                return refuse("it is running".into());
+            }
+            DispatchStatus::Failed | DispatchStatus::Cancelled | DispatchStatus::Interrupted => {}
+        }
+        if !stored {
+            let at = rec
+                .failed_step
+                .map(|s| format!(" at {s}"))
+                .unwrap_or_default();
+            return refuse(format!(
+                "it ended{at} before all its predictions were stored, so there is nothing to write back: \
+                 run the job again"
+            ));
+        }
+        if self.running_for(&rec.job).is_some_and(|r| r == id) {
+            return refuse("it is running".into());
+        }
+        let why = format!(
+            "retry requested by {by}: the write-back is done again from the {} stored predictions",
+            rec.counts.stored
+        );
+        self.log
+            .write_blocking(move |tx| store::resume(tx, id, &why, jiff::Timestamp::now()))?;
+        tracing::info!(dispatch = %id, by, "dispatch write-back retried");
+        if let Err(e) = self.write_back_again(id, false) {
+            let message = e.to_string();
+            let counts = rec.counts;
+            self.log.write_blocking(move |tx| {
+                store::finish(
+                    tx,
+                    id,
+                    DispatchStatus::Failed,
+                    Some(Step::Inserted),
+                    Some(&message),
+                    &counts,
+                    jiff::Timestamp::now(),
+                )
+            })?;
+            self.notify(id);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Starts [`pipeline::resume`] for a dispatch already marked `resumed`.
+    fn write_back_again(&self, id: DispatchId, at_restart: bool) -> Result<(), DispatchError> {
+        let rec = self
+            .log
+            .read_blocking(move |c| store::get(c, id))?
+            .ok_or(DispatchError::NoSuchDispatch(id))?;
+        let job = self.job(&rec.job).map_err(|_| DispatchError::CannotRetry {
+            id,
+            why: format!(
+                "its job {:?} is no longer configured, so its results table is unknown",
+                rec.job
+            ),
+        })?;
+        let datalake = self.datalake(&job)?;
+        let batch_size = job
+            .batch_size
+            .map(|b| b as usize)
+            .unwrap_or_else(|| datalake.batch_size());
+        let timeout = job.timeout.map(|t| t.0);
+        let resume = pipeline::Resume {
+            id,
+            job,
+            datalake,
+            model_version: rec.model_version.clone(),
+            batch_size,
+            counts: rec.counts,
+            at_restart,
+        };
+        self.launch(
+            id,
+            &JobName(rec.job.clone()),
+            timeout,
+            at_restart,
+            move |log, cancel, deadline, progress| {
+                pipeline::resume(&resume, log, cancel, deadline, progress)
+            },
+        );
+        Ok(())
+    }
+
+    /// Changes `max_concurrent_dispatches` (a reload). More slots free at
+    /// once; fewer take effect as running dispatches end.
+    pub fn set_limit(&self, max: u32) {
+        self.limit.set(max.max(1) as usize);
+    }
+
+    /// The limit on dispatches running at once.
+    pub fn limit(&self) -> usize {
+        self.limit.current()
     }
 
     fn notify(&self, id: DispatchId) {
@@ -417,17 +669,58 @@ impl DispatchService {
 }
 
 impl scheduler::Dispatcher for DispatchService {
-    fn start(&self, request: &DispatchRequest) -> Result<DispatchId, StartError> {
-        self.start_blocking(request)
+    fn start(
+        &self,
+        request: &DispatchRequest,
+        record: StartRecord,
+    ) -> Result<DispatchId, StartError> {
+        self.start_blocking(request, record)
             .map_err(|e| StartError(e.to_string()))
+    }
+
+    fn running(&self, job: &JobName) -> Option<DispatchId> {
+        self.running_for(&job.0)
     }
 }
 
-/// Marks dispatches a dead daemon left running as `interrupted`. Blocking.
-pub fn mark_interrupted(log: &EventLog) -> Result<Vec<DispatchId>, EventLogError> {
-    let ids = log.write_blocking(|tx| store::mark_interrupted(tx, jiff::Timestamp::now()))?;
-    for id in &ids {
-        tracing::warn!(dispatch = %id, "dispatch was running when the daemon stopped; marked interrupted");
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+    use std::time::Duration;
+
+    async fn pending(limit: &Limit) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), limit.acquire())
+            .await
+            .is_err()
     }
-    Ok(ids)
+
+    #[tokio::test]
+    async fn the_concurrency_limit_follows_a_reload_up_and_down() {
+        let limit = Limit::new(2);
+        let a = limit.acquire().await;
+        let b = limit.acquire().await;
+        assert!(pending(&limit).await, "a third waits under a limit of 2");
+        // Raised: the third runs at once.
+        limit.set(3);
+        let c = limit.acquire().await;
+        assert!(pending(&limit).await);
+        assert_eq!(limit.current(), 3);
+        // Lowered to 1 with three running: none is stopped, and the permits
+        // are taken back as they end, until one runs at a time.
+        limit.set(1);
+        limit.release(a);
+        assert!(pending(&limit).await, "2 still run, the limit is 1");
+        limit.release(b);
+        assert!(pending(&limit).await, "1 still runs, the limit is 1");
+        limit.release(c);
+        let d = limit.acquire().await;
+        assert!(pending(&limit).await, "one at a time");
+        // Raised again before the debt is paid: nothing is lost either way.
+        limit.set(2);
+        let e = limit.acquire().await;
+        assert!(pending(&limit).await);
+        limit.release(d);
+        limit.release(e);
+        assert_eq!(limit.permits.available_permits(), 2);
+    }
 }

@@ -7,7 +7,13 @@
 //! Rows stream through in batches so memory stays bounded: read a batch,
 //! predict it, store its predictions in the event log. Once every row is
 //! stored, the stored predictions stream from the event log into the results
-//! table inside one datalake transaction, which commits or rolls back whole.
+//! table inside one datalake transaction, which first deletes the dispatch's
+//! own earlier rows, then counts what it holds for the dispatch and commits
+//! only when that is every stored prediction: exactly once, or not at all.
+//! [`resume`] does the write-back again for a dispatch whose predictions are
+//! stored (settling one a restart interrupted, or an admin's retry): it
+//! counts the dispatch's rows in the results table, and writes them again
+//! from the event log unless they are all there.
 //! Reading and writing the datalake never overlap, so even a SQLite datalake
 //! without WAL never waits on itself. Within each phase the event log works
 //! alongside: batch N is stored while batch N+1 is read and predicted, and
@@ -18,6 +24,7 @@ use super::record::*;
 use super::store;
 use crate::datalake::{Datalake, DatalakeError, ResultRow};
 use crate::eventlog::{EventLog, EventLogError};
+use crate::fault;
 use crate::model::Model;
 use mld_shared::config::JobConfig;
 use mld_shared::ids::DispatchId;
@@ -84,15 +91,19 @@ pub fn execute(
     let run = std::panic::AssertUnwindSafe(|| -> Result<(), Stop> {
         log.write_blocking(move |tx| store::start(tx, id, jiff::Timestamp::now()))
             .map_err(|e| Stop::Failed(Step::Started, format!("event log: {e}")))?;
+        fault::point("dispatch.started");
         progress(Step::Started, &counts);
         collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
-        insert(plan, log, cancel, deadline, progress, &mut counts)?;
-        if let Some(m) = counts.mismatch() {
-            return Err(Stop::Failed(
-                Step::Inserted,
-                format!("counts do not reconcile: {m}"),
-            ));
-        }
+        fault::point("dispatch.stored");
+        insert(
+            &plan.target(),
+            log,
+            cancel,
+            deadline,
+            progress,
+            &mut counts,
+            None,
+        )?;
         Ok(())
     });
     let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
@@ -105,6 +116,17 @@ pub fn execute(
         };
         Err(Stop::Failed(step, format!("panicked: {message}")))
     });
+    finish(id, log, result, counts, progress)
+}
+
+/// Records the end of the dispatch (`finished`) and makes the outcome.
+fn finish(
+    id: DispatchId,
+    log: &EventLog,
+    result: Result<(), Stop>,
+    counts: Counts,
+    progress: Progress<'_>,
+) -> Outcome {
     let (status, failed_step, error) = match result {
         Ok(()) => (DispatchStatus::Succeeded, None, None),
         Err(Stop::Failed(step, e)) => (DispatchStatus::Failed, Some(step), Some(e)),
@@ -130,8 +152,148 @@ pub fn execute(
     }) {
         tracing::error!(dispatch = %id, error = %e, "could not record the end of a dispatch");
     }
+    fault::point("dispatch.finished");
     progress(Step::Finished, &counts);
     outcome
+}
+
+/// What a write-back needs: where the results go and what to write in them.
+pub struct Target<'a> {
+    pub id: DispatchId,
+    pub job: &'a JobConfig,
+    pub datalake: &'a Datalake,
+    /// Recorded in the results table's `model_version` column.
+    pub model_version: &'a str,
+    pub batch_size: usize,
+}
+
+impl Plan {
+    fn target(&self) -> Target<'_> {
+        Target {
+            id: self.id,
+            job: &self.job,
+            datalake: &self.datalake,
+            model_version: &self.model_version,
+            batch_size: self.batch_size,
+        }
+    }
+}
+
+/// A dispatch whose predictions are all stored, to write back again.
+pub struct Resume {
+    pub id: DispatchId,
+    pub job: JobConfig,
+    pub datalake: Datalake,
+    pub model_version: String,
+    pub batch_size: usize,
+    /// What the dispatch recorded: collected, predicted, unscorable, stored.
+    pub counts: Counts,
+    /// Settling after a restart (else an admin's retry): for the messages.
+    pub at_restart: bool,
+}
+
+/// Does a dispatch's write-back again, from its stored predictions (its
+/// `resumed` event is recorded already). Counts its rows in the results
+/// table first: all there, nothing to write (a write-back that committed
+/// just before the daemon stopped); else the results are written again, in
+/// one transaction that first deletes whatever the table held of them.
+/// Blocking; records `inserted` and `finished` like [`execute`].
+pub fn resume(
+    r: &Resume,
+    log: &EventLog,
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+    progress: Progress<'_>,
+) -> Outcome {
+    let mut counts = Counts {
+        inserted: 0,
+        ..r.counts
+    };
+    let id = r.id;
+    let when = if r.at_restart {
+        "at restart"
+    } else {
+        "on retry"
+    };
+    let run = std::panic::AssertUnwindSafe(|| -> Result<(), Stop> {
+        let settled = Counts {
+            inserted: counts.stored,
+            ..counts
+        };
+        if let Some(m) = settled.mismatch() {
+            return Err(Stop::Failed(
+                Step::Inserted,
+                format!("its counts do not reconcile, so it is not written back: {m}"),
+            ));
+        }
+        let left = log
+            .read_blocking(move |c| store::count_predictions(c, id, None))
+            .map_err(|e| Stop::Failed(Step::Inserted, format!("event log: {e}")))?;
+        if left != counts.stored {
+            return Err(Stop::Failed(
+                Step::Inserted,
+                format!(
+                    "only {left} of its {} stored predictions are left in the event log \
+                     (pruned by prediction_retention?): run the job again",
+                    counts.stored
+                ),
+            ));
+        }
+        let job = &r.job;
+        let found = r
+            .datalake
+            .count_results(&job.results_table, &job.results_columns, id)
+            .map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
+        fault::point("resume.counted");
+        if found == counts.stored {
+            counts.inserted = found;
+            let note = format!(
+                "settled {when}: the results table already holds all {found} rows of this dispatch \
+                 (its write-back had committed); nothing written again"
+            );
+            log.write_blocking(move |tx| {
+                store::event(
+                    tx,
+                    id,
+                    Step::Inserted,
+                    Some(found),
+                    Some(&note),
+                    jiff::Timestamp::now(),
+                )
+            })
+            .map_err(|e| Stop::Failed(Step::Inserted, format!("event log: {e}")))?;
+            progress(Step::Inserted, &counts);
+            return Ok(());
+        }
+        let note = format!(
+            "settled {when}: written again from the {} stored predictions (the results table held {found} \
+             of them, deleted first)",
+            counts.stored
+        );
+        let target = Target {
+            id,
+            job,
+            datalake: &r.datalake,
+            model_version: &r.model_version,
+            batch_size: r.batch_size,
+        };
+        insert(
+            &target,
+            log,
+            cancel,
+            deadline,
+            progress,
+            &mut counts,
+            Some(note),
+        )
+    });
+    // A panic (a driver's, say) fails the write-back; it can be retried.
+    let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+        let message = crate::panic_message(payload.as_ref());
+        tracing::error!(dispatch = %id, panic = %message, "the write-back panicked; it is marked failed");
+        Err(Stop::Failed(Step::Inserted, format!("panicked: {message}")))
+    });
+    finish(id, log, result, counts, progress)
 }
 
 fn check(
@@ -221,6 +383,7 @@ fn collect_predict_store(
                         Ok(n)
                     })?;
                     stored += n;
+                    fault::point("dispatch.batch-stored");
                     stored_so_far.store(stored, Ordering::Relaxed);
                 }
                 Ok(stored)
@@ -312,23 +475,27 @@ fn collect_predict_store(
 /// Step 6: the stored predictions, in pages, into one datalake transaction.
 /// A prefetching thread reads the next page from the event log (on its
 /// reader thread) while this one writes the current page to the datalake.
+/// Before the commit, the rows the transaction holds for the dispatch are
+/// counted: anything but every stored prediction rolls back. `note` goes
+/// into the `inserted` event.
 fn insert(
-    plan: &Plan,
+    t: &Target<'_>,
     log: &EventLog,
     cancel: &CancellationToken,
     deadline: Option<Instant>,
     progress: Progress<'_>,
     counts: &mut Counts,
+    note: Option<String>,
 ) -> Result<(), Stop> {
-    let job = &plan.job;
-    let id = plan.id;
+    let job = t.job;
+    let id = t.id;
     let write_error = |e: DatalakeError| Stop::Failed(Step::Inserted, e.to_string());
     let log_error = |e: EventLogError| Stop::Failed(Step::Inserted, format!("event log: {e}"));
-    let mut writer = plan
+    let mut writer = t
         .datalake
         .begin_results(&job.results_table, &job.results_columns, id)
         .map_err(write_error)?;
-    let page = plan.batch_size.clamp(1, u32::MAX as usize) as u32;
+    let page = t.batch_size.clamp(1, u32::MAX as usize) as u32;
     let (tx, rx) = mpsc::sync_channel::<Result<Vec<StoredPrediction>, EventLogError>>(1);
     let written = std::thread::scope(|scope| {
         let prefetch = std::thread::Builder::new()
@@ -369,10 +536,11 @@ fn insert(
                 row_key: p.row_key,
                 prediction: p.label,
                 score: p.score,
-                model_version: plan.model_version.clone(),
+                model_version: t.model_version.to_string(),
                 scored_at: p.created_at,
             }));
             writer.write_batch(&rows).map_err(write_error)?;
+            fault::point("dispatch.page-written");
             // Shown as progress only: nothing counts as inserted before the commit.
             let shown = Counts {
                 inserted: writer.written(),
@@ -382,17 +550,37 @@ fn insert(
         }
         Ok(())
     });
-    // On any error above the writer is dropped here, which rolls the transaction back.
+    // On any error above (or below, before the commit) the writer is
+    // dropped, which rolls the transaction back.
     written?;
-    counts.inserted = writer.commit().map_err(write_error)?;
-    let n = counts.inserted;
+    check(cancel, deadline, Step::Inserted, job)?;
+    let held = writer.count_rows().map_err(write_error)?;
+    let tentative = Counts {
+        inserted: held,
+        ..*counts
+    };
+    if let Some(m) = tentative.mismatch() {
+        return Err(Stop::Failed(
+            Step::Inserted,
+            format!(
+                "the results table would hold {held} rows of this dispatch after {} were written; \
+                 counts do not reconcile ({m}): rolled back, nothing was committed",
+                writer.written()
+            ),
+        ));
+    }
+    fault::point("dispatch.counted");
+    writer.commit().map_err(write_error)?;
+    fault::point("dispatch.committed");
+    counts.inserted = held;
+    let n = held;
     log.write_blocking(move |tx| {
         store::event(
             tx,
             id,
             Step::Inserted,
             Some(n),
-            None,
+            note.as_deref(),
             jiff::Timestamp::now(),
         )
     })
@@ -400,10 +588,12 @@ fn insert(
         Stop::Failed(
             Step::Inserted,
             format!(
-                "the results were committed to the datalake ({n} rows), but the event log could not record it: {e}"
+                "the results were committed to the datalake ({n} rows), but the event log could not record it: {e}; \
+                 `mldctl retry {id}` settles it"
             ),
         )
     })?;
+    fault::point("dispatch.inserted");
     progress(Step::Inserted, counts);
     Ok(())
 }

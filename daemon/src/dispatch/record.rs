@@ -53,7 +53,9 @@ impl fmt::Display for DispatchStatus {
     }
 }
 
-/// The steps of SPEC.md's "A dispatch", in order; each is an event when it completes.
+/// The steps of SPEC.md's "A dispatch", in order; each is an event when it
+/// completes. `Resumed` is the odd one: the write-back is done again (after
+/// a restart, or retried by an admin), so `inserted` and `finished` follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Step {
     Created,
@@ -63,6 +65,7 @@ pub enum Step {
     Stored,
     Inserted,
     Finished,
+    Resumed,
 }
 
 impl Step {
@@ -75,6 +78,7 @@ impl Step {
             Step::Stored => "stored",
             Step::Inserted => "inserted",
             Step::Finished => "finished",
+            Step::Resumed => "resumed",
         }
     }
 
@@ -87,6 +91,7 @@ impl Step {
             Step::Stored,
             Step::Inserted,
             Step::Finished,
+            Step::Resumed,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)

@@ -1,18 +1,23 @@
-//! The dispatch tables of the event log: every statement that reads or
-//! writes them. Functions take a connection or a transaction and are run
-//! through the event log's owner threads.
+//! The dispatch tables of the event log (`dispatches`, `dispatch_events`,
+//! `predictions`, `unscorable_rows`, `dispatch_classes`): every statement
+//! that reads or writes them. Functions take a connection or a transaction
+//! and are run through the event log's owner threads; instants go through
+//! [`crate::eventlog::time`].
 
 use super::record::*;
 use crate::datalake::Unscorable;
+use crate::eventlog::time::{self, Millis};
 use mld_shared::ids::DispatchId;
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-fn ms(t: jiff::Timestamp) -> i64 {
-    t.as_millisecond()
-}
-
-fn ts(ms: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+/// A stored text that is not one of the values its column may hold.
+fn corrupt(idx: usize, what: &'static str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        Type::Text,
+        format!("{value:?} is not a {what}").into(),
+    )
 }
 
 /// Inserts the dispatch and its `created` event.
@@ -28,11 +33,11 @@ pub fn create(
             d.job,
             d.trigger.as_str(),
             d.requested_by,
-            d.slot.map(ms),
+            d.slot.map(Millis),
             d.model,
             d.model_version,
             d.model_hash,
-            ms(at)
+            Millis(at)
         ],
     )?;
     let id = DispatchId(tx.last_insert_rowid());
@@ -64,7 +69,7 @@ pub fn event(
     tx.execute(
         "INSERT INTO dispatch_events(dispatch_id, seq, at, step, rows, message)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM dispatch_events WHERE dispatch_id = ?1), ?2, ?3, ?4, ?5)",
-        params![id.0, ms(at), step.as_str(), rows.map(|r| r as i64), message],
+        params![id.0, Millis(at), step.as_str(), rows.map(|r| r as i64), message],
     )?;
     Ok(())
 }
@@ -72,7 +77,7 @@ pub fn event(
 pub fn start(tx: &Transaction<'_>, id: DispatchId, at: jiff::Timestamp) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE dispatches SET status = 'running', started_at = ?2 WHERE id = ?1",
-        params![id.0, ms(at)],
+        params![id.0, Millis(at)],
     )?;
     event(tx, id, Step::Started, None, None, at)
 }
@@ -104,7 +109,7 @@ pub fn store_batch(
         )?;
         let mut classes: Vec<(&str, i64)> = Vec::new();
         for ((k, l), s) in keys.iter().zip(labels).zip(scores) {
-            let n = ins.execute(params![id.0, k, &**l, s, ms(at)])?;
+            let n = ins.execute(params![id.0, k, &**l, s, Millis(at)])?;
             stored += n as u64;
             if n > 0 {
                 // Few labels: a linear scan beats hashing.
@@ -144,7 +149,7 @@ pub fn finish(
     set_counts(tx, id, counts)?;
     tx.execute(
         "UPDATE dispatches SET status = ?2, failed_step = ?3, error = ?4, finished_at = ?5 WHERE id = ?1",
-        params![id.0, status.as_str(), failed_step.map(Step::as_str), error, ms(at)],
+        params![id.0, status.as_str(), failed_step.map(Step::as_str), error, Millis(at)],
     )?;
     let message = match (failed_step, error) {
         (Some(step), Some(e)) => format!("{status} at {step}: {e}"),
@@ -154,46 +159,53 @@ pub fn finish(
     event(tx, id, Step::Finished, None, Some(&message), at)
 }
 
-/// Marks every dispatch left `created`/`running` by a daemon that died as
-/// `interrupted`, saying how far it got. Returns their ids.
-pub fn mark_interrupted(
+/// Closes what a daemon that died left open, at the next start: a dispatch
+/// that had not stored all its predictions is marked `interrupted`, saying
+/// how far it got (nothing of it reached the results table); one that had
+/// (its write-back may have begun, or even committed) stays `running`, with a
+/// `resumed` event, and is returned: it is settled by counting its rows in
+/// the results table (see `DispatchService::settle_at_start`).
+pub fn close_interrupted(
     tx: &Transaction<'_>,
     at: jiff::Timestamp,
-) -> rusqlite::Result<Vec<DispatchId>> {
-    let open: Vec<(i64, Option<String>)> = {
+) -> rusqlite::Result<(Vec<DispatchId>, Vec<DispatchId>)> {
+    let open: Vec<(i64, Option<String>, bool)> = {
         let mut s = tx.prepare(
-            "SELECT d.id, (SELECT step FROM dispatch_events e WHERE e.dispatch_id = d.id ORDER BY seq DESC LIMIT 1)
+            "SELECT d.id,
+                    (SELECT step FROM dispatch_events e WHERE e.dispatch_id = d.id ORDER BY seq DESC LIMIT 1),
+                    EXISTS (SELECT 1 FROM dispatch_events e WHERE e.dispatch_id = d.id AND e.step = 'stored')
              FROM dispatches d WHERE d.status IN ('created', 'running') ORDER BY d.id",
         )?;
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?
     };
-    let mut ids = Vec::new();
-    for (id, last) in open {
+    let (mut interrupted, mut settle) = (Vec::new(), Vec::new());
+    for (id, last, all_stored) in open {
         let id = DispatchId(id);
+        if all_stored {
+            resume(
+                tx,
+                id,
+                "the daemon stopped during the write-back (or just after it): settling at \
+                 restart by counting this dispatch's rows in the results table",
+                at,
+            )?;
+            settle.push(id);
+            continue;
+        }
         let stored: i64 = tx.query_row(
             "SELECT count(*) FROM predictions WHERE dispatch_id = ?1",
             [id.0],
             |r| r.get(0),
         )?;
         let last = last.unwrap_or_else(|| "created".into());
-        // What the results table holds depends on how far the write-back got.
-        let results = match last.as_str() {
-            "inserted" => "its results were committed to the results table".to_string(),
-            "stored" => format!(
-                "it was writing to the results table, in one transaction: a transaction cut short \
-                 rolls back, so the table holds none of its rows (unless the commit completed just \
-                 before the stop: then all of them, under dispatch id {id})"
-            ),
-            _ => "nothing was written to the results table".to_string(),
-        };
         let error = format!(
             "the daemon stopped while this dispatch ran; its last completed step was {last}, with {stored} \
-             predictions stored; {results}"
+             predictions stored; nothing was written to the results table"
         );
         tx.execute(
             "UPDATE dispatches SET status = 'interrupted', error = ?2, finished_at = ?3, rows_stored = ?4 WHERE id = ?1",
-            params![id.0, error, ms(at), stored],
+            params![id.0, error, Millis(at), stored],
         )?;
         event(
             tx,
@@ -203,9 +215,79 @@ pub fn mark_interrupted(
             Some(&format!("interrupted: {error}")),
             at,
         )?;
-        ids.push(id);
+        interrupted.push(id);
     }
-    Ok(ids)
+    Ok((interrupted, settle))
+}
+
+/// The write-back of a dispatch is done again (settled after a restart, or
+/// retried by an admin): it is `running` again, with a `resumed` event
+/// saying why.
+pub fn resume(
+    tx: &Transaction<'_>,
+    id: DispatchId,
+    why: &str,
+    at: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE dispatches SET status = 'running', failed_step = NULL, error = NULL, finished_at = NULL,
+         rows_inserted = 0 WHERE id = ?1",
+        [id.0],
+    )?;
+    event(tx, id, Step::Resumed, None, Some(why), at)
+}
+
+/// Records that the write-back could not even be tried again: the dispatch
+/// stays `interrupted` (after a restart) with the reason.
+pub fn unsettled(
+    tx: &Transaction<'_>,
+    id: DispatchId,
+    error: &str,
+    at: jiff::Timestamp,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE dispatches SET status = 'interrupted', failed_step = 'inserted', error = ?2, finished_at = ?3
+         WHERE id = ?1",
+        params![id.0, error, Millis(at)],
+    )?;
+    event(
+        tx,
+        id,
+        Step::Finished,
+        None,
+        Some(&format!("interrupted: {error}")),
+        at,
+    )
+}
+
+/// Whether the dispatch has its `stored` event: every prediction it made is
+/// in the event log, so its write-back can be done again from there.
+pub fn has_stored(c: &Connection, id: DispatchId) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM dispatch_events WHERE dispatch_id = ?1 AND step = 'stored')",
+        [id.0],
+        |r| r.get(0),
+    )
+}
+
+/// The dispatches of `job` that serve a slot at or after `since`: slot, id, trigger.
+pub fn slots_served(
+    c: &Connection,
+    job: &str,
+    since: jiff::Timestamp,
+) -> rusqlite::Result<Vec<(jiff::Timestamp, DispatchId, Trigger)>> {
+    let mut s = c.prepare_cached(
+        "SELECT slot, id, trigger FROM dispatches WHERE job = ?1 AND slot >= ?2 ORDER BY slot, id",
+    )?;
+    s.query_map(params![job, Millis(since)], |r| {
+        let trigger: String = r.get(2)?;
+        Ok((
+            time::get(r, 0)?,
+            DispatchId(r.get(1)?),
+            Trigger::parse(&trigger).ok_or_else(|| corrupt(2, "trigger", &trigger))?,
+        ))
+    })?
+    .collect()
 }
 
 const RECORD_COLUMNS: &str = "id, job, trigger, requested_by, slot, model, model_version, model_hash, status, failed_step,
@@ -218,18 +300,22 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<DispatchRecord> {
     Ok(DispatchRecord {
         id: DispatchId(r.get(0)?),
         job: r.get(1)?,
-        trigger: Trigger::parse(&trigger).unwrap_or(Trigger::Manual),
+        trigger: Trigger::parse(&trigger).ok_or_else(|| corrupt(2, "trigger", &trigger))?,
         requested_by: r.get(3)?,
-        slot: r.get::<_, Option<i64>>(4)?.map(ts),
+        slot: time::get_opt(r, 4)?,
         model: r.get(5)?,
         model_version: r.get(6)?,
         model_hash: r.get(7)?,
-        status: DispatchStatus::parse(&status).unwrap_or(DispatchStatus::Failed),
-        failed_step: failed.as_deref().and_then(Step::parse),
+        status: DispatchStatus::parse(&status)
+            .ok_or_else(|| corrupt(8, "dispatch status", &status))?,
+        failed_step: match failed.as_deref() {
+            None => None,
+            Some(f) => Some(Step::parse(f).ok_or_else(|| corrupt(9, "dispatch step", f))?),
+        },
         error: r.get(10)?,
-        created_at: ts(r.get(11)?),
-        started_at: r.get::<_, Option<i64>>(12)?.map(ts),
-        finished_at: r.get::<_, Option<i64>>(13)?.map(ts),
+        created_at: time::get(r, 11)?,
+        started_at: time::get_opt(r, 12)?,
+        finished_at: time::get_opt(r, 13)?,
         counts: Counts {
             collected: r.get::<_, i64>(14)? as u64,
             predicted: r.get::<_, i64>(15)? as u64,
@@ -261,7 +347,7 @@ pub fn list(
         "SELECT {RECORD_COLUMNS} FROM dispatches WHERE created_at >= ?1 AND created_at < ?2
          AND (?3 IS NULL OR job = ?3) ORDER BY created_at DESC, id DESC LIMIT ?4"
     ))?;
-    s.query_map(params![ms(from), ms(to), job, limit], record)?
+    s.query_map(params![Millis(from), Millis(to), job, limit], record)?
         .collect()
 }
 
@@ -272,8 +358,8 @@ pub fn events(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<EventRecor
         let step: String = r.get(2)?;
         Ok(EventRecord {
             seq: r.get::<_, i64>(0)? as u32,
-            at: ts(r.get(1)?),
-            step: Step::parse(&step).unwrap_or(Step::Finished),
+            at: time::get(r, 1)?,
+            step: Step::parse(&step).ok_or_else(|| corrupt(2, "dispatch step", &step))?,
             rows: r.get::<_, Option<i64>>(3)?.map(|n| n as u64),
             message: r.get(4)?,
         })
@@ -310,7 +396,7 @@ pub fn predictions(
             row_key: r.get(0)?,
             label: r.get(1)?,
             score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-            created_at: ts(r.get(3)?),
+            created_at: time::get(r, 3)?,
         })
     })?
     .collect()
@@ -344,7 +430,7 @@ pub fn predictions_before(
                 row_key: r.get(0)?,
                 label: r.get(1)?,
                 score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-                created_at: ts(r.get(3)?),
+                created_at: time::get(r, 3)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -408,18 +494,103 @@ pub fn last_per_job(
         let status: String = r.get(2)?;
         Ok((
             r.get(0)?,
-            ts(r.get(1)?),
-            DispatchStatus::parse(&status).unwrap_or(DispatchStatus::Failed),
+            time::get(r, 1)?,
+            DispatchStatus::parse(&status).ok_or_else(|| corrupt(2, "dispatch status", &status))?,
         ))
     })?
     .collect()
 }
 
-/// Deletes predictions older than `before`; dispatch and event records stay.
-pub fn prune_predictions(tx: &Transaction<'_>, before: jiff::Timestamp) -> rusqlite::Result<u64> {
+/// Deletes at most `limit` predictions older than `before` of dispatches
+/// that have finished; returns how many. A dispatch that has not finished
+/// (running, or waiting to be settled after a restart) keeps all of its:
+/// its write-back reads them. Dispatch and event records, and the class
+/// distribution, stay. Called in chunks so other writers are never held up
+/// for long.
+pub fn prune_predictions(
+    tx: &Transaction<'_>,
+    before: jiff::Timestamp,
+    limit: u32,
+) -> rusqlite::Result<u64> {
     tx.execute(
-        "DELETE FROM predictions WHERE created_at < ?1",
-        [ms(before)],
+        "DELETE FROM predictions WHERE (dispatch_id, row_key) IN (
+             SELECT p.dispatch_id, p.row_key FROM predictions p JOIN dispatches d ON d.id = p.dispatch_id
+             WHERE p.created_at < ?1
+               AND d.status IN ('succeeded', 'failed', 'cancelled', 'interrupted')
+             LIMIT ?2)",
+        params![Millis(before), limit],
     )
     .map(|n| n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eventlog::EventLog;
+    use std::sync::Arc;
+
+    fn new(job: &str) -> NewDispatch {
+        NewDispatch {
+            job: job.into(),
+            trigger: Trigger::Manual,
+            requested_by: "test".into(),
+            slot: None,
+            model: "m".into(),
+            model_version: "1".into(),
+            model_hash: "h".into(),
+        }
+    }
+
+    #[test]
+    fn pruning_never_touches_a_dispatch_that_has_not_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let old: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let label: Arc<str> = Arc::from("a");
+        let (done, open) = log
+            .write_blocking(move |tx| {
+                let done = create(tx, &new("done"), old)?;
+                let open = create(tx, &new("open"), old)?;
+                for id in [done, open] {
+                    start(tx, id, old)?;
+                    let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
+                    store_batch(tx, id, &keys, &vec![label.clone(); 5], &[0.5; 5], &[], old)?;
+                }
+                finish(
+                    tx,
+                    done,
+                    DispatchStatus::Succeeded,
+                    None,
+                    None,
+                    &Counts::default(),
+                    old,
+                )?;
+                Ok((done, open))
+            })
+            .unwrap();
+        let now = jiff::Timestamp::now();
+        // In chunks: two, two, one, then nothing left that may go.
+        let mut chunks = vec![];
+        loop {
+            let n = log
+                .write_blocking(move |tx| prune_predictions(tx, now, 2))
+                .unwrap();
+            chunks.push(n);
+            if n < 2 {
+                break;
+            }
+        }
+        assert_eq!(chunks, vec![2, 2, 1]);
+        let left = |id| {
+            log.read_blocking(move |c| count_predictions(c, id, None))
+                .unwrap()
+        };
+        assert_eq!(left(done), 0, "the finished dispatch's predictions went");
+        assert_eq!(left(open), 5, "the running dispatch keeps every prediction");
+        // Its class distribution outlives the pruning.
+        assert_eq!(
+            log.read_blocking(move |c| class_counts(c, done)).unwrap(),
+            vec![("a".to_string(), 5)]
+        );
+    }
 }

@@ -4,15 +4,24 @@
 //! Owns one file, opened in WAL mode with `synchronous = FULL`, so what was
 //! acknowledged survives a crash or a power cut. Receives write and read jobs
 //! (closures over a connection) from anywhere in the daemon; emits their
-//! results through oneshot replies.
+//! results through oneshot replies. Every read and write of the file goes
+//! through these two owner threads: no other connection to it exists.
 //!
 //! Writes run on one owner thread that drains its queue into a single
 //! transaction (a savepoint per job, so one failing job does not undo the
 //! others), commits, and only then acknowledges: batching amortises the fsync.
-//! Reads run on a separate thread with its own connection, so readers never
-//! block writers. Nothing here runs on the async runtime.
+//! Reads run on a separate thread with its own read-only connection, so
+//! readers never block writers. Both queues are bounded: a producer that
+//! finds one full waits ([`WRITE_QUEUE`], [`READ_QUEUE`]). Nothing here runs
+//! on the async runtime.
+//!
+//! The SQL of each subsystem's tables lives in that subsystem's store module
+//! (`dispatch::store`, `scheduler::store`, `training::store`, …) as functions
+//! over a connection or transaction; instants are stored through [`time`];
+//! the schema is [`schema`]'s frozen migrations.
 
 pub mod schema;
+pub mod time;
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use std::path::{Path, PathBuf};
@@ -22,6 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most write jobs folded into one transaction.
 const MAX_BATCH: usize = 512;
+/// Write jobs waiting for the writer thread, at most; more make the
+/// submitter wait (an async one yields, a blocking one blocks).
+pub const WRITE_QUEUE: usize = 2 * MAX_BATCH;
+/// Read jobs waiting for the reader thread, at most.
+pub const READ_QUEUE: usize = 256;
 
 #[derive(Debug, Error)]
 pub enum EventLogError {
@@ -68,8 +82,8 @@ type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
 /// A cheap, cloneable handle to the event log's threads.
 #[derive(Clone)]
 pub struct EventLog {
-    writes: mpsc::UnboundedSender<WriteJob>,
-    reads: mpsc::UnboundedSender<ReadJob>,
+    writes: mpsc::Sender<WriteJob>,
+    reads: mpsc::Sender<ReadJob>,
     path: PathBuf,
     trouble: Trouble,
 }
@@ -175,8 +189,8 @@ impl EventLog {
         let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
 
         let trouble = Trouble::default();
-        let (wtx, wrx) = mpsc::unbounded_channel::<WriteJob>();
-        let (rtx, rrx) = mpsc::unbounded_channel::<ReadJob>();
+        let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
+        let (rtx, rrx) = mpsc::channel::<ReadJob>(READ_QUEUE);
         thread::Builder::new()
             .name("eventlog-writer".into())
             .spawn({
@@ -206,30 +220,40 @@ impl EventLog {
         &self.path
     }
 
+    /// How many more write jobs the queue takes before a submitter waits.
+    pub fn write_queue_free(&self) -> usize {
+        self.writes.capacity()
+    }
+
     /// Runs `f` inside the writer's next transaction; resolves once committed.
     pub async fn write<T, F>(&self, f: F) -> Result<T, EventLogError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
-        let rx = self.submit_write(f)?;
+        let (job, rx) = self.write_job(f);
+        self.writes
+            .send(job)
+            .await
+            .map_err(|_| EventLogError::Closed)?;
         rx.await.map_err(|_| EventLogError::Closed)?
     }
 
-    /// Like [`EventLog::write`], for blocking threads (dispatches, training).
+    /// Like [`EventLog::write`], for blocking threads (dispatches, training,
+    /// the scheduler's store). Must not be called on the async runtime.
     pub fn write_blocking<T, F>(&self, f: F) -> Result<T, EventLogError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
-        let rx = self.submit_write(f)?;
+        let (job, rx) = self.write_job(f);
+        self.writes
+            .blocking_send(job)
+            .map_err(|_| EventLogError::Closed)?;
         rx.blocking_recv().map_err(|_| EventLogError::Closed)?
     }
 
-    fn submit_write<T, F>(
-        &self,
-        f: F,
-    ) -> Result<oneshot::Receiver<Result<T, EventLogError>>, EventLogError>
+    fn write_job<T, F>(&self, f: F) -> (WriteJob, oneshot::Receiver<Result<T, EventLogError>>)
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
@@ -254,8 +278,7 @@ impl EventLog {
             });
             (ok, reply)
         });
-        self.writes.send(job).map_err(|_| EventLogError::Closed)?;
-        Ok(rx)
+        (job, rx)
     }
 
     /// Runs `f` on the reader's connection.
@@ -264,39 +287,31 @@ impl EventLog {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let rx = self.submit_read(f)?;
+        let (job, rx) = read_job(f);
+        self.reads
+            .send(job)
+            .await
+            .map_err(|_| EventLogError::Closed)?;
         rx.await.map_err(|_| EventLogError::Closed)?
     }
 
-    /// Like [`EventLog::read`], for blocking threads.
+    /// Like [`EventLog::read`], for blocking threads. Must not be called on
+    /// the async runtime.
     pub fn read_blocking<T, F>(&self, f: F) -> Result<T, EventLogError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let rx = self.submit_read(f)?;
+        let (job, rx) = read_job(f);
+        self.reads
+            .blocking_send(job)
+            .map_err(|_| EventLogError::Closed)?;
         rx.blocking_recv().map_err(|_| EventLogError::Closed)?
-    }
-
-    fn submit_read<T, F>(
-        &self,
-        f: F,
-    ) -> Result<oneshot::Receiver<Result<T, EventLogError>>, EventLogError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let job: ReadJob = Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(EventLogError::Sqlite));
-        });
-        self.reads.send(job).map_err(|_| EventLogError::Closed)?;
-        Ok(rx)
     }
 
     /// Whether the log can be written and read right now (for the monitor).
     pub async fn probe(&self) -> Result<(), EventLogError> {
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = time::ms(jiff::Timestamp::now());
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES ('last_probe', ?1)
@@ -322,7 +337,7 @@ impl EventLog {
     ) -> Result<i64, EventLogError> {
         let version = version.to_string();
         let config_path = config_path.display().to_string();
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = time::ms(jiff::Timestamp::now());
         self.write(move |tx| {
             let unclean = tx.execute(
                 "UPDATE daemon_runs SET stop_reason = 'unclean' WHERE stopped_at IS NULL AND stop_reason IS NULL",
@@ -343,7 +358,7 @@ impl EventLog {
     /// Records a clean stop of the run `run_id`.
     pub async fn record_stop(&self, run_id: i64, reason: &str) -> Result<(), EventLogError> {
         let reason = reason.to_string();
-        let now = jiff::Timestamp::now().as_millisecond();
+        let now = time::ms(jiff::Timestamp::now());
         self.write(move |tx| {
             tx.execute(
                 "UPDATE daemon_runs SET stopped_at = ?1, stop_reason = ?2 WHERE id = ?3",
@@ -355,11 +370,23 @@ impl EventLog {
     }
 }
 
+fn read_job<T, F>(f: F) -> (ReadJob, oneshot::Receiver<Result<T, EventLogError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    let job: ReadJob = Box::new(move |conn| {
+        let _ = tx.send(f(conn).map_err(EventLogError::Sqlite));
+    });
+    (job, rx)
+}
+
 fn io_to_sqlite(e: std::io::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>, trouble: Trouble) {
+fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, trouble: Trouble) {
     // Jobs not yet run because their batch's transaction failed around them
     // (disk full, I/O error): they go first into the next batch, so each one
     // still gets an answer about its own fate.
@@ -418,7 +445,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::UnboundedReceiver<WriteJob>, 
     }
 }
 
-fn reader_loop(conn: Connection, mut rx: mpsc::UnboundedReceiver<ReadJob>) {
+fn reader_loop(conn: Connection, mut rx: mpsc::Receiver<ReadJob>) {
     while let Some(job) = rx.blocking_recv() {
         job(&conn);
     }

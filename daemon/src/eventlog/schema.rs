@@ -1,6 +1,11 @@
-//! Versioned migrations of the event log. The file's `PRAGMA user_version` is
-//! the number of migrations applied; each runs in its own transaction at start.
-//! Migrations are append-only: a released one is never edited.
+//! Versioned migrations of the event log: every table of the file, for every
+//! subsystem, is created here and nowhere else. The file's `PRAGMA
+//! user_version` is the number of migrations applied; each runs in its own
+//! transaction at start.
+//!
+//! Migrations are frozen text, append-only: a released one is never edited
+//! and never refers to a constant that could move (a test pins each one's
+//! hash). A change to the schema is a new migration at the end.
 
 /// Migration `i` brings a file from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -107,7 +112,44 @@ pub const MIGRATIONS: &[&str] = &[
     );
     "#,
     // v3: the scheduler's tables (job states, their change history, the slot ledger).
-    crate::scheduler::SCHEMA,
+    "
+CREATE TABLE IF NOT EXISTS job_states (
+    job                   TEXT PRIMARY KEY,
+    state                 TEXT NOT NULL CHECK (state IN ('active', 'disabled')),
+    disabled_by           TEXT,
+    disabled_at_ms        INTEGER,
+    disabled_reason       TEXT,
+    disabled_until_ms     INTEGER,
+    -- every slot at or before this instant has its decision in slot_decisions
+    accounted_until_ms    INTEGER NOT NULL,
+    last_dispatch_id      INTEGER,
+    last_dispatch_at_ms   INTEGER,
+    last_dispatch_trigger TEXT
+);
+CREATE TABLE IF NOT EXISTS schedule_changes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    job         TEXT NOT NULL,
+    at_ms       INTEGER NOT NULL,
+    by_user     TEXT NOT NULL,
+    from_state  TEXT,            -- NULL: first time the job was seen
+    to_state    TEXT NOT NULL,
+    reason      TEXT,
+    until_ms    INTEGER
+);
+CREATE INDEX IF NOT EXISTS schedule_changes_job ON schedule_changes (job, id);
+CREATE TABLE IF NOT EXISTS slot_decisions (
+    job            TEXT NOT NULL,
+    slot_ms        INTEGER NOT NULL,
+    decision       TEXT NOT NULL CHECK (decision IN ('ran', 'skipped_overlap', 'queued', 'skipped_disabled',
+                       'missed', 'caught_up', 'start_failed', 'missed_summary', 'disabled_summary')),
+    dispatch_id    INTEGER,      -- ran, queued (once started), caught_up; the running one for skipped_overlap
+    detail         TEXT,         -- start_failed: the reason
+    slot_count     INTEGER,      -- summaries: how many slots this row stands for
+    last_slot_ms   INTEGER,      -- summaries: the last of them
+    decided_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (job, slot_ms)
+);
+",
     // v4: each dispatch's class distribution, kept as predictions are stored,
     // so opening a dispatch never scans its predictions (and it outlives pruning).
     r#"
@@ -122,11 +164,70 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
     // v5: a showroom prediction names the artifact's hash, where its row came
     // from, whether it was edited, and every class's score.
-    crate::showroom::store::SCHEMA_V5,
+    r#"
+    ALTER TABLE showroom_predictions ADD COLUMN model_hash TEXT;
+    ALTER TABLE showroom_predictions ADD COLUMN source TEXT;       -- 'predict-all' | 'predict-one' | 'predict-edited' | 'predict'
+    ALTER TABLE showroom_predictions ADD COLUMN sample_line INTEGER;
+    ALTER TABLE showroom_predictions ADD COLUMN classes_json TEXT; -- [{"label": "setosa", "score": 0.97}, …]
+    ALTER TABLE showroom_predictions ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX showroom_predictions_by_time ON showroom_predictions(at);
+"#,
     // v6: refusals are kept as one row per uid and minute with a count, so a
     // flood of denied requests costs one write a minute, not one each.
-    crate::access::store::SCHEMA_V6,
+    r#"
+    ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
+"#,
 ];
 
 /// The schema version this daemon writes.
 pub const CURRENT_VERSION: usize = MIGRATIONS.len();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// The SHA-256 of every released migration. A released migration never
+    /// changes: files in the field were migrated by it. Add a new migration
+    /// (and its hash here) instead of editing one.
+    const RELEASED: &[&str] = &[
+        "687129d5a65e771e81e77a17c80d9562aeaaafc994bb78543d2628d22d4dce44",
+        "1c8f8a60511f357dccd9b47aa2a55d227c6209c1c7ec8b8d1faf03f0abcd9cbd",
+        "07a817fb525300c1e04568df65185deef1b5f51e42a6c2f88ace1856aafdd2fd",
+        "1b0c10966c34770f80f48823cbcb7e9a3c4039733727a070f7fb10fc4f604610",
+        "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
+        "1d0f663967d4ed36ff2950e5f16e251f394cc5ebf9ff7fa0caec3cb914bbdc4d",
+    ];
+
+    #[test]
+    fn released_migrations_never_change() {
+        let hashes: Vec<String> = MIGRATIONS
+            .iter()
+            .map(|sql| {
+                Sha256::digest(sql.as_bytes())
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect();
+        assert!(
+            hashes.len() >= RELEASED.len(),
+            "a released migration was removed"
+        );
+        for (i, (got, want)) in hashes.iter().zip(RELEASED).enumerate() {
+            assert_eq!(
+                got,
+                want,
+                "migration v{} was edited after its release; add a new migration instead",
+                i + 1
+            );
+        }
+        assert_eq!(
+            hashes.len(),
+            RELEASED.len(),
+            "a new migration: pin its hash in RELEASED: {:?}",
+            &hashes[RELEASED.len()..]
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! [`Command`]s to the owner task (with oneshot replies) and answers the
 //! history queries straight from the store, off the owner's path.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::owner::Owner;
 use super::{
-    DispatchId, Dispatcher, JobName, JobSpec, JobView, RunNow, SchedulerError, SchedulerOptions,
-    SchedulerStore, SlotRecord, StateChange, StoreError,
+    DispatchId, Dispatcher, JobName, JobReload, JobSpec, JobView, RunNow, SchedulerError,
+    SchedulerOptions, SchedulerStore, SlotRecord, StateChange, StoreError,
 };
 use crate::clock::Clock;
 
@@ -47,6 +47,12 @@ pub(super) enum Command {
         dispatch: DispatchId,
         reply: Reply<()>,
     },
+    Reload {
+        jobs: Vec<JobSpec>,
+        notes: Vec<(JobName, Vec<String>)>,
+        by: String,
+        reply: Reply<Vec<JobReload>>,
+    },
 }
 
 /// Cheap to clone; every clone talks to the same owner task.
@@ -54,7 +60,8 @@ pub(super) enum Command {
 pub struct SchedulerHandle {
     tx: mpsc::Sender<Command>,
     store: Arc<dyn SchedulerStore>,
-    names: Arc<[JobName]>,
+    /// The configured jobs' names, replaced by a reload.
+    names: Arc<RwLock<Arc<[JobName]>>>,
 }
 
 /// Loads every job's persisted state, records what happened while the daemon
@@ -73,7 +80,14 @@ pub async fn start(
     let (tx, rx) = mpsc::channel(options.command_capacity.max(1));
     let owner = Owner::load(jobs, options, clock, store.clone(), dispatcher).await?;
     let task = tokio::spawn(owner.run(rx, shutdown));
-    Ok((SchedulerHandle { tx, store, names }, task))
+    Ok((
+        SchedulerHandle {
+            tx,
+            store,
+            names: Arc::new(RwLock::new(names)),
+        },
+        task,
+    ))
 }
 
 impl SchedulerHandle {
@@ -153,35 +167,67 @@ impl SchedulerHandle {
         .await
     }
 
+    /// Replaces the configured jobs (a configuration reload) at once: added
+    /// ones start, removed ones stop, changed ones take their new schedule.
+    /// `notes` names what else changed per job (query, model, …), for its
+    /// history; `by` is who reloaded. Answers what it did to each job.
+    pub async fn reload(
+        &self,
+        jobs: Vec<JobSpec>,
+        notes: Vec<(JobName, Vec<String>)>,
+        by: &str,
+    ) -> Result<Vec<JobReload>, SchedulerError> {
+        let names: Arc<[JobName]> = jobs.iter().map(|j| j.name.clone()).collect();
+        let by = by.to_string();
+        let report = self
+            .ask(|reply| Command::Reload {
+                jobs,
+                notes,
+                by,
+                reply,
+            })
+            .await?;
+        *self.names.write().unwrap_or_else(|e| e.into_inner()) = names;
+        Ok(report)
+    }
+
     /// The job's slot decisions with slot time at or after `since`, oldest
-    /// first, at most `limit`.
+    /// first, at most `limit`. A job no longer configured still shows what
+    /// it had.
     pub async fn slots(
         &self,
         job: &JobName,
         since: Timestamp,
         limit: usize,
     ) -> Result<Vec<SlotRecord>, SchedulerError> {
-        let job = self.known(job)?;
-        let store = self.store.clone();
-        Ok(
-            tokio::task::spawn_blocking(move || store.slots_since(&job, since, limit))
-                .await
-                .map_err(|e| StoreError::Join(e.to_string()))??,
-        )
-    }
-
-    /// The job's state changes (who, when, from, to, why, until), oldest first.
-    pub async fn history(&self, job: &JobName) -> Result<Vec<StateChange>, SchedulerError> {
-        let job = self.known(job)?;
-        let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || store.history(&job))
+        let (name, store) = (job.clone(), self.store.clone());
+        let slots = tokio::task::spawn_blocking(move || store.slots_since(&name, since, limit))
             .await
-            .map_err(|e| StoreError::Join(e.to_string()))??)
+            .map_err(|e| StoreError::Join(e.to_string()))??;
+        self.known(job, slots.is_empty())?;
+        Ok(slots)
     }
 
-    fn known(&self, job: &JobName) -> Result<JobName, SchedulerError> {
-        if self.names.contains(job) {
-            Ok(job.clone())
+    /// The job's state changes (who, when, from, to, why, until), oldest
+    /// first. A job a reload removed still shows its history.
+    pub async fn history(&self, job: &JobName) -> Result<Vec<StateChange>, SchedulerError> {
+        let (name, store) = (job.clone(), self.store.clone());
+        let changes = tokio::task::spawn_blocking(move || store.history(&name))
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))??;
+        self.known(job, changes.is_empty())?;
+        Ok(changes)
+    }
+
+    /// An unknown job is an error unless it left records behind.
+    fn known(&self, job: &JobName, nothing_recorded: bool) -> Result<(), SchedulerError> {
+        let configured = self
+            .names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(job);
+        if configured || !nothing_recorded {
+            Ok(())
         } else {
             Err(SchedulerError::UnknownJob(job.clone()))
         }

@@ -2,10 +2,13 @@
 //! slot, what happens to it.
 //!
 //! Receives the jobs' configuration ([`JobSpec`]) at start, commands through a
-//! [`SchedulerHandle`] (enable, disable, run now, queries) and, from the
-//! dispatch side, notice that a dispatch finished. Emits dispatch requests to a
-//! [`Dispatcher`] and writes job states, state changes and one decision per
-//! slot to a [`SchedulerStore`].
+//! [`SchedulerHandle`] (enable, disable, run now, reload, queries) and, from
+//! the dispatch side, notice that a dispatch finished. Emits dispatch requests
+//! to a [`Dispatcher`] and writes job states, state changes and one decision
+//! per slot to a [`SchedulerStore`] (the event log, in the daemon). The
+//! decision a dispatch serves is handed to the dispatcher with the request
+//! ([`StartRecord`]) and committed in the transaction that creates the
+//! dispatch: a crash never leaves one without the other.
 //!
 //! One tokio task owns the state (`owner.rs`); it sleeps until the earliest
 //! deadline (a job's next slot or a pause expiry) or a command, never polls,
@@ -21,7 +24,8 @@
 //! - At start, slots between the last accounted instant and now are recorded
 //!   as missed (daemon down), or skipped (disabled) for the part of that time
 //!   the job was paused; with the `run-once` missed policy the latest missed
-//!   slot is served by one catch-up dispatch. At most
+//!   slot is served by one catch-up dispatch; a slot that already has a
+//!   dispatch is never run again (its decision is completed instead). At most
 //!   [`SchedulerOptions::missed_detail_limit`] slots are recorded one by one,
 //!   the rest as one summary decision with their count.
 //! - Slots that fall while a job is disabled are recorded as skipped (disabled)
@@ -29,6 +33,12 @@
 //!   the next start; the scheduler does not wake up for a paused job's slots.
 //! - The first state of a job comes from its config (`enabled`) only the first
 //!   time the job is seen; afterwards the persisted state wins.
+//! - A reload replaces the jobs at once: added ones start (their state as
+//!   above, no catch-up for the time they were not configured), removed ones
+//!   stop (a running dispatch finishes; a queued run is dropped), changed ones
+//!   take their new schedule, timezone and policies from the reload on, with
+//!   every slot up to the reload already decided. Each is recorded in the
+//!   job's history, with who reloaded and what changed.
 
 pub mod cron;
 mod handle;
@@ -47,7 +57,7 @@ use jiff::tz::TimeZone;
 pub use handle::{SchedulerHandle, start};
 pub use mld_shared::config::{MissedPolicy, OverlapPolicy};
 pub use mld_shared::ids::{DispatchId, JobName};
-pub use store::{SCHEMA, SchedulerStore, SqliteStore, StoreBatch, StoreError, StoredJob};
+pub use store::{EventLogStore, SchedulerStore, StoreBatch, StoreError, StoredJob};
 
 /// What the scheduler needs to know about one configured job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,16 +158,34 @@ pub struct DispatchRequest {
 #[error("could not start a dispatch: {0}")]
 pub struct StartError(pub String);
 
+/// What the scheduler records about a dispatch it starts (the job's new
+/// state, the slot's decision), given the new dispatch's id.
+pub type StartRecord = Box<dyn FnOnce(DispatchId) -> StoreBatch + Send>;
+
 /// The boundary to the dispatch side, implemented by the daemon.
 ///
 /// `start` creates the dispatch (its record in the event log, with the trigger,
-/// slot and who) and hands it to the runner, returning its id; it must not
-/// wait for the dispatch to run. It is called from a blocking thread
-/// (`spawn_blocking`), one call at a time. When the dispatch ends, whatever its
-/// status, the daemon must call [`SchedulerHandle::dispatch_finished`] with the
-/// same id: until then the job counts as running (overlap and queueing).
+/// slot and who) and, in the same transaction, writes the batch `record`
+/// returns for its id ([`store::write_batch`]); then hands the dispatch to the
+/// runner and returns its id. It must not wait for the dispatch to run. When
+/// it fails, nothing of either was written. It is called from a blocking
+/// thread (`spawn_blocking`), one call at a time. When the dispatch ends,
+/// whatever its status, the daemon must call
+/// [`SchedulerHandle::dispatch_finished`] with the same id: until then the job
+/// counts as running (overlap and queueing).
 pub trait Dispatcher: Send + Sync + 'static {
-    fn start(&self, request: &DispatchRequest) -> Result<DispatchId, StartError>;
+    fn start(
+        &self,
+        request: &DispatchRequest,
+        record: StartRecord,
+    ) -> Result<DispatchId, StartError>;
+
+    /// A dispatch of `job` running though the scheduler did not start it (one
+    /// being settled after a restart): the job counts as running until the
+    /// daemon reports it finished.
+    fn running(&self, _job: &JobName) -> Option<DispatchId> {
+        None
+    }
 }
 
 /// A pause: who disabled the job, when, why, and until when.
@@ -209,6 +237,8 @@ impl JobState {
 pub enum StateKind {
     Active,
     Disabled,
+    /// Only in the history: a reload removed the job from the configuration.
+    Removed,
 }
 
 impl StateKind {
@@ -216,24 +246,29 @@ impl StateKind {
         match self {
             StateKind::Active => "active",
             StateKind::Disabled => "disabled",
+            StateKind::Removed => "removed",
         }
     }
 
-    fn parse(s: &str) -> Option<StateKind> {
+    pub(crate) fn parse(s: &str) -> Option<StateKind> {
         match s {
             "active" => Some(StateKind::Active),
             "disabled" => Some(StateKind::Disabled),
+            "removed" => Some(StateKind::Removed),
             _ => None,
         }
     }
 }
 
-/// One entry of a job's state history (the audit trail of enable/disable).
+/// One entry of a job's state history (the audit trail of enable/disable,
+/// and of reloads that added, removed or changed the job: a change keeps the
+/// state, `from` = `to`, and the reason says what changed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateChange {
     pub job: JobName,
     pub at: Timestamp,
-    /// Unix user name, or `config` (first seen) / `mld` (pause expired).
+    /// Unix user name, or `config` (first seen) / `mld` (pause expired) /
+    /// `SIGHUP` (a reload by signal).
     pub by: String,
     /// `None` the first time the job is seen.
     pub from: Option<StateKind>,
@@ -374,4 +409,26 @@ pub enum SchedulerError {
     Store(#[from] StoreError),
     #[error("the scheduler has stopped")]
     Stopped,
+}
+
+/// What a reload did to one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobReload {
+    Added(JobName),
+    Removed(JobName),
+    /// Each entry says what changed (`schedule "0 2 * * *" → "0 3 * * *"`).
+    Changed {
+        job: JobName,
+        what: Vec<String>,
+    },
+}
+
+impl fmt::Display for JobReload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobReload::Added(job) => write!(f, "job {job} added"),
+            JobReload::Removed(job) => write!(f, "job {job} removed"),
+            JobReload::Changed { job, what } => write!(f, "job {job}: {}", what.join("; ")),
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! requests to the [`Dispatcher`] and batches of records to the
 //! [`SchedulerStore`], both through `spawn_blocking`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use super::cron::{Schedule, slots_between};
 use super::handle::Command;
 use super::{
-    DispatchId, DispatchRequest, Dispatcher, GapKind, JobName, JobSpec, JobState, JobView,
-    LastDispatch, MissedPolicy, OperatorState, OverlapPolicy, Pause, RunNow, SchedulerError,
-    SchedulerOptions, SchedulerStore, SlotDecision, SlotRecord, StartError, StateChange,
-    StoreBatch, StoreError, StoredJob, Trigger,
+    DispatchId, DispatchRequest, Dispatcher, GapKind, JobName, JobReload, JobSpec, JobState,
+    JobView, LastDispatch, MissedPolicy, OperatorState, OverlapPolicy, Pause, RunNow,
+    SchedulerError, SchedulerOptions, SchedulerStore, SlotDecision, SlotRecord, StartError,
+    StartRecord, StateChange, StateKind, StoreBatch, StoreError, StoredJob, Trigger,
 };
 use crate::clock::Clock;
 
@@ -47,6 +48,25 @@ struct Job {
 }
 
 impl Job {
+    fn new(
+        spec: JobSpec,
+        schedule: Result<Schedule, String>,
+        state: OperatorState,
+        accounted_until: Timestamp,
+        last_dispatch: Option<LastDispatch>,
+    ) -> Job {
+        Job {
+            spec,
+            schedule,
+            state,
+            accounted_until,
+            next_slot: None,
+            running: None,
+            queued: None,
+            last_dispatch,
+        }
+    }
+
     fn stored(&self) -> StoredJob {
         StoredJob {
             name: self.spec.name.clone(),
@@ -129,11 +149,18 @@ struct Gap {
 }
 
 impl Gap {
-    /// Slots in `(from, to]`. Walks every slot once (CPU only, can be long for
-    /// a per-second job down for days), so the caller runs it off the runtime.
-    fn collect(schedule: &Schedule, from: Timestamp, to: Timestamp, limit: usize) -> Gap {
+    /// Slots in `(from, to]`, but those in `skip`. Walks every slot once (CPU
+    /// only, can be long for a per-second job down for days), so the caller
+    /// runs it off the runtime.
+    fn collect(
+        schedule: &Schedule,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+        skip: &BTreeSet<Timestamp>,
+    ) -> Gap {
         let mut gap = Gap::default();
-        for slot in slots_between(schedule, from, to) {
+        for slot in slots_between(schedule, from, to).filter(|s| !skip.contains(s)) {
             if gap.individual.len() < limit {
                 gap.individual.push(slot);
                 continue;
@@ -213,12 +240,15 @@ impl Owner {
             dispatcher,
         };
         for spec in specs {
-            owner.load_job(spec).await?;
+            owner.load_job(spec, None).await?;
         }
         Ok(owner)
     }
 
-    async fn load_job(&mut self, spec: JobSpec) -> Result<(), SchedulerError> {
+    /// Builds a job from its spec and persisted state and records what
+    /// happened to its slots while it was not running. `by` is who reloaded
+    /// when the job is added by a reload (`None` at start).
+    async fn load_job(&mut self, spec: JobSpec, by: Option<&str>) -> Result<(), SchedulerError> {
         let now = self.clock.now();
         let schedule = Schedule::parse(
             &spec.schedule,
@@ -226,15 +256,24 @@ impl Owner {
             &self.options.default_tz,
         )
         .map_err(|e| e.to_string());
-        let (stored, abandoned) = {
+        let (stored, abandoned, removed) = {
             let (store, name) = (self.store.clone(), spec.name.clone());
             blocking(move || {
-                Ok::<_, StoreError>((store.load_job(&name)?, store.abandoned_queued(&name)?))
+                let removed = store
+                    .history(&name)?
+                    .last()
+                    .is_some_and(|c| c.to == StateKind::Removed);
+                Ok::<_, StoreError>((
+                    store.load_job(&name)?,
+                    store.abandoned_queued(&name)?,
+                    removed,
+                ))
             })
             .await??
         };
         let mut batch = StoreBatch::default();
         let name = spec.name.clone();
+        let who = by.unwrap_or(BY_CONFIG).to_string();
         let mut job = match stored {
             // The config decides the first state, once.
             None => {
@@ -251,40 +290,95 @@ impl Owner {
                 batch.changes.push(StateChange {
                     job: name.clone(),
                     at: now,
-                    by: BY_CONFIG.into(),
+                    by: who.clone(),
                     from: None,
                     to: state.kind(),
-                    reason: Some("first seen".into()),
+                    reason: Some(match by {
+                        Some(_) => "first seen: added by a configuration reload".into(),
+                        None => "first seen".into(),
+                    }),
                     until: None,
                 });
-                Job {
-                    spec,
-                    schedule,
-                    state,
-                    accounted_until: now,
-                    next_slot: None,
-                    running: None,
-                    queued: None,
-                    last_dispatch: None,
-                }
+                Job::new(spec, schedule, state, now, None)
             }
-            Some(s) => Job {
-                spec,
-                schedule,
-                state: s.state,
-                accounted_until: s.accounted_until,
-                next_slot: None,
-                running: None,
-                queued: None,
-                last_dispatch: s.last_dispatch,
-            },
+            Some(s) => {
+                let mut accounted = s.accounted_until;
+                if removed {
+                    // Back in the configuration: the time it was out of it
+                    // has no slots of its own to account for.
+                    accounted = accounted.max(now);
+                    batch.changes.push(StateChange {
+                        job: name.clone(),
+                        at: now,
+                        by: who.clone(),
+                        from: Some(StateKind::Removed),
+                        to: s.state.kind(),
+                        reason: Some(match by {
+                            Some(_) => "added back by a configuration reload".into(),
+                            None => "back in the configuration".into(),
+                        }),
+                        until: None,
+                    });
+                }
+                Job::new(spec, schedule, s.state, accounted, s.last_dispatch)
+            }
         };
+        // A dispatch that is still being settled after a restart keeps the job running.
+        job.running = self.dispatcher.running(&name);
+
+        // Dispatches that already serve a slot from here on (or a queued slot):
+        // those slots are never run again. The dispatch and its decision
+        // commit together, so this finds something only in a file written by
+        // an older mld, which committed them apart.
+        let since = abandoned
+            .first()
+            .copied()
+            .unwrap_or(job.accounted_until)
+            .min(job.accounted_until);
+        let (served, decided) = {
+            let (store, name) = (self.store.clone(), name.clone());
+            blocking(move || {
+                Ok::<_, StoreError>((
+                    store.dispatched_slots(&name, since)?,
+                    store.slots_since(&name, since, usize::MAX)?,
+                ))
+            })
+            .await??
+        };
+        let served: std::collections::BTreeMap<Timestamp, (DispatchId, Trigger)> = served
+            .into_iter()
+            .map(|(slot, id, trigger)| (slot, (id, trigger)))
+            .collect();
+        let decided: BTreeSet<Timestamp> = decided.into_iter().map(|r| r.slot).collect();
+
         // A queued slot whose dispatch never started was lost with the daemon.
-        batch.slots.extend(
-            abandoned
-                .into_iter()
-                .map(|slot| job.record(slot, SlotDecision::Missed, now)),
-        );
+        batch.slots.extend(abandoned.into_iter().map(|slot| {
+            let decision = match served.get(&slot) {
+                Some((id, _)) => SlotDecision::Queued {
+                    dispatch: Some(*id),
+                },
+                None => SlotDecision::Missed,
+            };
+            job.record(slot, decision, now)
+        }));
+        let after: Vec<(Timestamp, DispatchId, Trigger)> = served
+            .range((
+                std::ops::Bound::Excluded(job.accounted_until),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(slot, (id, trigger))| (*slot, *id, *trigger))
+            .collect();
+        for (slot, id, trigger) in &after {
+            if !decided.contains(slot) {
+                let decision = match trigger {
+                    Trigger::CatchUp => SlotDecision::CaughtUp { dispatch: *id },
+                    _ => SlotDecision::Ran { dispatch: *id },
+                };
+                batch.slots.push(job.record(*slot, decision, now));
+            }
+        }
+        let skip: BTreeSet<Timestamp> = after.iter().map(|(slot, _, _)| *slot).collect();
+        let latest_served = skip.last().copied();
 
         // A pause that expired while the daemon was down ends at its expiry.
         let expired = match &job.state {
@@ -295,12 +389,13 @@ impl Owner {
         };
         if let Some(until) = expired {
             if let Ok(schedule) = job.schedule.clone() {
-                let (from, to, limit) = (
+                let (from, to, limit, skip) = (
                     job.accounted_until,
                     one_ns_before(until),
                     self.options.missed_detail_limit,
+                    skip.clone(),
                 );
-                let gap = blocking(move || Gap::collect(&schedule, from, to, limit)).await?;
+                let gap = blocking(move || Gap::collect(&schedule, from, to, limit, &skip)).await?;
                 batch
                     .slots
                     .extend(gap.records(&name, GapKind::Disabled, now));
@@ -310,42 +405,79 @@ impl Owner {
             job.state = OperatorState::Active;
         }
 
+        let mut catch_up = None;
         if let Ok(schedule) = job.schedule.clone() {
             let (from, limit) = (job.accounted_until, self.options.missed_detail_limit);
             let kind = match job.state {
                 OperatorState::Active => GapKind::Missed,
                 OperatorState::Disabled(_) => GapKind::Disabled,
             };
-            let mut gap = blocking(move || Gap::collect(&schedule, from, now, limit)).await?;
-            let catch_up = match (kind, job.spec.missed) {
+            let mut gap =
+                blocking(move || Gap::collect(&schedule, from, now, limit, &skip)).await?;
+            catch_up = match (kind, job.spec.missed) {
                 (GapKind::Missed, MissedPolicy::RunOnce) => gap.take_last(),
                 _ => None,
-            };
-            batch.slots.extend(gap.records(&name, kind, now));
-            if let Some(slot) = catch_up {
-                let decision = match start_dispatch(
-                    &self.dispatcher,
-                    &*self.clock,
-                    &mut job,
-                    Trigger::CatchUp,
-                    Some(slot),
-                    None,
-                )
-                .await
-                {
-                    Ok(id) => SlotDecision::CaughtUp { dispatch: id },
-                    Err(e) => SlotDecision::StartFailed { reason: e.0 },
-                };
-                batch.slots.push(job.record(slot, decision, now));
             }
+            // A later slot already ran: there is nothing to catch up.
+            .filter(|slot| latest_served.is_none_or(|served| *slot > served));
+            batch.slots.extend(gap.records(&name, kind, now));
         }
         // An invalid job's slots cannot be computed; its time counts as accounted.
         job.accounted_until = job.accounted_until.max(now);
         if let (Ok(s), OperatorState::Active) = (&job.schedule, &job.state) {
             job.next_slot = s.next_after(job.accounted_until);
         }
-        batch.jobs.push(job.stored());
-        self.persist(batch).await?;
+        match (catch_up, job.running) {
+            (None, _) => {
+                batch.jobs.push(job.stored());
+                self.persist(batch).await?;
+            }
+            (Some(slot), Some(running)) => {
+                let decision = if job.spec.overlap == OverlapPolicy::Queue && job.queued.is_none() {
+                    job.queued = Some(QueuedRun {
+                        trigger: Trigger::CatchUp,
+                        slot: Some(slot),
+                        who: None,
+                    });
+                    SlotDecision::Queued { dispatch: None }
+                } else {
+                    SlotDecision::SkippedOverlap { running }
+                };
+                batch.slots.push(job.record(slot, decision, now));
+                batch.jobs.push(job.stored());
+                self.persist(batch).await?;
+            }
+            (Some(slot), None) => {
+                // The catch-up dispatch commits with everything above, or
+                // nothing of it does and the failure is recorded instead.
+                let record = record_start(
+                    batch.clone(),
+                    job.stored(),
+                    Trigger::CatchUp,
+                    now,
+                    Some((slot, |id| SlotDecision::CaughtUp { dispatch: id })),
+                );
+                let started = start_dispatch(
+                    &self.dispatcher,
+                    &mut job,
+                    Trigger::CatchUp,
+                    Some(slot),
+                    None,
+                    now,
+                    record,
+                )
+                .await;
+                if let Err(e) = started {
+                    batch.slots.push(job.record(
+                        slot,
+                        SlotDecision::StartFailed { reason: e.0 },
+                        now,
+                    ));
+                    batch.jobs.push(job.stored());
+                    self.persist(batch).await?;
+                }
+            }
+        }
         self.jobs.push(job);
         Ok(())
     }
@@ -415,9 +547,10 @@ impl Owner {
 
     async fn fire_slot(&mut self, idx: usize, slot: Timestamp) {
         let now = self.clock.now();
-        let decision = match self.jobs[idx].running {
+        let job = &mut self.jobs[idx];
+        let next_slot = job.schedule.as_ref().ok().and_then(|s| s.next_after(slot));
+        let decision = match job.running {
             Some(running) => {
-                let job = &mut self.jobs[idx];
                 if job.spec.overlap == OverlapPolicy::Queue && job.queued.is_none() {
                     job.queued = Some(QueuedRun {
                         trigger: Trigger::Schedule,
@@ -430,18 +563,38 @@ impl Owner {
                 }
             }
             None => {
-                match self
-                    .start_dispatch(idx, Trigger::Schedule, Some(slot), None)
-                    .await
-                {
-                    Ok(id) => SlotDecision::Ran { dispatch: id },
+                let mut stored = job.stored();
+                stored.accounted_until = slot;
+                let record = record_start(
+                    StoreBatch::default(),
+                    stored,
+                    Trigger::Schedule,
+                    now,
+                    Some((slot, |id| SlotDecision::Ran { dispatch: id })),
+                );
+                let started = start_dispatch(
+                    &self.dispatcher,
+                    job,
+                    Trigger::Schedule,
+                    Some(slot),
+                    None,
+                    now,
+                    record,
+                )
+                .await;
+                match started {
+                    // Recorded with the dispatch.
+                    Ok(_) => {
+                        job.accounted_until = slot;
+                        job.next_slot = next_slot;
+                        return;
+                    }
                     Err(e) => SlotDecision::StartFailed { reason: e.0 },
                 }
             }
         };
-        let job = &mut self.jobs[idx];
         job.accounted_until = slot;
-        job.next_slot = job.schedule.as_ref().ok().and_then(|s| s.next_after(slot));
+        job.next_slot = next_slot;
         let batch = StoreBatch {
             jobs: vec![job.stored()],
             slots: vec![job.record(slot, decision, now)],
@@ -471,7 +624,8 @@ impl Owner {
                 one_ns_before(at),
                 self.options.missed_detail_limit,
             );
-            let gap = blocking(move || Gap::collect(&schedule, from, to, limit)).await?;
+            let gap = blocking(move || Gap::collect(&schedule, from, to, limit, &BTreeSet::new()))
+                .await?;
             batch
                 .slots
                 .extend(gap.records(&job.spec.name, GapKind::Disabled, now));
@@ -545,6 +699,14 @@ impl Owner {
                 reply,
             } => {
                 let _ = reply.send(self.finished(&job, dispatch).await);
+            }
+            Command::Reload {
+                jobs,
+                notes,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(Ok(self.reload(now, jobs, notes, &by).await));
             }
         }
     }
@@ -667,19 +829,174 @@ impl Owner {
                 queued: j.queued.is_some(),
             });
         }
-        let r = self
-            .start_dispatch(idx, Trigger::Manual, None, Some(by.to_string()))
-            .await;
-        let batch = StoreBatch {
-            jobs: vec![self.jobs[idx].stored()],
-            ..Default::default()
-        };
-        let id = r.map_err(|source| SchedulerError::Start {
+        let now = self.clock.now();
+        let record = record_start(
+            StoreBatch::default(),
+            j.stored(),
+            Trigger::Manual,
+            now,
+            None,
+        );
+        let id = start_dispatch(
+            &self.dispatcher,
+            j,
+            Trigger::Manual,
+            None,
+            Some(by.to_string()),
+            now,
+            record,
+        )
+        .await
+        .map_err(|source| SchedulerError::Start {
             job: job.clone(),
             source,
         })?;
-        self.persist_or_log(batch).await;
         Ok(RunNow::Started(id))
+    }
+
+    /// Replaces the jobs with `specs`, in their order. `notes` says what else
+    /// changed in a job's configuration (query, model, …) for its history.
+    /// Every slot up to `now` is already decided (`handle` advanced first).
+    async fn reload(
+        &mut self,
+        now: Timestamp,
+        specs: Vec<JobSpec>,
+        notes: Vec<(JobName, Vec<String>)>,
+        by: &str,
+    ) -> Vec<JobReload> {
+        let mut report = Vec::new();
+        let mut old: Vec<Job> = std::mem::take(&mut self.jobs);
+        let (kept, removed): (Vec<Job>, Vec<Job>) = old
+            .drain(..)
+            .partition(|j| specs.iter().any(|s| s.name == j.spec.name));
+        old = kept;
+        for j in removed {
+            let mut batch = self.pause_gap_until(&j, now).await;
+            if let Some(QueuedRun {
+                slot: Some(slot), ..
+            }) = &j.queued
+            {
+                batch.slots.push(j.record(
+                    *slot,
+                    SlotDecision::StartFailed {
+                        reason: "the job was removed by a configuration reload".into(),
+                    },
+                    now,
+                ));
+            }
+            let mut stored = j.stored();
+            stored.accounted_until = j.accounted_until.max(now);
+            batch.jobs.push(stored);
+            batch.changes.push(StateChange {
+                job: j.spec.name.clone(),
+                at: now,
+                by: by.to_string(),
+                from: Some(j.state.kind()),
+                to: StateKind::Removed,
+                reason: Some(match j.running {
+                    Some(d) => format!(
+                        "removed by a configuration reload (its running dispatch {d} finishes)"
+                    ),
+                    None => "removed by a configuration reload".into(),
+                }),
+                until: None,
+            });
+            self.persist_or_log(batch).await;
+            tracing::info!(job = %j.spec.name, by, "job removed by a reload");
+            report.push(JobReload::Removed(j.spec.name));
+        }
+        for spec in specs {
+            let Some(pos) = old.iter().position(|j| j.spec.name == spec.name) else {
+                let name = spec.name.clone();
+                match self.load_job(spec, Some(by)).await {
+                    Ok(()) => {
+                        tracing::info!(job = %name, by, "job added by a reload");
+                        report.push(JobReload::Added(name));
+                    }
+                    Err(e) => {
+                        tracing::error!(job = %name, error = %e, "a reload could not add a job");
+                        report.push(JobReload::Changed {
+                            job: name,
+                            what: vec![format!("could not be added: {e}")],
+                        });
+                    }
+                }
+                continue;
+            };
+            let mut j = old.remove(pos);
+            let mut what = spec_changes(&j.spec, &spec, &self.default_tz_name);
+            let retimed = j.spec.schedule != spec.schedule || j.spec.timezone != spec.timezone;
+            if let Some((_, more)) = notes.iter().find(|(n, _)| *n == spec.name) {
+                what.extend(more.iter().cloned());
+            }
+            if what.is_empty() {
+                j.spec = spec;
+                self.jobs.push(j);
+                continue;
+            }
+            let mut batch = StoreBatch::default();
+            if retimed {
+                // The old schedule decided every slot up to now (a paused
+                // job's are skipped); the new one takes over from now.
+                batch = self.pause_gap_until(&j, now).await;
+                j.accounted_until = j.accounted_until.max(now);
+                j.schedule = Schedule::parse(
+                    &spec.schedule,
+                    spec.timezone.as_deref(),
+                    &self.options.default_tz,
+                )
+                .map_err(|e| e.to_string());
+                j.next_slot = match (&j.schedule, &j.state) {
+                    (Ok(s), OperatorState::Active) => s.next_after(j.accounted_until),
+                    _ => None,
+                };
+            }
+            j.spec = spec;
+            let kind = j.state.kind();
+            batch.changes.push(StateChange {
+                job: j.spec.name.clone(),
+                at: now,
+                by: by.to_string(),
+                from: Some(kind),
+                to: kind,
+                reason: Some(format!(
+                    "changed by a configuration reload: {}",
+                    what.join("; ")
+                )),
+                until: None,
+            });
+            batch.jobs.push(j.stored());
+            self.persist_or_log(batch).await;
+            tracing::info!(job = %j.spec.name, by, changes = %what.join("; "), "job changed by a reload");
+            report.push(JobReload::Changed {
+                job: j.spec.name.clone(),
+                what,
+            });
+            self.jobs.push(j);
+        }
+        report
+    }
+
+    /// For a paused job: its slots from the last accounted one through `to`,
+    /// recorded as skipped (disabled). Empty for an active job, whose slots
+    /// up to now are decided already.
+    async fn pause_gap_until(&self, j: &Job, to: Timestamp) -> StoreBatch {
+        let mut batch = StoreBatch::default();
+        if let (Ok(schedule), OperatorState::Disabled(_)) = (j.schedule.clone(), &j.state) {
+            let (from, limit) = (j.accounted_until, self.options.missed_detail_limit);
+            match blocking(move || Gap::collect(&schedule, from, to, limit, &BTreeSet::new())).await
+            {
+                Ok(gap) => batch.slots.extend(gap.records(
+                    &j.spec.name,
+                    GapKind::Disabled,
+                    self.clock.now(),
+                )),
+                Err(e) => {
+                    tracing::error!(job = %j.spec.name, error = %e, "cannot list skipped slots")
+                }
+            }
+        }
+        batch
     }
 
     async fn finished(
@@ -699,46 +1016,48 @@ impl Owner {
             return Ok(());
         };
         let now = self.clock.now();
-        let r = self
-            .start_dispatch(idx, queued.trigger, queued.slot, queued.who)
-            .await;
-        let j = &self.jobs[idx];
-        let mut batch = StoreBatch {
-            jobs: vec![j.stored()],
-            ..Default::default()
-        };
-        if let Some(slot) = queued.slot {
-            let decision = match &r {
-                Ok(id) => SlotDecision::Queued {
-                    dispatch: Some(*id),
-                },
-                Err(e) => SlotDecision::StartFailed {
-                    reason: e.0.clone(),
-                },
-            };
-            batch.slots.push(j.record(slot, decision, now));
-        } else if let Err(e) = &r {
-            tracing::error!(job = %job, error = %e, "queued run-now could not start");
+        let j = &mut self.jobs[idx];
+        let record = record_start(
+            StoreBatch::default(),
+            j.stored(),
+            queued.trigger,
+            now,
+            queued.slot.map(|slot| {
+                let decide: fn(DispatchId) -> SlotDecision =
+                    |id| SlotDecision::Queued { dispatch: Some(id) };
+                (slot, decide)
+            }),
+        );
+        let r = start_dispatch(
+            &self.dispatcher,
+            j,
+            queued.trigger,
+            queued.slot,
+            queued.who,
+            now,
+            record,
+        )
+        .await;
+        match (r, queued.slot) {
+            (Ok(_), _) => {}
+            (Err(e), Some(slot)) => {
+                let batch = StoreBatch {
+                    jobs: vec![j.stored()],
+                    slots: vec![j.record(slot, SlotDecision::StartFailed { reason: e.0 }, now)],
+                    ..Default::default()
+                };
+                self.persist_or_log(batch).await;
+            }
+            (Err(e), None) => {
+                tracing::error!(job = %job, error = %e, "queued run-now could not start");
+            }
         }
-        self.persist_or_log(batch).await;
         Ok(())
-    }
-
-    /// Asks the dispatch side for a dispatch for job `idx`; on success the job is running.
-    async fn start_dispatch(
-        &mut self,
-        idx: usize,
-        trigger: Trigger,
-        slot: Option<Timestamp>,
-        who: Option<String>,
-    ) -> Result<DispatchId, StartError> {
-        let job = &mut self.jobs[idx];
-        start_dispatch(&self.dispatcher, &*self.clock, job, trigger, slot, who).await
     }
 
     async fn persist(&self, batch: StoreBatch) -> Result<(), StoreError> {
         let store = self.store.clone();
-        blocking(move || store.apply(&batch)).await?
+        blocking(move || store.apply(batch)).await?
     }
 
     /// For writes that record what already happened (a dispatch started): the
@@ -750,14 +1069,44 @@ impl Owner {
     }
 }
 
-/// Asks the dispatch side for a dispatch; on success the job is running.
+/// A slot a started dispatch serves, and its decision given the dispatch's id.
+type ServedSlot = (Timestamp, fn(DispatchId) -> SlotDecision);
+
+/// The batch that records a dispatch the scheduler starts, for its id: the
+/// job's state with it as the last dispatch, the slot's decision if it serves
+/// one, after whatever `batch` already holds.
+fn record_start(
+    mut batch: StoreBatch,
+    mut job: StoredJob,
+    trigger: Trigger,
+    at: Timestamp,
+    slot: Option<ServedSlot>,
+) -> StartRecord {
+    Box::new(move |id| {
+        job.last_dispatch = Some(LastDispatch { id, at, trigger });
+        if let Some((slot, decide)) = slot {
+            batch.slots.push(SlotRecord {
+                job: job.name.clone(),
+                slot,
+                decision: decide(id),
+                decided_at: at,
+            });
+        }
+        batch.jobs.push(job);
+        batch
+    })
+}
+
+/// Asks the dispatch side for a dispatch, `record` written with it; on
+/// success the job is running.
 async fn start_dispatch(
     dispatcher: &Arc<dyn Dispatcher>,
-    clock: &dyn Clock,
     job: &mut Job,
     trigger: Trigger,
     slot: Option<Timestamp>,
     who: Option<String>,
+    at: Timestamp,
+    record: StartRecord,
 ) -> Result<DispatchId, StartError> {
     let request = DispatchRequest {
         job: job.spec.name.clone(),
@@ -766,16 +1115,60 @@ async fn start_dispatch(
         who,
     };
     let dispatcher = dispatcher.clone();
-    let id = tokio::task::spawn_blocking(move || dispatcher.start(&request))
+    let id = tokio::task::spawn_blocking(move || dispatcher.start(&request, record))
         .await
         .map_err(|e| StartError(format!("dispatcher panicked: {e}")))??;
     job.running = Some(id);
-    job.last_dispatch = Some(LastDispatch {
-        id,
-        at: clock.now(),
-        trigger,
-    });
+    job.last_dispatch = Some(LastDispatch { id, at, trigger });
     Ok(id)
+}
+
+/// What changed in the scheduling part of a job's configuration, in words.
+fn spec_changes(old: &JobSpec, new: &JobSpec, default_tz: &str) -> Vec<String> {
+    let mut what = Vec::new();
+    if old.schedule != new.schedule {
+        what.push(format!("schedule {:?} → {:?}", old.schedule, new.schedule));
+    }
+    if old.timezone != new.timezone {
+        let tz = |t: &Option<String>| {
+            t.clone()
+                .unwrap_or_else(|| format!("{default_tz} (the server's)"))
+        };
+        what.push(format!(
+            "timezone {} → {}",
+            tz(&old.timezone),
+            tz(&new.timezone)
+        ));
+    }
+    if old.overlap != new.overlap {
+        what.push(format!(
+            "overlap {} → {}",
+            overlap_name(old.overlap),
+            overlap_name(new.overlap)
+        ));
+    }
+    if old.missed != new.missed {
+        what.push(format!(
+            "missed {} → {}",
+            missed_name(old.missed),
+            missed_name(new.missed)
+        ));
+    }
+    what
+}
+
+fn overlap_name(p: OverlapPolicy) -> &'static str {
+    match p {
+        OverlapPolicy::Skip => "skip",
+        OverlapPolicy::Queue => "queue",
+    }
+}
+
+fn missed_name(p: MissedPolicy) -> &'static str {
+    match p {
+        MissedPolicy::Skip => "skip",
+        MissedPolicy::RunOnce => "run-once",
+    }
 }
 
 fn expiry_change(job: &Job, until: Timestamp) -> StateChange {

@@ -1,5 +1,6 @@
-//! The scheduler through its handle, on a real SQLite file, with tokio's clock
-//! paused and the test clock following it: every rule runs in virtual time.
+//! The scheduler through its handle, on a real event log (its store is the
+//! daemon's, [`EventLogStore`]), with tokio's clock paused and the test clock
+//! following it: every rule runs in virtual time.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -34,9 +35,12 @@ fn job(n: &str, expr: &str) -> JobSpec {
     }
 }
 
-/// Records every request; the test decides when dispatches finish.
+/// Records every request, and writes the scheduler's record of it to the
+/// store as the daemon's dispatcher does (there, in the transaction that
+/// creates the dispatch); the test decides when dispatches finish.
 struct TestDispatcher {
     clock: Arc<dyn Clock>,
+    store: Arc<EventLogStore>,
     next_id: AtomicI64,
     fail: AtomicBool,
     started: Mutex<Vec<Started>>,
@@ -51,10 +55,15 @@ struct Started {
 }
 
 impl TestDispatcher {
-    fn new(clock: Arc<dyn Clock>, first_id: i64) -> (Arc<Self>, mpsc::UnboundedReceiver<Started>) {
+    fn new(
+        clock: Arc<dyn Clock>,
+        store: Arc<EventLogStore>,
+        first_id: i64,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Started>) {
         let (notify, rx) = mpsc::unbounded_channel();
         let d = TestDispatcher {
             clock,
+            store,
             next_id: AtomicI64::new(first_id),
             fail: AtomicBool::new(false),
             started: Mutex::new(Vec::new()),
@@ -73,11 +82,18 @@ impl TestDispatcher {
 }
 
 impl Dispatcher for TestDispatcher {
-    fn start(&self, request: &DispatchRequest) -> Result<DispatchId, StartError> {
+    fn start(
+        &self,
+        request: &DispatchRequest,
+        record: StartRecord,
+    ) -> Result<DispatchId, StartError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(StartError("event log is full".into()));
         }
         let id = DispatchId(self.next_id.fetch_add(1, Ordering::SeqCst));
+        self.store
+            .apply(record(id))
+            .map_err(|e| StartError(e.to_string()))?;
         let s = Started {
             id,
             request: request.clone(),
@@ -115,8 +131,10 @@ async fn boot(
     first_id: i64,
 ) -> Daemon {
     let clock = TestClock::starting_at(ts(start));
-    let (dispatcher, events) = TestDispatcher::new(clock.clone(), first_id);
-    let store = Arc::new(SqliteStore::open(path).unwrap());
+    let store = Arc::new(EventLogStore::new(
+        crate::eventlog::EventLog::open(path).unwrap(),
+    ));
+    let (dispatcher, events) = TestDispatcher::new(clock.clone(), store.clone(), first_id);
     let shutdown = CancellationToken::new();
     let (handle, task) = start_scheduler(
         jobs,
@@ -141,7 +159,7 @@ async fn start_scheduler(
     jobs: Vec<JobSpec>,
     opts: SchedulerOptions,
     clock: Arc<TestClock>,
-    store: Arc<SqliteStore>,
+    store: Arc<EventLogStore>,
     dispatcher: Arc<TestDispatcher>,
     shutdown: CancellationToken,
 ) -> (SchedulerHandle, JoinHandle<()>) {
@@ -1101,6 +1119,318 @@ async fn run_now_works_on_a_disabled_job_and_names_who_asked() {
     assert_eq!(
         (v.running, v.last_dispatch.map(|l| l.trigger)),
         (Some(DispatchId(1)), Some(Trigger::Manual))
+    );
+    d.stop().await;
+}
+
+/// Writes a dispatch row for `slot` as an older mld could leave it: created,
+/// and the daemon died before the slot's decision was committed apart.
+async fn orphan_dispatch(path: &Path, job: &str, slot: &str) -> DispatchId {
+    let log = crate::eventlog::EventLog::open(path).unwrap();
+    let new = crate::dispatch::record::NewDispatch {
+        job: job.into(),
+        trigger: Trigger::Schedule,
+        requested_by: "scheduler".into(),
+        slot: Some(ts(slot)),
+        model: "m".into(),
+        model_version: "1".into(),
+        model_hash: "h".into(),
+    };
+    log.write(move |tx| crate::dispatch::store::create(tx, &new, ts("2026-11-23T01:00:00Z")))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slot_that_already_has_a_dispatch_is_never_run_again_by_a_catch_up() {
+    let (_dir, path) = db();
+    let mut spec = job("j", "0 * * * *");
+    spec.missed = MissedPolicy::RunOnce;
+    let d = boot(
+        &path,
+        "2026-11-23T00:30:00Z",
+        vec![spec.clone()],
+        options(100),
+        1,
+    )
+    .await;
+    d.stop().await;
+    // The 01:00 slot's dispatch exists, its decision does not.
+    let orphan = orphan_dispatch(&path, "j", "2026-11-23T01:00:00Z").await;
+    let d = boot(
+        &path,
+        "2026-11-23T01:30:00Z",
+        vec![spec.clone()],
+        options(100),
+        50,
+    )
+    .await;
+    assert!(
+        d.dispatcher.started().is_empty(),
+        "the served slot was caught up again: {:?}",
+        d.dispatcher.started()
+    );
+    assert_eq!(
+        d.ledger("j").await,
+        vec![(
+            ts("2026-11-23T01:00:00Z"),
+            SlotDecision::Ran { dispatch: orphan }
+        )]
+    );
+    d.stop().await;
+    // Later slots missed after it are still caught up, once.
+    let d = boot(&path, "2026-11-23T03:30:00Z", vec![spec], options(100), 60).await;
+    assert_eq!(d.dispatcher.slots(), vec![Some(ts("2026-11-23T03:00:00Z"))]);
+    assert_eq!(
+        d.ledger("j").await[1..],
+        [
+            (ts("2026-11-23T02:00:00Z"), SlotDecision::Missed),
+            (
+                ts("2026-11-23T03:00:00Z"),
+                SlotDecision::CaughtUp {
+                    dispatch: DispatchId(60)
+                }
+            ),
+        ]
+    );
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_started_dispatch_carries_its_slot_decision_and_the_jobs_state_to_the_dispatcher() {
+    let (_dir, path) = db();
+    let mut d = boot(
+        &path,
+        "2026-11-23T00:00:00Z",
+        vec![job("j", "0 * * * *")],
+        options(100),
+        1,
+    )
+    .await;
+    d.auto_finish();
+    d.run_until("2026-11-23T01:00:01Z").await;
+    // The dispatcher wrote the scheduler's record for dispatch 1 itself (the
+    // daemon's does, in the transaction that creates the dispatch).
+    assert_eq!(
+        d.ledger("j").await,
+        vec![(ts("2026-11-23T01:00:00Z"), ran(1))]
+    );
+    let stored = crate::eventlog::EventLog::open(&path)
+        .unwrap()
+        .read(|c| store::load_job(c, &name("j")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.accounted_until, stored.last_dispatch.map(|l| l.id)),
+        (ts("2026-11-23T01:00:00Z"), Some(DispatchId(1)))
+    );
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_adds_removes_and_changes_jobs_at_once_and_records_each_in_its_history() {
+    let (_dir, path) = db();
+    let mut c = job("c", "0 * * * *");
+    c.overlap = OverlapPolicy::Skip;
+    let mut d = boot(
+        &path,
+        "2026-11-23T00:00:00Z",
+        vec![job("a", "0 * * * *"), job("b", "30 * * * *"), c.clone()],
+        options(100),
+        1,
+    )
+    .await;
+    d.auto_finish();
+    d.run_until("2026-11-23T01:10:00Z").await;
+
+    // a: every hour at :15 from now on; b: gone; c: queues; d: new.
+    let a = job("a", "15 * * * *");
+    let mut c2 = c.clone();
+    c2.overlap = OverlapPolicy::Queue;
+    let report = d
+        .handle
+        .reload(
+            vec![a, c2, job("d", "45 * * * *")],
+            vec![(name("c"), vec!["query changed".into()])],
+            "alice",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        vec![
+            JobReload::Removed(name("b")),
+            JobReload::Changed {
+                job: name("a"),
+                what: vec![r#"schedule "0 * * * *" → "15 * * * *""#.into()]
+            },
+            JobReload::Changed {
+                job: name("c"),
+                what: vec!["overlap skip → queue".into(), "query changed".into()]
+            },
+            JobReload::Added(name("d")),
+        ]
+    );
+    let names: Vec<JobName> = d
+        .handle
+        .jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(names, vec![name("a"), name("c"), name("d")]);
+    assert_eq!(
+        d.view("a").await.next_dispatch,
+        Some(ts("2026-11-23T01:15:00Z"))
+    );
+    assert_eq!(d.view("c").await.overlap, OverlapPolicy::Queue);
+
+    d.run_until("2026-11-23T02:20:00Z").await;
+    let ledger =
+        |l: Vec<(Timestamp, SlotDecision)>| l.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+    // The new schedule took over at once; the old one's 02:00 never fired.
+    assert_eq!(
+        ledger(d.ledger("a").await),
+        vec![
+            ts("2026-11-23T01:00:00Z"),
+            ts("2026-11-23T01:15:00Z"),
+            ts("2026-11-23T02:15:00Z")
+        ]
+    );
+    // The removed job stopped: no 01:30 slot.
+    assert_eq!(
+        ledger(d.ledger("b").await),
+        vec![ts("2026-11-23T00:30:00Z")]
+    );
+    assert_eq!(
+        ledger(d.ledger("d").await),
+        vec![ts("2026-11-23T01:45:00Z")]
+    );
+
+    let history = |h: Vec<StateChange>| {
+        h.into_iter()
+            .map(|c| (c.by, c.from, c.to, c.reason.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let active = StateKind::Active;
+    assert_eq!(
+        history(d.handle.history(&name("a")).await.unwrap())[1],
+        (
+            "alice".into(),
+            Some(active),
+            active,
+            r#"changed by a configuration reload: schedule "0 * * * *" → "15 * * * *""#.into()
+        )
+    );
+    // A removed job's history still answers.
+    assert_eq!(
+        history(d.handle.history(&name("b")).await.unwrap())[1],
+        (
+            "alice".into(),
+            Some(active),
+            StateKind::Removed,
+            "removed by a configuration reload".into()
+        )
+    );
+    assert_eq!(
+        history(d.handle.history(&name("d")).await.unwrap()),
+        vec![(
+            "alice".into(),
+            None,
+            active,
+            "first seen: added by a configuration reload".into()
+        )]
+    );
+    assert!(matches!(
+        d.handle.history(&name("never")).await,
+        Err(SchedulerError::UnknownJob(_))
+    ));
+
+    // b comes back: its time out of the configuration is no gap to account for.
+    d.handle
+        .reload(
+            vec![job("a", "15 * * * *"), job("b", "30 * * * *")],
+            vec![],
+            "SIGHUP",
+        )
+        .await
+        .unwrap();
+    d.run_until("2026-11-23T02:40:00Z").await;
+    assert_eq!(
+        ledger(d.ledger("b").await),
+        vec![ts("2026-11-23T00:30:00Z"), ts("2026-11-23T02:30:00Z")]
+    );
+    let back = history(d.handle.history(&name("b")).await.unwrap());
+    assert_eq!(
+        back.last().unwrap(),
+        &(
+            "SIGHUP".into(),
+            Some(StateKind::Removed),
+            active,
+            "added back by a configuration reload".into()
+        )
+    );
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_that_retimes_a_paused_job_skips_its_old_slots_and_drops_a_removed_jobs_queue() {
+    let (_dir, path) = db();
+    let mut q = job("q", "0 * * * *");
+    q.overlap = OverlapPolicy::Queue;
+    let d = boot(
+        &path,
+        "2026-11-23T00:00:00Z",
+        vec![job("p", "0 * * * *"), q],
+        options(100),
+        1,
+    )
+    .await;
+    d.handle
+        .disable(&name("p"), "alice", None, None)
+        .await
+        .unwrap();
+    // q's 01:00 dispatch never finishes; its 02:00 slot queues.
+    d.run_until("2026-11-23T02:20:00Z").await;
+    assert!(d.view("q").await.queued);
+    d.handle
+        .reload(vec![job("p", "30 * * * *")], vec![], "alice")
+        .await
+        .unwrap();
+    // The paused job's old-schedule slots so far are skipped (disabled).
+    let skipped = SlotDecision::SkippedDisabled;
+    assert_eq!(
+        d.ledger("p").await,
+        vec![
+            (ts("2026-11-23T01:00:00Z"), skipped.clone()),
+            (ts("2026-11-23T02:00:00Z"), skipped.clone())
+        ]
+    );
+    // Resumed at 03:40: the new schedule's 02:30 and 03:30 fell while paused.
+    d.run_until("2026-11-23T03:40:00Z").await;
+    d.handle.enable(&name("p"), "bob", None).await.unwrap();
+    assert_eq!(
+        d.ledger("p").await[2..],
+        [
+            (ts("2026-11-23T02:30:00Z"), skipped.clone()),
+            (ts("2026-11-23T03:30:00Z"), skipped)
+        ]
+    );
+    assert_eq!(
+        d.view("p").await.next_dispatch,
+        Some(ts("2026-11-23T04:30:00Z"))
+    );
+    // The removed job's queued slot will never run, and says so.
+    assert_eq!(
+        d.ledger("q").await[1],
+        (
+            ts("2026-11-23T02:00:00Z"),
+            SlotDecision::StartFailed {
+                reason: "the job was removed by a configuration reload".into()
+            }
+        )
     );
     d.stop().await;
 }

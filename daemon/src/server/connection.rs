@@ -30,7 +30,7 @@
 //! connections at once; one left with no role at all is closed.
 
 use super::{convert, handlers};
-use crate::access::Peer;
+use crate::access::{Identities, Peer};
 use crate::context::Context;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
@@ -59,12 +59,21 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 /// Bytes buffered per connection for reading frames.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// Who holds connection slots: the count per uid and in total. One per
-/// daemon, shared by the connection tasks.
+/// Who holds connection slots: the count per uid and in total, and the
+/// identities of recent peers. One per daemon, shared by the connection tasks.
 #[derive(Default)]
 pub struct Admission {
     state: Mutex<Held>,
+    identities: Identities,
+    /// Held while an identity is looked up.
+    resolving: tokio::sync::Mutex<()>,
+    /// Refusals per uid: when the current window began, and how many so far.
+    refusals: Mutex<HashMap<u32, (std::time::Instant, u32)>>,
 }
+
+/// Refusals of one uid within [`FLOOD_WINDOW`] past which it is a flood.
+const FLOOD_REFUSALS: u32 = 16;
+const FLOOD_WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Held {
@@ -132,6 +141,22 @@ impl Admission {
             admission: self.clone(),
             uid: peer.uid,
         })
+    }
+
+    /// Notes a refusal of `uid`; whether it still gets a polite one (see
+    /// [`refuse`]) or is refused in a flood.
+    fn polite(&self, uid: u32) -> bool {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if refusals.len() > 4096 {
+            refusals.retain(|_, (since, _)| now.duration_since(*since) < FLOOD_WINDOW);
+        }
+        let entry = refusals.entry(uid).or_insert((now, 0));
+        if now.duration_since(entry.0) >= FLOOD_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= FLOOD_REFUSALS
     }
 
     /// Connections admitted and still open.
@@ -202,27 +227,65 @@ fn answer(id: RequestId, result: Result<Response, WireError>) -> Vec<u8> {
     encode_server_frame(&ServerFrame::Response { id, result })
 }
 
-/// Reads (and ignores) a refused peer's `Hello` for a moment, then tells it
-/// why it is refused and closes.
-async fn refuse(stream: &Stream, reason: String) {
-    let mut rd = stream;
-    let _ = tokio::time::timeout(
-        REFUSAL_LINGER,
-        frame::read_payload_within(&mut rd, MAX_HELLO_LEN, None),
-    )
-    .await;
+/// Tells a refused peer why and closes. The reply goes first; then, unless
+/// this uid is being refused in a flood, the daemon reads the peer's `Hello`
+/// for a moment before closing, so a client that writes its `Hello` late
+/// still reads the reason instead of a broken pipe. A flood is closed at
+/// once: lingering thousands of connections would wake them all together.
+async fn refuse(stream: &Stream, reason: String, linger: bool) {
     let mut wr = stream;
     let _ = tokio::time::timeout(
         REFUSAL_LINGER,
         frame::write_message(&mut wr, &HelloReply::Refused { reason }),
     )
     .await;
+    if linger {
+        let mut rd = stream;
+        let _ = tokio::time::timeout(
+            REFUSAL_LINGER,
+            frame::read_payload_within(&mut rd, MAX_HELLO_LEN, None),
+        )
+        .await;
+    }
 }
 
+/// The peer's user, groups and roles: from the cache, or looked up (NSS,
+/// blocking) one lookup at a time, so a burst of connections from one user
+/// waits for the first lookup instead of each starting a thread.
+async fn identify(
+    admission: &Arc<Admission>,
+    uid: u32,
+    gid: u32,
+    pid: Option<i32>,
+    access: &mld_shared::config::AccessConfig,
+) -> Option<Peer> {
+    if let Some(p) = admission.identities.cached(uid, gid, pid, access) {
+        return Some(p);
+    }
+    let _one = admission.resolving.lock().await;
+    if let Some(p) = admission.identities.cached(uid, gid, pid, access) {
+        return Some(p);
+    }
+    let (access, admission) = (access.clone(), admission.clone());
+    match tokio::task::spawn_blocking(move || admission.identities.resolve(uid, gid, pid, &access))
+        .await
+    {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::error!(error = %e, "resolving peer credentials panicked");
+            None
+        }
+    }
+}
+
+/// Serves one connection. `admitting` is held while the peer is identified
+/// and admitted or refused (see [`super::MAX_ADMITTING`]) and released before
+/// anything that waits on the peer.
 pub async fn handle(
     stream: Stream,
     ctx: Arc<Context>,
     admission: Arc<Admission>,
+    admitting: OwnedSemaphorePermit,
     shutdown: CancellationToken,
 ) {
     let creds = stream.peer_creds();
@@ -234,32 +297,42 @@ pub async fn handle(
         ),
         Err(e) => {
             tracing::warn!(error = %e, "cannot read peer credentials; refusing");
-            refuse(&stream, "the daemon could not read your credentials".into()).await;
+            drop(admitting);
+            refuse(
+                &stream,
+                "the daemon could not read your credentials".into(),
+                true,
+            )
+            .await;
             return;
         }
     };
     let config = ctx.config();
-    let access = config.access.clone();
-    let peer =
-        match tokio::task::spawn_blocking(move || Peer::resolve(uid, gid, pid, &access)).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "resolving peer credentials panicked");
-                return;
-            }
-        };
+    let Some(peer) = identify(&admission, uid, gid, pid, &config.access).await else {
+        return;
+    };
     if peer.roles.is_empty() {
         tracing::debug!(user = %peer.user, uid, "refusing a peer with no role");
         ctx.denials.record(&peer, "connect", "a role").await;
-        refuse(&stream, format!("permission denied: no role for uid {uid}")).await;
+        drop(admitting);
+        let linger = admission.polite(uid);
+        refuse(
+            &stream,
+            format!("permission denied: no role for uid {uid}"),
+            linger,
+        )
+        .await;
         return;
     }
     let limits = config.limits.clone();
-    let ticket = match admission.admit(&peer, &limits) {
+    let admitted = admission.admit(&peer, &limits);
+    drop(admitting);
+    let ticket = match admitted {
         Ok(t) => t,
         Err(reason) => {
             tracing::info!(user = %peer.user, uid, "refusing a connection: {reason}");
-            refuse(&stream, reason).await;
+            let linger = admission.polite(uid);
+            refuse(&stream, reason, linger).await;
             return;
         }
     };

@@ -49,7 +49,9 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::DeleteExperiment { .. }
         | Request::CommitExperiment { .. }
         | Request::ActivateModel { .. }
-        | Request::ImportOnnx { .. } => Some(Role::Admin),
+        | Request::ImportOnnx { .. }
+        | Request::Reload
+        | Request::RetryDispatch { .. } => Some(Role::Admin),
     }
 }
 
@@ -105,6 +107,8 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             limit,
         } => predictions(ctx, id, Page::Before(before_key), filter, limit).await,
         Request::CancelDispatch { id } => cancel(ctx, peer, id),
+        Request::Reload => reload(ctx, peer).await,
+        Request::RetryDispatch { id } => retry(ctx, peer, id).await,
         Request::Models
         | Request::Catalog
         | Request::Train(_)
@@ -198,7 +202,10 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
         .map_err(internal)?
         .map_err(|e| {
             let kind = match e {
-                DispatchError::UnknownJob(_) | DispatchError::NotRunning(_) => ErrorKind::NotFound,
+                DispatchError::UnknownJob(_)
+                | DispatchError::NotRunning(_)
+                | DispatchError::NoSuchDispatch(_) => ErrorKind::NotFound,
+                DispatchError::CannotRetry { .. } => ErrorKind::Conflict,
                 // The job's query does not fit its model: the job must change.
                 DispatchError::Read { .. } => ErrorKind::InvalidRequest,
                 DispatchError::Model { .. } | DispatchError::Datalake { .. } => {
@@ -448,4 +455,36 @@ fn cancel(ctx: &Context, peer: &Peer, id: DispatchId) -> Answer {
         .map_err(|e| WireError::new(ErrorKind::NotFound, e.to_string()))?;
     tracing::info!(dispatch = %id, by = %peer.user, "dispatch cancel requested");
     Ok(Response::Cancelled { id })
+}
+
+async fn reload(ctx: &Arc<Context>, peer: &Peer) -> Answer {
+    match crate::reload::reload(ctx, &peer.user).await {
+        Ok(report) => Ok(Response::Reloaded(ReloadInfo {
+            file: report.file.display().to_string(),
+            changes: report.changes,
+        })),
+        Err(e @ crate::reload::ReloadError::Invalid(_)) => {
+            Err(WireError::new(ErrorKind::InvalidRequest, e.to_string()))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn retry(ctx: &Arc<Context>, peer: &Peer, id: DispatchId) -> Answer {
+    let service = ctx.dispatches.clone();
+    let by = peer.user.clone();
+    tokio::task::spawn_blocking(move || service.retry_blocking(id, &by))
+        .await
+        .map_err(internal)?
+        .map_err(|e| {
+            let kind = match e {
+                DispatchError::NoSuchDispatch(_) => ErrorKind::NotFound,
+                DispatchError::CannotRetry { .. } => ErrorKind::Conflict,
+                DispatchError::Datalake { .. } => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            };
+            WireError::new(kind, e.to_string())
+        })?;
+    ctx.jobs_changed.notify_one();
+    Ok(Response::Retrying { id })
 }

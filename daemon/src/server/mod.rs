@@ -21,8 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+/// Connections being identified and admitted at once. The accept loop waits
+/// for one of these before it accepts the next connection, so a flood of
+/// connections is taken in at the pace the daemon refuses them, queued in
+/// the kernel, instead of thousands of tasks ahead of every answer.
+pub const MAX_ADMITTING: usize = 64;
 
 /// Open files the daemon asks for at start: every connection is one, and the
 /// connection limits (`[limits]`) must be what stops a flood, not `EMFILE`.
@@ -171,9 +178,14 @@ pub fn bind(cfg: &DaemonConfig) -> Result<Listener, BindError> {
 /// one user never keeps an admin waiting in the kernel's backlog.
 pub async fn serve(listener: Listener, ctx: Arc<Context>, shutdown: CancellationToken) {
     let admission = Arc::new(connection::Admission::default());
+    let admitting = Arc::new(Semaphore::new(MAX_ADMITTING));
     let mut tasks = JoinSet::new();
     tracing::info!(socket = %listener.path.display(), "listening");
     loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = admitting.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
         let stream = tokio::select! {
             _ = shutdown.cancelled() => break,
             s = listener.inner.accept() => s,
@@ -183,7 +195,7 @@ pub async fn serve(listener: Listener, ctx: Arc<Context>, shutdown: Cancellation
         match stream {
             Ok(stream) => {
                 let (ctx, admission, shutdown) = (ctx.clone(), admission.clone(), shutdown.clone());
-                tasks.spawn(connection::handle(stream, ctx, admission, shutdown));
+                tasks.spawn(connection::handle(stream, ctx, admission, permit, shutdown));
             }
             Err(e) => {
                 // Out of file descriptors, most likely: wait for connections to end.

@@ -1,19 +1,11 @@
-//! The showroom's table in the event log (`showroom_predictions`): every
-//! statement that writes or reads it. Functions take a transaction or a
+//! The showroom's table in the event log (`showroom_predictions`, created by
+//! the event log's migrations v2 and v5): every statement that writes or
+//! reads it. Functions take a transaction or a
 //! connection and run on the event log's owner threads; a request's records
 //! go in one write job, so they commit (and are acknowledged) together.
 
+use crate::eventlog::time::{self, Millis};
 use rusqlite::{Connection, Transaction, params};
-
-/// Event-log migration 5: the columns v2's `showroom_predictions` lacked.
-pub const SCHEMA_V5: &str = r#"
-    ALTER TABLE showroom_predictions ADD COLUMN model_hash TEXT;
-    ALTER TABLE showroom_predictions ADD COLUMN source TEXT;       -- 'predict-all' | 'predict-one' | 'predict-edited' | 'predict'
-    ALTER TABLE showroom_predictions ADD COLUMN sample_line INTEGER;
-    ALTER TABLE showroom_predictions ADD COLUMN classes_json TEXT; -- [{"label": "setosa", "score": 0.97}, …]
-    ALTER TABLE showroom_predictions ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX showroom_predictions_by_time ON showroom_predictions(at);
-"#;
 
 /// Which showroom request made a prediction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +94,7 @@ pub fn record(tx: &Transaction<'_>, records: &[Record]) -> rusqlite::Result<()> 
     )?;
     for r in records {
         insert.execute(params![
-            r.at.as_millisecond(),
+            Millis(r.at),
             r.by_user,
             r.model,
             r.version.to_string(),
@@ -131,7 +123,7 @@ pub fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Record>> {
         let classes: String = r.get(10)?;
         let source: String = r.get(5)?;
         Ok(Record {
-            at: jiff::Timestamp::from_millisecond(r.get(0)?).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+            at: time::get(r, 0)?,
             by_user: r.get(1)?,
             model: r.get(2)?,
             version: r.get::<_, String>(3)?.parse().unwrap_or(0),

@@ -15,6 +15,7 @@ pub mod demo;
 mod fit;
 pub mod metrics;
 pub mod runner;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Catalog, Progress, Stage, TrainRequest, TrainingError, train_experiment};
+use super::{Catalog, Progress, Stage, TrainRequest, TrainingError, store, train_experiment};
 use crate::eventlog::{EventLog, EventLogError};
 use crate::model::Registry;
 
@@ -51,14 +49,16 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> RunStatus {
-        match s {
+    /// The status `training_runs.status` holds; `None` for anything else.
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
             "running" => RunStatus::Running,
             "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
             "cancelled" => RunStatus::Cancelled,
             "interrupted" => RunStatus::Interrupted,
-            _ => RunStatus::Failed,
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_finished(self) -> bool {
@@ -110,28 +110,10 @@ pub struct TrainingRunner {
     runs: Mutex<BTreeMap<u64, Live>>,
 }
 
-fn ms(t: jiff::Timestamp) -> i64 {
-    t.as_millisecond()
-}
-
-fn from_ms(v: i64) -> jiff::Timestamp {
-    jiff::Timestamp::from_millisecond(v).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-}
-
 /// Marks runs left `running` by a daemon that died as `interrupted`; returns their numbers.
 pub fn mark_interrupted(log: &EventLog) -> Result<Vec<u64>, EventLogError> {
-    let now = ms(jiff::Timestamp::now());
     let runs = log.write_blocking(move |tx| {
-        let ids: Vec<i64> = tx
-            .prepare("SELECT id FROM training_runs WHERE status = 'running' ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        tx.execute(
-            "UPDATE training_runs SET status = 'interrupted', error = ?1, finished_at = ?2
-             WHERE status = 'running'",
-            params![INTERRUPTED, now],
-        )?;
-        Ok(ids)
+        store::mark_interrupted(tx, INTERRUPTED, jiff::Timestamp::now())
     })?;
     for run in &runs {
         tracing::warn!(
@@ -139,7 +121,7 @@ pub fn mark_interrupted(log: &EventLog) -> Result<Vec<u64>, EventLogError> {
             "training run was going when the daemon stopped; marked interrupted"
         );
     }
-    Ok(runs.into_iter().map(|r| r as u64).collect())
+    Ok(runs)
 }
 
 impl TrainingRunner {
@@ -170,14 +152,7 @@ impl TrainingRunner {
         let by = requested_by.to_string();
         let run = self
             .eventlog
-            .write(move |tx| {
-                tx.execute(
-                    "INSERT INTO training_runs(requested_by, request_json, status, started_at)
-                     VALUES (?1, ?2, 'running', ?3)",
-                    params![by, json, ms(started_at)],
-                )?;
-                Ok(tx.last_insert_rowid() as u64)
-            })
+            .write(move |tx| store::insert(tx, &by, &json, started_at))
             .await?;
         let record = RunRecord {
             run,
@@ -277,11 +252,7 @@ impl TrainingRunner {
         let finished_at = jiff::Timestamp::now();
         let (exp, err) = (experiment.clone(), error.clone());
         let recorded = self.eventlog.write_blocking(move |tx| {
-            tx.execute(
-                "UPDATE training_runs SET status = ?2, experiment = ?3, error = ?4, finished_at = ?5
-                 WHERE id = ?1",
-                params![run as i64, status.as_str(), exp, err, ms(finished_at)],
-            )
+            store::finish(tx, run, status, exp.as_deref(), err.as_deref(), finished_at)
         });
         if let Err(e) = recorded {
             tracing::error!(run, error = %e, "cannot record the end of a training run");
@@ -345,62 +316,48 @@ impl TrainingRunner {
         }
         let found = self
             .eventlog
-            .read(move |c| {
-                c.query_row(
-                    &format!("{RUN_COLUMNS} WHERE id = ?1"),
-                    [run as i64],
-                    stored_run,
-                )
-                .optional()
-            })
-            .await?;
-        found.ok_or(RunnerError::UnknownRun(run))
+            .read(move |c| store::get(c, run))
+            .await?
+            .ok_or(RunnerError::UnknownRun(run))?;
+        Ok(record_of(run, found))
     }
 
     /// The latest `limit` runs, newest first: this daemon's from memory
     /// (with their live progress), older ones from the event log.
     pub async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, RunnerError> {
-        let stored = self
-            .eventlog
-            .read(move |c| {
-                c.prepare(&format!("{RUN_COLUMNS} ORDER BY id DESC LIMIT ?1"))?
-                    .query_map([limit], stored_run)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await?;
+        let stored = self.eventlog.read(move |c| store::recent(c, limit)).await?;
         let live = self.lock();
         Ok(stored
             .into_iter()
-            .map(|r| live.get(&r.run).map_or(r, |l| l.record.clone()))
+            .map(|(run, r)| {
+                live.get(&run)
+                    .map_or_else(|| record_of(run, r), |l| l.record.clone())
+            })
             .collect())
     }
 }
 
-const RUN_COLUMNS: &str = "SELECT id, requested_by, request_json, status, experiment, error, \
-     started_at, finished_at FROM training_runs";
-
 /// A run as the event log has it (progress is only known while it runs).
-fn stored_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
-    let status = RunStatus::parse(&r.get::<_, String>(3)?);
+fn record_of(run: u64, found: store::StoredRun) -> RunRecord {
     // A request written by another version may not parse; show what can be shown.
-    let request = serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(TrainRequest {
+    let request = serde_json::from_str(&found.request_json).unwrap_or(TrainRequest {
         dataset: String::new(),
         model: String::new(),
         hyperparameters: BTreeMap::new(),
         test_split: 0.0,
         seed: 0,
     });
-    let done = status == RunStatus::Succeeded;
-    Ok(RunRecord {
-        run: r.get::<_, i64>(0)? as u64,
+    let done = found.status == RunStatus::Succeeded;
+    RunRecord {
+        run,
         request,
-        requested_by: r.get(1)?,
-        status,
+        requested_by: found.requested_by,
+        status: found.status,
         stage: if done { Stage::Done } else { Stage::Loading },
         fraction: if done { 1.0 } else { 0.0 },
-        experiment: r.get(4)?,
-        error: r.get(5)?,
-        started_at: from_ms(r.get(6)?),
-        finished_at: r.get::<_, Option<i64>>(7)?.map(from_ms),
-    })
+        experiment: found.experiment,
+        error: found.error,
+        started_at: found.started_at,
+        finished_at: found.finished_at,
+    }
 }

@@ -247,10 +247,17 @@ pub async fn run_now(
         println!("dispatch {id}");
     }
     let done = wait_finished(client, id).await?;
+    report_finished(&done, json)
+}
+
+/// Prints how a dispatch waited for ended; exit 0 only if it succeeded
+/// (else the reason on stderr, on one line).
+pub(super) fn report_finished(done: &DispatchSummary, json: bool) -> anyhow::Result<ExitCode> {
+    let id = done.id;
     if json {
-        print_json(&DispatchJson::from(&done))?;
+        print_json(&DispatchJson::from(done))?;
     } else {
-        println!("{}", summary_line(&done));
+        println!("{}", summary_line(done));
     }
     if done.status == DispatchStatus::Succeeded {
         return Ok(ExitCode::SUCCESS);
@@ -286,7 +293,7 @@ async fn wait_for_queued(
 /// Follows dispatch `id` until it finishes. The event log is asked once after
 /// subscribing (and after every resync), so a dispatch that finished before
 /// the subscription took effect is not waited for forever.
-async fn wait_finished(
+pub(super) async fn wait_finished(
     client: &mut Client,
     id: DispatchId,
 ) -> Result<DispatchSummary, ClientError> {

@@ -1,12 +1,13 @@
 //! Script subcommands for scheduling and dispatches: `jobs`, `enable`,
-//! `disable`, `run`, `slots`, `history` ([`jobs`]) and `dispatches`,
-//! `dispatch`, `cancel` ([`dispatches`]).
+//! `disable`, `run`, `slots`, `history` ([`jobs`]), `dispatches`,
+//! `dispatch`, `cancel` ([`dispatches`]) and `retry`, `reload` ([`admin`]).
 //!
 //! Receives the parsed [`Command`], the socket and (for the default window)
 //! the daemon's configuration file; asks the daemon; prints a table for
 //! people or JSON for scripts. Errors (no daemon, permission denied, unknown
 //! job or dispatch) reach `main`, which prints them on one line and exits 1.
 
+mod admin;
 mod dispatches;
 mod jobs;
 pub mod models;
@@ -138,6 +139,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Do a dispatch's write-back again from its stored predictions (admin):
+    /// for one that failed, was cancelled or interrupted after storing them.
+    /// Rows already in the results table under its id are counted first and
+    /// never duplicated.
+    Retry {
+        id: i64,
+        /// Wait for the write-back to finish; exit 0 only if it succeeded.
+        #[arg(long)]
+        wait: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read the daemon's configuration file and apply it (admin); prints
+    /// what changed, or why the file was refused (the running one is kept).
+    Reload {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs one of these subcommands against the daemon at `socket`.
@@ -231,6 +252,14 @@ pub async fn run(
         Command::Cancel { id, json } => {
             let mut client = Client::connect(socket).await?;
             dispatches::cancel(&mut client, *id, *json).await
+        }
+        Command::Retry { id, wait, json } => {
+            let mut client = Client::connect(socket).await?;
+            admin::retry(&mut client, *id, *wait, *json).await
+        }
+        Command::Reload { json } => {
+            let mut client = Client::connect(socket).await?;
+            admin::reload(&mut client, *json).await
         }
     }
 }

@@ -213,7 +213,7 @@ pub fn explanation_lines(e: &Explanation) -> Vec<String> {
             ]);
             let total = intercept + terms.iter().map(|t| t.contribution).sum::<f64>();
             let mut out = vec![format!(
-                "why {label}: each feature's contribution to its score (weight × scaled value), largest first"
+                "why {label}: each feature's weight × scaled value, largest first"
             )];
             out.extend(
                 table::render(
@@ -600,7 +600,7 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "why yes: each feature's contribution to its score (weight × scaled value), largest first",
+                "why yes: each feature's weight × scaled value, largest first",
                 "  feature      value  scaled  weight  contribution",
                 "  a            12     1.000   1.500   +1.500",
                 "  b            3      4.000   -0.250  -1.000",

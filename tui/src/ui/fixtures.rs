@@ -27,7 +27,8 @@ pub fn fresh() -> App {
 }
 
 /// A console connected to a daemon that sent [`welcome`] and [`snapshot`],
-/// with the Dispatches screen's first list answered by [`dispatches`].
+/// with the Dispatches screen's first list answered by [`dispatches`] and
+/// the Showroom's by its fixture list.
 pub fn connected() -> App {
     connected_as(welcome())
 }
@@ -47,6 +48,7 @@ pub fn connected_as(welcome: Welcome) -> App {
             Request::Models => Response::Models(models()),
             Request::Experiments => Response::Experiments(experiments()),
             Request::TrainingRuns { .. } => Response::TrainingRuns(training_runs()),
+            Request::Showrooms => Response::Showrooms(crate::screens::showroom::fixtures::list()),
             other => panic!("a snapshot asked for {other:?}"),
         };
         answer(&mut app, id, Ok(response));

@@ -405,10 +405,99 @@ fn a_running_dispatch_opened_shows_its_progress_and_a_search() {
 }
 
 #[test]
-fn showroom() {
+fn showroom_list_with_a_broken_sample_file() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('3'));
-    check("showroom", &app);
+    let screen = check("showroom", &app);
+    assert_has(
+        &screen,
+        &[
+            "choose a model",
+            "churn error",
+            "iris ok",
+            "✗ /srv/mld/churn-samples.csv:7: 3 fields, but the header has 4",
+        ],
+    );
+}
+
+#[test]
+fn showroom_rows_predicted() {
+    let app = crate::screens::showroom::tests::opened();
+    let screen = check("showroom_rows", &app);
+    assert_has(
+        &screen,
+        &[
+            "iris v1 · logistic_regression · 5 rows",
+            "SEPAL_LENGTH",
+            "PREDICTION",
+            "versicolor",
+            "0.994",
+        ],
+    );
+}
+
+#[test]
+fn showroom_one_row_with_its_classes_and_why() {
+    let app = crate::screens::showroom::tests::row4_predicted();
+    let screen = check("showroom_row", &app);
+    assert_has(&screen, &["Row 4", "setosa", "0.992", "███", "why setosa"]);
+}
+
+#[test]
+fn showroom_edit_form_refuses_what_is_not_a_number() {
+    let app = crate::screens::showroom::tests::editing_petal_length("5.0x");
+    let screen = check("showroom_edit", &app);
+    assert_has(
+        &screen,
+        &[
+            "Edit row 4 of iris",
+            "✗ \"5.0x\" is not a number",
+            "Enter predict",
+        ],
+    );
+}
+
+#[test]
+fn showroom_before_and_after_an_edit() {
+    let app = crate::screens::showroom::tests::row4_compared();
+    let screen = check("showroom_compare", &app);
+    assert_has(
+        &screen,
+        &[
+            "petal_length 1.4 → 5",
+            "before",
+            "after",
+            "versicolor 0.573",
+        ],
+    );
+}
+
+#[test]
+fn showroom_a_kept_edited_row() {
+    let mut app = crate::screens::showroom::tests::row4_compared();
+    press(&mut app, KeyCode::Char('s'));
+    let screen = check("showroom_kept", &app);
+    assert_has(&screen, &["4✎", "+ 1 edited", "versicolor"]);
+}
+
+#[test]
+fn showroom_a_tree_by_a_newer_version_explains_its_path() {
+    let mut app = crate::screens::showroom::tests::opened();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::ShowroomPrediction(Box::new(
+            crate::screens::showroom::fixtures::row3_by_a_tree(),
+        ))),
+    );
+    let screen = check("showroom_tree", &app);
+    assert_has(
+        &screen,
+        &["petal_length = 5.1 ≥ 2.45", "now v2", "leaf share"],
+    );
 }
 
 #[test]
