@@ -1,10 +1,10 @@
 //! `mldctl`: the mld console and the script subcommands.
 //!
 //! Everything happens in [`run`]; the binary's `main` only turns its outcome
-//! into an exit code and a one-line message on stderr. The console's model,
-//! screens and drawing are public so the render benchmark (`benches/`)
-//! drives them as the console does: messages into `app::update`, frames out
-//! of `ui::render`.
+//! into an exit code and a one-line message on stderr. The console's model
+//! and drawing are public so the render benchmark (`benches/`) drives them
+//! as the console does: messages into `app::update`, frames out of
+//! `ui::render`.
 
 pub mod app;
 mod cli;
@@ -16,11 +16,11 @@ mod demo;
 mod logging;
 #[cfg(test)]
 mod real_daemon;
-pub mod screens;
+mod screens;
 mod status;
 mod terminal;
 pub mod ui;
-pub mod widgets;
+mod widgets;
 
 use std::process::ExitCode;
 
