@@ -516,8 +516,11 @@ impl ResultWriter {
     }
 
     /// How many rows of this dispatch the results table holds inside the
-    /// transaction: what a commit would make visible. On error the
-    /// transaction is already rolled back.
+    /// transaction: what a commit would make visible. The rows the database
+    /// reported each insert added (SQLite, PostgreSQL's `unnest`), or a
+    /// `COUNT` in the transaction where a driver's report for parameter
+    /// arrays cannot be trusted. On error the transaction is already rolled
+    /// back.
     pub fn count_rows(&mut self) -> Result<u64, DatalakeError> {
         match &mut self.inner {
             WriterInner::Odbc(w) => w.count(),

@@ -341,6 +341,10 @@ pub(super) struct OdbcWriter {
     sql: ResultSql,
     dispatch_id: i64,
     open: bool,
+    /// Rows the database reported inserted, while every batch was one
+    /// statement that reports it (PostgreSQL's `unnest`); `None` once a batch
+    /// went as parameter arrays, whose row counts drivers report differently.
+    reported: Option<u64>,
 }
 
 impl OdbcWriter {
@@ -367,6 +371,7 @@ impl OdbcWriter {
             sql,
             dispatch_id: dispatch_id.0,
             open: false,
+            reported: Some(0),
         };
         // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
         if let Err(e) = w.conn.set_autocommit(false) {
@@ -411,10 +416,16 @@ impl OdbcWriter {
             return Err(self.error("the transaction was already rolled back".into()));
         }
         let result = match self.sql.bulk {
-            BulkInsert::PostgresUnnest => self.insert_unnest(rows),
-            BulkInsert::ParameterArrays => self.insert_arrays(rows),
+            BulkInsert::PostgresUnnest => self.insert_unnest(rows).map(|n| n.map(|n| n as u64)),
+            BulkInsert::ParameterArrays => self.insert_arrays(rows).map(|()| None),
         };
-        result.map_err(|e| self.fail(e))
+        match result {
+            Ok(n) => {
+                self.reported = self.reported.zip(n).map(|(a, b)| a + b);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// Parameter arrays: one round trip per batch for drivers that support them.
@@ -460,8 +471,9 @@ impl OdbcWriter {
         Ok(())
     }
 
-    /// PostgreSQL: the batch as six array literals unnested server-side.
-    fn insert_unnest(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
+    /// PostgreSQL: the batch as six array literals unnested server-side, in
+    /// one statement; the rows the server reports it inserted.
+    fn insert_unnest(&self, rows: &[ResultRow]) -> Result<Option<usize>, odbc_api::Error> {
         use odbc_api::IntoParameter;
         let keys = array_literal(rows.iter().map(|r| r.row_key.as_str()), true);
         let preds = array_literal(rows.iter().map(|r| r.prediction.as_str()), true);
@@ -484,14 +496,20 @@ impl OdbcWriter {
             &versions,
             &stamps,
         );
-        self.conn
-            .execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
-        Ok(())
+        let mut stmt = self.conn.preallocate()?;
+        stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
+        stmt.execute(&sql, params)?;
+        stmt.row_count()
     }
 
+    /// The rows of this dispatch the transaction holds: as the server
+    /// reported them inserted (after the delete of earlier ones), or counted.
     pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
         if !self.open {
             return Err(self.error("the transaction was already rolled back".into()));
+        }
+        if let Some(n) = self.reported {
+            return Ok(n);
         }
         let counted = count_query(
             &self.conn,
