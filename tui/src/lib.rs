@@ -6,6 +6,10 @@
 //! as the console does: messages into `app::update`, frames out of
 //! `ui::render`.
 
+// First: its macros (`out!`, `outln!`) are used by the modules after it.
+#[macro_use]
+mod out;
+
 pub mod app;
 mod cli;
 mod client;
@@ -24,12 +28,19 @@ mod widgets;
 
 use std::process::ExitCode;
 
-/// Parses the command line and runs the console or a subcommand.
+/// Parses the command line and runs the console or a subcommand. A
+/// subcommand whose stdout was closed by its reader ends quietly with
+/// status 141 (see [`out`]).
 pub fn run() -> anyhow::Result<ExitCode> {
     let cli = cli::Cli::parse_args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(cli::dispatch(cli))
+    match runtime.block_on(cli::dispatch(cli)) {
+        Err(e) if e.chain().any(|c| c.is::<out::StdoutClosed>()) => {
+            Ok(ExitCode::from(out::CLOSED_STATUS))
+        }
+        other => other,
+    }
 }
