@@ -36,10 +36,17 @@ fn free_port() -> u16 {
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(name))
+    .find(|p| p.exists())
 }
 
 fn chown_munge(path: &Path, mode: u32) {
@@ -81,7 +88,11 @@ impl SlurmCluster {
         if !nix::unistd::geteuid().is_root() {
             return Err("the Slurm tests run as root (slurmd runs jobs as their user)".into());
         }
-        let need = |n: &str| which(n).ok_or_else(|| format!("{n} is not installed: apt-get install slurmctld slurmd slurm-client munge"));
+        let need = |n: &str| {
+            which(n).ok_or_else(|| {
+                format!("{n} is not installed: apt-get install slurmctld slurmd slurm-client munge")
+            })
+        };
         let (munged, ctld, slurmd) = (need("munged")?, need("slurmctld")?, need("slurmd")?);
         need("sbatch")?;
         let dir = tempfile::Builder::new()

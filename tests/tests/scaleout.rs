@@ -69,7 +69,9 @@ fn setup(backend: Backend, exec: Exec, dir: &Path, hint: &str, rows: usize, extr
             "iris",
             QUERY,
             "scores",
-            &format!("executor = \"run\"\nshards = 8\nshard_retries = 2\nbatch_size = 2000\n{extra}")
+            &format!(
+                "executor = \"run\"\nshards = 8\nshard_retries = 2\nbatch_size = 2000\n{extra}"
+            )
         )
     );
     let config = write_config(dir, &format!("{}\n{executor}", dl.toml), &jobs);
@@ -116,22 +118,53 @@ async fn same_results_as_one_shard(backend: Backend, exec: Exec) {
     let mut c = Client::connect(&socket).await.unwrap();
     let one = c.run_job("one").await;
     let d1 = c.wait_finished(one, LIMIT).await;
-    assert_eq!(d1.summary.status, DispatchStatus::Succeeded, "{:?}\n{}", d1, daemon.stderr());
+    assert_eq!(
+        d1.summary.status,
+        DispatchStatus::Succeeded,
+        "{:?}\n{}",
+        d1,
+        daemon.stderr()
+    );
     let eight = c.run_job("eight").await;
     let d8 = c.wait_finished(eight, LIMIT).await;
-    assert_eq!(d8.summary.status, DispatchStatus::Succeeded, "{:?}\n{}", d8, daemon.stderr());
+    assert_eq!(
+        d8.summary.status,
+        DispatchStatus::Succeeded,
+        "{:?}\n{}",
+        d8,
+        daemon.stderr()
+    );
     let s8 = &d8.summary;
     assert_eq!(
-        (s8.rows_collected, s8.rows_predicted, s8.rows_stored, s8.rows_inserted),
+        (
+            s8.rows_collected,
+            s8.rows_predicted,
+            s8.rows_stored,
+            s8.rows_inserted
+        ),
         (ROWS as u64, ROWS as u64, ROWS as u64, ROWS as u64),
         "{s8:?}"
     );
     let notes = shard_notes(&d8);
-    assert!(notes[0].starts_with("8 shards of key column id from 1 to 200000"), "{notes:?}");
-    assert_eq!(notes.iter().filter(|n| n.contains(" done (attempt 1")).count(), 8, "{notes:?}");
+    assert!(
+        notes[0].starts_with("8 shards of key column id from 1 to 200000"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|n| n.contains(" done (attempt 1"))
+            .count(),
+        8,
+        "{notes:?}"
+    );
     let st = steps(&d8);
     let tail: Vec<&str> = st.iter().rev().take(5).rev().map(String::as_str).collect();
-    assert_eq!(tail, ["collected", "predicted", "stored", "inserted", "finished"], "{st:?}");
+    assert_eq!(
+        tail,
+        ["collected", "predicted", "stored", "inserted", "finished"],
+        "{st:?}"
+    );
     let r1 = results_of(&s, one.0);
     let r8 = results_of(&s, eight.0);
     assert_eq!(r1.len(), ROWS);
@@ -157,16 +190,29 @@ async fn killed_worker_is_retried(backend: Backend, exec: Exec) {
     let mut c = Client::connect(&socket).await.unwrap();
     let id = c.run_job("eight").await;
     let d = c.wait_finished(id, LIMIT).await;
-    assert_eq!(d.summary.status, DispatchStatus::Succeeded, "{d:?}\n{}", daemon.stderr());
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{d:?}\n{}",
+        daemon.stderr()
+    );
     assert_eq!(d.summary.rows_inserted, ROWS as u64);
     let notes = shard_notes(&d);
-    let retried: Vec<&String> = notes.iter().filter(|n| n.contains("submitted again")).collect();
+    let retried: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.contains("submitted again"))
+        .collect();
     assert_eq!(retried.len(), 1, "{notes:?}");
     assert!(retried[0].starts_with("shard 3 "), "{notes:?}");
     if exec == Exec::Local {
         assert!(retried[0].contains("killed by signal SIGKILL"), "{notes:?}");
     }
-    assert!(notes.iter().any(|n| n.starts_with("shard 3 done (attempt 2")), "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("shard 3 done (attempt 2")),
+        "{notes:?}"
+    );
     // Each row exactly once, all of them (the killed attempt had committed its range).
     let r = results_of(&s, id.0);
     assert_eq!(r.len(), ROWS);
@@ -184,7 +230,10 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
     // Cancel once the shards are handed out (some may have committed already).
     loop {
         let d = c.dispatch(id).await;
-        assert!(!d.summary.status.is_finished(), "finished before the cancel: {d:?}");
+        assert!(
+            !d.summary.status.is_finished(),
+            "finished before the cancel: {d:?}"
+        );
         if shard_notes(&d).iter().any(|n| n.contains("8 shards")) {
             break;
         }
@@ -194,8 +243,17 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
     assert_no_secret_shows(&s, id.0, exec);
     c.request(Request::CancelDispatch { id }).await.unwrap();
     let d = c.wait_finished(id, LIMIT).await;
-    assert_eq!(d.summary.status, DispatchStatus::Cancelled, "{d:?}\n{}", daemon.stderr());
-    assert_eq!(count_rows(&s.dl.lake, "scores"), 0, "a cancelled dispatch left rows");
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Cancelled,
+        "{d:?}\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(
+        count_rows(&s.dl.lake, "scores"),
+        0,
+        "a cancelled dispatch left rows"
+    );
     // No worker of it is left running.
     if exec == Exec::Slurm {
         let out = SlurmCluster::shared()
@@ -212,7 +270,10 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
 /// and on no worker's command line or environment, nor in what Slurm shows.
 fn assert_no_secret_shows(s: &Setup, id: i64, exec: Exec) {
     use std::os::unix::fs::PermissionsExt;
-    let secret = s.dl.secret.clone().expect("these datalakes have a password");
+    let secret =
+        s.dl.secret
+            .clone()
+            .expect("these datalakes have a password");
     let dir = s.spool.join(format!("dispatch-{id}"));
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dir), 0o700);
@@ -223,13 +284,18 @@ fn assert_no_secret_shows(s: &Setup, id: i64, exec: Exec) {
     assert!(!spec.contains(&secret), "the spec holds the password");
     let mut workers = 0;
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let Ok(cmdline) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if !cmdline.contains(&format!("dispatch-{id}/spec.json")) {
             continue;
         }
         workers += 1;
-        assert!(!cmdline.contains(&secret), "the password is on a command line: {cmdline}");
+        assert!(
+            !cmdline.contains(&secret),
+            "the password is on a command line: {cmdline}"
+        );
         let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&environ).contains(&secret),
@@ -243,7 +309,11 @@ fn assert_no_secret_shows(s: &Setup, id: i64, exec: Exec) {
             .output()
             .unwrap();
         assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
-        let out = SlurmCluster::shared().command("squeue").args(["-h", "-o", "%all"]).output().unwrap();
+        let out = SlurmCluster::shared()
+            .command("squeue")
+            .args(["-h", "-o", "%all"])
+            .output()
+            .unwrap();
         assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
     } else {
         assert!(workers > 0, "no worker process seen");
@@ -253,10 +323,16 @@ fn assert_no_secret_shows(s: &Setup, id: i64, exec: Exec) {
 async fn failing_shard_fails_the_dispatch(backend: Backend, exec: Exec) {
     let dir = tempfile::tempdir().unwrap();
     const ROWS: usize = 16_000;
-    let s = setup(backend, exec, dir.path(), "so_fail", ROWS, "fail_on_unscorable = true\n");
+    let s = setup(
+        backend,
+        exec,
+        dir.path(),
+        "so_fail",
+        ROWS,
+        "fail_on_unscorable = true\n",
+    );
     // A row of shard 5 (ids 10001..=12000) cannot be scored, every time.
-    s.dl
-        .lake
+    s.dl.lake
         .execute("UPDATE iris_big SET petal_width = NULL WHERE id = 11000")
         .unwrap();
     let socket = dir.path().join("mld.sock");
@@ -265,7 +341,12 @@ async fn failing_shard_fails_the_dispatch(backend: Backend, exec: Exec) {
     let id = c.run_job("eight").await;
     let d = c.wait_finished(id, LIMIT).await;
     let sm = &d.summary;
-    assert_eq!(sm.status, DispatchStatus::Failed, "{d:?}\n{}", daemon.stderr());
+    assert_eq!(
+        sm.status,
+        DispatchStatus::Failed,
+        "{d:?}\n{}",
+        daemon.stderr()
+    );
     let error = sm.error.as_deref().unwrap();
     assert!(
         error.starts_with("shard 5 failed after 3 attempts each: shard 5 (10001..=12000)"),
@@ -273,7 +354,11 @@ async fn failing_shard_fails_the_dispatch(backend: Backend, exec: Exec) {
     );
     assert!(error.contains("row 11000 cannot be scored"), "{error}");
     assert_eq!(sm.failed_step.as_deref(), Some("shard"));
-    assert_eq!(count_rows(&s.dl.lake, "scores"), 0, "a failed dispatch left rows");
+    assert_eq!(
+        count_rows(&s.dl.lake, "scores"),
+        0,
+        "a failed dispatch left rows"
+    );
 }
 
 macro_rules! matrix {
@@ -318,7 +403,12 @@ fn the_slurm_harness_runs_an_array_job() {
         .arg(&script)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stderr), cluster.logs());
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
     for k in 0..4 {
         let text = std::fs::read_to_string(dir.path().join(format!("out-{k}.txt"))).unwrap();
         assert_eq!(text.trim(), format!("task {k}"));

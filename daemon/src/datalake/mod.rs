@@ -328,7 +328,10 @@ impl Datalake {
             Backend::Odbc(t) => odbc::first_row_text(self, t, &sql)?,
             Backend::Sqlite(p) => sqlite::first_row_text(self, p, &sql)?,
         };
-        let (lo, hi) = match (row.first().cloned().flatten(), row.get(1).cloned().flatten()) {
+        let (lo, hi) = match (
+            row.first().cloned().flatten(),
+            row.get(1).cloned().flatten(),
+        ) {
             (Some(lo), Some(hi)) => (lo, hi),
             _ => return Ok(None),
         };

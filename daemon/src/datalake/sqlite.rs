@@ -74,7 +74,9 @@ pub(super) fn first_row_text(
     let mut out = Vec::new();
     if let Some(row) = rows.next().map_err(|e| lake.query_error(e.to_string()))? {
         for c in 0..columns {
-            let v = row.get_ref(c).map_err(|e| lake.query_error(e.to_string()))?;
+            let v = row
+                .get_ref(c)
+                .map_err(|e| lake.query_error(e.to_string()))?;
             out.push(key_text(v));
         }
     }

@@ -559,9 +559,8 @@ impl DispatchService {
                     .map_err(|e| e.to_string())
             });
         let note = match removed {
-            Ok(_) => {
-                "its shards' tasks were cancelled and its rows removed from the results table".to_string()
-            }
+            Ok(_) => "its shards' tasks were cancelled and its rows removed from the results table"
+                .to_string(),
             Err(e) => {
                 tracing::error!(dispatch = %id, error = %e, "cannot remove an interrupted sharded dispatch's rows");
                 format!("its shards' rows could not be removed from the results table: {e}")

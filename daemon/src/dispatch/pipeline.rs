@@ -344,9 +344,7 @@ pub fn score_batch(
 ) -> Result<Scored, (Step, String)> {
     counts.collected += batch.rows_read() as u64;
     counts.unscorable += batch.unscorable.len() as u64;
-    if fail_on_unscorable
-        && let Some(first) = batch.unscorable.first()
-    {
+    if fail_on_unscorable && let Some(first) = batch.unscorable.first() {
         return Err((
             Step::Predicted,
             format!(
@@ -444,8 +442,9 @@ fn collect_predict_store(
                 let Some(batch) = reader.next_batch().map_err(read_error)? else {
                     return Ok(());
                 };
-                let scored = score_batch(&plan.model, &binding, job.fail_on_unscorable, batch, counts)
-                    .map_err(|(step, e)| Stop::Failed(step, e))?;
+                let scored =
+                    score_batch(&plan.model, &binding, job.fail_on_unscorable, batch, counts)
+                        .map_err(|(step, e)| Stop::Failed(step, e))?;
                 let next = ToStore {
                     labels: scored.labels,
                     scores: scored.scores,

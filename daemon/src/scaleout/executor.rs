@@ -32,9 +32,14 @@ pub type TaskKey = (u32, u32);
 pub enum TaskState {
     /// Queued: waiting for a node or a worker slot.
     Pending,
-    Running { node: Option<String> },
+    Running {
+        node: Option<String>,
+    },
     /// It ended: exited 0, or how it did not.
-    Ended { ok: bool, how: String },
+    Ended {
+        ok: bool,
+        how: String,
+    },
     /// The executor knows nothing of it any more.
     Gone,
 }
@@ -66,9 +71,9 @@ pub fn secret_variables(config: &mld_shared::config::Config) -> Vec<String> {
 
 /// The binary workers run.
 pub fn worker_binary(cfg: &ExecutorConfig) -> PathBuf {
-    cfg.mld.clone().unwrap_or_else(|| {
-        std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mld"))
-    })
+    cfg.mld
+        .clone()
+        .unwrap_or_else(|| std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mld")))
 }
 
 /// Makes the executor a configuration names, for one dispatch's spool.
@@ -425,7 +430,11 @@ impl Slurm {
             if let Some(state) = f.get("JobState") {
                 tasks.insert(
                     task,
-                    slurm_state(state, f.get("NodeList").copied(), f.get("ExitCode").copied()),
+                    slurm_state(
+                        state,
+                        f.get("NodeList").copied(),
+                        f.get("ExitCode").copied(),
+                    ),
                 );
             }
         }
@@ -475,7 +484,11 @@ impl Slurm {
             };
             tasks.insert(
                 task,
-                slurm_state(state, f.get("NodeList").copied(), f.get("ExitCode").copied()),
+                slurm_state(
+                    state,
+                    f.get("NodeList").copied(),
+                    f.get("ExitCode").copied(),
+                ),
             );
         }
         tasks
@@ -516,10 +529,7 @@ impl Executor for Slurm {
             // `--parsable`: `JOBID` or `JOBID;CLUSTER`.
             let id = out.trim().split(';').next().unwrap_or("").to_string();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-                return Err(format!(
-                    "sbatch answered {:?}, not a job id",
-                    out.trim()
-                ));
+                return Err(format!("sbatch answered {:?}, not a job id", out.trim()));
             }
             for s in &shards {
                 named.push(((*s, attempt), format!("{id}_{s}")));
@@ -565,7 +575,9 @@ impl Executor for Slurm {
                     .or_else(|| {
                         queued
                             .iter()
-                            .any(|(k, s)| k.starts_with(&format!("{id}_[")) && *s == TaskState::Pending)
+                            .any(|(k, s)| {
+                                k.starts_with(&format!("{id}_[")) && *s == TaskState::Pending
+                            })
                             .then_some(TaskState::Pending)
                     });
                 if state.is_none() {
@@ -658,7 +670,11 @@ pub fn cluster_nodes(cfg: &ExecutorConfig) -> Result<ClusterNodes, String> {
     for line in out.lines() {
         let mut parts = line.split_whitespace();
         if let (Some(n), Some(s)) = (parts.next(), parts.next()) {
-            nodes.insert(n.to_string(), s.trim_end_matches(['*', '~', '#', '!', '%', '$', '@', '^', '-']).to_string());
+            nodes.insert(
+                n.to_string(),
+                s.trim_end_matches(['*', '~', '#', '!', '%', '$', '@', '^', '-'])
+                    .to_string(),
+            );
         }
     }
     let mut c = ClusterNodes::default();
@@ -666,9 +682,8 @@ pub fn cluster_nodes(cfg: &ExecutorConfig) -> Result<ClusterNodes, String> {
         match state.as_str() {
             "idle" => c.idle += 1,
             "alloc" | "mix" | "comp" | "allocated" | "mixed" | "completing" => c.allocated += 1,
-            "down" | "drain" | "drng" | "fail" | "failg" | "maint" | "unk" | "boot" | "npc" | "plnd" | "inval" => {
-                c.down += 1
-            }
+            "down" | "drain" | "drng" | "fail" | "failg" | "maint" | "unk" | "boot" | "npc"
+            | "plnd" | "inval" => c.down += 1,
             _ => c.other += 1,
         }
     }
@@ -709,7 +724,9 @@ mod tests {
                 how: "cancelled (exit code 0:15)".into()
             }
         );
-        let f = fields("JobId=7 ArrayJobId=5 ArrayTaskId=2 JobState=COMPLETED NodeList=localhost ExitCode=0:0");
+        let f = fields(
+            "JobId=7 ArrayJobId=5 ArrayTaskId=2 JobState=COMPLETED NodeList=localhost ExitCode=0:0",
+        );
         assert_eq!(f["ArrayTaskId"], "2");
         assert_eq!(f["JobState"], "COMPLETED");
     }

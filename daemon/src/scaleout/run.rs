@@ -160,7 +160,9 @@ fn run(
 ) -> Result<(), Stop> {
     let id = plan.id;
     let job = &plan.job;
-    let log_err = |step: Step| move |e: crate::eventlog::EventLogError| Stop::Failed(step, format!("event log: {e}"));
+    let log_err = |step: Step| {
+        move |e: crate::eventlog::EventLogError| Stop::Failed(step, format!("event log: {e}"))
+    };
     log.write_blocking(move |tx| store::start(tx, id, jiff::Timestamp::now()))
         .map_err(log_err(Step::Started))?;
     progress(Step::Started, counts);
@@ -182,7 +184,14 @@ fn run(
             for step in [Step::Collected, Step::Predicted, Step::Stored] {
                 store::event(tx, id, step, Some(0), None, now)?;
             }
-            store::event(tx, id, Step::Inserted, Some(0), Some("the query returned no rows: no shard ran"), now)
+            store::event(
+                tx,
+                id,
+                Step::Inserted,
+                Some(0),
+                Some("the query returned no rows: no shard ran"),
+                now,
+            )
         })
         .map_err(log_err(Step::Inserted))?;
         return Ok(());
@@ -206,7 +215,11 @@ fn run(
     };
     let connection = plan.datalake.connection_for_worker();
     spool
-        .prepare(&spec, connection.as_ref().map(|s| s.expose()), &plan.model_dir)
+        .prepare(
+            &spec,
+            connection.as_ref().map(|s| s.expose()),
+            &plan.model_dir,
+        )
         .map_err(|e| {
             Stop::Failed(
                 Step::Started,
@@ -250,7 +263,16 @@ fn run(
     tracing::info!(dispatch = %id, shards = n, executor = %plan.executor_name, "shards submitted");
 
     let result = follow(
-        plan, spool, log, cancel, deadline, progress, counts, &mut *exec, &mut shards, &ranges,
+        plan,
+        spool,
+        log,
+        cancel,
+        deadline,
+        progress,
+        counts,
+        &mut *exec,
+        &mut shards,
+        &ranges,
     );
     if let Err(stop) = result {
         // Nothing may commit after the rows are removed: stop every task and wait for it.
@@ -277,7 +299,14 @@ fn run(
         store::set_counts(tx, id, &c)?;
         store::event(tx, id, Step::Collected, Some(c.collected), None, now)?;
         let note = (c.unscorable > 0).then(|| format!("{} rows could not be scored", c.unscorable));
-        store::event(tx, id, Step::Predicted, Some(c.predicted), note.as_deref(), now)?;
+        store::event(
+            tx,
+            id,
+            Step::Predicted,
+            Some(c.predicted),
+            note.as_deref(),
+            now,
+        )?;
         store::event(tx, id, Step::Stored, Some(c.stored), None, now)
     })
     .map_err(log_err(Step::Stored))?;
@@ -311,7 +340,14 @@ fn run(
     counts.inserted = found;
     let note = format!("{found} rows written by {n} shards, each in its own transaction");
     log.write_blocking(move |tx| {
-        store::event(tx, id, Step::Inserted, Some(found), Some(&note), jiff::Timestamp::now())
+        store::event(
+            tx,
+            id,
+            Step::Inserted,
+            Some(found),
+            Some(&note),
+            jiff::Timestamp::now(),
+        )
     })
     .map_err(log_err(Step::Inserted))?;
     progress(Step::Inserted, counts);
@@ -549,18 +585,41 @@ fn follow(
                 let attempt = s.attempt;
                 log.write_blocking(move |tx| {
                     let now = jiff::Timestamp::now();
-                    shard_store::set_state(tx, id, k, ShardState::Pending, attempt, None, None, Some(&note), now)?;
+                    shard_store::set_state(
+                        tx,
+                        id,
+                        k,
+                        ShardState::Pending,
+                        attempt,
+                        None,
+                        None,
+                        Some(&note),
+                        now,
+                    )?;
                     store::event(tx, id, Step::Shard, None, Some(&note), now)
                 })
                 .map_err(|e| Stop::Failed(Step::Shard, format!("event log: {e}")))?;
             } else {
                 s.state = ShardState::Failed;
                 let error = s.failures.join("; ");
-                let note = format!("shard {k} ({range}) failed after {} attempts: {error}", s.attempt + 1);
+                let note = format!(
+                    "shard {k} ({range}) failed after {} attempts: {error}",
+                    s.attempt + 1
+                );
                 let attempt = s.attempt;
                 log.write_blocking(move |tx| {
                     let now = jiff::Timestamp::now();
-                    shard_store::set_state(tx, id, k, ShardState::Failed, attempt, None, None, Some(&error), now)?;
+                    shard_store::set_state(
+                        tx,
+                        id,
+                        k,
+                        ShardState::Failed,
+                        attempt,
+                        None,
+                        None,
+                        Some(&error),
+                        now,
+                    )?;
                     store::event(tx, id, Step::Shard, None, Some(&note), now)
                 })
                 .map_err(|e| Stop::Failed(Step::Shard, format!("event log: {e}")))?;
@@ -621,7 +680,9 @@ fn check(
             .unwrap_or_default();
         return Err(Stop::Cancelled(
             Step::Shard,
-            format!("timed out: the job's timeout is {t}; its tasks were cancelled and its rows removed"),
+            format!(
+                "timed out: the job's timeout is {t}; its tasks were cancelled and its rows removed"
+            ),
         ));
     }
     Ok(())
@@ -643,7 +704,10 @@ pub fn cancel_left_tasks(
     }
     for (name, tasks) in by_executor {
         let Some(cfg) = executors.get(name) else {
-            tracing::warn!(executor = name, "a dispatch left tasks on an executor no longer configured");
+            tracing::warn!(
+                executor = name,
+                "a dispatch left tasks on an executor no longer configured"
+            );
             continue;
         };
         if cfg.kind != mld_shared::config::ExecutorKind::Slurm {
@@ -741,7 +805,10 @@ mod tests {
             })
             .unwrap()
         };
-        assert!(ingest_report(&log, &spool, &report).unwrap(), "first read ingests");
+        assert!(
+            ingest_report(&log, &spool, &report).unwrap(),
+            "first read ingests"
+        );
         let once = look();
         assert_eq!(
             once.0,

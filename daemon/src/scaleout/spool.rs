@@ -183,15 +183,18 @@ impl DispatchSpool {
     }
 
     pub fn rows_path(&self, shard: u32, attempt: u32) -> PathBuf {
-        self.dir.join(format!("shard-{shard}.attempt-{attempt}.rows"))
+        self.dir
+            .join(format!("shard-{shard}.attempt-{attempt}.rows"))
     }
 
     pub fn report_path(&self, shard: u32, attempt: u32) -> PathBuf {
-        self.dir.join(format!("shard-{shard}.attempt-{attempt}.json"))
+        self.dir
+            .join(format!("shard-{shard}.attempt-{attempt}.json"))
     }
 
     pub fn log_path(&self, shard: u32, attempt: u32) -> PathBuf {
-        self.dir.join(format!("worker-{shard}.attempt-{attempt}.log"))
+        self.dir
+            .join(format!("worker-{shard}.attempt-{attempt}.log"))
     }
 
     /// Creates the folder afresh (mode 0700) with the spec, the connection
@@ -311,8 +314,8 @@ pub struct RowsReader {
 impl RowsReader {
     pub fn open(path: &Path) -> Result<RowsReader, String> {
         use std::io::BufRead;
-        let f =
-            std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let f = std::fs::File::open(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(RowsReader {
             lines: std::io::BufReader::with_capacity(1 << 20, f).lines(),
             path: path.to_path_buf(),

@@ -199,21 +199,19 @@ fn score_shard(
         let scored_at = jiff::Timestamp::from_millisecond(page.at_ms)
             .unwrap_or_else(|_| jiff::Timestamp::now());
         rows.clear();
-        rows.extend(
-            page.keys
-                .into_iter()
-                .zip(page.labels)
-                .zip(page.scores)
-                .map(|((row_key, prediction), score)| ResultRow {
-                    row_key,
-                    prediction,
-                    score,
-                    model_version: version.clone(),
-                    scored_at,
-                }),
-        );
+        rows.extend(page.keys.into_iter().zip(page.labels).zip(page.scores).map(
+            |((row_key, prediction), score)| ResultRow {
+                row_key,
+                prediction,
+                score,
+                model_version: version.clone(),
+                scored_at,
+            },
+        ));
         writer.write_batch(&rows).map_err(write_error)?;
-        fault::point(&format!("worker.page-written.shard-{shard}.attempt-{attempt}"));
+        fault::point(&format!(
+            "worker.page-written.shard-{shard}.attempt-{attempt}"
+        ));
     }
     let held = writer.count_rows().map_err(write_error)?;
     if held != counts.predicted {
