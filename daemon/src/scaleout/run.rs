@@ -143,6 +143,8 @@ fn remove_results(plan: &ShardedPlan) -> Result<(), String> {
 /// Per shard: its range, the attempt running, and where it is.
 struct Shard {
     attempt: u32,
+    /// When its current attempt was submitted (ms since the epoch).
+    submitted_ms: i64,
     state: ShardState,
     node: Option<String>,
     /// Why each failed attempt failed.
@@ -251,6 +253,7 @@ fn run(
     let mut shards: Vec<Shard> = (0..n)
         .map(|_| Shard {
             attempt: 0,
+            submitted_ms: jiff::Timestamp::now().as_millisecond(),
             state: ShardState::Pending,
             node: None,
             failures: Vec::new(),
@@ -407,6 +410,7 @@ pub fn ingest_report(
     log: &EventLog,
     spool: &DispatchSpool,
     report: &ShardReport,
+    submitted_ms: Option<i64>,
 ) -> Result<bool, String> {
     let id = DispatchId(report.dispatch_id);
     let shard = report.shard;
@@ -430,6 +434,11 @@ pub fn ingest_report(
     };
     let attempt = report.attempt;
     let node = report.node.clone();
+    // The fixed cost of a shard: from its submission to its first rows read.
+    let first_read = match (submitted_ms, report.first_read_at_ms) {
+        (Some(s), Some(f)) => Some((f - s) as f64 / 1000.0),
+        _ => None,
+    };
     log.write_blocking(move |tx| {
         shard_store::finish_ingest(
             tx,
@@ -438,6 +447,7 @@ pub fn ingest_report(
             attempt,
             Some(&node),
             &counts,
+            first_read,
             jiff::Timestamp::now(),
         )
     })
@@ -496,16 +506,15 @@ fn follow(
             let k = k as u32;
             let key = (k, s.attempt);
             let state = states.get(&key).cloned();
+            let submitted_ms = Some(s.submitted_ms);
             // The report is the truth: a worker writes it last, whole.
             let report = spool
                 .read_report(k, s.attempt)
                 .map_err(|e| Stop::Failed(Step::Shard, e))?;
             let failure = match (report, state) {
                 (Some(r), _) if r.error.is_none() => {
-                    if let Some(first) = r.first_read_at_ms {
-                        tracing::debug!(dispatch = %id, shard = k, first_read_at_ms = first, "shard read its first rows");
-                    }
-                    ingest_report(log, spool, &r).map_err(|e| Stop::Failed(Step::Stored, e))?;
+                    ingest_report(log, spool, &r, submitted_ms)
+                        .map_err(|e| Stop::Failed(Step::Stored, e))?;
                     s.state = ShardState::Done;
                     s.node = Some(r.node.clone());
                     let c = log
@@ -573,6 +582,7 @@ fn follow(
             let range = ranges[k as usize];
             if s.attempt < plan.job.shard_retries {
                 s.attempt += 1;
+                s.submitted_ms = jiff::Timestamp::now().as_millisecond();
                 s.state = ShardState::Pending;
                 retry.push((k, s.attempt));
                 let note = format!(
@@ -806,7 +816,7 @@ mod tests {
             .unwrap()
         };
         assert!(
-            ingest_report(&log, &spool, &report).unwrap(),
+            ingest_report(&log, &spool, &report, None).unwrap(),
             "first read ingests"
         );
         let once = look();
@@ -829,7 +839,7 @@ mod tests {
         );
         assert_eq!(once.5[0].state, ShardState::Pending);
         // Read again (a daemon that looked twice, or a report found again): nothing changes.
-        assert!(!ingest_report(&log, &spool, &report).unwrap());
+        assert!(!ingest_report(&log, &spool, &report, None).unwrap());
         assert_eq!(look(), once);
         // Even its pages stored again (a daemon stopped mid-ingest) add nothing.
         for p in pages {

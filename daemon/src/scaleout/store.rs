@@ -150,6 +150,7 @@ pub fn ingested(c: &Connection, id: DispatchId, shard: u32) -> rusqlite::Result<
 /// counts as the sum over its ingested shards (stored: the predictions the
 /// event log holds for it). Returns false, changing nothing, when a report
 /// of this shard was ingested already: a report read twice changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn finish_ingest(
     tx: &Transaction<'_>,
     id: DispatchId,
@@ -157,6 +158,7 @@ pub fn finish_ingest(
     attempt: u32,
     node: Option<&str>,
     counts: &Counts,
+    first_read_after_s: Option<f64>,
     at: jiff::Timestamp,
 ) -> rusqlite::Result<bool> {
     let changed = tx.execute(
@@ -182,13 +184,16 @@ pub fn finish_ingest(
     let total = totals(tx, id)?;
     dispatch_store::set_counts(tx, id, &total)?;
     let message = format!(
-        "shard {shard} done (attempt {}{}): {} rows read, {} predicted, {} unscorable, {} written",
+        "shard {shard} done (attempt {}{}): {} rows read, {} predicted, {} unscorable, {} written{}",
         attempt + 1,
         node.map(|n| format!(", on {n}")).unwrap_or_default(),
         counts.collected,
         counts.predicted,
         counts.unscorable,
-        counts.inserted
+        counts.inserted,
+        first_read_after_s
+            .map(|s| format!(" (first rows read {s:.2} s after submission)"))
+            .unwrap_or_default()
     );
     dispatch_store::event(
         tx,

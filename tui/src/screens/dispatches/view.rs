@@ -9,7 +9,9 @@ use crate::ui::format;
 use crate::ui::theme::Theme;
 use crate::widgets::{confirm, form};
 use jiff::Zoned;
-use mld_shared::protocol::{DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage};
+use mld_shared::protocol::{
+    DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage, ShardInfo,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -344,12 +346,58 @@ fn render_open(
     let [classes_area, events_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(events_height.max(2))])
             .areas(side);
+    let classes_area = if open.shards.is_empty() {
+        classes_area
+    } else {
+        let height = (open.shards.len() as u16 + 2)
+            .min(classes_area.height / 2)
+            .max(3);
+        let [shards_area, rest] =
+            Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(classes_area);
+        render_shards(frame, shards_area, &open.shards, theme);
+        rest
+    };
     frame.render_widget(
         Paragraph::new(class_lines)
             .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
         classes_area,
     );
     render_events(frame, events_area, detail, now, theme);
+}
+
+/// One line per shard: `3 running node-7 · 25,000 rows · attempt 2`.
+fn render_shards(frame: &mut Frame, area: Rect, shards: &[ShardInfo], theme: &Theme) {
+    let done = shards.iter().filter(|s| s.state == "done").count();
+    let lines: Vec<Line> = shards
+        .iter()
+        .map(|s| {
+            let mut spans = vec![
+                Span::styled(format!("{:>3} ", s.shard), theme.dim()),
+                Span::styled(format!("{:<9}", s.state), theme.title()),
+                Span::raw(s.node.clone().unwrap_or_else(|| "-".into())),
+            ];
+            if s.state == "done" {
+                spans.push(Span::raw(format!(
+                    " · {} rows",
+                    format::count(s.rows_predicted)
+                )));
+            }
+            if s.attempt > 0 {
+                spans.push(Span::styled(
+                    format!(" · attempt {}", s.attempt + 1),
+                    theme.dim(),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
+            format!(" Shards · {done} of {} done ", shards.len()),
+            theme.title(),
+        ))),
+        area,
+    );
 }
 
 fn summary_lines<'a>(
