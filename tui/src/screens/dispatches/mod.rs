@@ -269,10 +269,9 @@ pub fn update(m: &mut Dispatches, msg: Msg, shared: &Shared, fx: &mut Effects<Pe
     }
 }
 
-/// Asks for a dispatch's detail and its shards.
+/// Asks for a dispatch's detail (and, once it shows `shard` events, its shards).
 fn ask_detail(id: DispatchId, fx: &mut Effects<Pending>) {
     fx.send(Request::Dispatch { id }, Pending::Detail(id));
-    fx.send(Request::DispatchShards { id }, Pending::Shards(id));
 }
 
 fn on_dispatch(m: &mut Dispatches, d: DispatchSummary, shared: &Shared, fx: &mut Effects<Pending>) {
@@ -625,6 +624,10 @@ fn on_answer(m: &mut Dispatches, purpose: Pending, answer: Answer, fx: &mut Effe
             if let Some(open) = &mut m.open
                 && open.id == id
             {
+                // Scored in shards: show them (state, node, rows).
+                if detail.events.iter().any(|e| e.step == "shard") {
+                    fx.send(Request::DispatchShards { id }, Pending::Shards(id));
+                }
                 open.detail = Some(detail);
                 fx.redraw();
             }

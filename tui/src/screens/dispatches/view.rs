@@ -346,22 +346,24 @@ fn render_open(
     let [classes_area, events_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(events_height.max(2))])
             .areas(side);
+    // A sharded dispatch shows its shards first (while it runs, they are
+    // what moves); the classes get what is left, if enough for a box.
     let classes_area = if open.shards.is_empty() {
-        classes_area
+        Some(classes_area)
     } else {
-        let height = (open.shards.len() as u16 + 2)
-            .min(classes_area.height / 2)
-            .max(3);
+        let height = (open.shards.len() as u16 + 2).min(classes_area.height);
         let [shards_area, rest] =
             Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(classes_area);
         render_shards(frame, shards_area, &open.shards, theme);
-        rest
+        (rest.height >= 3).then_some(rest)
     };
-    frame.render_widget(
-        Paragraph::new(class_lines)
-            .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
-        classes_area,
-    );
+    if let Some(classes_area) = classes_area {
+        frame.render_widget(
+            Paragraph::new(class_lines)
+                .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
+            classes_area,
+        );
+    }
     render_events(frame, events_area, detail, now, theme);
 }
 
