@@ -173,10 +173,7 @@ pub async fn run(
         // Those marked interrupted ended without telling the observer.
         if let Some((m, _)) = &metrics {
             for id in interrupted {
-                if let Some(rec) = eventlog
-                    .read(move |c| dispatch::store::get(c, id))
-                    .await?
-                {
+                if let Some(rec) = eventlog.read(move |c| dispatch::store::get(c, id)).await? {
                     m.dispatch(&rec);
                 }
             }

@@ -42,7 +42,10 @@ fn the_demo_config_is_valid_and_resolves_paths_against_its_folder() {
             .ends_with("assets/iris-samples.csv")
     );
     assert!(!c.jobs.is_empty());
-    assert_eq!(c.metrics.listen, None, "the metrics endpoint is off by default");
+    assert_eq!(
+        c.metrics.listen, None,
+        "the metrics endpoint is off by default"
+    );
 }
 
 #[test]

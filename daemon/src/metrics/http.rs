@@ -123,7 +123,11 @@ async fn answer(
             ));
         }
     };
-    let body = if head { Bytes::new() } else { Bytes::from(body) };
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(body)
+    };
     let mut r = Response::new(Full::new(body));
     r.headers_mut().insert(
         CONTENT_TYPE,

@@ -663,7 +663,11 @@ mod tests {
         let t = totals(&m, "nightly");
         assert_eq!(t.ended, [1, 1, 0, 0], "two endings: failed, then succeeded");
         assert_eq!(t.rows_scored, 100, "the rows were scored once");
-        assert_eq!(t.duration_buckets.iter().sum::<u64>(), 1, "only the first run's duration");
+        assert_eq!(
+            t.duration_buckets.iter().sum::<u64>(),
+            1,
+            "only the first run's duration"
+        );
         assert_eq!(t.last_success, Some(at(60).as_second() as f64));
     }
 
@@ -723,10 +727,25 @@ mod tests {
         let open = {
             let log = log.clone();
             tokio::task::spawn_blocking(move || {
-                write(&log, "a", Some((DispatchStatus::Succeeded, 2)), counts(10, 1));
-                write(&log, "a", Some((DispatchStatus::Succeeded, 700)), counts(20, 0));
+                write(
+                    &log,
+                    "a",
+                    Some((DispatchStatus::Succeeded, 2)),
+                    counts(10, 1),
+                );
+                write(
+                    &log,
+                    "a",
+                    Some((DispatchStatus::Succeeded, 700)),
+                    counts(20, 0),
+                );
                 write(&log, "a", Some((DispatchStatus::Failed, 1)), counts(5, 5));
-                write(&log, "b", Some((DispatchStatus::Interrupted, 40)), counts(0, 0));
+                write(
+                    &log,
+                    "b",
+                    Some((DispatchStatus::Interrupted, 40)),
+                    counts(0, 0),
+                );
                 write(&log, "b", None, counts(3, 0))
             })
             .await

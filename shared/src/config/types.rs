@@ -219,7 +219,9 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-fn de_socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::net::SocketAddr>, D::Error> {
+fn de_socket_addr<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::net::SocketAddr>, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map(Some).map_err(|_| {
         serde::de::Error::custom(format!(
