@@ -4,10 +4,12 @@
 //! client and an in-process daemon (`client`), dispatch fixtures — models
 //! trained here, tables to score, results read back (`scoring`) — and the
 //! bare datalake read and write the benchmarks compare against (`floor`), and
-//! real Unix users for the access tests (`users`, with the `mld-probe` client).
+//! real Unix users for the access tests (`users`, with the `mld-probe` client),
+//! and the Prometheus endpoint as a scraper sees it (`metrics`).
 pub mod client;
 pub mod floor;
 pub mod lake;
+pub mod metrics;
 pub mod pg;
 pub mod process;
 pub mod scoring;
