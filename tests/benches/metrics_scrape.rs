@@ -38,7 +38,10 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Scrapes every [`SCRAPE_EVERY`] until `stop`; each scrape's latency.
-fn scraper(addr: std::net::SocketAddr, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<Duration>> {
+fn scraper(
+    addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Vec<Duration>> {
     std::thread::spawn(move || {
         let mut lat = Vec::new();
         while !stop.load(Ordering::Relaxed) {
@@ -84,7 +87,10 @@ fn round(
         let id = c.run_job("score").await;
         let d = c.wait_finished(id, Duration::from_secs(3600)).await;
         assert_eq!(d.summary.status, DispatchStatus::Succeeded, "{d:?}");
-        let (s, f) = (d.summary.started_at.unwrap(), d.summary.finished_at.unwrap());
+        let (s, f) = (
+            d.summary.started_at.unwrap(),
+            d.summary.finished_at.unwrap(),
+        );
         Duration::from_millis((f.0 - s.0) as u64)
     });
     stop.store(true, Ordering::Relaxed);
@@ -151,7 +157,11 @@ fn main() {
             "  dispatch with the endpoint {}: {:.2} s{}",
             if metrics_on { "on (scraped)" } else { "off" },
             took.as_secs_f64(),
-            if metrics_on { format!(", {} scrapes during it", d.len()) } else { String::new() }
+            if metrics_on {
+                format!(", {} scrapes during it", d.len())
+            } else {
+                String::new()
+            }
         );
         if metrics_on {
             on_times.push(took);
@@ -170,7 +180,10 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "machine load (1/5/15 min): {}",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "{rows} rows, PostgreSQL via psqlODBC; floor (bare read + write) {floor_s:.2} s \

@@ -130,8 +130,12 @@ fn mode(path: &str) -> u32 {
 
 fn owner(path: &str) -> (String, String) {
     let m = std::fs::metadata(path).unwrap();
-    let user = nix::unistd::User::from_uid(m.uid().into()).unwrap().unwrap();
-    let group = nix::unistd::Group::from_gid(m.gid().into()).unwrap().unwrap();
+    let user = nix::unistd::User::from_uid(m.uid().into())
+        .unwrap()
+        .unwrap();
+    let group = nix::unistd::Group::from_gid(m.gid().into())
+        .unwrap()
+        .unwrap();
     (user.name, group.name)
 }
 
@@ -178,7 +182,13 @@ fn daemon_pid(runuser: u32) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.find_map(|e| {
         let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+        let ppid: u32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
         (ppid == runuser && exe(pid).is_some_and(|e| e == Path::new("/usr/bin/mld"))).then_some(pid)
     })
 }
@@ -245,30 +255,46 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
         "./usr/share/fish/vendor_completions.d/mldctl.fish",
         "/mld.service",
     ] {
-        assert!(contents.contains(path), "the package lacks {path}:\n{contents}");
+        assert!(
+            contents.contains(path),
+            "the package lacks {path}:\n{contents}"
+        );
     }
     let conffiles = ok("dpkg-deb", &["--info", deb.to_str().unwrap(), "conffiles"]);
-    assert!(conffiles.lines().any(|l| l.trim() == "/etc/mld/mld.toml"), "{conffiles}");
+    assert!(
+        conffiles.lines().any(|l| l.trim() == "/etc/mld/mld.toml"),
+        "{conffiles}"
+    );
 
     // Install.
     ok("dpkg", &["-i", deb.to_str().unwrap()]);
     assert!(installed());
-    let mld = nix::unistd::User::from_name("mld").unwrap().expect("the mld user");
+    let mld = nix::unistd::User::from_name("mld")
+        .unwrap()
+        .expect("the mld user");
     assert!(mld.uid.as_raw() < 1000, "a system user: {}", mld.uid);
     assert_eq!(mld.dir, Path::new("/var/lib/mld"));
     assert_eq!(mld.shell, Path::new("/usr/sbin/nologin"));
-    let mld_group = nix::unistd::Group::from_name("mld").unwrap().expect("the mld group");
+    let mld_group = nix::unistd::Group::from_name("mld")
+        .unwrap()
+        .expect("the mld group");
     assert_eq!(mld.gid, mld_group.gid, "mld's own group is `mld`");
     assert!(group_exists("mld-admin"));
     assert_eq!(owner("/var/lib/mld"), ("mld".into(), "mld".into()));
     assert_eq!(mode("/var/lib/mld"), 0o700);
     for binary in ["/usr/bin/mld", "/usr/bin/mldctl"] {
         assert!(!has_debug_info(binary), "{binary} ships with debug info");
-        eprintln!("{binary}: {} bytes", std::fs::metadata(binary).unwrap().len());
+        eprintln!(
+            "{binary}: {} bytes",
+            std::fs::metadata(binary).unwrap().len()
+        );
     }
     let version = ok("/usr/bin/mld", &["--version"]);
     assert!(version.contains(mld_shared::VERSION), "{version}");
-    for page in ["/usr/share/man/man8/mld.8.gz", "/usr/share/man/man1/mldctl.1.gz"] {
+    for page in [
+        "/usr/share/man/man8/mld.8.gz",
+        "/usr/share/man/man1/mldctl.1.gz",
+    ] {
         let out = Command::new("man")
             .args(["-l", page])
             .env("MANWIDTH", "80")
@@ -315,7 +341,16 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
     let _ = std::fs::remove_dir_all("/run/mld");
     ok(
         "install",
-        &["-d", "-o", "mld", "-g", "mld", "-m", &format!("{runtime_mode:o}"), "/run/mld"],
+        &[
+            "-d",
+            "-o",
+            "mld",
+            "-g",
+            "mld",
+            "-m",
+            &format!("{runtime_mode:o}"),
+            "/run/mld",
+        ],
     );
     let pre = unit_line(&unit, "ExecStartPre");
     let pre: Vec<&str> = pre.split_whitespace().collect();
@@ -352,14 +387,34 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
     assert_eq!(uid_of(pid), mld.uid.as_raw(), "the daemon runs as mld");
     assert_eq!(owner(socket), ("mld".into(), "mld".into()));
     assert_eq!(mode(socket), 0o660);
-    assert!(Path::new("/var/lib/mld/events.db").exists(), "the event log is in the state");
+    assert!(
+        Path::new("/var/lib/mld/events.db").exists(),
+        "the event log is in the state"
+    );
 
     // Roles: root is admin; the group `mld` connects with the dispatch
     // role; `mld-admin` (and `mld`, to pass the socket) is admin; others
     // cannot connect at all.
-    ok("useradd", &["-M", "-N", "-s", "/usr/sbin/nologin", "-G", "mld", OPERATOR]);
-    ok("useradd", &["-M", "-N", "-s", "/usr/sbin/nologin", "-G", "mld,mld-admin", ADMIN]);
-    ok("useradd", &["-M", "-N", "-s", "/usr/sbin/nologin", OUTSIDER]);
+    ok(
+        "useradd",
+        &["-M", "-N", "-s", "/usr/sbin/nologin", "-G", "mld", OPERATOR],
+    );
+    ok(
+        "useradd",
+        &[
+            "-M",
+            "-N",
+            "-s",
+            "/usr/sbin/nologin",
+            "-G",
+            "mld,mld-admin",
+            ADMIN,
+        ],
+    );
+    ok(
+        "useradd",
+        &["-M", "-N", "-s", "/usr/sbin/nologin", OUTSIDER],
+    );
     assert!(roles_of(None).contains(&"admin".to_string()), "root");
     assert_eq!(roles_of(Some(OPERATOR)), ["dispatch"]);
     assert!(roles_of(Some(ADMIN)).contains(&"admin".to_string()));
@@ -378,19 +433,28 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
     let refused = reload(OPERATOR);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
-    assert!(said.contains("permission denied") && said.contains("admin"), "{said}");
+    assert!(
+        said.contains("permission denied") && said.contains("admin"),
+        "{said}"
+    );
     assert!(reload(ADMIN).status.success());
 
     // Stop it as systemd would (SIGTERM): a clean exit.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM)
-        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
     let mut daemon = cleanup.daemon.take().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let exited = loop {
         if let Some(s) = daemon.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "the daemon did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let log_text = std::fs::read_to_string(log.path()).unwrap_or_default();
@@ -404,7 +468,11 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
         .replace("log_level = \"info\"", "log_level = \"debug\"");
     std::fs::write(conf, &changed).unwrap();
     ok("dpkg", &["-i", deb.to_str().unwrap()]);
-    assert_eq!(std::fs::read_to_string(conf).unwrap(), changed, "the local change was kept");
+    assert_eq!(
+        std::fs::read_to_string(conf).unwrap(),
+        changed,
+        "the local change was kept"
+    );
 
     // Remove: the state, the configuration and the user stay.
     for user in [OPERATOR, ADMIN, OUTSIDER] {
@@ -412,14 +480,23 @@ fn the_debian_package_installs_runs_as_mld_and_purges() {
     }
     ok("dpkg", &["-r", "mld"]);
     assert!(!Path::new("/usr/bin/mld").exists());
-    assert!(Path::new("/var/lib/mld/events.db").exists(), "remove keeps the state");
+    assert!(
+        Path::new("/var/lib/mld/events.db").exists(),
+        "remove keeps the state"
+    );
     assert!(Path::new(conf).exists(), "remove keeps the configuration");
     assert!(user_exists("mld"));
 
     // Purge: all of it goes.
     ok("dpkg", &["-P", "mld"]);
-    assert!(!Path::new("/var/lib/mld").exists(), "purge removes the state");
-    assert!(!Path::new("/etc/mld").exists(), "purge removes the configuration");
+    assert!(
+        !Path::new("/var/lib/mld").exists(),
+        "purge removes the state"
+    );
+    assert!(
+        !Path::new("/etc/mld").exists(),
+        "purge removes the configuration"
+    );
     assert!(!Path::new("/run/mld").exists());
     assert!(!user_exists("mld"));
     assert!(!group_exists("mld") && !group_exists("mld-admin"));
