@@ -202,9 +202,10 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
         };
         let Outcome::Class {
             label: predicted, ..
-        } = &p.outcome else {
-        panic!("a class: {:?}", p.outcome)
-    };
+        } = &p.outcome
+        else {
+            panic!("a class: {:?}", p.outcome)
+        };
         assert_eq!(label, predicted);
         assert_eq!(terms.len(), 4);
         assert!(
@@ -224,7 +225,8 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
     let Outcome::Class {
         label: edited_label,
         score: edited_score,
-    } = &edited.outcome else {
+    } = &edited.outcome
+    else {
         panic!("a class: {:?}", edited.outcome)
     };
     assert_ne!(edited_label, "setosa", "a long petal is no setosa");
@@ -268,7 +270,10 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
     let e = &all[24];
     assert_eq!(
         e.values[2],
-        ("petal_length".to_string(), mld::model::input::Value::Number(5.0))
+        (
+            "petal_length".to_string(),
+            mld::model::input::Value::Number(5.0)
+        )
     );
     assert_eq!(&e.label, edited_label);
     assert_eq!(e.line, Some(setosa as u64 + 1));

@@ -40,7 +40,9 @@ fn every_valid_sample_file_binds_to_the_iris_features() {
     assert!(valid.len() >= 3, "{valid:?}");
     for path in valid {
         let set = SampleSet::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let bound = set.bind(&iris_features(), &[FeatureKind::Number; 4], "iris v1").unwrap();
+        let bound = set
+            .bind(&iris_features(), &[FeatureKind::Number; 4], "iris v1")
+            .unwrap();
         // Every valid file holds the same two flowers, however it writes them.
         assert_eq!(
             bound.inputs.numbers.row(0).to_vec(),
@@ -169,10 +171,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     assert_eq!(opened.samples.records.len(), 1);
     assert_eq!(opened.records.len(), 1, "predict-all records every row");
     assert_eq!(opened.records[0].by_user, "ann");
-    assert_eq!(
-        label_of(&opened, 0),
-        "setosa"
-    );
+    assert_eq!(label_of(&opened, 0), "setosa");
 
     // The file changes: the next request sees the new rows, no reload needed.
     rewrite(
@@ -181,10 +180,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     );
     let opened = showroom.open("iris", "ann").await.unwrap();
     assert_eq!(opened.samples.records.len(), 2);
-    assert_eq!(
-        label_of(&opened, 1),
-        "virginica"
-    );
+    assert_eq!(label_of(&opened, 1), "virginica");
     let p = showroom.predict("iris", 2, vec![], "ann").await.unwrap();
     assert_eq!((p.row, p.line, p.edited), (2, 3, false));
 
@@ -276,19 +272,34 @@ async fn edits_are_checked_and_rows_counted() {
     );
     assert_eq!(
         err(showroom
-            .predict("iris", 1, vec![("petal_length".into(), Value::Number(f64::INFINITY))], "a")
+            .predict(
+                "iris",
+                1,
+                vec![("petal_length".into(), Value::Number(f64::INFINITY))],
+                "a"
+            )
             .await
             .unwrap_err()),
         "feature petal_length is inf, not a finite number"
     );
     // Setting a value to what it already is is no edit.
     let same = showroom
-        .predict("iris", 1, vec![("petal_length".into(), Value::Number(1.4))], "a")
+        .predict(
+            "iris",
+            1,
+            vec![("petal_length".into(), Value::Number(1.4))],
+            "a",
+        )
         .await
         .unwrap();
     assert!(!same.edited);
     let edited = showroom
-        .predict("iris", 1, vec![("petal_length".into(), Value::Number(5.0))], "a")
+        .predict(
+            "iris",
+            1,
+            vec![("petal_length".into(), Value::Number(5.0))],
+            "a",
+        )
         .await
         .unwrap();
     assert!(edited.edited);

@@ -32,7 +32,12 @@ fn expected(model: &Model, rows: &[(String, [f64; 4])]) -> BTreeMap<String, (Str
     let preds = model.predict(&binding, m.view()).unwrap();
     rows.iter()
         .zip(preds)
-        .map(|((k, _), p)| (k.clone(), (p.label().unwrap().to_string(), p.score().unwrap())))
+        .map(|((k, _), p)| {
+            (
+                k.clone(),
+                (p.label().unwrap().to_string(), p.score().unwrap()),
+            )
+        })
         .collect()
 }
 

@@ -167,10 +167,8 @@ impl SqliteReader {
                     };
                     push_row(&mut builder, &plan, &kinds, row);
                     if builder.rows() >= batch_size {
-                        let full = std::mem::replace(
-                            &mut builder,
-                            BatchBuilder::new(batch_size, &kinds),
-                        );
+                        let full =
+                            std::mem::replace(&mut builder, BatchBuilder::new(batch_size, &kinds));
                         // The reader was dropped: stop reading.
                         if tx.send(Msg::Batch(full.finish())).is_err() {
                             return;

@@ -353,10 +353,7 @@ pub fn score_batch(
         texts,
         mut unscorable,
     } = batch;
-    let scoring = model.score(
-        binding,
-        crate::model::Inputs::new(features.view(), &texts),
-    )?;
+    let scoring = model.score(binding, crate::model::Inputs::new(features.view(), &texts))?;
     let keys = if scoring.refused.is_empty() {
         keys
     } else {

@@ -17,9 +17,7 @@
 //! (`plan=pro`, 1 or 0): [`Model::encoded_features`] names them.
 
 use super::input::Inputs;
-use super::native::{
-    Encoding, LEAF, NativeArtifact, NativePredictor, SvmMachine, TreeNode,
-};
+use super::native::{Encoding, LEAF, NativeArtifact, NativePredictor, SvmMachine, TreeNode};
 use super::{Model, ModelError, Prediction, Predictor};
 
 /// What a class's score is.
@@ -113,10 +111,17 @@ pub enum Explanation {
     },
     /// A regression tree: the tests from the root to the leaf, whose value
     /// (the mean target of its training rows) is the prediction.
-    ValuePath { steps: Vec<PathStep>, value: f64 },
+    ValuePath {
+        steps: Vec<PathStep>,
+        value: f64,
+    },
     /// A regression forest: the prediction is the mean of `trees` trees'
     /// values, which range from `min` to `max`.
-    TreeValues { trees: usize, min: f64, max: f64 },
+    TreeValues {
+        trees: usize,
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Model {

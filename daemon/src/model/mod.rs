@@ -297,7 +297,10 @@ impl Model {
         }
         for (j, &c) in binding.columns.iter().enumerate() {
             if self.meta.feature_kind(j) == FeatureKind::Text
-                && rows.texts.get(c).is_none_or(|t| t.len() < rows.offset + rows.rows())
+                && rows
+                    .texts
+                    .get(c)
+                    .is_none_or(|t| t.len() < rows.offset + rows.rows())
             {
                 return Err(ModelError::TextExpected {
                     feature: self.meta.features[j].clone(),

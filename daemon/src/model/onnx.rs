@@ -276,7 +276,10 @@ fn session(bytes: &[u8], runtime: Option<&Path>) -> Result<(Session, OnnxInfo), 
     let env = environment(runtime)?;
     let session = Session::builder(&env)
         .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
-        .and_then(|b| b.with_log_level(ort::logging::LogLevel::Fatal).map_err(Into::into))
+        .and_then(|b| {
+            b.with_log_level(ort::logging::LogLevel::Fatal)
+                .map_err(Into::into)
+        })
         .and_then(|mut b| b.commit_from_memory(bytes))
         .map_err(|e| unsupported(format!("ONNX Runtime refused the graph: {e}")))?;
     Ok((session, info))
@@ -529,9 +532,9 @@ impl OnnxPredictor {
                     .collect::<Result<_, _>>()?;
                 Some(LabelOutput::Int(values))
             }
-            (OutputSpec::Classes { .. }, Task::Classification) => Some(LabelOutput::Text(
-                class_keys(&info.labels, labels).to_vec(),
-            )),
+            (OutputSpec::Classes { .. }, Task::Classification) => {
+                Some(LabelOutput::Text(class_keys(&info.labels, labels).to_vec()))
+            }
             (OutputSpec::Value { .. }, Task::Regression) => None,
             (OutputSpec::Classes { .. }, Task::Regression) => {
                 return Err(unsupported(
@@ -811,9 +814,7 @@ impl OnnxPredictor {
                             .iter()
                             .map(|v| {
                                 m.iter().position(|l| l == v).ok_or_else(|| {
-                                    model(run_err(format!(
-                                        "the graph emitted unknown label {v:?}"
-                                    )))
+                                    model(run_err(format!("the graph emitted unknown label {v:?}")))
                                 })
                             })
                             .collect::<Result<_, _>>()?
@@ -849,9 +850,7 @@ impl OnnxPredictor {
                     .enumerate()
                     .map(|(r, &c)| {
                         let score = match &probabilities {
-                            Some((width, probs)) if c < *width => {
-                                f64::from(probs[r * width + c])
-                            }
+                            Some((width, probs)) if c < *width => f64::from(probs[r * width + c]),
                             _ => 1.0,
                         };
                         Output::Class { index: c, score }
@@ -1067,7 +1066,9 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
     let mut inputs: Vec<String> = Vec::new();
     for field in proto::fields(graph).map_err(|_| bad("graph"))? {
         match field {
-            (1, proto::Field::Bytes(node)) => nodes.push(parse_node(node).map_err(|_| bad("node"))?),
+            (1, proto::Field::Bytes(node)) => {
+                nodes.push(parse_node(node).map_err(|_| bad("node"))?)
+            }
             (5, proto::Field::Bytes(t)) => {
                 if let Some(init) = int_tensor(t) {
                     initializers.push(init);
@@ -1195,12 +1196,9 @@ fn int_tensor(t: &[u8]) -> Option<(String, Vec<i64>)> {
         match f {
             (2, proto::Field::Varint(v)) => ty = v,
             (7, proto::Field::Varint(v)) => values.push(v as i64),
-            (7, proto::Field::Bytes(p)) => values.extend(
-                proto::packed_varints(p)
-                    .ok()?
-                    .into_iter()
-                    .map(|v| v as i64),
-            ),
+            (7, proto::Field::Bytes(p)) => {
+                values.extend(proto::packed_varints(p).ok()?.into_iter().map(|v| v as i64))
+            }
             (8, proto::Field::Bytes(b)) => name = Some(String::from_utf8_lossy(b).into_owned()),
             (9, proto::Field::Bytes(b)) => raw = Some(b),
             _ => {}
@@ -1243,7 +1241,8 @@ fn trace(
             if node.op == "Gather" && node.attribute("axis").and_then(|a| a.int) != Some(1) {
                 return None;
             }
-            let (source, None) = trace(node.inputs.first()?, nodes, initializers, inputs, depth + 1)?
+            let (source, None) =
+                trace(node.inputs.first()?, nodes, initializers, inputs, depth + 1)?
             else {
                 return None;
             };

@@ -319,10 +319,7 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
                         ));
                     }
                     None if text => {
-                        return Err(format!(
-                            "text feature {} has no encoding",
-                            meta.features[j]
-                        ));
+                        return Err(format!("text feature {} has no encoding", meta.features[j]));
                     }
                     _ => {}
                 }
@@ -347,7 +344,11 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
     if regressor != (meta.task == super::meta::Task::Regression) {
         return Err(format!(
             "a {} predictor in a {} model",
-            if regressor { "regression" } else { "classification" },
+            if regressor {
+                "regression"
+            } else {
+                "classification"
+            },
             meta.task
         ));
     }
@@ -789,8 +790,7 @@ impl Registry {
                             "no feature names given, and the graph's input {:?} holds {} columns: \
                              name every column, in order (--features a,b,…)",
                             wide.name,
-                            wide.width
-                                .map_or("several".to_string(), |w| w.to_string())
+                            wide.width.map_or("several".to_string(), |w| w.to_string())
                         ),
                     });
                 }

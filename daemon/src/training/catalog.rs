@@ -675,7 +675,8 @@ fn preprocessing(d: &dataset::LoadedDataset) -> Vec<String> {
         .map(|(f, _)| f.as_str())
         .collect();
     if text.is_empty() {
-        steps.push("features parsed as numbers; a non-numeric cell rejects the dataset".to_string());
+        steps
+            .push("features parsed as numbers; a non-numeric cell rejects the dataset".to_string());
     } else {
         steps.push(format!(
             "one-hot encoding of the text features ({}): a column per category seen in the \

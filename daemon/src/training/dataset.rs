@@ -201,8 +201,8 @@ pub fn load_query_as(
         return Err(fail(format!("empty label in column {label:?}")));
     }
     let task = task.unwrap_or_else(|| infer_task(&raw_labels));
-    let (classes, y, targets) = label_values(&raw_labels, task, &|r| format!("row {}", r + 1))
-        .map_err(fail)?;
+    let (classes, y, targets) =
+        label_values(&raw_labels, task, &|r| format!("row {}", r + 1)).map_err(fail)?;
     let x = Array2::from_shape_vec((raw_labels.len(), features.len()), values)
         .map_err(|e| fail(e.to_string()))?;
     Ok(LoadedDataset {
@@ -418,7 +418,10 @@ mod tests {
             Task::Classification
         );
         let d = load_csv_as("d", &p, "y", None, Some(Task::Regression)).unwrap();
-        assert_eq!((d.task, d.targets.clone()), (Task::Regression, vec![3.0, 4.0]));
+        assert_eq!(
+            (d.task, d.targets.clone()),
+            (Task::Regression, vec![3.0, 4.0])
+        );
         // A regression label must be a number, and the error names the line.
         std::fs::write(&p, "a,y\n1,3\n2,many\n").unwrap();
         let e = load_csv_as("d", &p, "y", None, Some(Task::Regression))

@@ -236,7 +236,10 @@ pub(crate) fn fit_regression(
     progress: &mut dyn FnMut(f64),
 ) -> Result<NativePredictor, TrainingError> {
     if y.len() < 2 {
-        return Err(fit_err(algorithm, "the training split holds fewer than two rows"));
+        return Err(fit_err(
+            algorithm,
+            "the training split holds fewer than two rows",
+        ));
     }
     let targets = Array1::from(y.to_vec());
     let linear = |weights: Vec<f64>, intercept: f64| {
@@ -313,7 +316,10 @@ pub(crate) fn fit_regression(
             }
             Ok(NativePredictor::RegressionForest(ValueForest { trees }))
         }
-        other => Err(fit_err(other, "a classifier is fitted on classes, not numbers")),
+        other => Err(fit_err(
+            other,
+            "a classifier is fitted on classes, not numbers",
+        )),
     }
 }
 

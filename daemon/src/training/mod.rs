@@ -276,8 +276,7 @@ pub fn train_on(
                 let encoding = Encoding::new(e, &columns, &inputs);
                 let mut buf = Vec::with_capacity(x.nrows() * e.width());
                 encoding.gather(&inputs, 0..x.nrows(), None, &mut buf);
-                Array2::from_shape_vec((x.nrows(), e.width()), buf)
-                    .expect("the encoding's width")
+                Array2::from_shape_vec((x.nrows(), e.width()), buf).expect("the encoding's width")
             }
         }
     };
