@@ -546,12 +546,12 @@ pub fn class_counts(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<(Str
         .collect()
 }
 
+/// A dispatch's value summary and the count in each bucket, by bucket.
+pub type StoredValues = (super::values::Summary, Vec<(i64, u64)>);
+
 /// A regressor's dispatch: the summary of its predicted values and the
 /// count in each bucket (`None` for a classifier's, or before any value).
-pub fn value_summary(
-    c: &Connection,
-    id: DispatchId,
-) -> rusqlite::Result<Option<(super::values::Summary, Vec<(i64, u64)>)>> {
+pub fn value_summary(c: &Connection, id: DispatchId) -> rusqlite::Result<Option<StoredValues>> {
     let summary = c
         .query_row(
             "SELECT count, sum, min, max FROM dispatch_values WHERE dispatch_id = ?1",

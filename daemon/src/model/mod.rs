@@ -322,7 +322,7 @@ impl Model {
                     out.refused
                         .extend(chunk.refused.into_iter().map(|(r, why)| (start + r, why)));
                     out.predictions
-                        .extend(chunk.outputs.into_iter().map(|o| self.from_onnx(o)));
+                        .extend(chunk.outputs.into_iter().map(|o| self.onnx_prediction(o)));
                 }
             }
         }
@@ -338,7 +338,7 @@ impl Model {
         }
     }
 
-    fn from_onnx(&self, o: onnx::Output) -> Prediction {
+    fn onnx_prediction(&self, o: onnx::Output) -> Prediction {
         match o {
             onnx::Output::Class { index, score } => self.prediction(index, score),
             onnx::Output::Value(v) => Prediction::Value(v),

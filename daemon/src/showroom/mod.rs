@@ -641,7 +641,8 @@ fn given_row(
             features.join(", ")
         )
     };
-    let (positional, named): (Option<Vec<Value>>, Option<Vec<(String, Value)>>) = match given {
+    type Split = (Option<Vec<Value>>, Option<Vec<(String, Value)>>);
+    let (positional, named): Split = match given {
         Given::Positional(v) => (Some(v.into_iter().map(Value::Number).collect()), None),
         Given::Cells(v) => (Some(v.into_iter().map(Value::Text).collect()), None),
         Given::Named(v) => (

@@ -76,13 +76,17 @@ fn classes_of(labels: &[String]) -> (Vec<String>, Vec<usize>) {
     (classes, y)
 }
 
+/// A label column read: the classes and each row's class index (a
+/// classifier's), or each row's target (a regressor's).
+type LabelValues = (Vec<String>, Vec<usize>, Vec<f64>);
+
 /// The label as the task reads it: classes, or numbers (the error names the
 /// row whose label is not a number).
 fn label_values(
     raw: &[String],
     task: Task,
     row_name: &dyn Fn(usize) -> String,
-) -> Result<(Vec<String>, Vec<usize>, Vec<f64>), String> {
+) -> Result<LabelValues, String> {
     match task {
         Task::Classification => {
             let (classes, y) = classes_of(raw);
