@@ -654,6 +654,20 @@ fn help_lists_the_keys_of_the_screen_shown() {
     for k in crate::screens::dispatches::KEYS {
         assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
     }
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('?'));
+    let screen = check("help_showroom", &app);
+    for k in crate::screens::showroom::KEYS {
+        assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
+    }
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('?'));
+    let screen = check("help_models", &app);
+    for k in crate::screens::models::KEYS {
+        assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
+    }
 }
 
 #[test]
@@ -662,6 +676,16 @@ fn help_for_someone_not_admin_says_the_daemon_refuses() {
     press(&mut app, KeyCode::Char('?'));
     let screen = text(&buffer(&app, 80, 24));
     assert!(screen.contains("(admin only: refused)"), "{screen}");
+    // Every screen's keys fit at 80×24, the note included.
+    for tab in ['1', '2', '3', '4'] {
+        press(&mut app, KeyCode::Char(tab)); // closes the help
+        press(&mut app, KeyCode::Char('?'));
+        let screen = text(&buffer(&app, 80, 24));
+        assert!(
+            screen.contains("reconnects by itself when the daemon restarts"),
+            "help on {tab} cut short:\n{screen}"
+        );
+    }
 }
 
 #[test]
