@@ -536,6 +536,43 @@ fn models_version_opened_with_per_class_metrics_and_confusion() {
 }
 
 #[test]
+fn a_version_that_cannot_be_loaded_opens_and_says_why() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    for m in &mut app.models.models {
+        for v in &mut m.versions {
+            v.broken = Some("unsupported model format 9".into());
+        }
+    }
+    press(&mut app, KeyCode::Enter);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = text(&buffer(&app, w, h));
+        assert!(
+            screen.contains("cannot be loaded: unsupported model format 9"),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn many_hyperparameters_wrap_and_push_nothing_off_the_detail() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    for m in &mut app.models.models {
+        for v in &mut m.versions {
+            v.hyperparameters = (0..12)
+                .map(|i| (format!("parameter_{i}"), format!("{}", i * 100)))
+                .collect();
+        }
+    }
+    press(&mut app, KeyCode::Enter);
+    let screen = text(&buffer(&app, 80, 24));
+    assert!(screen.contains(" parameter_11=1100"), "{screen}");
+    assert!(screen.contains(" sha256 "), "{screen}");
+    assert!(screen.contains("Confusion"), "{screen}");
+}
+
+#[test]
 fn models_experiments_and_trainings() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));
