@@ -7,7 +7,8 @@
 //! compare against (`floor`), the sides of a benchmark run in child
 //! processes: a real dispatch, the tuned Python pipeline (`bench`), real
 //! Unix users for the access tests (`users`, with the `mld-probe` client),
-//! and the Prometheus endpoint as a scraper sees it (`metrics`).
+//! the Prometheus endpoint as a scraper sees it (`metrics`), and the real
+//! console driven in tmux (`tmux`).
 pub mod bench;
 pub mod client;
 pub mod floor;
@@ -17,4 +18,5 @@ pub mod metrics;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod tmux;
 pub mod users;
