@@ -184,7 +184,7 @@ complete -c mldctl -n "__fish_mldctl_using_subcommand activate" -l log-file -d '
 complete -c mldctl -n "__fish_mldctl_using_subcommand activate" -l json -d 'Print JSON instead of text'
 complete -c mldctl -n "__fish_mldctl_using_subcommand activate" -s h -l help -d 'Print help'
 complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l name -r
-complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l features -d 'The input features, in the order the model expects them' -r
+complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l features -d 'The features, in order: one name per column of the graph\'s inputs. Omit them when the graph takes one input per column (a ColumnTransformer exported with one input per column): the inputs\' names are the features' -r
 complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l labels -d 'Class labels in the model\'s class order, when the graph does not name them' -r
 complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l socket -d 'The daemon\'s Unix socket [default: from --config, else /etc/mld/mld.toml, else /run/mld/mld.sock]' -r -F
 complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l config -d 'Read the socket path from this configuration file\'s `daemon.socket`' -r -F
@@ -193,7 +193,7 @@ complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -l json -d 'P
 complete -c mldctl -n "__fish_mldctl_using_subcommand import-onnx" -s h -l help -d 'Print help'
 complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l model -r
 complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l version -r
-complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l values -d 'The values in the model\'s feature order' -r
+complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l values -d 'The values in the model\'s feature order: numbers, or text for a text feature (empty is NULL)' -r
 complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l field -d 'A value by feature name, NAME=VALUE; repeat for each feature' -r
 complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l socket -d 'The daemon\'s Unix socket [default: from --config, else /etc/mld/mld.toml, else /run/mld/mld.sock]' -r -F
 complete -c mldctl -n "__fish_mldctl_using_subcommand predict" -l config -d 'Read the socket path from this configuration file\'s `daemon.socket`' -r -F
