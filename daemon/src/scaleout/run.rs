@@ -773,6 +773,7 @@ mod tests {
                 keys: vec!["4".into(), "5".into()],
                 labels: vec!["a".into(), "b".into()],
                 scores: vec![0.9, 0.7],
+                values: vec![],
                 unscorable: vec![],
             },
             RowsPage {
@@ -780,6 +781,7 @@ mod tests {
                 keys: vec![],
                 labels: vec![],
                 scores: vec![],
+                values: vec![],
                 unscorable: vec![("6".into(), "column x is NULL".into())],
             },
         ];

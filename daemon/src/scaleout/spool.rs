@@ -122,8 +122,12 @@ pub struct RowsPage {
     /// When it was scored, ms since the epoch: its `scored_at`.
     pub at_ms: i64,
     pub keys: Vec<String>,
+    /// A classifier's labels and scores (empty for a regressor).
     pub labels: Vec<String>,
     pub scores: Vec<f64>,
+    /// A regressor's values (empty for a classifier).
+    #[serde(default)]
+    pub values: Vec<f64>,
     /// Key and reason of each row that could not be scored.
     pub unscorable: Vec<(String, String)>,
 }

@@ -118,11 +118,18 @@ pub fn ingest_page(
     id: DispatchId,
     page: &super::spool::RowsPage,
 ) -> rusqlite::Result<u64> {
-    let labels: Vec<std::sync::Arc<str>> = page
-        .labels
-        .iter()
-        .map(|l| std::sync::Arc::from(l.as_str()))
-        .collect();
+    let outcomes = if page.values.is_empty() {
+        crate::dispatch::record::Outcomes::Classes {
+            labels: page
+                .labels
+                .iter()
+                .map(|l| std::sync::Arc::from(l.as_str()))
+                .collect(),
+            scores: page.scores.clone(),
+        }
+    } else {
+        crate::dispatch::record::Outcomes::Values(page.values.clone())
+    };
     let unscorable: Vec<crate::datalake::Unscorable> = page
         .unscorable
         .iter()
@@ -132,7 +139,7 @@ pub fn ingest_page(
         })
         .collect();
     let at = time::from_ms(page.at_ms).unwrap_or_else(|_| jiff::Timestamp::now());
-    dispatch_store::store_batch(tx, id, &page.keys, &labels, &page.scores, &unscorable, at)
+    dispatch_store::store_batch(tx, id, &page.keys, &outcomes, &unscorable, at)
 }
 
 /// Whether attempt `attempt` of a shard has been ingested already.

@@ -14,7 +14,7 @@
 use super::spool::{DispatchSpool, RowsPage, RowsReader, ShardReport, ShardSpec};
 use crate::datalake::{Datalake, ResultRow, shard};
 use crate::dispatch::pipeline;
-use crate::dispatch::record::{Counts, Step};
+use crate::dispatch::record::{Counts, Outcomes, Step};
 use crate::fault;
 use crate::model::Registry;
 use std::io::Write;
@@ -108,12 +108,14 @@ fn score_shard(
     let binding = model
         .bind(&features)
         .map_err(|e| (Step::Collected, e.to_string()))?;
+    let kinds = model.feature_kinds();
     let mut reader = lake
         .read_range(
             &spec.query,
             &spec.key,
             &range,
             &features,
+            &kinds,
             spec.batch_size.max(1),
         )
         .map_err(|e| (Step::Collected, e.to_string()))?;
@@ -147,18 +149,45 @@ fn score_shard(
                 ),
             ));
         }
-        let scored = pipeline::score_batch(
-            &model,
-            &binding,
-            spec.fail_on_unscorable,
-            batch,
-            &mut counts,
-        )?;
+        // Step 4 as an in-daemon dispatch takes it, batch by batch.
+        counts.collected += batch.rows_read() as u64;
+        let refuse = |u: &crate::datalake::Unscorable| {
+            (
+                Step::Predicted,
+                format!(
+                    "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+                    u.key, u.reason
+                ),
+            )
+        };
+        if spec.fail_on_unscorable
+            && let Some(first) = batch.unscorable.first()
+        {
+            return Err(refuse(first));
+        }
+        let scored = pipeline::score_batch(&model, &binding, batch)
+            .map_err(|e| (Step::Predicted, e.to_string()))?;
+        if spec.fail_on_unscorable
+            && let Some(first) = scored.unscorable.first()
+        {
+            return Err(refuse(first));
+        }
+        counts.unscorable += scored.unscorable.len() as u64;
+        counts.predicted += scored.outcomes.len() as u64;
+        let (labels, scores, values) = match scored.outcomes {
+            Outcomes::Classes { labels, scores } => (
+                labels.iter().map(|l| l.to_string()).collect(),
+                scores,
+                Vec::new(),
+            ),
+            Outcomes::Values(values) => (Vec::new(), Vec::new(), values),
+        };
         let page = RowsPage {
             at_ms: now_ms(),
             keys: scored.keys,
-            labels: scored.labels.iter().map(|l| l.to_string()).collect(),
-            scores: scored.scores,
+            labels,
+            scores,
+            values,
             unscorable: scored
                 .unscorable
                 .into_iter()
@@ -199,15 +228,32 @@ fn score_shard(
         let scored_at = jiff::Timestamp::from_millisecond(page.at_ms)
             .unwrap_or_else(|_| jiff::Timestamp::now());
         rows.clear();
-        rows.extend(page.keys.into_iter().zip(page.labels).zip(page.scores).map(
-            |((row_key, prediction), score)| ResultRow {
-                row_key,
-                prediction,
-                score,
-                model_version: version.clone(),
-                scored_at,
-            },
-        ));
+        if page.values.is_empty() {
+            rows.extend(page.keys.into_iter().zip(page.labels).zip(page.scores).map(
+                |((row_key, prediction), score)| ResultRow {
+                    row_key,
+                    prediction,
+                    score,
+                    value: None,
+                    model_version: version.clone(),
+                    scored_at,
+                },
+            ));
+        } else {
+            rows.extend(
+                page.keys
+                    .into_iter()
+                    .zip(page.values)
+                    .map(|(row_key, v)| ResultRow {
+                        row_key,
+                        prediction: format!("{v:?}"),
+                        score: f64::NAN,
+                        value: Some(v),
+                        model_version: version.clone(),
+                        scored_at,
+                    }),
+            );
+        }
         writer.write_batch(&rows).map_err(write_error)?;
         fault::point(&format!(
             "worker.page-written.shard-{shard}.attempt-{attempt}"

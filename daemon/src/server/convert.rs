@@ -183,3 +183,28 @@ pub fn shard(s: &crate::scaleout::store::ShardRecord) -> ShardInfo {
         updated_at: t(s.updated_at),
     }
 }
+
+/// Bars in a regressor dispatch's histogram of predicted values.
+const VALUE_BINS: usize = 20;
+
+pub fn value_histogram(
+    summary: crate::dispatch::values::Summary,
+    buckets: &[(i64, u64)],
+) -> ValueHistogram {
+    let h = crate::dispatch::values::histogram(summary, buckets, VALUE_BINS);
+    ValueHistogram {
+        count: summary.count,
+        mean: summary.mean(),
+        min: summary.min,
+        max: summary.max,
+        bins: h
+            .bins
+            .iter()
+            .map(|b| ValueBin {
+                lo: b.lo,
+                hi: b.hi,
+                count: b.count,
+            })
+            .collect(),
+    }
+}
