@@ -49,6 +49,7 @@ pub(crate) struct RawConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
     pub executors: BTreeMap<String, ExecutorConfig>,
 }
 
