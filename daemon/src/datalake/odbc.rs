@@ -341,6 +341,9 @@ pub(super) struct OdbcWriter {
     sql: ResultSql,
     dispatch_id: i64,
     open: bool,
+    /// The DBMS the driver reports (a SQLite file's journal mode decides
+    /// whether it can be read while this transaction writes).
+    dbms: String,
     /// Rows the database reported inserted, while every batch was one
     /// statement that reports it (PostgreSQL's `unnest`); `None` once a batch
     /// went as parameter arrays, whose row counts drivers report differently.
@@ -360,7 +363,8 @@ impl OdbcWriter {
             table: names.table.clone(),
             message: e.to_string(),
         })?;
-        let mut sql = names.sql(&Dialect::of(&conn));
+        let dialect = Dialect::of(&conn);
+        let mut sql = names.sql(&dialect);
         if !lake.postgres_unnest {
             sql.bulk = BulkInsert::ParameterArrays;
         }
@@ -371,6 +375,7 @@ impl OdbcWriter {
             sql,
             dispatch_id: dispatch_id.0,
             open: false,
+            dbms: dialect.dbms().to_string(),
             reported: Some(0),
         };
         // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
@@ -500,6 +505,28 @@ impl OdbcWriter {
         stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
         stmt.execute(&sql, params)?;
         stmt.row_count()
+    }
+
+    /// When the DBMS reports SQLite: its `PRAGMA journal_mode` ("wal", "delete"…).
+    pub(super) fn sqlite_journal_mode(&mut self) -> Result<Option<String>, DatalakeError> {
+        if !self.dbms.eq_ignore_ascii_case("SQLite") {
+            return Ok(None);
+        }
+        let mut mode = String::new();
+        let got = (|| -> Result<(), odbc_api::Error> {
+            if let Some(mut cursor) = self.conn.execute("PRAGMA journal_mode", (), None)?
+                && let Some(mut row) = cursor.next_row()?
+            {
+                let mut buf = Vec::new();
+                row.get_text(1, &mut buf)?;
+                mode = String::from_utf8_lossy(&buf).into_owned();
+            }
+            Ok(())
+        })();
+        match got {
+            Ok(()) => Ok(Some(mode)),
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// The rows of this dispatch the transaction holds: as the server
