@@ -163,15 +163,30 @@ fn main() {
             };
             let load_before = uptime();
             let mld = child("dispatch");
-            let py = python_score(models.path(), connection, password, "results_py", BATCH, false);
+            let py = python_score(
+                models.path(),
+                connection,
+                password,
+                "results_py",
+                BATCH,
+                false,
+            );
             assert_eq!(py.rows, n as u64);
-            let seq = python_score(models.path(), connection, password, "results_py", BATCH, true);
+            let seq = python_score(
+                models.path(),
+                connection,
+                password,
+                "results_py",
+                BATCH,
+                true,
+            );
             let py_read = python_read(connection, password, BATCH);
             assert_eq!(py_read.rows, n as u64);
             let py_write = python_write(connection, password, "results_pyfloor", n, BATCH);
             let rust_floor = child("floor");
-            let plain = (plain_on == "all" || plain_on.split(',').any(|b| b == backend_name(backend)))
-                .then(|| python_plain(models.path(), connection, password, "results_plain"));
+            let plain = (plain_on == "all"
+                || plain_on.split(',').any(|b| b == backend_name(backend)))
+            .then(|| python_plain(models.path(), connection, password, "results_plain"));
             for table in ["results_py", "results", "results_pyfloor", "results_floor"] {
                 assert_eq!(count_rows(&l.lake, table), n, "{table}");
             }

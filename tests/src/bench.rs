@@ -254,7 +254,12 @@ pub fn python_plain(
     password: Option<&str>,
     table: &str,
 ) -> PythonRun {
-    python("plain", &scoring_args(model_dir, table), connection, password)
+    python(
+        "plain",
+        &scoring_args(model_dir, table),
+        connection,
+        password,
+    )
 }
 
 /// The bare arrow-odbc read of [`floor::input_query`]: the best independent read.

@@ -87,7 +87,12 @@ fn write_times(lake: &Datalake) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     let features = ["at_ms".to_string()];
     for b in lake
-        .read("SELECT row_key, at_ms FROM write_log", "row_key", &features, 10_000)
+        .read(
+            "SELECT row_key, at_ms FROM write_log",
+            "row_key",
+            &features,
+            10_000,
+        )
         .unwrap()
     {
         let b = b.unwrap();
@@ -162,7 +167,10 @@ async fn writes_while_reading(backend: Backend) {
         stored - first,
         d.events
     );
-    assert!(first < last, "{backend:?}: the writes spread over the reading");
+    assert!(
+        first < last,
+        "{backend:?}: the writes spread over the reading"
+    );
     let inserted = d.events.iter().find(|e| e.step == "inserted").unwrap();
     assert_eq!(inserted.message, None, "{backend:?}");
 }

@@ -103,8 +103,7 @@ pub fn execute(
         fault::point("dispatch.started");
         progress(Step::Started, &counts);
         let target = plan.target();
-        let written =
-            collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
+        let written = collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
         fault::point("dispatch.stored");
         match written {
             Written::Overlapped(writer) => {
@@ -361,19 +360,15 @@ impl ToStore {
     fn into_rows(self, model_version: &str, rows: &mut Vec<ResultRow>) {
         let at = self.at;
         rows.clear();
-        rows.extend(
-            self.keys
-                .into_iter()
-                .zip(self.labels)
-                .zip(self.scores)
-                .map(|((row_key, label), score)| ResultRow {
-                    row_key,
-                    prediction: label.to_string(),
-                    score,
-                    model_version: model_version.to_string(),
-                    scored_at: at,
-                }),
-        );
+        rows.extend(self.keys.into_iter().zip(self.labels).zip(self.scores).map(
+            |((row_key, label), score)| ResultRow {
+                row_key,
+                prediction: label.to_string(),
+                score,
+                model_version: model_version.to_string(),
+                scored_at: at,
+            },
+        ));
     }
 }
 
@@ -471,7 +466,8 @@ fn collect_predict_store(
     };
     // Committed so far, for live progress.
     let stored_so_far = AtomicU64::new(0);
-    let spawn_error = |e: std::io::Error| Stop::Failed(Step::Stored, format!("cannot start a thread: {e}"));
+    let spawn_error =
+        |e: std::io::Error| Stop::Failed(Step::Stored, format!("cannot start a thread: {e}"));
     let (stored, written) = std::thread::scope(|scope| {
         let stored_so_far = &stored_so_far;
         let storer = std::thread::Builder::new()

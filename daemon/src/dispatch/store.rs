@@ -150,7 +150,8 @@ pub fn store_batch(
             }
             let mut ins = tx.prepare_cached(&chunk_insert(1))?;
             for r in start..end {
-                let added = ins.execute(params![id.0, Millis(at), keys[r], &*labels[r], scores[r]])?;
+                let added =
+                    ins.execute(params![id.0, Millis(at), keys[r], &*labels[r], scores[r]])?;
                 if added > 0 {
                     stored += added as u64;
                     count(&mut classes, &labels[r]);
@@ -692,20 +693,15 @@ mod tests {
                 let id = create(tx, &new("dups"), at)?;
                 start(tx, id, at)?;
                 let first = store_batch(tx, id, &keys, &labels, &scores, &[], at)?;
-                let second = store_batch(
-                    tx,
-                    id,
-                    &again,
-                    &vec![a.clone(); 5],
-                    &[0.25; 5],
-                    &[],
-                    at,
-                )?;
+                let second = store_batch(tx, id, &again, &vec![a.clone(); 5], &[0.25; 5], &[], at)?;
                 Ok((first, second, id))
             })
             .unwrap();
         assert_eq!(first, n as u64);
-        assert_eq!(second, 3, "new1, new2 and new3; 5 and the second new2 were there");
+        assert_eq!(
+            second, 3,
+            "new1, new2 and new3; 5 and the second new2 were there"
+        );
         let stored = log
             .read_blocking(move |c| predictions(c, id, None, None, 10_000))
             .unwrap();
