@@ -107,7 +107,7 @@ pub fn execute(
         fault::point("dispatch.stored");
         match written {
             Written::Overlapped(writer) => {
-                let writer = writer.map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
+                let writer = (*writer).map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
                 commit_write_back(
                     &target,
                     writer,
@@ -381,7 +381,7 @@ fn now_ms() -> jiff::Timestamp {
 /// How a dispatch writes back, decided once its query runs.
 enum WriteBack {
     /// Batch by batch while reading, into this open transaction.
-    Overlapped(ResultWriter),
+    Overlapped(Box<ResultWriter>),
     /// After every row is stored, from the event log; the note (why) goes
     /// into the `inserted` event.
     AfterStored(Option<String>),
@@ -391,7 +391,7 @@ enum WriteBack {
 enum Written {
     /// The open transaction holding every stored prediction, or why
     /// writing them failed (reported at `inserted`, after `stored`).
-    Overlapped(Result<ResultWriter, DatalakeError>),
+    Overlapped(Box<Result<ResultWriter, DatalakeError>>),
     /// Nothing written yet; why it waited (for the `inserted` event).
     Pending(Option<String>),
 }
@@ -413,7 +413,7 @@ fn write_back_mode(t: &Target<'_>) -> WriteBack {
         }
     };
     match writer.concurrent_reads() {
-        Ok(None) => WriteBack::Overlapped(writer),
+        Ok(None) => WriteBack::Overlapped(Box::new(writer)),
         Ok(Some(why)) => {
             tracing::info!(dispatch = %t.id, datalake = t.datalake.name(), "{why}");
             WriteBack::AfterStored(Some(why))
@@ -453,7 +453,7 @@ fn collect_predict_store(
     let id = plan.id;
     // Once the query runs (a bad one fails before anything is written).
     let (pending, writer) = match write_back_mode(&plan.target()) {
-        WriteBack::Overlapped(w) => (None, Some(w)),
+        WriteBack::Overlapped(w) => (None, Some(*w)),
         WriteBack::AfterStored(note) => (Some(note), None),
     };
     let (tx, rx) = mpsc::sync_channel::<ToStore>(1);
@@ -629,7 +629,7 @@ fn collect_predict_store(
         ));
     }
     Ok(match (written, pending) {
-        (Some(w), _) => Written::Overlapped(w),
+        (Some(w), _) => Written::Overlapped(Box::new(w)),
         (None, note) => Written::Pending(note.flatten()),
     })
 }
