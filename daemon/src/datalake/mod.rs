@@ -26,7 +26,7 @@ use ndarray::Array2;
 
 pub use connstr::{DriverFamily, OdbcTarget};
 use dialect::ResultSql;
-pub use dialect::{BulkInsert, Dialect};
+pub use dialect::{BulkInsert, Dialect, SQLITE_ROWS_PER_INSERT};
 
 /// Errors of the datalake. Every message is scrubbed of passwords.
 #[derive(Debug, thiserror::Error)]
