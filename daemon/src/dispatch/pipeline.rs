@@ -31,10 +31,10 @@
 
 use super::record::*;
 use super::store;
-use crate::datalake::{Datalake, DatalakeError, ResultRow, ResultWriter};
+use crate::datalake::{Batch, Datalake, DatalakeError, ResultRow, ResultWriter, Unscorable};
 use crate::eventlog::{EventLog, EventLogError};
 use crate::fault;
-use crate::model::Model;
+use crate::model::{FeatureBinding, Model, ModelError, Prediction};
 use mld_shared::config::JobConfig;
 use mld_shared::ids::DispatchId;
 use std::sync::Arc;
@@ -344,9 +344,8 @@ fn read_error(e: DatalakeError) -> Stop {
 /// there, into the results table.
 struct ToStore {
     keys: Vec<String>,
-    labels: Vec<Arc<str>>,
-    scores: Vec<f64>,
-    unscorable: Vec<crate::datalake::Unscorable>,
+    outcomes: Outcomes,
+    unscorable: Vec<Unscorable>,
     /// When it was scored, to the millisecond: stored with the predictions
     /// and written as `scored_at`, so a write-back done again from the event
     /// log writes the same values.
@@ -357,19 +356,118 @@ struct ToStore {
 
 impl ToStore {
     /// The batch as rows of the results table.
+    /// What is written is what the event log stored (a regressor's value
+    /// also as the text it keeps, NaN as its score), so a write-back done
+    /// again from the event log writes the same rows.
     fn into_rows(self, model_version: &str, rows: &mut Vec<ResultRow>) {
         let at = self.at;
+        let row = |row_key, prediction, score, value| ResultRow {
+            row_key,
+            prediction,
+            score,
+            value,
+            model_version: model_version.to_string(),
+            scored_at: at,
+        };
         rows.clear();
-        rows.extend(self.keys.into_iter().zip(self.labels).zip(self.scores).map(
-            |((row_key, label), score)| ResultRow {
-                row_key,
-                prediction: label.to_string(),
-                score,
-                model_version: model_version.to_string(),
-                scored_at: at,
-            },
-        ));
+        match self.outcomes {
+            Outcomes::Classes { labels, scores } => rows.extend(
+                self.keys
+                    .into_iter()
+                    .zip(labels)
+                    .zip(scores)
+                    .map(|((key, label), score)| row(key, label.to_string(), score, None)),
+            ),
+            Outcomes::Values(values) => rows.extend(
+                self.keys
+                    .into_iter()
+                    .zip(values)
+                    .map(|(key, v)| row(key, format!("{v:?}"), f64::NAN, Some(v))),
+            ),
+        }
     }
+}
+
+/// A batch as read, scored: the keys of the rows predicted with their
+/// predictions, and every row that could not be scored — the reader's
+/// (NULL or not a number) and the model's own refusals (a category its
+/// encoder refuses), each with its key and why.
+pub struct ScoredBatch {
+    pub keys: Vec<String>,
+    pub outcomes: Outcomes,
+    pub unscorable: Vec<Unscorable>,
+}
+
+/// Scores a batch read with the model's features in the model's order.
+pub fn score_batch(
+    model: &Model,
+    binding: &FeatureBinding,
+    batch: Batch,
+) -> Result<ScoredBatch, ModelError> {
+    let Batch {
+        keys,
+        features,
+        texts,
+        mut unscorable,
+    } = batch;
+    let scoring = model.score(binding, crate::model::Inputs::new(features.view(), &texts))?;
+    let keys = if scoring.refused.is_empty() {
+        keys
+    } else {
+        let mut refused = scoring.refused.into_iter().peekable();
+        let mut kept = Vec::with_capacity(keys.len());
+        for (r, key) in keys.into_iter().enumerate() {
+            match refused.next_if(|(i, _)| *i == r) {
+                Some((_, reason)) => unscorable.push(Unscorable { key, reason }),
+                None => kept.push(key),
+            }
+        }
+        kept
+    };
+    let outcomes = match model.task() {
+        crate::model::Task::Regression => Outcomes::Values(
+            scoring
+                .predictions
+                .iter()
+                .map(|p| p.value().unwrap_or(f64::NAN))
+                .collect(),
+        ),
+        crate::model::Task::Classification => {
+            let mut labels = Vec::with_capacity(scoring.predictions.len());
+            let mut scores = Vec::with_capacity(scoring.predictions.len());
+            for p in scoring.predictions {
+                if let Prediction::Class { label, score, .. } = p {
+                    labels.push(label);
+                    scores.push(score);
+                }
+            }
+            Outcomes::Classes { labels, scores }
+        }
+    };
+    if outcomes.len() != keys.len() {
+        return Err(ModelError::OnnxRun {
+            reason: format!(
+                "{} predictions for {} rows: the model predicted the wrong kind",
+                outcomes.len(),
+                keys.len()
+            ),
+        });
+    }
+    Ok(ScoredBatch {
+        keys,
+        outcomes,
+        unscorable,
+    })
+}
+
+fn unscorable_stop(first: &Unscorable) -> Stop {
+    Stop::Failed(
+        Step::Predicted,
+        format!(
+            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+            first.key, first.reason
+        ),
+    )
 }
 
 /// Now, to the millisecond (what the event log keeps of an instant).
@@ -441,9 +539,16 @@ fn collect_predict_store(
 ) -> Result<Written, Stop> {
     let job = &plan.job;
     let features = plan.model.features().to_vec();
+    let kinds = plan.model.feature_kinds();
     let mut reader = plan
         .datalake
-        .read(&job.query, &job.key_column, &features, plan.batch_size)
+        .read_typed(
+            &job.query,
+            &job.key_column,
+            &features,
+            &kinds,
+            plan.batch_size,
+        )
         .map_err(read_error)?;
     // The reader yields features in the model's order.
     let binding = plan
@@ -482,8 +587,7 @@ fn collect_predict_store(
                             tx,
                             id,
                             &batch.keys,
-                            &batch.labels,
-                            &batch.scores,
+                            &batch.outcomes,
                             &batch.unscorable,
                             batch.at,
                         )?;
@@ -544,28 +648,24 @@ fn collect_predict_store(
                     return Ok(());
                 };
                 counts.collected += batch.rows_read() as u64;
-                counts.unscorable += batch.unscorable.len() as u64;
                 if job.fail_on_unscorable
                     && let Some(first) = batch.unscorable.first()
                 {
-                    return Err(Stop::Failed(
-                        Step::Predicted,
-                        format!(
-                            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
-                            first.key, first.reason
-                        ),
-                    ));
+                    return Err(unscorable_stop(first));
                 }
-                let predictions = plan
-                    .model
-                    .predict(&binding, batch.features.view())
+                let scored = score_batch(&plan.model, &binding, batch)
                     .map_err(|e| Stop::Failed(Step::Predicted, e.to_string()))?;
-                counts.predicted += predictions.len() as u64;
+                counts.unscorable += scored.unscorable.len() as u64;
+                if job.fail_on_unscorable
+                    && let Some(first) = scored.unscorable.first()
+                {
+                    return Err(unscorable_stop(first));
+                }
+                counts.predicted += scored.outcomes.len() as u64;
                 let next = ToStore {
-                    labels: predictions.iter().map(|p| p.label.clone()).collect(),
-                    scores: predictions.iter().map(|p| p.score).collect(),
-                    keys: batch.keys,
-                    unscorable: batch.unscorable,
+                    keys: scored.keys,
+                    outcomes: scored.outcomes,
+                    unscorable: scored.unscorable,
                     at: now_ms(),
                     counts: *counts,
                 };
@@ -698,6 +798,7 @@ fn insert(
                 row_key: p.row_key,
                 prediction: p.label,
                 score: p.score,
+                value: p.value,
                 model_version: t.model_version.to_string(),
                 scored_at: p.created_at,
             }));
