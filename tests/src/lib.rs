@@ -6,7 +6,8 @@
 //! back (`scoring`) — and the bare datalake read and write the benchmarks
 //! compare against (`floor`), the sides of a benchmark run in child
 //! processes: a real dispatch, the tuned Python pipeline (`bench`), and real
-//! Unix users for the access tests (`users`, with the `mld-probe` client).
+//! Unix users for the access tests (`users`, with the `mld-probe` client),
+//! and the real console driven in tmux (`tmux`).
 pub mod bench;
 pub mod client;
 pub mod floor;
@@ -15,4 +16,5 @@ pub mod mariadb;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod tmux;
 pub mod users;
