@@ -7,140 +7,45 @@
 //! child process per run so the peaks do not mix.
 //!
 //! `cargo bench -p mld-tests --bench dispatch_vs_floor`
-//! - `MLD_BENCH_ROWS=100000,1000000` (default): sizes for SQLite through ODBC
-//!   and PostgreSQL through psqlODBC.
+//! - `MLD_BENCH_ROWS=100000,1000000` (default): sizes for SQLite through ODBC,
+//!   PostgreSQL through psqlODBC and MariaDB through MariaDB Connector/ODBC.
+//! - `MLD_BENCH_BACKENDS=sqlite_odbc,postgres,mariadb` (default): which of them.
 //! - `MLD_BENCH_FLAT=1000000,10000000` (default; empty to skip): dispatch
 //!   sizes on the built-in SQLite datalake, to show memory stays flat.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Instant;
 
 use mld::datalake::Datalake;
-use mld::dispatch::pipeline::{self, Plan};
-use mld::dispatch::record::{DispatchStatus, NewDispatch, Trigger};
-use mld::dispatch::store;
-use mld::eventlog::EventLog;
-use mld::model::Registry;
-use mld_shared::config::{JobConfig, ResultColumns};
+use mld_shared::config::ResultColumns;
+use mld_tests::bench::{self, lake_from_env};
 use mld_tests::floor::{self, FEATURES, memory_mib, sizes};
 use mld_tests::lake::{Backend, TestLake};
-use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 10_000;
 const MODEL: &str = "synth";
 
-/// How a child process reaches the datalake.
-fn lake_from_env() -> Datalake {
-    let spec = std::env::var("MLD_CHILD_LAKE").unwrap();
-    let lake = if let Some(path) = spec.strip_prefix("sqlite:") {
-        Datalake::sqlite("lake", path)
-    } else {
-        let conn = spec.strip_prefix("odbc:").unwrap();
-        let pw = std::env::var("MLD_CHILD_PASSWORD").ok();
-        Datalake::odbc("lake", conn, pw.as_deref()).unwrap()
-    };
-    lake.with_batch_size(BATCH)
-}
-
 fn child_floor(n: usize) {
-    let lake = lake_from_env();
+    let lake = lake_from_env(BATCH);
     let read = floor::read(&lake, n, BATCH);
     let write = floor::write(&lake, "results_floor", n, 1, BATCH);
     println!("RESULT {read} {write} {}", memory_mib("VmHWM"));
 }
 
-fn child_dispatch(n: usize) {
-    let lake = lake_from_env();
-    let state = PathBuf::from(std::env::var("MLD_CHILD_STATE").unwrap());
-    let registry = Registry::open(std::env::var("MLD_CHILD_REGISTRY").unwrap(), None).unwrap();
-    let model = registry.load_active(MODEL).unwrap();
-    let log = EventLog::open(&state.join("events.db")).unwrap();
-    let version = model.meta().version.to_string();
-    let new = NewDispatch {
-        job: "bench".into(),
-        trigger: Trigger::Manual,
-        requested_by: "bench".into(),
-        slot: None,
-        model: MODEL.into(),
-        model_version: version.clone(),
-        model_hash: model.meta().content_sha256.clone(),
-    };
-    let id = log
-        .write_blocking(move |tx| store::create(tx, &new, jiff::Timestamp::now()))
-        .unwrap();
-    let job = JobConfig {
-        name: "bench".into(),
-        datalake: "lake".into(),
-        model: MODEL.into(),
-        query: floor::input_query(),
-        key_column: "id".into(),
-        results_table: "results".into(),
-        results_columns: ResultColumns::default(),
-        schedule: "0 0 30 2 *".into(),
-        timezone: None,
-        enabled: true,
-        overlap: Default::default(),
-        missed: Default::default(),
-        timeout: None,
-        batch_size: Some(BATCH as u32),
-        fail_on_unscorable: false,
-    };
-    let plan = Plan {
-        id,
-        job,
-        datalake: lake,
-        model: Arc::new(model),
-        model_version: version,
-        batch_size: BATCH,
-    };
-    let start = Instant::now();
-    let outcome = pipeline::execute(&plan, &log, &CancellationToken::new(), None, &|_, _| {});
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(outcome.status, DispatchStatus::Succeeded, "{outcome:?}");
-    assert_eq!(outcome.counts.inserted, n as u64);
-    let events = log.read_blocking(move |c| store::events(c, id)).unwrap();
-    let at = |step: &str| {
-        events
-            .iter()
-            .find(|e| e.step.as_str() == step)
-            .map(|e| e.at.as_millisecond())
-            .unwrap()
-    };
-    // Phases by event time: until `stored` (read, predict, store), then write-back.
-    let collect = (at("stored") - at("started")) as f64 / 1000.0;
-    let write = (at("inserted") - at("stored")) as f64 / 1000.0;
-    println!("RESULT {secs} {collect} {write} {}", memory_mib("VmHWM"));
-}
-
-/// Runs this benchmark binary as a child; returns the numbers it printed.
+/// One side in a child process; returns the numbers it printed.
 fn child(mode: &str, n: usize, lake: &str, password: Option<&str>, registry: &Path) -> Vec<f64> {
     let state = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.arg("--child")
-        .env("MLD_CHILD_MODE", mode)
-        .env("MLD_CHILD_ROWS", n.to_string())
-        .env("MLD_CHILD_LAKE", lake)
-        .env("MLD_CHILD_STATE", state.path())
-        .env("MLD_CHILD_REGISTRY", registry);
+    let mut env = vec![
+        ("MLD_CHILD_ROWS", n.to_string()),
+        ("MLD_CHILD_LAKE", lake.to_string()),
+        ("MLD_CHILD_STATE", state.path().display().to_string()),
+        ("MLD_CHILD_REGISTRY", registry.display().to_string()),
+        ("MLD_CHILD_MODEL", MODEL.to_string()),
+    ];
     if let Some(pw) = password {
-        cmd.env("MLD_CHILD_PASSWORD", pw);
+        env.push(("MLD_CHILD_PASSWORD", pw.to_string()));
     }
-    let out = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{mode} child failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .expect("a RESULT line");
-    line.split_whitespace()
-        .map(|v| v.parse().unwrap())
-        .collect()
+    bench::child(mode, &env)
 }
 
 fn prepare(lake: &Datalake, backend: Backend, n: usize) {
@@ -152,11 +57,10 @@ fn prepare(lake: &Datalake, backend: Backend, n: usize) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--child") {
-        let n: usize = std::env::var("MLD_CHILD_ROWS").unwrap().parse().unwrap();
+    if bench::is_child() {
         match std::env::var("MLD_CHILD_MODE").unwrap().as_str() {
-            "floor" => child_floor(n),
-            _ => child_dispatch(n),
+            "floor" => child_floor(std::env::var("MLD_CHILD_ROWS").unwrap().parse().unwrap()),
+            _ => bench::child_dispatch(BATCH),
         }
         return;
     }
@@ -178,12 +82,16 @@ fn main() {
         "RSS disp"
     );
     for n in sizes("MLD_BENCH_ROWS", "100000,1000000") {
-        for backend in [Backend::SqliteOdbc, Backend::PostgresOdbc] {
+        for backend in bench::backends(&[
+            Backend::SqliteOdbc,
+            Backend::PostgresOdbc,
+            Backend::MariaDbOdbc,
+        ]) {
             let t = TestLake::new(backend, "bench");
             prepare(&t.lake, backend, n);
             let spec = format!("odbc:{}", t.connection.clone().unwrap());
             let pw = match backend {
-                Backend::PostgresOdbc => t.secret.as_deref(),
+                Backend::PostgresOdbc | Backend::MariaDbOdbc => t.secret.as_deref(),
                 _ => None,
             };
             let floor = child("floor", n, &spec, pw, registry.path());

@@ -36,21 +36,14 @@ pub fn create_input(lake: &Datalake, backend: Backend, n: usize) {
     let values: Vec<String> = (0..FEATURES)
         .map(|j| format!("(i % 97) * 0.1 + {j}.125"))
         .collect();
-    let seed = match backend {
-        Backend::PostgresOdbc => format!(
-            "INSERT INTO rows_in SELECT i, {} FROM generate_series(0, {}) AS g(i)",
-            values.join(", "),
-            n - 1
-        ),
-        // INSERT first: the SQLite ODBC driver runs a statement starting with WITH lazily, as a query.
-        _ => format!(
-            "INSERT INTO rows_in WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < {}) \
-             SELECT i, {} FROM c",
-            n - 1,
-            values.join(", ")
-        ),
-    };
-    lake.execute(&seed).unwrap();
+    crate::lake::insert_generated(
+        lake,
+        backend,
+        "rows_in",
+        0,
+        n - 1,
+        &format!("i, {}", values.join(", ")),
+    );
 }
 
 /// Reads all `n` input rows in batches of `batch`; seconds taken.
@@ -94,6 +87,27 @@ pub fn write(lake: &Datalake, table: &str, n: usize, dispatch: i64, batch: usize
         done = end;
     }
     assert_eq!(w.commit().unwrap(), n as u64);
+    start.elapsed().as_secs_f64()
+}
+
+/// The database writing one result row per row of `rows_in` into `table`
+/// by itself (`INSERT … SELECT`, no client in between); seconds taken. No
+/// client writes the same rows faster: the server's own write floor.
+pub fn write_in_database(lake: &Datalake, backend: Backend, table: &str) -> f64 {
+    let (key, stamp) = match backend {
+        Backend::MariaDbOdbc => ("CAST(id AS CHAR)", "TIMESTAMP '2026-11-23 02:00:00.250'"),
+        Backend::PostgresOdbc => ("CAST(id AS TEXT)", "TIMESTAMP '2026-11-23 02:00:00.250'"),
+        Backend::BuiltinSqlite | Backend::SqliteOdbc => {
+            ("CAST(id AS TEXT)", "'2026-11-23 02:00:00.250'")
+        }
+    };
+    let sql = format!(
+        "INSERT INTO {table} (dispatch_id, row_key, prediction, score, model_version, scored_at) \
+         SELECT 1, {key}, CASE WHEN id % 2 = 0 THEN 'high' ELSE 'low' END, (id % 1000) / 1000.0, \
+         '1', {stamp} FROM rows_in"
+    );
+    let start = Instant::now();
+    lake.execute(&sql).unwrap();
     start.elapsed().as_secs_f64()
 }
 

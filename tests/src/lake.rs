@@ -1,13 +1,15 @@
 //! Datalakes for tests and benchmarks, one per backend, each in its own
 //! place: a built-in SQLite file, a SQLite file through the SQLite ODBC
 //! driver, a fresh database on the shared PostgreSQL server through
-//! psqlODBC. Plus helpers that fill tables with SQL any of them accepts.
+//! psqlODBC, a fresh database on the shared MariaDB server through MariaDB
+//! Connector/ODBC. Plus helpers that fill tables with SQL any of them accepts.
 
 use std::fmt::Write as _;
 
 use mld::datalake::Datalake;
 use tempfile::TempDir;
 
+use crate::mariadb::{MARIADB_PASSWORD, MariaDbServer};
 use crate::pg::{PG_PASSWORD, PgServer};
 
 /// The SQLite ODBC driver as Debian registers it in /etc/odbcinst.ini.
@@ -18,6 +20,40 @@ pub enum Backend {
     BuiltinSqlite,
     SqliteOdbc,
     PostgresOdbc,
+    MariaDbOdbc,
+}
+
+impl Backend {
+    /// Every backend, for tests that run on all of them.
+    pub const ALL: [Backend; 4] = [
+        Backend::BuiltinSqlite,
+        Backend::SqliteOdbc,
+        Backend::PostgresOdbc,
+        Backend::MariaDbOdbc,
+    ];
+
+    /// The backends behind a server with logins (refused ports, wrong passwords).
+    pub const SERVERS: [Backend; 2] = [Backend::PostgresOdbc, Backend::MariaDbOdbc];
+
+    /// What the driver's message says (lowercased) when nothing listens on
+    /// the server's port.
+    pub fn refused_text(self) -> &'static str {
+        match self {
+            Backend::PostgresOdbc => "refused",
+            // libmariadb connects non-blocking: errno 115 (in progress), not "refused".
+            Backend::MariaDbOdbc => "can't connect to server",
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => "",
+        }
+    }
+
+    /// What the driver's message says when the server refuses a password.
+    pub fn wrong_password_text(self) -> &'static str {
+        match self {
+            Backend::PostgresOdbc => "password authentication failed",
+            Backend::MariaDbOdbc => "Access denied for user",
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => "",
+        }
+    }
 }
 
 /// A datalake on a backend, plus what a test needs to reach it differently.
@@ -31,7 +67,7 @@ pub struct TestLake {
     pub unreachable: Datalake,
     /// The same datalake with a wrong password (servers with logins only).
     pub wrong_password: Option<(Datalake, String)>,
-    /// PostgreSQL: the connection string without password.
+    /// ODBC: the connection string without password.
     pub connection: Option<String>,
     _dir: Option<TempDir>,
 }
@@ -103,8 +139,59 @@ impl TestLake {
                     _dir: None,
                 }
             }
+            Backend::MariaDbOdbc => {
+                let server = MariaDbServer::shared();
+                let db = server.create_database(hint);
+                let conn = server.odbc_connection(&db);
+                let lake = Datalake::odbc("test", &conn, Some(MARIADB_PASSWORD)).unwrap();
+                let refused = conn.replace(
+                    &format!("Port={};", server.port()),
+                    &format!("Port={};", crate::pg::refused_port()),
+                );
+                let wrong = "Wrong-Pass-5513".to_string();
+                TestLake {
+                    backend,
+                    lake,
+                    secret: Some(MARIADB_PASSWORD.to_string()),
+                    unreachable: Datalake::odbc("test", &refused, Some(MARIADB_PASSWORD)).unwrap(),
+                    wrong_password: Some((
+                        Datalake::odbc("test", &conn, Some(&wrong)).unwrap(),
+                        wrong,
+                    )),
+                    connection: Some(conn),
+                    _dir: None,
+                }
+            }
         }
     }
+}
+
+/// Inserts one row per `i` in `first..=last` into `table`, `values` giving
+/// its SQL values in terms of `i`, generated inside the database in the
+/// backend's own SQL (test data only: the product never writes such SQL).
+pub fn insert_generated(
+    lake: &Datalake,
+    backend: Backend,
+    table: &str,
+    first: usize,
+    last: usize,
+    values: &str,
+) {
+    let sql = match backend {
+        Backend::PostgresOdbc => format!(
+            "INSERT INTO {table} SELECT {values} FROM generate_series({first}, {last}) AS g(i)"
+        ),
+        // MariaDB stops recursive CTEs at 1000 rows; its sequence engine has no limit.
+        Backend::MariaDbOdbc => format!(
+            "INSERT INTO {table} SELECT {values} FROM (SELECT seq AS i FROM seq_{first}_to_{last}) AS g"
+        ),
+        // INSERT first: the SQLite ODBC driver runs a statement starting with WITH lazily, as a query.
+        Backend::BuiltinSqlite | Backend::SqliteOdbc => format!(
+            "INSERT INTO {table} WITH RECURSIVE c(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM c WHERE i < {last}) \
+             SELECT {values} FROM c"
+        ),
+    };
+    lake.execute(&sql).unwrap();
 }
 
 /// `INSERT INTO table VALUES (…),(…)` in chunks, `row(i)` giving each row's

@@ -1,13 +1,17 @@
 //! Harness for the end-to-end tests and benchmarks: finding the built
-//! binaries and running a real `mld` process (`process`), a real PostgreSQL
-//! server (`pg`), datalakes on every backend (`lake`), a protocol-level
-//! client and an in-process daemon (`client`), dispatch fixtures — models
-//! trained here, tables to score, results read back (`scoring`) — and the
-//! bare datalake read and write the benchmarks compare against (`floor`), and
-//! real Unix users for the access tests (`users`, with the `mld-probe` client).
+//! binaries and running a real `mld` process (`process`), real PostgreSQL
+//! and MariaDB servers (`pg`, `mariadb`), datalakes on every backend
+//! (`lake`), a protocol-level client and an in-process daemon (`client`),
+//! dispatch fixtures — models trained here, tables to score, results read
+//! back (`scoring`) — and the bare datalake read and write the benchmarks
+//! compare against (`floor`), the sides of a benchmark run in child
+//! processes: a real dispatch, the tuned Python pipeline (`bench`), and real
+//! Unix users for the access tests (`users`, with the `mld-probe` client).
+pub mod bench;
 pub mod client;
 pub mod floor;
 pub mod lake;
+pub mod mariadb;
 pub mod pg;
 pub mod process;
 pub mod scoring;

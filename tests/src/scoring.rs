@@ -13,6 +13,7 @@ use mld_shared::config::ResultColumns;
 use tempfile::TempDir;
 
 use crate::lake::{Backend, SQLITE_ODBC_DRIVER};
+use crate::mariadb::{MARIADB_PASSWORD, MariaDbServer};
 use crate::pg::{PG_PASSWORD, PgServer};
 
 pub const IRIS_FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
@@ -98,7 +99,7 @@ pub struct DaemonLake {
     pub toml: String,
     /// The same, unreachable (refused port / missing directory).
     pub unreachable_toml: String,
-    /// PostgreSQL: the same with a wrong password, and that password.
+    /// Servers with logins: the same with a wrong password, and that password.
     pub wrong_password_toml: Option<(String, String)>,
     /// Where the test can run SQL as a superuser (PostgreSQL).
     pub pg_database: Option<String>,
@@ -168,18 +169,28 @@ impl DaemonLake {
                     _dir: own,
                 }
             }
-            Backend::PostgresOdbc => {
-                let pg = PgServer::shared();
-                let db = pg.create_database(hint);
-                let conn = pg.odbc_connection(&db);
-                let lake = Datalake::odbc("lake", &conn, Some(PG_PASSWORD)).unwrap();
-                let pw = dir.join("pg.pw");
-                std::fs::write(&pw, format!("{PG_PASSWORD}\n")).unwrap();
+            Backend::PostgresOdbc | Backend::MariaDbOdbc => {
+                let (conn, port, secret, pg_database) = match backend {
+                    Backend::PostgresOdbc => {
+                        let pg = PgServer::shared();
+                        let db = pg.create_database(hint);
+                        (pg.odbc_connection(&db), pg.port(), PG_PASSWORD, Some(db))
+                    }
+                    _ => {
+                        let server = MariaDbServer::shared();
+                        let db = server.create_database(hint);
+                        let conn = server.odbc_connection(&db);
+                        (conn, server.port(), MARIADB_PASSWORD, None)
+                    }
+                };
+                let lake = Datalake::odbc("lake", &conn, Some(secret)).unwrap();
+                let pw = dir.join("lake.pw");
+                std::fs::write(&pw, format!("{secret}\n")).unwrap();
                 let wrong = "Wrong-Pass-5513".to_string();
-                let wrong_pw = dir.join("pg-wrong.pw");
+                let wrong_pw = dir.join("lake-wrong.pw");
                 std::fs::write(&wrong_pw, &wrong).unwrap();
                 let refused = conn.replace(
-                    &format!("Port={};", pg.port()),
+                    &format!("Port={port};"),
                     &format!("Port={};", crate::pg::refused_port()),
                 );
                 let section = |c: &str, p: &Path| {
@@ -192,11 +203,11 @@ impl DaemonLake {
                 DaemonLake {
                     backend,
                     lake,
-                    secret: Some(PG_PASSWORD.to_string()),
+                    secret: Some(secret.to_string()),
                     toml: section(&conn, &pw),
                     unreachable_toml: section(&refused, &pw),
                     wrong_password_toml: Some((section(&conn, &wrong_pw), wrong)),
-                    pg_database: Some(db),
+                    pg_database,
                     _dir: own,
                 }
             }
@@ -345,16 +356,7 @@ pub fn create_big_iris(dl: &DaemonLake, rows: usize) {
         .unwrap();
     let values =
         "i, 4.3 + (i % 36) * 0.1, 2.0 + (i % 24) * 0.1, 1.0 + (i % 59) * 0.1, 0.1 + (i % 25) * 0.1";
-    let sql = match dl.backend {
-        Backend::PostgresOdbc => {
-            format!("INSERT INTO iris_big SELECT {values} FROM generate_series(1, {rows}) AS g(i)")
-        }
-        _ => format!(
-            "INSERT INTO iris_big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < {rows}) \
-             SELECT {values} FROM c"
-        ),
-    };
-    dl.lake.execute(&sql).unwrap();
+    crate::lake::insert_generated(&dl.lake, dl.backend, "iris_big", 1, rows, values);
 }
 
 /// A daemon configuration with one job, `score`: the iris model over the

@@ -1,8 +1,9 @@
 //! The real `mld` killed with SIGKILL — by its test-only fault points
 //! (`MLD_FAULT`, compiled in for these tests only) — at every step boundary
 //! of a scheduled dispatch and in the middle of its write-back, on the
-//! built-in SQLite datalake, SQLite through ODBC and PostgreSQL through
-//! psqlODBC; then 100 dispatches with kills at seeded random points.
+//! built-in SQLite datalake, SQLite through ODBC, PostgreSQL through
+//! psqlODBC and MariaDB through MariaDB Connector/ODBC; then 100 dispatches
+//! with kills at seeded random points.
 //!
 //! After every restart the dispatch is settled as SPEC.md and the issue say:
 //! killed before all its predictions were stored → `interrupted`, nothing in
@@ -621,6 +622,11 @@ async fn kills_at_every_step_on_postgres_odbc() {
     matrix(Backend::PostgresOdbc).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_at_every_step_on_mariadb_odbc() {
+    matrix(Backend::MariaDbOdbc).await;
+}
+
 /// A small seeded generator (xorshift64*): the same kills on every run.
 struct Seeded(u64);
 
@@ -742,4 +748,9 @@ async fn a_hundred_dispatches_killed_at_random_points_on_builtin_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_dispatches_killed_at_random_points_on_postgres_odbc() {
     random_kills(Backend::PostgresOdbc, 0x7067_2111).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_dispatches_killed_at_random_points_on_mariadb_odbc() {
+    random_kills(Backend::MariaDbOdbc, 0x6d61_7269).await;
 }

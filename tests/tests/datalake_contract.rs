@@ -1,8 +1,9 @@
 //! The datalake contract: one suite, run on the built-in SQLite backend,
-//! on SQLite through the SQLite ODBC driver, and on PostgreSQL through
-//! psqlODBC against a real server. Each test gets its own file or database.
+//! on SQLite through the SQLite ODBC driver, on PostgreSQL through psqlODBC
+//! and on MariaDB through MariaDB Connector/ODBC against real servers. Each
+//! test gets its own file or database.
 
-use mld::datalake::{Batch, DatalakeError, ProbeStatus, ResultRow};
+use mld::datalake::{Batch, BulkInsert, DatalakeError, ProbeStatus, ResultRow};
 use mld_shared::config::ResultColumns;
 use mld_shared::ids::DispatchId;
 use mld_tests::lake::{Backend, TestLake, create_feature_table, feature_value, insert_rows};
@@ -32,34 +33,36 @@ fn result_rows(keys: std::ops::Range<usize>, tag: &str) -> Vec<ResultRow> {
 }
 
 /// (row_key, prediction|model_version, score) of one dispatch, sorted by key.
+/// The reader returns the key as text and features as numbers, so each text
+/// column is read as the key of its own query, in the same order (no string
+/// concatenation: its SQL differs between databases).
 fn stored(t: &TestLake, dispatch: i64) -> Vec<(String, String, f64)> {
-    let q = format!(
-        "SELECT row_key, prediction || '|' || model_version AS info, score FROM results \
-         WHERE dispatch_id = {dispatch} AND scored_at IS NOT NULL"
-    );
-    let mut rows = Vec::new();
-    for b in read_all(t, &q, "row_key", &names(&["score"]), 1000) {
-        assert!(b.unscorable.is_empty(), "{:?}", b.unscorable);
-        for (k, s) in b.keys.iter().zip(b.features.column(0)) {
-            rows.push((k.clone(), String::new(), *s));
+    let column = |col: &str| -> (Vec<String>, Vec<f64>) {
+        let q = format!(
+            "SELECT {col}, score FROM results WHERE dispatch_id = {dispatch} \
+             AND scored_at IS NOT NULL ORDER BY row_key"
+        );
+        let mut keys = Vec::new();
+        let mut scores = Vec::new();
+        for b in read_all(t, &q, col, &names(&["score"]), 1000) {
+            assert!(b.unscorable.is_empty(), "{:?}", b.unscorable);
+            keys.extend(b.keys);
+            scores.extend(b.features.column(0).iter().copied());
         }
-    }
-    // The text columns: read again with them as the key.
-    let q2 = format!(
-        "SELECT row_key || '|' || prediction || '|' || model_version AS info, score FROM results \
-         WHERE dispatch_id = {dispatch}"
-    );
-    let mut infos: Vec<String> = read_all(t, &q2, "info", &names(&["score"]), 1000)
+        (keys, scores)
+    };
+    let (keys, scores) = column("row_key");
+    let (predictions, _) = column("prediction");
+    let (versions, _) = column("model_version");
+    assert_eq!(keys.len(), predictions.len());
+    assert_eq!(keys.len(), versions.len());
+    let mut rows: Vec<(String, String, f64)> = keys
         .into_iter()
-        .flat_map(|b| b.keys)
+        .zip(predictions.iter().zip(&versions))
+        .zip(scores)
+        .map(|((k, (p, v)), s)| (k, format!("{p}|{v}"), s))
         .collect();
-    infos.sort_by(|a, b| a.split('|').next().cmp(&b.split('|').next()));
     rows.sort_by(|a, b| a.0.cmp(&b.0));
-    for (row, info) in rows.iter_mut().zip(infos) {
-        let (key, rest) = info.split_once('|').unwrap();
-        assert_eq!(key, row.0);
-        row.1 = rest.to_string();
-    }
     rows
 }
 
@@ -280,6 +283,30 @@ mod cases {
         assert_eq!(stored(&t, 7), expected(&t, &rows));
     }
 
+    pub fn scored_at_reads_back_as_the_utc_time_written(backend: Backend) {
+        let t = TestLake::new(backend, "stamps");
+        results_table(&t);
+        let rows = result_rows(0..10, "x");
+        t.lake
+            .write_results("results", &ResultColumns::default(), DispatchId(3), &rows)
+            .unwrap();
+        let stamps: Vec<String> = read_all(
+            &t,
+            "SELECT scored_at, score FROM results WHERE dispatch_id = 3",
+            "scored_at",
+            &names(&["score"]),
+            100,
+        )
+        .into_iter()
+        .flat_map(|b| b.keys)
+        .collect();
+        assert_eq!(stamps.len(), 10);
+        // To the second: the fraction kept depends on the column's precision.
+        for s in &stamps {
+            assert!(s.starts_with("2026-11-23 02:00:00"), "{s}");
+        }
+    }
+
     pub fn rewriting_a_dispatch_replaces_its_rows(backend: Backend) {
         let t = TestLake::new(backend, "idem");
         results_table(&t);
@@ -392,6 +419,65 @@ mod cases {
         assert_eq!(stored(&t, 11), expected(&t, &old));
     }
 
+    /// What the driver reports through SQLGetInfo, and the SQL built from it
+    /// working for names that are reserved words everywhere: they are
+    /// accepted only when quoted the way this server reads quotes.
+    pub fn names_are_quoted_the_way_the_driver_reports(backend: Backend) {
+        let t = TestLake::new(backend, "dialect");
+        let d = t.lake.dialect().unwrap();
+        let (quote, dbms, bulk) = match backend {
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => {
+                ('"', "SQLite", BulkInsert::ParameterArrays)
+            }
+            Backend::PostgresOdbc => ('"', "PostgreSQL", BulkInsert::PostgresUnnest),
+            Backend::MariaDbOdbc => ('`', "MariaDB", BulkInsert::ParameterArrays),
+        };
+        assert_eq!(
+            (d.quote_char(), d.dbms(), d.bulk_insert()),
+            (Some(quote), dbms, bulk)
+        );
+
+        let cols = ResultColumns {
+            dispatch_id: "select".into(),
+            row_key: "from".into(),
+            prediction: "where".into(),
+            score: "group".into(),
+            model_version: "order".into(),
+            scored_at: "table".into(),
+        };
+        t.lake.create_results_table("order", &cols).unwrap();
+        let probe = t.lake.clone().with_probe_table("order").unwrap().probe();
+        assert_eq!(probe.status, ProbeStatus::Online, "{:?}", probe.message);
+        let rows = result_rows(0..250, "r");
+        t.lake
+            .write_results("order", &cols, DispatchId(5), &rows)
+            .unwrap();
+        // Again: the delete of the earlier attempt is quoted too.
+        t.lake
+            .write_results("order", &cols, DispatchId(5), &rows[..100])
+            .unwrap();
+        let q = format!(
+            "SELECT {} AS k, {} AS s FROM {} WHERE {} = 5 AND {} IS NOT NULL ORDER BY {}",
+            d.identifier("from"),
+            d.identifier("group"),
+            d.identifier("order"),
+            d.identifier("select"),
+            d.identifier("table"),
+            d.identifier("from")
+        );
+        let mut read: Vec<(String, f64)> = read_all(&t, &q, "k", &names(&["s"]), 1000)
+            .into_iter()
+            .flat_map(|b| b.keys.into_iter().zip(b.features.column(0).to_vec()))
+            .collect();
+        let mut want: Vec<(String, f64)> = rows[..100]
+            .iter()
+            .map(|r| (r.row_key.clone(), as_read_back(&t, r.score)))
+            .collect();
+        read.sort_by(|a, b| a.0.cmp(&b.0));
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(read, want);
+    }
+
     pub fn probe_online_and_error(backend: Backend) {
         let t = TestLake::new(backend, "probe");
         create_feature_table(&t.lake, "probe_here", 1, 1);
@@ -453,13 +539,11 @@ mod cases {
             let report = wrong.probe();
             assert_eq!(report.status, ProbeStatus::Error);
             let msg = report.message.unwrap();
-            assert!(msg.contains("password authentication failed"), "{msg}");
+            let refused = backend.wrong_password_text();
+            assert!(msg.contains(refused), "{msg}");
             assert_no_secret(&t, &msg);
             let err = wrong.read("SELECT 1 AS id", "id", &[], 10).unwrap_err();
-            assert!(
-                err.to_string().contains("password authentication failed"),
-                "{err}"
-            );
+            assert!(err.to_string().contains(refused), "{err}");
             assert_no_secret(&t, &format!("{err} {err:?} {wrong:?}"));
         }
     }
@@ -488,6 +572,14 @@ macro_rules! contract {
             #[test]
             fn written_results_read_back_one_row_per_key() {
                 cases::written_results_read_back_one_row_per_key($backend)
+            }
+            #[test]
+            fn names_are_quoted_the_way_the_driver_reports() {
+                cases::names_are_quoted_the_way_the_driver_reports($backend)
+            }
+            #[test]
+            fn scored_at_reads_back_as_the_utc_time_written() {
+                cases::scored_at_reads_back_as_the_utc_time_written($backend)
             }
             #[test]
             fn rewriting_a_dispatch_replaces_its_rows() {
@@ -528,3 +620,46 @@ macro_rules! contract {
 contract!(builtin_sqlite, mld_tests::lake::Backend::BuiltinSqlite);
 contract!(sqlite_odbc, mld_tests::lake::Backend::SqliteOdbc);
 contract!(postgres_odbc, mld_tests::lake::Backend::PostgresOdbc);
+contract!(mariadb_odbc, mld_tests::lake::Backend::MariaDbOdbc);
+
+/// The README's MariaDB results table (the SQL block that starts with
+/// `-- MariaDB / MySQL`) takes a dispatch's rows and keeps their milliseconds.
+#[test]
+fn the_readme_mariadb_results_table_takes_a_dispatch() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("-- MariaDB / MySQL\n")
+        .expect("the README shows a MariaDB results table");
+    let block = &readme[start..];
+    let ddl = &block[..block.find("```").unwrap()];
+    let t = TestLake::new(Backend::MariaDbOdbc, "readme");
+    t.lake
+        .execute(ddl.replace("-- MariaDB / MySQL", "").trim())
+        .unwrap();
+    let rows = result_rows(0..1500, "readme");
+    let mut w = t
+        .lake
+        .begin_results("scores", &ResultColumns::default(), DispatchId(4))
+        .unwrap();
+    for chunk in rows.chunks(1000) {
+        w.write_batch(chunk).unwrap();
+    }
+    assert_eq!(w.commit().unwrap(), 1500);
+    let stamps: Vec<String> = read_all(
+        &t,
+        "SELECT scored_at, score FROM scores WHERE dispatch_id = 4",
+        "scored_at",
+        &names(&["score"]),
+        1000,
+    )
+    .into_iter()
+    .flat_map(|b| b.keys)
+    .collect();
+    assert_eq!(stamps.len(), 1500);
+    assert!(
+        stamps.iter().all(|s| s == "2026-11-23 02:00:00.250"),
+        "{:?}",
+        &stamps[..3]
+    );
+}

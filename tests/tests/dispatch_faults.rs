@@ -1,8 +1,9 @@
-//! Dispatch faults with real drivers (SPEC.md, "Bad input and faults"): an
-//! unreachable datalake and a wrong password (the password never shows —
-//! not in errors, events, responses, the daemon's log or the event-log
-//! file), a missing results table and a write that fails late (rolled back,
-//! nothing written), a feature column missing from the query (fails before
+//! Dispatch faults with real drivers, on every backend (SPEC.md, "Bad input
+//! and faults"): an unreachable datalake, and on the database servers a
+//! refused connection and a wrong password (the password never shows — not
+//! in errors, events, responses, the daemon's log or the event-log file), a
+//! missing results table and a write that fails late (rolled back, nothing
+//! written), a feature column missing from the query (fails before
 //! scoring), and a cancel mid-dispatch.
 
 use std::time::Duration;
@@ -14,11 +15,7 @@ use mld_tests::lake::Backend;
 use mld_tests::process::MldProcess;
 use mld_tests::scoring::*;
 
-const ALL: [Backend; 3] = [
-    Backend::BuiltinSqlite,
-    Backend::SqliteOdbc,
-    Backend::PostgresOdbc,
-];
+const ALL: [Backend; 4] = Backend::ALL;
 
 fn steps(d: &DispatchDetail) -> Vec<&str> {
     d.events.iter().map(|e| e.step.as_str()).collect()
@@ -80,12 +77,12 @@ async fn an_unreachable_datalake_fails_at_collected_with_the_drivers_message() {
     }
 }
 
-/// PostgreSQL refusing the connection, and refusing the password, through a
-/// daemon PROCESS whose log output is captured: the password is nowhere.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_and_wrong_password_fail_without_showing_the_password() {
+/// A database server refusing the connection, and refusing the password,
+/// through a daemon PROCESS whose log output is captured: the password is
+/// nowhere.
+async fn refused_and_wrong_password_fail_without_showing_the_password(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let dl = DaemonLake::new(Backend::PostgresOdbc, dir.path(), "secrets");
+    let dl = DaemonLake::new(backend, dir.path(), "secrets");
     create_iris_table(&dl.lake, "iris_in");
     create_results_table(&dl.lake, "scores");
     iris_model(&registry_dir(dir.path()));
@@ -119,7 +116,11 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
     assert_eq!(d.summary.status, DispatchStatus::Failed);
     assert_eq!(d.summary.failed_step.as_deref(), Some("collected"));
     let error = d.summary.error.clone().unwrap();
-    assert!(error.to_lowercase().contains("refused"), "{error}");
+    assert!(error.contains("cannot connect"), "{error}");
+    assert!(
+        error.to_lowercase().contains(backend.refused_text()),
+        "the driver's message: {error}"
+    );
     assert_eq!(steps(&d), ["created", "started", "finished"]);
     seen.push(format!("{d:?}"));
 
@@ -128,7 +129,7 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
     assert_eq!(d.summary.failed_step.as_deref(), Some("collected"));
     let error = d.summary.error.clone().unwrap();
     assert!(
-        error.contains("password authentication failed"),
+        error.contains(backend.wrong_password_text()),
         "the driver's message: {error}"
     );
     assert_eq!(steps(&d), ["created", "started", "finished"]);
@@ -180,6 +181,16 @@ async fn refused_and_wrong_password_fail_without_showing_the_password() {
             assert!(!text.contains(pw), "a password leaked into:\n{text}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_wrong_password_fail_without_showing_the_password_on_postgres_odbc() {
+    refused_and_wrong_password_fail_without_showing_the_password(Backend::PostgresOdbc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_and_wrong_password_fail_without_showing_the_password_on_mariadb_odbc() {
+    refused_and_wrong_password_fail_without_showing_the_password(Backend::MariaDbOdbc).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +293,11 @@ async fn a_feature_missing_from_the_query_fails_before_scoring_and_names_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_dispatch_is_cancelled_and_writes_nothing() {
-    for backend in [Backend::BuiltinSqlite, Backend::PostgresOdbc] {
+    for backend in [
+        Backend::BuiltinSqlite,
+        Backend::PostgresOdbc,
+        Backend::MariaDbOdbc,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let BigIrisJob { dl, config, .. } =
             BigIrisJob::new(backend, dir.path(), "cancel", 200_000, "batch_size = 1000");

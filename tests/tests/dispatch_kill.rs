@@ -102,6 +102,11 @@ async fn killed_during_write_back_on_postgres_odbc() {
     killed_during_write_back(Backend::PostgresOdbc).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_during_write_back_on_mariadb_odbc() {
+    killed_during_write_back(Backend::MariaDbOdbc).await;
+}
+
 /// Killed while still reading: the record keeps the counts of every batch
 /// that was stored, and says nothing reached the results table.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! A whole dispatch through a real in-process daemon and a protocol client,
 //! on each datalake backend (built-in SQLite, SQLite through ODBC,
-//! PostgreSQL through psqlODBC): the results table, the stored predictions,
-//! the events and the dispatch record, against the model's own predictions.
+//! PostgreSQL through psqlODBC, MariaDB through MariaDB Connector/ODBC): the
+//! results table, the stored predictions, the events and the dispatch
+//! record, against the model's own predictions.
 //! Also rows that cannot be scored (NULL, non-numeric).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -224,6 +225,11 @@ async fn a_full_dispatch_on_postgres_odbc() {
     full_dispatch(Backend::PostgresOdbc).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_dispatch_on_mariadb_odbc() {
+    full_dispatch(Backend::MariaDbOdbc).await;
+}
+
 /// Rows with a NULL or non-numeric feature are recorded with key and reason;
 /// the rest are scored and written.
 async fn unscorable_rows(backend: Backend) {
@@ -331,6 +337,11 @@ async fn unscorable_rows_are_recorded_on_postgres_odbc() {
     unscorable_rows(Backend::PostgresOdbc).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unscorable_rows_are_recorded_on_mariadb_odbc() {
+    unscorable_rows(Backend::MariaDbOdbc).await;
+}
+
 /// A dry run scores the first rows and shows what it would write: no
 /// dispatch, no stored prediction, nothing in the results table.
 async fn dry_run_writes_nothing(backend: Backend) {
@@ -398,4 +409,9 @@ async fn a_dry_run_writes_nothing_on_builtin_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_writes_nothing_on_postgres_odbc() {
     dry_run_writes_nothing(Backend::PostgresOdbc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_nothing_on_mariadb_odbc() {
+    dry_run_writes_nothing(Backend::MariaDbOdbc).await;
 }

@@ -1,6 +1,6 @@
 //! Training from a datalake query: the same rows as the CSV give the same
-//! data fingerprint and the same model, on the built-in SQLite datalake and on
-//! PostgreSQL through psqlODBC.
+//! data fingerprint and the same model, on the built-in SQLite datalake, on
+//! PostgreSQL through psqlODBC and on MariaDB through MariaDB Connector/ODBC.
 
 use mld::model::ParamValue;
 use mld::training::{Catalog, TrainRequest, train};
@@ -102,6 +102,11 @@ fn a_query_dataset_on_builtin_sqlite_trains_the_same_model_as_the_csv() {
 #[test]
 fn a_query_dataset_on_postgresql_trains_the_same_model_as_the_csv() {
     same_model_from_query_as_from_csv(Backend::PostgresOdbc);
+}
+
+#[test]
+fn a_query_dataset_on_mariadb_trains_the_same_model_as_the_csv() {
+    same_model_from_query_as_from_csv(Backend::MariaDbOdbc);
 }
 
 #[test]

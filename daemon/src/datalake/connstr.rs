@@ -128,6 +128,7 @@ impl fmt::Debug for Scrubber {
 pub enum DriverFamily {
     SqliteOdbc,
     PsqlOdbc,
+    MariaDbOdbc,
     Other,
 }
 
@@ -224,6 +225,14 @@ impl OdbcTarget {
                 add("CommLog", "0".into());
                 add("Debug", "0".into());
             }
+            DriverFamily::MariaDbOdbc => {
+                // MariaDB Connector/ODBC stores the whole result client-side
+                // unless told to stream (3.1.17 and later; older versions
+                // ignore NO_CACHE and keep buffering) — and it streams only
+                // forward-only cursors, which it does not default to.
+                add("NO_CACHE", "1".into());
+                add("FORWARDONLY", "1".into());
+            }
             DriverFamily::Other => {}
         }
         Secret::new(render(&attrs))
@@ -245,6 +254,8 @@ fn classify(name: &str, file: &Path) -> DriverFamily {
         DriverFamily::SqliteOdbc
     } else if file.contains("psqlodbc") || name.contains("postgres") {
         DriverFamily::PsqlOdbc
+    } else if file.contains("maodbc") || name.contains("mariadb") {
+        DriverFamily::MariaDbOdbc
     } else {
         DriverFamily::Other
     }
@@ -421,6 +432,22 @@ mod tests {
         let s = t.connection_string(100);
         assert!(s.expose().contains("UseDeclareFetch=1;"));
         assert!(s.expose().contains("Fetch=7;") && !s.expose().contains("Fetch=100"));
+    }
+
+    #[test]
+    fn mariadb_connector_gets_its_streaming_option_unless_set() {
+        let t = OdbcTarget::new("w", "Driver={MariaDB Unicode};Server=h;UID=u", Some("p")).unwrap();
+        assert_eq!(t.family(), DriverFamily::MariaDbOdbc);
+        let s = t.connection_string(10);
+        assert!(
+            s.expose().contains("NO_CACHE=1;FORWARDONLY=1;"),
+            "{}",
+            s.expose()
+        );
+        let t = OdbcTarget::new("w", "Driver=/opt/lib/libmaodbc.so;no_cache=0", None).unwrap();
+        assert_eq!(t.family(), DriverFamily::MariaDbOdbc);
+        let s = t.connection_string(10);
+        assert!(s.expose().contains("no_cache=0;") && !s.expose().contains("NO_CACHE=1"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The ODBC backend (odbc-api): any driver. Receives an [`OdbcTarget`] and the
 //! datalake's requests; emits batches fetched with columnar bulk fetch
 //! (features bound as nullable f64, text parsed when the column is text),
-//! result rows written with parameter arrays inside one transaction, and
-//! probe results. Every driver message passes through the target's
-//! scrubber before it leaves this file.
+//! result rows written inside one transaction with the insert the
+//! connection's [`Dialect`] chooses, and probe results. Every driver message
+//! passes through the target's scrubber before it leaves this file.
 
 use std::collections::HashMap;
 
@@ -16,8 +16,9 @@ use odbc_api::{
 
 use super::connstr::Scrubber;
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, OdbcTarget, ResultRow, ResultSql,
-    Unscorable, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, BulkInsert, ColumnPlan, Datalake, DatalakeError, Dialect, OdbcTarget,
+    ResultNames, ResultRow, ResultSql, Unscorable, key_null_reason, not_numeric_reason,
+    null_reason, parse_number, timestamp_text,
 };
 
 /// Longest text accepted in a text feature column; longer is not a number anyway.
@@ -54,13 +55,17 @@ pub(super) fn probe(
     let conn = connect(lake, target, 1)?;
     if let Some(t) = probe_table {
         conn.execute(
-            &format!("SELECT * FROM {t} WHERE 1=0"),
+            &Dialect::of(&conn).probe(t),
             (),
             Some(lake.query_timeout_secs()),
         )
         .map_err(|e| lake.query_error(target.scrubber().scrub(&e.to_string())))?;
     }
     Ok(())
+}
+
+pub(super) fn dialect(lake: &Datalake, target: &OdbcTarget) -> Result<Dialect, DatalakeError> {
+    Ok(Dialect::of(&connect(lake, target, 1)?))
 }
 
 /// Each `;`-separated statement in turn (the SQLite driver runs only the first of several).
@@ -96,13 +101,13 @@ fn count_query(
 pub(super) fn count_results(
     lake: &Datalake,
     target: &OdbcTarget,
-    sql: &ResultSql,
+    names: &ResultNames,
     dispatch_id: DispatchId,
 ) -> Result<u64, DatalakeError> {
     let conn = connect(lake, target, 1)?;
     count_query(
         &conn,
-        &sql.count(),
+        &names.sql(&Dialect::of(&conn)).count(),
         dispatch_id.0,
         lake.query_timeout_secs(),
     )
@@ -335,37 +340,38 @@ pub(super) struct OdbcWriter {
     scrubber: Scrubber,
     sql: ResultSql,
     dispatch_id: i64,
-    /// PostgreSQL takes a whole batch as arrays in one statement: ~10x parameter arrays.
-    postgres: bool,
     open: bool,
+    /// Rows the database reported inserted, while every batch was one
+    /// statement that reports it (PostgreSQL's `unnest`); `None` once a batch
+    /// went as parameter arrays, whose row counts drivers report differently.
+    reported: Option<u64>,
 }
 
 impl OdbcWriter {
     pub(super) fn begin(
         lake: &Datalake,
         target: &OdbcTarget,
-        sql: ResultSql,
+        names: &ResultNames,
         dispatch_id: DispatchId,
     ) -> Result<Self, DatalakeError> {
         let scrubber = target.scrubber().clone();
         let conn = connect(lake, target, lake.batch_size).map_err(|e| DatalakeError::Write {
             datalake: lake.name.clone(),
-            table: sql.table_name.clone(),
+            table: names.table.clone(),
             message: e.to_string(),
         })?;
-        let postgres = lake.postgres_unnest
-            && conn
-                .database_management_system_name()
-                .map(|n| n.eq_ignore_ascii_case("PostgreSQL"))
-                .unwrap_or(false);
+        let mut sql = names.sql(&Dialect::of(&conn));
+        if !lake.postgres_unnest {
+            sql.bulk = BulkInsert::ParameterArrays;
+        }
         let mut w = OdbcWriter {
             conn,
             lake: lake.clone(),
             scrubber,
             sql,
             dispatch_id: dispatch_id.0,
-            postgres,
             open: false,
+            reported: Some(0),
         };
         // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
         if let Err(e) = w.conn.set_autocommit(false) {
@@ -409,12 +415,17 @@ impl OdbcWriter {
         if !self.open {
             return Err(self.error("the transaction was already rolled back".into()));
         }
-        let result = if self.postgres {
-            self.insert_unnest(rows)
-        } else {
-            self.insert_arrays(rows)
+        let result = match self.sql.bulk {
+            BulkInsert::PostgresUnnest => self.insert_unnest(rows).map(|n| n.map(|n| n as u64)),
+            BulkInsert::ParameterArrays => self.insert_arrays(rows).map(|()| None),
         };
-        result.map_err(|e| self.fail(e))
+        match result {
+            Ok(n) => {
+                self.reported = self.reported.zip(n).map(|(a, b)| a + b);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// Parameter arrays: one round trip per batch for drivers that support them.
@@ -460,20 +471,16 @@ impl OdbcWriter {
         Ok(())
     }
 
-    /// PostgreSQL: the batch as six array literals unnested server-side.
-    fn insert_unnest(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
+    /// PostgreSQL: the batch as six array literals unnested server-side, in
+    /// one statement; the rows the server reports it inserted.
+    fn insert_unnest(&self, rows: &[ResultRow]) -> Result<Option<usize>, odbc_api::Error> {
         use odbc_api::IntoParameter;
         let keys = array_literal(rows.iter().map(|r| r.row_key.as_str()), true);
         let preds = array_literal(rows.iter().map(|r| r.prediction.as_str()), true);
         let scores = array_literal(rows.iter().map(|r| float_text(r.score)), false);
         let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
         let stamps = array_literal(rows.iter().map(|r| timestamp_text(r.scored_at)), true);
-        let sql = format!(
-            "INSERT INTO {} ({}) SELECT ?, k, p, s, v, t FROM \
-             unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)",
-            self.sql.table,
-            self.sql.columns.join(", ")
-        );
+        let sql = self.sql.insert_unnest();
         let (keys, preds, scores, versions, stamps) = (
             keys.as_str().into_parameter(),
             preds.as_str().into_parameter(),
@@ -489,14 +496,20 @@ impl OdbcWriter {
             &versions,
             &stamps,
         );
-        self.conn
-            .execute(&sql, params, Some(self.lake.query_timeout_secs()))?;
-        Ok(())
+        let mut stmt = self.conn.preallocate()?;
+        stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
+        stmt.execute(&sql, params)?;
+        stmt.row_count()
     }
 
+    /// The rows of this dispatch the transaction holds: as the server
+    /// reported them inserted (after the delete of earlier ones), or counted.
     pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
         if !self.open {
             return Err(self.error("the transaction was already rolled back".into()));
+        }
+        if let Some(n) = self.reported {
+            return Ok(n);
         }
         let counted = count_query(
             &self.conn,

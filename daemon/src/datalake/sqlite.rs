@@ -12,8 +12,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, ResultRow, ResultSql, display_path,
-    key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, Dialect, ResultRow, ResultSql,
+    display_path, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
 };
 
 fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, DatalakeError> {
@@ -38,7 +38,7 @@ pub(super) fn probe(
 ) -> Result<(), DatalakeError> {
     let conn = open(lake, path, false)?;
     let sql = match probe_table {
-        Some(t) => format!("SELECT * FROM {t} WHERE 1=0"),
+        Some(t) => Dialect::builtin_sqlite().probe(t),
         None => "SELECT 1 WHERE 1=0".to_string(),
     };
     let mut stmt = conn
@@ -238,6 +238,8 @@ pub(super) struct SqliteWriter {
     sql: ResultSql,
     dispatch_id: i64,
     open: bool,
+    /// Rows SQLite reports inserted (a row a trigger dropped is not one).
+    inserted: u64,
 }
 
 impl SqliteWriter {
@@ -254,6 +256,7 @@ impl SqliteWriter {
             sql,
             dispatch_id: dispatch_id.0,
             open: false,
+            inserted: 0,
         };
         w.conn
             .execute_batch("BEGIN IMMEDIATE")
@@ -285,19 +288,26 @@ impl SqliteWriter {
         }
         let result = (|| {
             let mut stmt = self.conn.prepare_cached(&self.sql.insert())?;
+            let mut inserted = 0;
             for r in rows {
-                stmt.execute(rusqlite::params![
+                inserted += stmt.execute(rusqlite::params![
                     self.dispatch_id,
                     r.row_key,
                     r.prediction,
                     r.score,
                     r.model_version,
                     timestamp_text(r.scored_at),
-                ])?;
+                ])? as u64;
             }
-            Ok::<_, rusqlite::Error>(())
+            Ok::<_, rusqlite::Error>(inserted)
         })();
-        result.map_err(|e| self.fail(e.to_string()))
+        match result {
+            Ok(n) => {
+                self.inserted += n;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e.to_string())),
+        }
     }
 
     pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {

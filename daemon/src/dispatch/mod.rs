@@ -511,15 +511,16 @@ impl DispatchService {
                  run the job again"
             ));
         }
-        if self.running_for(&rec.job).is_some_and(|r| r == id) {
-            return refuse("it is running".into());
-        }
         let why = format!(
             "retry requested by {by}: the write-back is done again from the {} stored predictions",
             rec.counts.stored
         );
-        self.log
-            .write_blocking(move |tx| store::resume(tx, id, &why, jiff::Timestamp::now()))?;
+        let resumed = self
+            .log
+            .write_blocking(move |tx| store::resume_ended(tx, id, &why, jiff::Timestamp::now()))?;
+        if !resumed {
+            return refuse("it is running".into());
+        }
         tracing::info!(dispatch = %id, by, "dispatch write-back retried");
         if let Err(e) = self.write_back_again(id, false) {
             let message = e.to_string();

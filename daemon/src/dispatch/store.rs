@@ -237,6 +237,27 @@ pub fn resume(
     event(tx, id, Step::Resumed, None, Some(why), at)
 }
 
+/// Like [`resume`], for an admin's retry: only a dispatch that ended without
+/// succeeding is resumed (checked in the same transaction, so two retries
+/// never run at once); whether it was.
+pub fn resume_ended(
+    tx: &Transaction<'_>,
+    id: DispatchId,
+    why: &str,
+    at: jiff::Timestamp,
+) -> rusqlite::Result<bool> {
+    let ended: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM dispatches WHERE id = ?1
+                        AND status IN ('failed', 'cancelled', 'interrupted'))",
+        [id.0],
+        |r| r.get(0),
+    )?;
+    if ended {
+        resume(tx, id, why, at)?;
+    }
+    Ok(ended)
+}
+
 /// Records that the write-back could not even be tried again: the dispatch
 /// stays `interrupted` (after a restart) with the reason.
 pub fn unsettled(

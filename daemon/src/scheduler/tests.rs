@@ -1215,12 +1215,18 @@ async fn a_started_dispatch_carries_its_slot_decision_and_the_jobs_state_to_the_
         d.ledger("j").await,
         vec![(ts("2026-11-23T01:00:00Z"), ran(1))]
     );
-    let stored = crate::eventlog::EventLog::open(&path)
-        .unwrap()
-        .read(|c| store::load_job(c, &name("j")))
-        .await
-        .unwrap()
-        .unwrap();
+    // Read off the runtime: a blocking task holds the paused clock still,
+    // so no later slot fires meanwhile.
+    let file = path.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        crate::eventlog::EventLog::open(&file)
+            .unwrap()
+            .read_blocking(|c| store::load_job(c, &name("j")))
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (stored.accounted_until, stored.last_dispatch.map(|l| l.id)),
         (ts("2026-11-23T01:00:00Z"), Some(DispatchId(1)))
