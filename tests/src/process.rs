@@ -52,9 +52,14 @@ pub struct MldProcess {
 impl MldProcess {
     /// Starts `mld --config CONFIG` and waits until its socket accepts connections.
     pub fn start(config: &Path, socket: &Path) -> MldProcess {
+        MldProcess::start_binary(&bin("mld"), config, socket)
+    }
+
+    /// Starts the `mld` at `binary` (another build, e.g. an older commit's).
+    pub fn start_binary(binary: &Path, config: &Path, socket: &Path) -> MldProcess {
         let stderr_path = config.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(bin("mld"))
+        let child = Command::new(binary)
             .arg("--config")
             .arg(config)
             .stdin(Stdio::null())
