@@ -37,12 +37,15 @@ async fn hello(socket: &str) -> Result<(Stream, Welcome), Value> {
     let mut s = connect(socket)
         .await
         .map_err(|e| json!({"error": e.to_string()}))?;
-    frame::write_message(&mut s, &Hello::new("mld-probe"))
-        .await
-        .map_err(|e| json!({"error": e.to_string()}))?;
+    // A refused peer may be closed before its Hello is written (a uid refused
+    // in a flood is closed at once): the refusal still waits to be read.
+    let written = frame::write_message(&mut s, &Hello::new("mld-probe")).await;
     let reply = tokio::time::timeout(Duration::from_secs(30), frame::read_message(&mut s))
         .await
         .map_err(|_| json!({"error": "no answer to the handshake"}))?;
+    if let (Err(e), Ok(None) | Err(_)) = (&written, &reply) {
+        return Err(json!({"error": e.to_string()}));
+    }
     match reply {
         Ok(Some(HelloReply::Welcome(w))) => Ok((s, w)),
         Ok(Some(HelloReply::Refused { reason })) => Err(json!({ "refused": reason })),
