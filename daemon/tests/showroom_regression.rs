@@ -17,7 +17,8 @@ use mld::showroom::{Given, Showroom};
 use mld::training::catalog::ValidRequest;
 use mld_shared::config::ShowroomConfig;
 
-const SAMPLES: &str = "id,size,rooms,district\n1,120,3,north\n2,80,2,\n3,95,4,harbour\n4,150,5,east\n";
+const SAMPLES: &str =
+    "id,size,rooms,district\n1,120,3,north\n2,80,2,\n3,95,4,harbour\n4,150,5,east\n";
 
 fn houses_csv(dir: &Path) -> std::path::PathBuf {
     let districts = ["north", "south", "east", "west"];

@@ -142,13 +142,7 @@ fn a_regressor_with_a_text_feature_trains_commits_predicts_and_dispatches() {
     assert!(mae > 0.0 && mae < 10.0 && rmse >= mae && rmse < 12.0, "{r}");
     assert!(r2 > 0.99, "{r}");
     let experiment = trained["experiment"]["id"].as_str().unwrap().to_string();
-    json(&ctl(&[
-        "commit",
-        &experiment,
-        "--name",
-        "houses",
-        "--json",
-    ]));
+    json(&ctl(&["commit", &experiment, "--name", "houses", "--json"]));
     json(&ctl(&["activate", "houses", "1", "--json"]));
 
     // `mldctl models`: the task, R², each feature with its type.
@@ -215,12 +209,7 @@ fn a_regressor_with_a_text_feature_trains_commits_predicts_and_dispatches() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    let want = [
-        ("1", north),
-        ("2", south),
-        ("3", null),
-        ("4", harbour95),
-    ];
+    let want = [("1", north), ("2", south), ("3", null), ("4", harbour95)];
     assert_eq!(rows.len(), 4);
     for ((key, kind, v, score_null), (want_key, want_v)) in rows.iter().zip(want) {
         assert_eq!(key, want_key);
@@ -235,7 +224,9 @@ fn a_regressor_with_a_text_feature_trains_commits_predicts_and_dispatches() {
     assert_eq!(values["count"], 4, "{shown:#}");
     let bins = values["bins"].as_array().unwrap();
     assert_eq!(
-        bins.iter().map(|b| b["count"].as_u64().unwrap()).sum::<u64>(),
+        bins.iter()
+            .map(|b| b["count"].as_u64().unwrap())
+            .sum::<u64>(),
         4
     );
     let min = values["min"].as_f64().unwrap();
@@ -253,6 +244,9 @@ fn a_regressor_with_a_text_feature_trains_commits_predicts_and_dispatches() {
     assert_eq!(predictions[0]["value"].as_f64(), Some(north));
     assert!(predictions[0].get("label").is_none());
     let text = String::from_utf8(ctl(&["dispatch", &id, "--predictions"]).stdout).unwrap();
-    assert!(text.contains("predicted values") && text.contains("VALUE"), "{text}");
+    assert!(
+        text.contains("predicted values") && text.contains("VALUE"),
+        "{text}"
+    );
     assert!(!text.contains("LABEL"), "{text}");
 }
