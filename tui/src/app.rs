@@ -345,16 +345,38 @@ fn on_conn(app: &mut App, event: ConnEvent, cmds: &mut Vec<Cmd>) {
                 tracing::warn!(?update, "update before snapshot ignored");
                 return;
             };
-            match &update {
-                Update::Status(status) => data.status = status.clone(),
-                Update::Health(health) => data.health = health.clone(),
-                Update::Jobs(jobs) => data.jobs = jobs.clone(),
-                Update::Resync(_) | Update::Dispatch(_) | Update::Training(_) => {}
-            }
-            if matches!(
-                update,
-                Update::Status(_) | Update::Health(_) | Update::Jobs(_)
-            ) {
+            // Redraw only for what shows: the header's part of the status
+            // (not the uptime the daemon measured, which moves every time),
+            // health and jobs on the Monitor.
+            let on_monitor = app.tab == Tab::Monitor;
+            let shown = |s: &mld_shared::protocol::DaemonStatus| {
+                (
+                    s.daemon_version.clone(),
+                    s.started_at,
+                    s.jobs_configured,
+                    s.running_dispatches,
+                    s.connected_clients,
+                )
+            };
+            let changed = match &update {
+                Update::Status(status) => {
+                    let changed = shown(&data.status) != shown(status);
+                    data.status = status.clone();
+                    changed
+                }
+                Update::Health(health) => {
+                    let changed = on_monitor && data.health != *health;
+                    data.health = health.clone();
+                    changed
+                }
+                Update::Jobs(jobs) => {
+                    let changed = on_monitor && data.jobs != *jobs;
+                    data.jobs = jobs.clone();
+                    changed
+                }
+                Update::Resync(_) | Update::Dispatch(_) | Update::Training(_) => false,
+            };
+            if changed {
                 app.dirty = true;
             }
             app.update_to_screens(update, cmds);
@@ -388,6 +410,7 @@ pub(crate) mod tests {
     };
     use mld_shared::ids::{DispatchId, JobName};
     use mld_shared::protocol::Response;
+    use mld_shared::time::WireTime;
     use std::time::Duration;
 
     #[test]
@@ -648,6 +671,64 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_young_daemons_uptime_does_not_redraw_every_second() {
+        let mut app = connected();
+        let mut status = fixtures::snapshot().status;
+        status.started_at = WireTime(fixtures::now().timestamp().as_millisecond() - 300_000);
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Status(status))),
+        );
+        app.tab = Tab::Models;
+        let start = fixtures::now().timestamp() + Duration::from_secs(5);
+        update(&mut app, Msg::Tick(start));
+        app.dirty = false;
+        update(&mut app, Msg::Tick(start + Duration::from_secs(1)));
+        assert!(!app.dirty, "up 5m does not move with the second");
+    }
+
+    #[test]
+    fn pushed_updates_redraw_only_what_shows() {
+        let mut app = connected();
+        // The daemon's own uptime moves on every push; the header does not show it.
+        let mut status = fixtures::snapshot().status;
+        status.uptime_ms += 30_000;
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Status(status.clone()))),
+        );
+        assert!(!app.dirty);
+        status.running_dispatches += 1;
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Status(status))),
+        );
+        assert!(app.dirty, "the header shows running dispatches");
+        // Health and jobs show on the Monitor only.
+        let mut health = fixtures::snapshot().health;
+        health[0].latency_ms = Some(9.0);
+        app.tab = Tab::Models;
+        app.dirty = false;
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Health(health.clone()))),
+        );
+        assert!(!app.dirty);
+        assert_eq!(
+            app.shared.data.as_ref().unwrap().health,
+            health,
+            "kept all the same"
+        );
+        app.tab = Tab::Monitor;
+        health[0].latency_ms = Some(10.0);
+        update(
+            &mut app,
+            Msg::Conn(ConnEvent::Update(Update::Health(health))),
+        );
+        assert!(app.dirty);
+    }
+
+    #[test]
     fn unknown_keys_do_not_ask_for_a_redraw() {
         let mut app = connected();
         app.dirty = false;
@@ -667,8 +748,8 @@ pub(crate) mod tests {
         );
         assert!(app.dirty);
 
-        // No countdown, an uptime over an hour shown to the minute: only
-        // the minute's first tick redraws.
+        // No countdown (the uptime is shown to the minute): only the
+        // minute's first tick redraws.
         let mut app = connected();
         let mut jobs = fixtures::snapshot().jobs;
         for j in &mut jobs {

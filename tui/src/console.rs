@@ -32,11 +32,16 @@ pub async fn run(socket: PathBuf, dispatch_window: SignedDuration) -> anyhow::Re
     let mut input = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut drawn = FramesDrawn {
+        since: std::time::Instant::now(),
+        frames: 0,
+    };
     loop {
         if app.dirty {
             let now = Zoned::now().with_time_zone(tz.clone());
             guard.terminal.draw(|frame| ui::render(frame, &app, &now))?;
             app.dirty = false;
+            drawn.frames += 1;
         }
         let msg = tokio::select! {
             signal = signals.recv() => {
@@ -84,6 +89,23 @@ pub async fn run(socket: PathBuf, dispatch_window: SignedDuration) -> anyhow::Re
                 .flat_map(|event| update(&mut app, Msg::Conn(event)))
                 .collect();
         }
+    }
+}
+
+/// Frames drawn, logged when the console closes (however it closes): it
+/// draws only on a change, so an idle console's count stays low.
+struct FramesDrawn {
+    since: std::time::Instant,
+    frames: u64,
+}
+
+impl Drop for FramesDrawn {
+    fn drop(&mut self) {
+        tracing::info!(
+            frames = self.frames,
+            seconds = self.since.elapsed().as_secs(),
+            "console closed"
+        );
     }
 }
 

@@ -23,12 +23,12 @@ pub async fn run(socket: &Path, json: bool) -> anyhow::Result<ExitCode> {
         }
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&to_json(&status, client.welcome()))?
-        );
+        )?;
     } else {
-        print!("{}", to_text(&status, client.welcome()));
+        out!("{}", to_text(&status, client.welcome()))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,7 +42,7 @@ pub async fn reload(client: &mut Client, json: bool) -> anyhow::Result<ExitCode>
             changes: info.changes.clone(),
         })?;
     } else {
-        print!("{}", reload_text(&info));
+        out!("{}", reload_text(&info))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -75,12 +75,12 @@ pub async fn retry(
         if json {
             print_json(&RetryJson { retrying: id.0 })?;
         } else {
-            println!("dispatch {id}: write-back being done again");
+            outln!("dispatch {id}: write-back being done again")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !json {
-        println!("dispatch {id}: write-back being done again");
+        outln!("dispatch {id}: write-back being done again")?;
     }
     let done = wait_finished(client, id).await?;
     report_finished(&done, json)

@@ -252,13 +252,13 @@ pub async fn list(
                 .collect::<Vec<_>>(),
         )?;
     } else if dispatches.is_empty() {
-        println!(
+        outln!(
             "no dispatches between {} and {}",
             table::local(from.into(), tz),
             table::local(to.into(), tz)
-        );
+        )?;
     } else {
-        print!("{}", list_text(&dispatches, tz));
+        out!("{}", list_text(&dispatches, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -485,7 +485,7 @@ pub async fn show(
             }),
         })?;
     } else {
-        print!("{}", detail_text(&detail, page.as_ref(), show, tz));
+        out!("{}", detail_text(&detail, page.as_ref(), show, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -508,7 +508,7 @@ pub async fn cancel(client: &mut Client, id: i64, json: bool) -> anyhow::Result<
     if json {
         print_json(&CancelJson { cancelled: id.0 })?;
     } else {
-        println!("cancel requested for dispatch {id}");
+        outln!("cancel requested for dispatch {id}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

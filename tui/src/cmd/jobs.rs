@@ -142,7 +142,7 @@ pub async fn list(client: &mut Client, json: bool, tz: &TimeZone) -> anyhow::Res
     if json {
         print_json(&jobs.iter().map(job_json).collect::<Vec<_>>())?;
     } else {
-        print!("{}", jobs_text(&jobs, tz));
+        out!("{}", jobs_text(&jobs, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -161,7 +161,7 @@ async fn change(
     if json {
         print_json(&job_json(&job))?;
     } else {
-        println!("{}", job_line(&job, tz));
+        outln!("{}", job_line(&job, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -229,8 +229,8 @@ pub async fn run_now(
                 dispatch: None,
                 queued_behind: Some(behind.0),
             })?,
-            RunOutcome::Started(id) => println!("dispatch {id}"),
-            RunOutcome::Queued { behind } => println!("queued behind dispatch {behind}"),
+            RunOutcome::Started(id) => outln!("dispatch {id}")?,
+            RunOutcome::Queued { behind } => outln!("queued behind dispatch {behind}")?,
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -238,13 +238,13 @@ pub async fn run_now(
         RunOutcome::Started(id) => id,
         RunOutcome::Queued { behind } => {
             if !json {
-                println!("queued behind dispatch {behind}");
+                outln!("queued behind dispatch {behind}")?;
             }
             wait_for_queued(client, &job, behind).await?
         }
     };
     if !json {
-        println!("dispatch {id}");
+        outln!("dispatch {id}")?;
     }
     let done = wait_finished(client, id).await?;
     report_finished(&done, json)
@@ -257,7 +257,7 @@ pub(super) fn report_finished(done: &DispatchSummary, json: bool) -> anyhow::Res
     if json {
         print_json(&DispatchJson::from(done))?;
     } else {
-        println!("{}", summary_line(done));
+        outln!("{}", summary_line(done))?;
     }
     if done.status == DispatchStatus::Succeeded {
         return Ok(ExitCode::SUCCESS);
@@ -389,7 +389,7 @@ pub async fn dry_run(
     if json {
         print_json(&DryRunJson::from(&*result))?;
     } else {
-        print!("{}", dry_run_text(&result));
+        out!("{}", dry_run_text(&result))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -451,7 +451,7 @@ pub async fn slots(
     if json {
         print_json(&slots.iter().map(SlotJson::from).collect::<Vec<_>>())?;
     } else {
-        print!("{}", slots_text(&slots, tz));
+        out!("{}", slots_text(&slots, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -514,7 +514,7 @@ pub async fn history(
     if json {
         print_json(&changes.iter().map(ChangeJson::from).collect::<Vec<_>>())?;
     } else {
-        print!("{}", history_text(&changes, tz));
+        out!("{}", history_text(&changes, tz))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -145,7 +145,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
             if *json {
                 print_json_times(&models)?;
             } else {
-                print!("{}", models_text(&models));
+                out!("{}", models_text(&models))?;
             }
         }
         ModelCommand::Catalog { json } => {
@@ -158,7 +158,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
             if *json {
                 print_json_times(&catalog)?;
             } else {
-                print!("{}", catalog_text(&catalog));
+                out!("{}", catalog_text(&catalog))?;
             }
         }
         ModelCommand::Train {
@@ -214,7 +214,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
                         ]
                     })
                     .collect();
-                print!(
+                out!(
                     "{}",
                     table::render(
                         &[
@@ -227,7 +227,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
                         ],
                         &rows
                     )
-                );
+                )?;
             }
         }
         ModelCommand::Experiment { id, json } => {
@@ -244,7 +244,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
             if *json {
                 print_json_times(&e)?;
             } else {
-                print!("experiment {}\n{}", e.id, version_text(&e.model));
+                out!("experiment {}\n{}", e.id, version_text(&e.model))?;
             }
         }
         ModelCommand::Commit {
@@ -333,7 +333,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
             if *json {
                 print_json_times(&p)?;
             } else {
-                println!("{}", prediction_text(&p));
+                outln!("{}", prediction_text(&p))?;
             }
         }
     }
@@ -361,7 +361,7 @@ async fn version_answer(
     if json {
         print_json_times(&v)?;
     } else {
-        print!("{}", version_text(&v));
+        out!("{}", version_text(&v))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -385,7 +385,7 @@ async fn train(
         if json {
             print_json_times(&serde_json::json!({ "run": run }))?;
         } else {
-            println!("training run {run}");
+            outln!("training run {run}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -441,11 +441,11 @@ async fn train(
             experiment: &e,
         })?;
     } else {
-        print!(
+        out!(
             "training run {run} succeeded: experiment {id}\n{}",
             version_text(&e.model)
-        );
-        println!("commit it with: mldctl commit {id} --name NAME");
+        )?;
+        outln!("commit it with: mldctl commit {id} --name NAME")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -673,7 +673,7 @@ fn prediction_text(p: &PredictionResult) -> String {
 fn print_json_times(value: &impl Serialize) -> anyhow::Result<()> {
     let mut v = serde_json::to_value(value)?;
     rfc3339_times(&mut v);
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    outln!("{}", serde_json::to_string_pretty(&v)?)?;
     Ok(())
 }
 

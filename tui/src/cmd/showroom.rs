@@ -70,7 +70,7 @@ pub async fn run(args: &ShowroomArgs, socket: &Path) -> anyhow::Result<ExitCode>
         if args.json {
             super::print_json(&list.iter().map(listing_json).collect::<Vec<_>>())?;
         } else {
-            print!("{}", listing_text(&list));
+            out!("{}", listing_text(&list))?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -89,7 +89,7 @@ pub async fn run(args: &ShowroomArgs, socket: &Path) -> anyhow::Result<ExitCode>
         if args.json {
             super::print_json(&view_json(&view))?;
         } else {
-            print!("{}", view_text(&view));
+            out!("{}", view_text(&view))?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -113,7 +113,7 @@ pub async fn run(args: &ShowroomArgs, socket: &Path) -> anyhow::Result<ExitCode>
         if args.json {
             super::print_json(&prediction_json(&p))?;
         } else {
-            print!("{}", prediction_text(&p, args.explain));
+            out!("{}", prediction_text(&p, args.explain))?;
         }
     } else {
         let before = predict(Vec::new()).await?;
@@ -123,7 +123,7 @@ pub async fn run(args: &ShowroomArgs, socket: &Path) -> anyhow::Result<ExitCode>
                 &json!({ "before": prediction_json(&before), "after": prediction_json(&after) }),
             )?;
         } else {
-            print!("{}", before_after_text(&before, &after, args.explain));
+            out!("{}", before_after_text(&before, &after, args.explain))?;
         }
     }
     Ok(ExitCode::SUCCESS)

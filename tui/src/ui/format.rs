@@ -20,6 +20,16 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
+/// An uptime to the minute (`<1m`, `12m`, `3h 04m`, `2d 03h`): nothing on
+/// screen should move every second unless it counts down to something.
+pub fn uptime(seconds: i64) -> String {
+    match seconds {
+        ..60 => "<1m".to_string(),
+        60..3_600 => format!("{}m", seconds / 60),
+        _ => duration(seconds),
+    }
+}
+
 /// Seconds from `now` until `at`, rounded up so a countdown never shows 0
 /// while there is still time left.
 pub fn seconds_until(at: Timestamp, now: &Zoned) -> i64 {
@@ -85,7 +95,12 @@ pub fn fit(text: &str, width: usize) -> String {
 
 /// Splits `text` into at most `max_lines` lines of at most `width`
 /// characters, at spaces where it can; a cut-off end is marked with `…`.
+/// Nothing fits in a width or a number of lines of 0 (a panel squeezed to
+/// nothing by a small terminal): no lines.
 pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+    if width == 0 || max_lines == 0 {
+        return Vec::new();
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     for word in text.split_whitespace() {
@@ -180,6 +195,26 @@ mod tests {
         assert_eq!(wrap("database is locked", 10, 2), ["database", "is locked"]);
         assert_eq!(wrap("abcdefghijkl", 5, 3), ["abcde", "fghij", "kl"]);
         assert_eq!(wrap("one two three four five", 7, 2), ["one two", "three…"]);
+    }
+
+    #[test]
+    fn wrap_into_nothing_gives_no_lines_and_returns() {
+        // A width of 0 used to cut empty pieces off a word forever.
+        assert_eq!(wrap("database is locked", 0, 3), Vec::<String>::new());
+        assert_eq!(
+            wrap("database is locked", 0, usize::MAX),
+            Vec::<String>::new()
+        );
+        assert_eq!(wrap("database is locked", 10, 0), Vec::<String>::new());
+        assert_eq!(wrap("abc", 1, 2), ["a", "…"]);
+        assert_eq!(wrap("abc", 1, 5), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn uptimes_are_shown_to_the_minute() {
+        assert_eq!(uptime(5), "<1m");
+        assert_eq!(uptime(725), "12m");
+        assert_eq!(uptime(3 * 3600 + 4 * 60 + 59), "3h 04m");
     }
 
     #[test]

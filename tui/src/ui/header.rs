@@ -22,18 +22,10 @@ pub fn height(app: &App) -> u16 {
     }
 }
 
-/// Whether the header shows something that moves every second: the
-/// reconnect countdown, or an uptime under an hour (shown to the second).
+/// Whether the header shows something that moves every second: only the
+/// reconnect countdown (the uptime is shown to the minute).
 pub fn ticks(app: &App) -> bool {
-    match &app.shared.connection {
-        Connection::Disconnected { .. } => true,
-        Connection::Connecting { .. } => false,
-        Connection::Connected => {
-            app.shared.data.as_ref().is_some_and(|d| {
-                app.shared.now.as_millisecond() - d.status.started_at.0 < 3_600_000
-            })
-        }
-    }
+    matches!(app.shared.connection, Connection::Disconnected { .. })
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, now: &Zoned, theme: &Theme) {
@@ -65,7 +57,7 @@ fn daemon_line<'a>(app: &'a App, now: &Zoned, theme: &Theme) -> Line<'a> {
     let uptime = match app.shared.connection {
         Connection::Connected => format!(
             "up {}",
-            format::duration(format::seconds_since(status.started_at, now))
+            format::uptime(format::seconds_since(status.started_at, now))
         ),
         _ => "up ?".to_string(),
     };

@@ -256,6 +256,19 @@ fn monitor_pause_confirmation() {
 }
 
 #[test]
+fn monitor_resume_form_and_run_question() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Char('e'));
+    let screen = check("monitor_resume_form", &app);
+    assert_has(&screen, &["Resume nightly-churn", "Enter resume"]);
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Char('r'));
+    let screen = check("monitor_run_confirm", &app);
+    assert_has(&screen, &["Run nightly-churn now", "y/Enter run now"]);
+}
+
+#[test]
 fn monitor_status_line_after_a_refusal() {
     let mut app = connected_as(operator());
     let (id, _) = only_request(&press(&mut app, KeyCode::Char('r')));
@@ -599,6 +612,24 @@ fn models_commit_form_and_activate_question() {
         &screen,
         &["Commit 20261123-114000-rf-iris", "Model name: iris"],
     );
+}
+
+#[test]
+fn models_delete_and_cancel_questions() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('x'));
+    let screen = check("models_delete", &app);
+    assert_has(
+        &screen,
+        &["Delete 20261123-114000-rf-iris", "y/Enter delete"],
+    );
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Char('x'));
+    let screen = check("models_cancel_training", &app);
+    assert_has(&screen, &["Cancel training run 2", "y/Enter stop it"]);
 }
 
 #[test]

@@ -1,0 +1,342 @@
+//! End to end, the console as a person drives it: the built `mld` on a
+//! temporary configuration, the built `mldctl` in a detached tmux session of
+//! 80×24 on its own tmux server, keys sent with `send-keys`, the screen read
+//! with `capture-pane`. Every wait polls the screen against a deadline.
+//!
+//! Pause a job with a reason → the jobs table shows it disabled by this
+//! user with that reason, and `mldctl jobs --json` agrees; run it now → a
+//! new dispatch appears and succeeds; open it → its predictions page shows
+//! rows; train from the form → an experiment appears; commit and activate
+//! it → the Models screen shows the new active version.
+
+use mld_tests::process::{MldProcess, bin, mldctl};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn config_text() -> String {
+    let iris = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/iris.csv");
+    // The job's schedule is far away: only "run now" dispatches it.
+    format!(
+        r#"[daemon]
+socket = "mld.sock"
+socket_mode = "0666"
+state_dir = "state"
+log_level = "debug"
+
+[datalakes.lake]
+kind = "sqlite"
+path = "lake.db"
+probe_table = "iris_incoming"
+
+[models]
+registry = "models"
+
+[models.datasets.iris]
+csv = "{iris}"
+label = "species"
+
+[[jobs]]
+name = "score"
+datalake = "lake"
+model = "iris"
+query = "SELECT id, sepal_length, sepal_width, petal_length, petal_width FROM iris_incoming"
+key_column = "id"
+results_table = "iris_scores"
+schedule = "0 3 1 1 *"
+timezone = "UTC"
+"#
+    )
+}
+
+/// A tmux server of our own (`-L` a name no one else uses), run in the
+/// foreground as our child so it is reaped; one session of 80×24 running
+/// `mldctl`.
+struct Tmux {
+    name: String,
+    server: Child,
+}
+
+impl Tmux {
+    fn start(dir: &Path, socket: &Path) -> Tmux {
+        let name = format!("mld-console-e2e-{}", std::process::id());
+        let server = Command::new("tmux")
+            .args(["-L", &name, "-f", "/dev/null", "-D"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tmux is installed (.ci/run installs it)");
+        let tmux = Tmux { name, server };
+        // The server takes a moment to listen.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let command = format!(
+            "env HOME={home} {mldctl} --socket {socket} --log-file {log}",
+            home = dir.display(),
+            mldctl = bin("mldctl").display(),
+            socket = socket.display(),
+            log = dir.join("mldctl.log").display(),
+        );
+        loop {
+            let ok = tmux
+                .run(&[
+                    "new-session",
+                    "-d",
+                    "-s",
+                    "console",
+                    "-x",
+                    "80",
+                    "-y",
+                    "24",
+                    &command,
+                ])
+                .status
+                .success();
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the tmux server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tmux")
+    }
+
+    fn screen(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "console"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Enter`, `Escape`, `d`…), one by one.
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self.run(&["send-keys", "-t", "console", k]);
+            assert!(out.status.success(), "send-keys {k}: {out:?}");
+        }
+    }
+
+    /// Types `text` literally.
+    fn type_text(&self, text: &str) {
+        let out = self.run(&["send-keys", "-t", "console", "-l", text]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Polls the screen until `ready` holds; fails with the last screen.
+    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {WAIT:?} for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        // q first, so mldctl exits and the server reaps it; then the server.
+        let _ = self.run(&["send-keys", "-t", "console", "q"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && self.run(&["has-session", "-t", "console"]).status.success()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.run(&["kill-server"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.server.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn json(config: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--config", config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = mldctl(&all);
+    assert!(out.status.success(), "mldctl {args:?}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// The number after `prefix` on the screen (`dispatch 3 started` → 3).
+fn number_after(screen: &str, prefix: &str) -> u64 {
+    let at = screen
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix:?} in:\n{screen}"));
+    screen[at + prefix.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|e| panic!("{e} after {prefix:?} in:\n{screen}"))
+}
+
+fn me() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map(|u| u.name)
+        .unwrap_or_else(|| nix::unistd::getuid().to_string())
+}
+
+#[test]
+fn an_operator_does_the_whole_job_from_the_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path: PathBuf = dir.path().join("mld.toml");
+    std::fs::write(&config_path, config_text()).unwrap();
+    let config = mld_shared::config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    // The iris model in the registry and the datalake's tables, as the demo has them.
+    mld::demo::setup(&config).unwrap();
+    let socket = dir.path().join("mld.sock");
+    let _daemon = MldProcess::start(&config_path, &socket);
+    let tmux = Tmux::start(dir.path(), &socket);
+
+    // The Monitor, connected, with the job.
+    tmux.wait_for("the Monitor with the job", |s| {
+        s.contains("● connected") && s.contains("score") && s.contains("active")
+    });
+    let user = me();
+
+    // Pause with a reason and an end: the form, then the question.
+    tmux.keys(&["d"]);
+    tmux.wait_text("Pause score");
+    tmux.type_text("db maintenance");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("2h");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("y/Enter pause");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_text("✓ score paused until");
+    assert!(screen.contains("disabled"), "{screen}");
+    let screen = tmux.wait_text(&format!("disabled by {user}"));
+    assert!(screen.contains("db maintenance"), "{screen}");
+    // The script interface agrees.
+    let jobs = json(&config_path, &["jobs", "--json"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!(job["name"], "score");
+    assert_eq!(job["state"], "disabled");
+    assert_eq!(job["disabled_by"], user.as_str());
+    assert_eq!(job["reason"], "db maintenance");
+    let until: jiff::Timestamp = job["until"].as_str().unwrap().parse().unwrap();
+    let in_two_hours = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+    assert!(
+        in_two_hours.duration_since(until).abs() < jiff::SignedDuration::from_mins(2),
+        "until {until}"
+    );
+
+    // Resume (an optional reason), then run it now.
+    tmux.keys(&["e"]);
+    tmux.wait_text("Resume score");
+    tmux.type_text("done");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("✓ score resumed");
+    tmux.keys(&["r"]);
+    tmux.wait_text("y/Enter run now");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_text("✓ score: dispatch ");
+    let id = number_after(&screen, "✓ score: dispatch ");
+
+    // Dispatches: it appears and succeeds.
+    tmux.keys(&["2"]);
+    let row = format!("{id:>6} score");
+    tmux.wait_for("the dispatch succeeded in the list", |s| {
+        s.lines()
+            .any(|l| l.contains(&row) && l.contains("succeeded"))
+    });
+    // Open it: a page of its predictions, with rows.
+    tmux.keys(&["g", "Enter"]);
+    let screen = tmux.wait_text("Predictions 1–100 of 150");
+    assert!(screen.contains(&format!("Dispatch {id}")), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .filter(|l| l.contains("setosa") || l.contains("versicolor") || l.contains("virginica"))
+            .count()
+            >= 5,
+        "rows of predictions:\n{screen}"
+    );
+    tmux.keys(&["PageDown"]);
+    tmux.wait_text("Predictions 101–150 of 150");
+    tmux.keys(&["Escape"]);
+
+    // Models: train from the form, built from the catalog.
+    tmux.keys(&["4"]);
+    tmux.wait_text("[Versions 1]");
+    tmux.keys(&["t"]);
+    let form = tmux.wait_text("Train a model");
+    assert!(form.contains("dataset: iris"), "{form}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("✓ training run ");
+    tmux.wait_for("the training succeeded", |s| {
+        s.contains("[Trainings 1]") && s.contains("succeeded")
+    });
+    // The experiment appears.
+    tmux.keys(&["Left"]);
+    let screen = tmux.wait_text("[Experiments 1]");
+    let experiments = json(&config_path, &["experiments", "--json"]);
+    let experiment = experiments.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        screen.contains(&experiment[..16]),
+        "{experiment} on screen:\n{screen}"
+    );
+
+    // Commit it as the next version of iris, then make that version active.
+    tmux.keys(&["c"]);
+    tmux.wait_text("Model name: iris");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("committed as iris v2");
+    tmux.wait_text("[Versions 2]");
+    tmux.keys(&["g", "a"]);
+    tmux.wait_text("Activate iris v2");
+    tmux.keys(&["y"]);
+    tmux.wait_text("✓ iris: version 2 is active");
+    let screen = tmux.wait_for("v2 active in the table", |s| {
+        s.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.windows(3).any(|w| w == ["iris", "2", "active"])
+        })
+    });
+    assert!(
+        !screen.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.windows(3).any(|w| w == ["iris", "1", "active"])
+        }),
+        "only one version is active:\n{screen}"
+    );
+    let models = json(&config_path, &["models", "--json"]);
+    let iris = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "iris")
+        .unwrap();
+    assert_eq!(iris["active"], 2, "{iris}");
+}
