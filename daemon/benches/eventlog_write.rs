@@ -113,9 +113,10 @@ fn run(rows: usize, with_scheduler: bool) -> Run {
         let keys: Vec<String> = (i..i + n).map(|k| format!("row-{k:09}")).collect();
         let ls: Vec<Arc<str>> = (i..i + n).map(|k| labels[k % 2].clone()).collect();
         let scores: Vec<f64> = (i..i + n).map(|k| (k % 1000) as f64 / 1000.0).collect();
+        let outcomes = mld::dispatch::record::Outcomes::Classes { labels: ls, scores };
         stored += log
             .write_blocking(move |tx| {
-                store::store_batch(tx, id, &keys, &ls, &scores, &[], Timestamp::now())
+                store::store_batch(tx, id, &keys, &outcomes, &[], Timestamp::now())
             })
             .unwrap();
         i += n;

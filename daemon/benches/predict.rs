@@ -107,6 +107,7 @@ fn main() {
             query: None,
             label: "label".into(),
             features: None,
+            task: None,
         },
     );
     let catalog = Catalog::new(&datasets);

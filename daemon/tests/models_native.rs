@@ -24,7 +24,7 @@ fn every_algorithm_trains_saves_loads_and_predicts_identically() {
     let blobs = load_csv("blobs", &dir.path().join("blobs.csv"), "label", None).unwrap();
     let iris = load_csv("iris", &iris_csv(), "species", None).unwrap();
 
-    for algorithm in Algorithm::NATIVE {
+    for algorithm in classifiers() {
         for (dataset, data, min_accuracy) in [("iris", &iris, 0.85), ("blobs", &blobs, 0.7)] {
             let req = request(dataset, algorithm, &quick_params(algorithm));
             let trained = train_ok(&catalog, &req);
@@ -57,11 +57,12 @@ fn every_algorithm_trains_saves_loads_and_predicts_identically() {
             );
             assert!(
                 got.iter()
-                    .all(|p| p.label.as_ref() == data.classes[p.class_index])
+                    .all(|p| p.label().unwrap().as_ref() == data.classes[p.class_index().unwrap()])
             );
             if algorithm != Algorithm::Svm {
                 assert!(
-                    got.iter().all(|p| p.score > 0.0 && p.score <= 1.0),
+                    got.iter()
+                        .all(|p| p.score().unwrap() > 0.0 && p.score().unwrap() <= 1.0),
                     "{algorithm}: score is a probability"
                 );
             }
@@ -73,7 +74,7 @@ fn every_algorithm_trains_saves_loads_and_predicts_identically() {
 fn same_seed_same_model_for_every_algorithm() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = datasets(dir.path());
-    for algorithm in Algorithm::NATIVE {
+    for algorithm in classifiers() {
         let req = request("iris", algorithm, &quick_params(algorithm));
         let a = train_ok(&catalog, &req);
         let b = train_ok(&catalog, &req);
@@ -198,4 +199,11 @@ fn batch_of_ten_thousand_rows_scores_every_row() {
         .unwrap();
     assert_eq!(p.len(), 150 * 67);
     assert_eq!(&p[..150], &p[150..300]);
+}
+
+/// The native classifiers (the regressors have their own tests: models_regression.rs).
+fn classifiers() -> impl Iterator<Item = Algorithm> {
+    Algorithm::NATIVE
+        .into_iter()
+        .filter(|a| a.task() == mld::model::Task::Classification)
 }

@@ -115,7 +115,7 @@ fn sklearn_onnx_models_predict_the_same_labels_as_sklearn() {
         let mismatches = predictions
             .iter()
             .zip(&expected)
-            .filter(|(p, e)| p.label.as_ref() != e.as_str())
+            .filter(|(p, e)| p.label().unwrap().as_ref() != e.as_str())
             .count();
         assert_eq!(
             mismatches,
@@ -166,7 +166,7 @@ fn sklearn_onnx_models_predict_the_same_labels_as_sklearn() {
     assert!(
         p.iter()
             .zip(&expected)
-            .all(|(p, e)| p.label.as_ref() == names[e.parse::<usize>().unwrap()])
+            .all(|(p, e)| p.label().unwrap().as_ref() == names[e.parse::<usize>().unwrap()])
     );
     // Given labels must agree in number with the graph's classes.
     let err = registry

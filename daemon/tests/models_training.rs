@@ -26,6 +26,7 @@ fn test_catalog(dir: &std::path::Path) -> Catalog {
         query: Some("SELECT a, b, label FROM t".into()),
         label: "label".into(),
         features: Some(vec!["a".into(), "b".into()]),
+        task: None,
     };
     catalog(vec![
         ("iris", csv_dataset(&iris_csv(), "species")),
@@ -202,13 +203,23 @@ fn catalog_describes_datasets_models_and_metrics_and_serializes() {
             "decision_tree",
             "gaussian_nb",
             "svm",
-            "random_forest"
+            "random_forest",
+            "linear_regression",
+            "ridge",
+            "elastic_net",
+            "decision_tree_regressor",
+            "random_forest_regressor"
         ]
     );
     for m in &catalog.models {
+        assert_eq!(m.task, m.algorithm.task(), "{}", m.name);
         for h in &m.hyperparameters {
-            // Every default passes its own validation.
-            let req = request("iris", m.algorithm, &[(&h.name, h.default.clone())]);
+            // Every default passes its own validation (on a dataset of the model's task).
+            let dataset = match m.task {
+                Task::Classification => "iris",
+                Task::Regression => "prices",
+            };
+            let req = request(dataset, m.algorithm, &[(&h.name, h.default.clone())]);
             assert!(
                 catalog.validate(&req).is_ok(),
                 "{} default of {} is invalid",
@@ -219,6 +230,9 @@ fn catalog_describes_datasets_models_and_metrics_and_serializes() {
     }
     let metric_names: Vec<&str> = catalog.metrics.iter().map(|m| m.name.as_str()).collect();
     assert!(metric_names.contains(&"f1") && metric_names.contains(&"confusion_matrix"));
+    for m in ["mae", "rmse", "r2"] {
+        assert!(metric_names.contains(&m), "{m}");
+    }
     let json = serde_json::to_string(&catalog).unwrap();
     let back: Catalog = serde_json::from_str(&json).unwrap();
     assert_eq!(back.models, catalog.models);

@@ -250,7 +250,8 @@ async fn dispatch_with_predictions(d: &Daemon, n: usize, key_len: usize) -> Disp
             let keys: Vec<String> = (0..n).map(|i| format!("{i:0key_len$}")).collect();
             let labels: Vec<std::sync::Arc<str>> = (0..n).map(|_| "setosa".into()).collect();
             let scores = vec![0.5; n];
-            store::store_batch(tx, id, &keys, &labels, &scores, &[], jiff::Timestamp::now())?;
+            let outcomes = mld::dispatch::record::Outcomes::Classes { labels, scores };
+            store::store_batch(tx, id, &keys, &outcomes, &[], jiff::Timestamp::now())?;
             Ok(id)
         })
         .await

@@ -321,8 +321,8 @@ async fn train_commit_activate_then_predict_like_the_registry() {
             else {
                 panic!()
             };
-            assert_eq!(p.label, expected[0].label.as_ref());
-            assert_eq!(p.score, expected[0].score);
+            assert_eq!(p.label, expected[0].label().unwrap().as_ref());
+            assert_eq!(p.score, expected[0].score().unwrap());
             assert_eq!(p.version, 1);
             assert_eq!(
                 p.features,

@@ -152,6 +152,7 @@ fn me() -> String {
 fn number(v: &FeatureValue) -> f64 {
     match v {
         FeatureValue::Number(x) => *x,
+        other => panic!("a number, not {other:?}"),
     }
 }
 
@@ -201,7 +202,10 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
         };
         let Outcome::Class {
             label: predicted, ..
-        } = &p.outcome;
+        } = &p.outcome
+        else {
+            panic!("a class: {:?}", p.outcome)
+        };
         assert_eq!(label, predicted);
         assert_eq!(terms.len(), 4);
         assert!(
@@ -221,7 +225,10 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
     let Outcome::Class {
         label: edited_label,
         score: edited_score,
-    } = &edited.outcome;
+    } = &edited.outcome
+    else {
+        panic!("a class: {:?}", edited.outcome)
+    };
     assert_ne!(edited_label, "setosa", "a long petal is no setosa");
     let Response::Prediction(direct) = c
         .ask(Request::Predict {
@@ -261,7 +268,13 @@ async fn predict_all_equals_predict_one_and_every_prediction_is_recorded() {
     assert_eq!(sources[24], Source::Edited);
     assert_eq!(sources[25], Source::Given);
     let e = &all[24];
-    assert_eq!(e.values[2], ("petal_length".to_string(), 5.0));
+    assert_eq!(
+        e.values[2],
+        (
+            "petal_length".to_string(),
+            mld::model::input::Value::Number(5.0)
+        )
+    );
     assert_eq!(&e.label, edited_label);
     assert_eq!(e.line, Some(setosa as u64 + 1));
     let edited_flag: i64 = d
@@ -343,7 +356,10 @@ async fn a_moved_alias_reaches_the_next_prediction_and_trees_explain_by_path() {
     let Outcome::Class {
         label: predicted,
         score,
-    } = &after.outcome;
+    } = &after.outcome
+    else {
+        panic!("a class: {:?}", after.outcome)
+    };
     assert_eq!((label, *share), (predicted, *score));
     // Every step states the row's own value and which way the test went.
     for s in steps {

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mld::model::Registry;
+use mld::model::input::Value;
+use mld::model::{FeatureKind, Registry, Scored};
 use mld::showroom::samples::SampleSet;
 use mld::showroom::{Showroom, ShowroomError};
 use mld_shared::config::ShowroomConfig;
@@ -39,16 +40,18 @@ fn every_valid_sample_file_binds_to_the_iris_features() {
     assert!(valid.len() >= 3, "{valid:?}");
     for path in valid {
         let set = SampleSet::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let bound = set.bind(&iris_features(), "iris v1").unwrap();
+        let bound = set
+            .bind(&iris_features(), &[FeatureKind::Number; 4], "iris v1")
+            .unwrap();
         // Every valid file holds the same two flowers, however it writes them.
         assert_eq!(
-            bound.values.row(0).to_vec(),
+            bound.inputs.numbers.row(0).to_vec(),
             vec![5.1, 3.5, 1.4, 0.2],
             "{}",
             path.display()
         );
         assert_eq!(
-            bound.values.row(1).to_vec(),
+            bound.inputs.numbers.row(1).to_vec(),
             vec![6.3, 3.3, 6.0, 2.5],
             "{}",
             path.display()
@@ -82,7 +85,7 @@ fn every_invalid_sample_file_is_refused_naming_the_file_the_line_and_why() {
     for path in invalid {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         let err = SampleSet::load(&path)
-            .and_then(|s| s.bind(&iris_features(), "iris v1"))
+            .and_then(|s| s.bind(&iris_features(), &[FeatureKind::Number; 4], "iris v1"))
             .expect_err(&name);
         let (line, why) = expected(&name);
         assert_eq!(err.path, path, "{name}");
@@ -168,10 +171,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     assert_eq!(opened.samples.records.len(), 1);
     assert_eq!(opened.records.len(), 1, "predict-all records every row");
     assert_eq!(opened.records[0].by_user, "ann");
-    assert_eq!(
-        opened.version.labels[opened.scored[0].class_index],
-        "setosa"
-    );
+    assert_eq!(label_of(&opened, 0), "setosa");
 
     // The file changes: the next request sees the new rows, no reload needed.
     rewrite(
@@ -180,10 +180,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     );
     let opened = showroom.open("iris", "ann").await.unwrap();
     assert_eq!(opened.samples.records.len(), 2);
-    assert_eq!(
-        opened.version.labels[opened.scored[1].class_index],
-        "virginica"
-    );
+    assert_eq!(label_of(&opened, 1), "virginica");
     let p = showroom.predict("iris", 2, vec![], "ann").await.unwrap();
     assert_eq!((p.row, p.line, p.edited), (2, 3, false));
 
@@ -230,7 +227,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     );
     let opened = showroom.open("iris", "ann").await.unwrap();
     assert_eq!(
-        opened.values.values.row(0).to_vec(),
+        opened.values.inputs.numbers.row(0).to_vec(),
         vec![4.9, 3.0, 1.4, 0.2]
     );
 
@@ -240,7 +237,7 @@ async fn a_changed_sample_file_is_read_again_and_a_broken_one_spoils_only_its_ow
     let opened = showroom.open("iris", "ann").await.unwrap();
     assert_eq!(opened.samples.path, other);
     assert_eq!(
-        opened.values.values.row(0).to_vec(),
+        opened.values.inputs.numbers.row(0).to_vec(),
         vec![6.3, 3.3, 6.0, 2.5]
     );
     let err = showroom.open("ghost", "ann").await.unwrap_err();
@@ -268,30 +265,48 @@ async fn edits_are_checked_and_rows_counted() {
     assert!(showroom.predict("iris", 0, vec![], "a").await.is_err());
     assert_eq!(
         err(showroom
-            .predict("iris", 1, vec![("petal".into(), 1.0)], "a")
+            .predict("iris", 1, vec![("petal".into(), Value::Number(1.0))], "a")
             .await
             .unwrap_err()),
         "unknown feature petal; iris takes sepal_length, sepal_width, petal_length, petal_width"
     );
     assert_eq!(
         err(showroom
-            .predict("iris", 1, vec![("petal_length".into(), f64::INFINITY)], "a")
+            .predict(
+                "iris",
+                1,
+                vec![("petal_length".into(), Value::Number(f64::INFINITY))],
+                "a"
+            )
             .await
             .unwrap_err()),
         "feature petal_length is inf, not a finite number"
     );
     // Setting a value to what it already is is no edit.
     let same = showroom
-        .predict("iris", 1, vec![("petal_length".into(), 1.4)], "a")
+        .predict(
+            "iris",
+            1,
+            vec![("petal_length".into(), Value::Number(1.4))],
+            "a",
+        )
         .await
         .unwrap();
     assert!(!same.edited);
     let edited = showroom
-        .predict("iris", 1, vec![("petal_length".into(), 5.0)], "a")
+        .predict(
+            "iris",
+            1,
+            vec![("petal_length".into(), Value::Number(5.0))],
+            "a",
+        )
         .await
         .unwrap();
     assert!(edited.edited);
-    assert_eq!(edited.values, vec![5.1, 3.5, 5.0, 0.2]);
+    assert_eq!(
+        edited.values,
+        [5.1, 3.5, 5.0, 0.2].map(Value::Number).to_vec()
+    );
     assert_eq!(edited.record.source, mld::showroom::store::Source::Edited);
 }
 
@@ -329,7 +344,15 @@ async fn reloads_beyond_the_queue_never_wait_and_the_newest_wins() {
     let opened = showroom.open("iris", "ann").await.unwrap();
     assert_eq!(opened.samples.path, last);
     assert_eq!(
-        opened.values.values.row(0).to_vec(),
+        opened.values.inputs.numbers.row(0).to_vec(),
         vec![6.3, 3.3, 6.0, 2.5]
     );
+}
+
+/// The label predicted for sample row `row` (0-based) of an opened showroom.
+fn label_of(opened: &mld::showroom::Opened, row: usize) -> &str {
+    match &opened.scored[row] {
+        Scored::Class { class_index, .. } => &opened.version.labels[*class_index],
+        other => panic!("a class, not {other:?}"),
+    }
 }

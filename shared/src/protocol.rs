@@ -624,17 +624,43 @@ pub struct UnscorableInfo {
 pub struct DispatchDetail {
     pub summary: DispatchSummary,
     pub events: Vec<DispatchEventInfo>,
-    /// Predictions per label, most frequent first.
+    /// Predictions per label, most frequent first (a classifier's dispatch).
     pub class_counts: Vec<(String, u64)>,
     /// The first unscorable rows (up to 100); `summary.rows_unscorable` has the total.
     pub unscorable: Vec<UnscorableInfo>,
+    /// A regressor's dispatch: its predicted values in bins.
+    pub values: Option<ValueHistogram>,
+}
+
+/// A regressor's predicted values: how many, their mean and range, and
+/// equal-width bins between the least and the greatest (each bin's count is
+/// exact to within 1% of its values: see the README).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueHistogram {
+    pub count: u64,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub bins: Vec<ValueBin>,
+}
+
+/// Values in `[lo, hi)` (the last bin includes `hi`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueBin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictionInfo {
     pub row_key: String,
+    /// A classifier's label; a regressor's value, as text.
     pub label: String,
+    /// A classifier's score (NaN for a regressor).
     pub score: f64,
+    /// A regressor's predicted value.
+    pub value: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -666,16 +692,27 @@ pub struct DryRunResult {
 pub enum PredictInput {
     Positional(Vec<f64>),
     Named(Vec<(String, f64)>),
+    /// Values as typed, in the model's feature order: the daemon reads each
+    /// as its feature's type (a number, or text; empty text is NULL).
+    Cells(Vec<String>),
+    /// Values as typed, by feature name.
+    NamedCells(Vec<(String, String)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PredictionResult {
     pub model: String,
     pub version: u32,
+    /// A classifier's label; a regressor's value, as text.
     pub label: String,
+    /// A classifier's score (NaN for a regressor).
     pub score: f64,
-    /// The values the model used, in its feature order.
+    /// The numbers the model used, in its feature order (text features: in `values`).
     pub features: Vec<(String, f64)>,
+    /// A regressor's predicted value.
+    pub value: Option<f64>,
+    /// Every value the model used, in its feature order.
+    pub values: Vec<(String, FeatureValue)>,
 }
 
 /// A model name in the registry.
@@ -698,6 +735,7 @@ pub struct ModelVersionInfo {
     pub algorithm: String,
     pub hyperparameters: Vec<(String, String)>,
     pub features: Vec<String>,
+    /// A classifier's labels (none for a regressor).
     pub labels: Vec<String>,
     pub scaling: String,
     pub dataset: Option<String>,
@@ -710,6 +748,21 @@ pub struct ModelVersionInfo {
     pub created_at: Option<WireTime>,
     /// sha256 of the artifact.
     pub hash: String,
+    /// `classification` or `regression`.
+    pub task: String,
+    /// Each feature's type, `number` or `text`, in `features` order.
+    pub feature_types: Vec<String>,
+    /// A regressor's evaluation on the held-out split.
+    pub regression: Option<RegressionMetricsInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionMetricsInfo {
+    pub mae: f64,
+    pub rmse: f64,
+    pub r2: f64,
+    /// Held-out rows evaluated.
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -760,6 +813,8 @@ pub struct DatasetInfo {
     pub classes: Vec<String>,
     pub preprocessing: Vec<String>,
     pub problem: Option<String>,
+    /// Each feature's type, `number` or `text` (one-hot encoded), in `features` order.
+    pub feature_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -854,24 +909,41 @@ pub struct TrainingInfo {
     pub finished_at: Option<WireTime>,
 }
 
-/// One feature's value. Grows (at the end) with text features.
+/// One feature's value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FeatureValue {
     Number(f64),
+    /// A text feature's value (a category).
+    Text(String),
+    /// A text feature without a value (NULL, an empty cell).
+    Null,
 }
 
 impl fmt::Display for FeatureValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FeatureValue::Number(v) => write!(f, "{v}"),
+            FeatureValue::Text(t) => f.write_str(t),
+            FeatureValue::Null => f.write_str("NULL"),
         }
     }
 }
 
-/// What a model said about one row. Grows (at the end) with regressors.
+/// What a model said about one row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outcome {
-    Class { label: String, score: f64 },
+    Class {
+        label: String,
+        score: f64,
+    },
+    /// A regressor's predicted value.
+    Value {
+        value: f64,
+    },
+    /// The model would not score the row (a category its encoder refuses).
+    Unscorable {
+        reason: String,
+    },
 }
 
 /// What a class's score is, so clients label it rightly.
@@ -888,6 +960,8 @@ pub enum ScoreKind {
     Margin,
     /// No score (an ONNX graph without a probability output).
     Unscored,
+    /// A regressor: the prediction is a number; there are no classes.
+    Value,
 }
 
 impl ScoreKind {
@@ -898,6 +972,7 @@ impl ScoreKind {
             ScoreKind::VoteShare => "vote share",
             ScoreKind::Margin => "margin",
             ScoreKind::Unscored => "unscored",
+            ScoreKind::Value => "value",
         }
     }
 }
@@ -933,6 +1008,21 @@ pub enum Explanation {
     },
     /// The model cannot say why (Gaussian NB, kernel SVM, ONNX), and says so.
     Unavailable { reason: String },
+    /// A linear regressor: the value is `intercept` plus each feature's
+    /// contribution (weight × scaled value), largest magnitude first.
+    ValueContributions {
+        intercept: f64,
+        terms: Vec<ContributionInfo>,
+    },
+    /// A regression tree: the tests from the root to the leaf, whose value
+    /// (the mean target of its training rows) is the prediction.
+    ValuePath {
+        steps: Vec<PathStepInfo>,
+        value: f64,
+    },
+    /// A regression forest: the prediction is the mean of its `trees` trees'
+    /// values, which range from `min` to `max`.
+    TreeValues { trees: u32, min: f64, max: f64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -984,9 +1074,12 @@ pub struct ShowroomView {
     pub shown: u32,
     /// The model's features, in its order (each row's `values`).
     pub features: Vec<String>,
+    /// A classifier's labels (none for a regressor).
     pub labels: Vec<String>,
     pub score_kind: ScoreKind,
     pub rows: Vec<SampleRow>,
+    /// Each feature's type, `number` or `text`, in `features` order.
+    pub feature_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

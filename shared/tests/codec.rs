@@ -183,6 +183,16 @@ fn every_request() -> Vec<Request> {
             version: Some(1),
             input: PredictInput::Named(vec![("petal_width".into(), 0.2)]),
         },
+        Request::Predict {
+            model: "revenue".into(),
+            version: None,
+            input: PredictInput::Cells(vec!["12".into(), "pro".into(), String::new()]),
+        },
+        Request::Predict {
+            model: "revenue".into(),
+            version: Some(3),
+            input: PredictInput::NamedCells(vec![("plan".into(), "pro".into())]),
+        },
         Request::Showrooms,
         Request::OpenShowroom {
             model: "iris".into(),
@@ -191,6 +201,14 @@ fn every_request() -> Vec<Request> {
             model: "iris".into(),
             row: 3,
             set: vec![("petal_length".into(), FeatureValue::Number(5.0))],
+        },
+        Request::ShowroomPredict {
+            model: "revenue".into(),
+            row: 1,
+            set: vec![
+                ("plan".into(), FeatureValue::Text("pro".into())),
+                ("country".into(), FeatureValue::Null),
+            ],
         },
         Request::DispatchPredictionsBefore {
             id: DispatchId(3),
@@ -293,6 +311,28 @@ fn version_info() -> ModelVersionInfo {
         }),
         created_at: Some(WireTime(77)),
         hash: "ef".repeat(32),
+        task: "classification".into(),
+        feature_types: vec!["number".into()],
+        regression: None,
+    }
+}
+
+/// A regressor's version: no labels, a text feature, MAE/RMSE/R².
+fn regressor_info() -> ModelVersionInfo {
+    ModelVersionInfo {
+        name: "revenue".into(),
+        features: vec!["tenure".into(), "plan".into()],
+        labels: vec![],
+        metrics: None,
+        task: "regression".into(),
+        feature_types: vec!["number".into(), "text".into()],
+        regression: Some(RegressionMetricsInfo {
+            mae: 1.5,
+            rmse: 2.25,
+            r2: 0.875,
+            rows: 400,
+        }),
+        ..version_info()
     }
 }
 
@@ -341,6 +381,14 @@ fn every_response() -> Vec<Response> {
         row_key: "7".into(),
         label: "setosa".into(),
         score: 0.97,
+        value: None,
+    };
+    let value = PredictionInfo {
+        row_key: "8".into(),
+        label: "12.5".into(),
+        // The daemon sends NaN (see the test below); NaN != NaN here.
+        score: 0.0,
+        value: Some(12.5),
     };
     let unscorable = UnscorableInfo {
         row_key: "151".into(),
@@ -393,18 +441,43 @@ fn every_response() -> Vec<Response> {
                 message: Some("trigger catch-up".into()),
             }],
             class_counts: vec![("setosa".into(), 50), ("virginica".into(), 48)],
+            unscorable: vec![unscorable.clone()],
+            values: None,
+        })),
+        Response::Dispatch(Box::new(DispatchDetail {
+            summary: dispatch_summary(),
+            events: vec![],
+            class_counts: vec![],
             unscorable: vec![unscorable],
+            values: Some(ValueHistogram {
+                count: 3,
+                mean: 2.0,
+                min: -1.0,
+                max: 5.0,
+                bins: vec![
+                    ValueBin {
+                        lo: -1.0,
+                        hi: 2.0,
+                        count: 2,
+                    },
+                    ValueBin {
+                        lo: 2.0,
+                        hi: 5.0,
+                        count: 1,
+                    },
+                ],
+            }),
         })),
         Response::Predictions(PredictionPage {
             total: 148,
-            rows: vec![prediction],
+            rows: vec![prediction, value],
             next_after: Some("7".into()),
         }),
         Response::Cancelled { id: DispatchId(9) },
         Response::Models(vec![ModelInfo {
             name: "iris".into(),
             active: Some(2),
-            versions: vec![version_info()],
+            versions: vec![version_info(), regressor_info()],
         }]),
         Response::Catalog(Box::new(CatalogInfo {
             datasets: vec![DatasetInfo {
@@ -418,6 +491,7 @@ fn every_response() -> Vec<Response> {
                 classes: vec!["setosa".into()],
                 preprocessing: vec!["standard scaling".into()],
                 problem: None,
+                feature_types: vec!["number".into()],
             }],
             models: vec![AlgorithmInfo {
                 name: "random_forest".into(),
@@ -475,6 +549,21 @@ fn every_response() -> Vec<Response> {
             label: "setosa".into(),
             score: 0.98,
             features: vec![("sepal_length".into(), 5.1)],
+            value: None,
+            values: vec![("sepal_length".into(), FeatureValue::Number(5.1))],
+        })),
+        Response::Prediction(Box::new(PredictionResult {
+            model: "revenue".into(),
+            version: 3,
+            label: "12.5".into(),
+            score: 0.0,
+            features: vec![("tenure".into(), 12.0)],
+            value: Some(12.5),
+            values: vec![
+                ("tenure".into(), FeatureValue::Number(12.0)),
+                ("plan".into(), FeatureValue::Text("pro".into())),
+                ("country".into(), FeatureValue::Null),
+            ],
         })),
         Response::Showrooms(vec![
             ShowroomInfo {
@@ -526,6 +615,40 @@ fn every_response() -> Vec<Response> {
             explanation,
         }))
     }));
+    all.push(Response::ShowroomPrediction(Box::new(ShowroomPrediction {
+        model: "revenue".into(),
+        version: 3,
+        hash: "cd".repeat(32),
+        row: 2,
+        line: 3,
+        edited: false,
+        values: vec![("plan".into(), FeatureValue::Text("pro".into()))],
+        outcome: Outcome::Value { value: 12.5 },
+        classes: vec![],
+        score_kind: ScoreKind::Value,
+        explanation: Explanation::TreeValues {
+            trees: 3,
+            min: 10.0,
+            max: 15.0,
+        },
+    })));
+    all.push(Response::ShowroomPrediction(Box::new(ShowroomPrediction {
+        model: "revenue".into(),
+        version: 3,
+        hash: "cd".repeat(32),
+        row: 4,
+        line: 5,
+        edited: true,
+        values: vec![("plan".into(), FeatureValue::Text("enterprise".into()))],
+        outcome: Outcome::Unscorable {
+            reason: "plan: category \"enterprise\" unknown to the encoder".into(),
+        },
+        classes: vec![],
+        score_kind: ScoreKind::Value,
+        explanation: Explanation::Unavailable {
+            reason: "not scored".into(),
+        },
+    })));
     for r in &all {
         match r {
             Response::Pong
@@ -599,15 +722,16 @@ fn showroom_view() -> ShowroomView {
             },
             classes: class_scores(),
         }],
+        feature_types: vec!["number".into()],
     }
 }
 
 fn every_score_kind() -> Vec<ScoreKind> {
     use ScoreKind::*;
-    let all = vec![Probability, LeafShare, VoteShare, Margin, Unscored];
+    let all = vec![Probability, LeafShare, VoteShare, Margin, Unscored, Value];
     for k in &all {
         match k {
-            Probability | LeafShare | VoteShare | Margin | Unscored => {}
+            Probability | LeafShare | VoteShare | Margin | Unscored | Value => {}
         }
     }
     all
@@ -651,16 +775,60 @@ fn every_explanation() -> Vec<Explanation> {
         Explanation::Unavailable {
             reason: "no explanation is available for an ONNX model".into(),
         },
+        Explanation::ValueContributions {
+            intercept: 3.0,
+            terms: vec![ContributionInfo {
+                feature: "tenure".into(),
+                value: 12.0,
+                scaled: 0.5,
+                weight: 4.0,
+                contribution: 2.0,
+            }],
+        },
+        Explanation::ValuePath {
+            steps: vec![PathStepInfo {
+                feature: "plan=pro".into(),
+                value: 1.0,
+                threshold: Some(0.5),
+                below: false,
+            }],
+            value: 42.0,
+        },
+        Explanation::TreeValues {
+            trees: 50,
+            min: 1.0,
+            max: 2.0,
+        },
     ];
     for e in &all {
         match e {
             Explanation::Contributions { .. }
             | Explanation::Path { .. }
             | Explanation::Votes { .. }
-            | Explanation::Unavailable { .. } => {}
+            | Explanation::Unavailable { .. }
+            | Explanation::ValueContributions { .. }
+            | Explanation::ValuePath { .. }
+            | Explanation::TreeValues { .. } => {}
         }
     }
     all
+}
+
+/// A regressor's prediction has no score: NaN on the wire, NaN back.
+#[tokio::test]
+async fn a_regressors_nan_score_round_trips() {
+    let p = PredictionInfo {
+        row_key: "8".into(),
+        label: "12.5".into(),
+        score: f64::NAN,
+        value: Some(12.5),
+    };
+    let bytes = frame::encode(&p).unwrap();
+    let mut reader = &bytes[..];
+    let back: PredictionInfo = frame::read_message(&mut reader).await.unwrap().unwrap();
+    assert!(back.score.is_nan());
+    assert_eq!(back.value, Some(12.5));
+    assert_eq!(back.label, "12.5");
 }
 
 #[tokio::test]

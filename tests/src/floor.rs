@@ -79,6 +79,7 @@ pub fn write(lake: &Datalake, table: &str, n: usize, dispatch: i64, batch: usize
                 row_key: i.to_string(),
                 prediction: ["high", "low"][i % 2].to_string(),
                 score: (i % 1000) as f64 / 1000.0,
+                value: None,
                 model_version: "1".to_string(),
                 scored_at: at,
             })

@@ -26,6 +26,7 @@ fn result_rows(keys: std::ops::Range<usize>, tag: &str) -> Vec<ResultRow> {
         row_key: format!("k{i}"),
         prediction: format!("{tag}-{}", i % 3),
         score: i as f64 / 3.0,
+        value: None,
         model_version: "iris@3".into(),
         scored_at: at,
     })

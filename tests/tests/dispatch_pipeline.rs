@@ -33,7 +33,12 @@ fn expected(model: &Model, rows: &[(String, [f64; 4])]) -> BTreeMap<String, (Str
     let preds = model.predict(&binding, m.view()).unwrap();
     rows.iter()
         .zip(preds)
-        .map(|((k, _), p)| (k.clone(), (p.label.to_string(), p.score)))
+        .map(|((k, _), p)| {
+            (
+                k.clone(),
+                (p.label().unwrap().to_string(), p.score().unwrap()),
+            )
+        })
         .collect()
 }
 

@@ -112,6 +112,7 @@ async fn a_panic_in_a_training_thread_fails_the_run_and_the_next_run_succeeds() 
             query: None,
             label: "species".into(),
             features: None,
+            task: None,
         },
     )]
     .into_iter()

@@ -171,6 +171,7 @@ fn detail() -> DispatchDetail {
             })
             .collect(),
         summary,
+        values: None,
     }
 }
 
@@ -182,6 +183,7 @@ fn page() -> PredictionPage {
                 row_key: format!("cust-{k:07}"),
                 label: if k % 5 == 0 { "leave" } else { "stay" }.into(),
                 score: 0.5 + (k % 50) as f64 / 100.0,
+                value: None,
             })
             .collect(),
         next_after: Some(format!("cust-{:07}", PREDICTIONS - 1)),
@@ -232,6 +234,9 @@ fn models() -> Vec<ModelInfo> {
                     metrics: Some(metrics()),
                     created_at: Some(ms(-(v as i64) * 86_400)),
                     hash: "cd".repeat(32),
+                    task: "classification".into(),
+                    feature_types: vec!["number".into(); 12],
+                    regression: None,
                 })
                 .collect(),
         })

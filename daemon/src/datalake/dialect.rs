@@ -141,11 +141,13 @@ impl ResultSql {
     }
 
     /// PostgreSQL: the dispatch id, then five array literals (keys,
-    /// predictions, scores, versions, times).
-    pub fn insert_unnest(&self) -> String {
+    /// predictions, scores, versions, times). A classifier's predictions are
+    /// `text`, a regressor's values `float8` (`values`).
+    pub fn insert_unnest(&self, values: bool) -> String {
+        let prediction_type = if values { "float8" } else { "text" };
         format!(
             "INSERT INTO {} ({}) SELECT ?, k, p, s, v, t FROM \
-             unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)",
+             unnest(?::text[], ?::{prediction_type}[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)",
             self.table,
             self.columns.join(", ")
         )
@@ -257,8 +259,13 @@ mod tests {
         let sql = ResultSql::new(&pg, "scores", &columns());
         assert_eq!(sql.bulk, BulkInsert::PostgresUnnest);
         assert_eq!(
-            sql.insert_unnest(),
+            sql.insert_unnest(false),
             r#"INSERT INTO "scores" ("dispatch_id", "row_key", "prediction", "score", "model_version", "scored_at") SELECT ?, k, p, s, v, t FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::timestamp[]) AS u(k, p, s, v, t)"#
+        );
+        // A regressor's values go as numbers.
+        assert!(
+            sql.insert_unnest(true)
+                .contains("unnest(?::text[], ?::float8[], ?::float8[], ?::text[]")
         );
         for other in ["MariaDB", "MySQL", "SQLite", "Microsoft SQL Server", ""] {
             assert_eq!(

@@ -1,10 +1,11 @@
 //! The datalake: where a job's rows come from and its results go. Owns the
 //! two backends (any ODBC driver, or a built-in SQLite file), streaming reads
-//! in batches matched by name to a model's features, transactional
-//! idempotent write-back, and the health probe. Receives a
-//! [`DatalakeConfig`], a job's query/key/feature names and result rows;
-//! emits [`Batch`]es (keys, a dense f64 matrix, unscorable rows), written
-//! row counts and [`ProbeReport`]s. Synchronous: call it from blocking
+//! in batches matched by name to a model's features (each read as the
+//! model declares it: a number, or text), transactional idempotent
+//! write-back, and the health probe. Receives a [`DatalakeConfig`], a job's
+//! query/key/feature names and types and result rows; emits [`Batch`]es
+//! (keys, a dense f64 matrix, text columns, unscorable rows), written row
+//! counts and [`ProbeReport`]s. Synchronous: call it from blocking
 //! threads, never from the async runtime.
 //!
 //! Use: [`Datalake::from_config`] once per config; per dispatch
@@ -23,6 +24,8 @@ use std::time::Duration;
 use mld_shared::config::{DatalakeConfig, DatalakeKind, ResultColumns, is_sql_identifier};
 use mld_shared::ids::DispatchId;
 use ndarray::Array2;
+
+use crate::model::{FeatureKind, TextColumn, TextColumns};
 
 pub use connstr::{DriverFamily, OdbcTarget};
 use dialect::ResultSql;
@@ -64,14 +67,17 @@ pub enum DatalakeError {
     },
 }
 
-/// Rows read from the query: the scorable ones as a dense matrix, the others
-/// with their reason.
+/// Rows read from the query: the scorable ones as a dense matrix (and text
+/// columns), the others with their reason.
 #[derive(Debug, Clone)]
 pub struct Batch {
     /// One per matrix row, in the same order.
     pub keys: Vec<String>,
-    /// Row-major, one column per model feature in the model's order.
+    /// Row-major, one column per model feature in the model's order; a text
+    /// feature's column holds zeros (its values are in `texts`).
     pub features: Array2<f64>,
+    /// The text features' values, by feature index; NULL is `None`.
+    pub texts: TextColumns,
     pub unscorable: Vec<Unscorable>,
 }
 
@@ -94,8 +100,14 @@ pub struct Unscorable {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultRow {
     pub row_key: String,
+    /// A classifier's label (unused when `value` is set).
     pub prediction: String,
+    /// A classifier's score (unused when `value` is set).
     pub score: f64,
+    /// A regressor's prediction: written to the prediction column as a
+    /// number, with the score column NULL. Every row of a write-back is one
+    /// kind or the other.
+    pub value: Option<f64>,
     pub model_version: String,
     pub scored_at: jiff::Timestamp,
 }
@@ -225,10 +237,10 @@ impl Datalake {
         self.batch_size
     }
 
-    /// Runs `query` and streams its rows in batches of `batch_size`. Checks
-    /// that the key column and every feature are in the result (by name,
-    /// case-insensitively) before returning, so a bad query fails before
-    /// any row is scored.
+    /// Runs `query` and streams its rows in batches of `batch_size`, every
+    /// feature a number. Checks that the key column and every feature are in
+    /// the result (by name, case-insensitively) before returning, so a bad
+    /// query fails before any row is scored.
     pub fn read(
         &self,
         query: &str,
@@ -236,13 +248,57 @@ impl Datalake {
         features: &[String],
         batch_size: usize,
     ) -> Result<BatchReader, DatalakeError> {
+        let kinds = vec![FeatureKind::Number; features.len()];
+        self.read_typed(query, key_column, features, &kinds, batch_size)
+    }
+
+    /// Like [`Self::read`], each feature read as `kinds` says: a number
+    /// (parsed from text if the column is text; NULL or not a number makes
+    /// the row unscorable), or text (whatever the column's type, as the
+    /// driver spells it; NULL is kept, for the model's encoder to judge).
+    pub fn read_typed(
+        &self,
+        query: &str,
+        key_column: &str,
+        features: &[String],
+        kinds: &[FeatureKind],
+        batch_size: usize,
+    ) -> Result<BatchReader, DatalakeError> {
+        let kinds: Vec<FeatureKind> = (0..features.len())
+            .map(|j| kinds.get(j).copied().unwrap_or_default())
+            .collect();
+        self.open_reader(query, key_column, features, Some(&kinds), batch_size)
+    }
+
+    /// Like [`Self::read`], each feature read as the database types its
+    /// column: a numeric column as numbers, any other as text (training
+    /// datasets, whose features have no model yet). [`BatchReader::kinds`]
+    /// says which.
+    pub fn read_database_typed(
+        &self,
+        query: &str,
+        key_column: &str,
+        features: &[String],
+        batch_size: usize,
+    ) -> Result<BatchReader, DatalakeError> {
+        self.open_reader(query, key_column, features, None, batch_size)
+    }
+
+    fn open_reader(
+        &self,
+        query: &str,
+        key_column: &str,
+        features: &[String],
+        kinds: Option<&[FeatureKind]>,
+        batch_size: usize,
+    ) -> Result<BatchReader, DatalakeError> {
         let batch_size = batch_size.max(1);
         let inner = match &self.backend {
             Backend::Odbc(t) => ReaderInner::Odbc(Box::new(odbc::OdbcReader::open(
-                self, t, query, key_column, features, batch_size,
+                self, t, query, key_column, features, kinds, batch_size,
             )?)),
             Backend::Sqlite(p) => ReaderInner::Sqlite(sqlite::SqliteReader::open(
-                self, p, query, key_column, features, batch_size,
+                self, p, query, key_column, features, kinds, batch_size,
             )?),
         };
         Ok(BatchReader {
@@ -466,6 +522,14 @@ impl BatchReader {
     pub fn rows_read(&self) -> u64 {
         self.rows_read
     }
+
+    /// How each feature is read: as asked, or as the database types it.
+    pub fn kinds(&self) -> &[FeatureKind] {
+        match &self.inner {
+            ReaderInner::Odbc(r) => r.kinds(),
+            ReaderInner::Sqlite(r) => r.kinds(),
+        }
+    }
 }
 
 impl Iterator for BatchReader {
@@ -606,21 +670,39 @@ fn parse_number(text: &str) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Builds a [`Batch`] row by row.
+/// Builds a [`Batch`] row by row: a row's numbers go to `data` (a text
+/// feature's slot holds 0), its text to `texts`; then the row is accepted
+/// (its key pushed) or rejected (its partial values dropped).
 struct BatchBuilder {
     keys: Vec<String>,
     data: Vec<f64>,
+    texts: TextColumns,
     unscorable: Vec<Unscorable>,
     width: usize,
 }
 
 impl BatchBuilder {
-    fn new(capacity: usize, width: usize) -> Self {
+    fn new(capacity: usize, kinds: &[FeatureKind]) -> Self {
+        let mut texts = TextColumns::new();
+        for (j, k) in kinds.iter().enumerate() {
+            if *k == FeatureKind::Text {
+                texts.insert(j, TextColumn::new());
+            }
+        }
         BatchBuilder {
             keys: Vec::with_capacity(capacity),
-            data: Vec::with_capacity(capacity * width),
+            data: Vec::with_capacity(capacity * kinds.len()),
+            texts,
             unscorable: Vec::new(),
-            width,
+            width: kinds.len(),
+        }
+    }
+
+    /// Text feature `j`'s value for the row being built.
+    fn push_text(&mut self, j: usize, value: Option<&str>) {
+        self.data.push(0.0);
+        if let Some(t) = self.texts.get_mut(j) {
+            t.push(value);
         }
     }
 
@@ -635,6 +717,10 @@ impl BatchBuilder {
     /// Drops the partial row started at `data` length `mark` and records why.
     fn reject(&mut self, mark: usize, key: String, reason: String) {
         self.data.truncate(mark);
+        let rows = self.keys.len();
+        for (_, t) in self.texts.iter_mut() {
+            t.truncate(rows);
+        }
         self.unscorable.push(Unscorable { key, reason });
     }
 
@@ -645,6 +731,7 @@ impl BatchBuilder {
         Batch {
             keys: self.keys,
             features,
+            texts: self.texts,
             unscorable: self.unscorable,
         }
     }
@@ -660,6 +747,10 @@ fn not_numeric_reason(column: &str, text: &str) -> String {
         shown.push('…');
     }
     format!("column {column} is not a number: {shown:?}")
+}
+
+fn too_long_reason(column: &str, bytes: usize) -> String {
+    format!("column {column} is longer than {bytes} bytes")
 }
 
 fn key_null_reason(column: &str) -> String {

@@ -1,9 +1,10 @@
 //! The ODBC backend (odbc-api): any driver. Receives an [`OdbcTarget`] and the
 //! datalake's requests; emits batches fetched with columnar bulk fetch
-//! (features bound as nullable f64, text parsed when the column is text),
-//! result rows written inside one transaction with the insert the
-//! connection's [`Dialect`] chooses, and probe results. Every driver message
-//! passes through the target's scrubber before it leaves this file.
+//! (number features bound as nullable f64, or parsed when the column is
+//! text; text features bound as text whatever the column's type), result
+//! rows written inside one transaction with the insert the connection's
+//! [`Dialect`] chooses, and probe results. Every driver message passes
+//! through the target's scrubber before it leaves this file.
 
 use std::collections::HashMap;
 
@@ -16,13 +17,17 @@ use odbc_api::{
 
 use super::connstr::Scrubber;
 use super::{
-    Batch, BatchBuilder, BulkInsert, ColumnPlan, Datalake, DatalakeError, Dialect, OdbcTarget,
-    ResultNames, ResultRow, ResultSql, Unscorable, key_null_reason, not_numeric_reason,
-    null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, BulkInsert, ColumnPlan, Datalake, DatalakeError, Dialect, FeatureKind,
+    OdbcTarget, ResultNames, ResultRow, ResultSql, Unscorable, key_null_reason, not_numeric_reason,
+    null_reason, parse_number, timestamp_text, too_long_reason,
 };
 
-/// Longest text accepted in a text feature column; longer is not a number anyway.
+/// Longest text accepted in a text column read as a number; longer is not a number anyway.
 const TEXT_FEATURE_LEN: usize = 128;
+/// Bounds on the bytes bound per value of a text feature (a category): the
+/// column's declared size, four bytes a character, within these.
+const MIN_CATEGORY_LEN: usize = 16;
+const MAX_CATEGORY_LEN: usize = 512;
 /// Longest key; a key column declared wider is bound with this many bytes.
 const MAX_KEY_LEN: usize = 1024;
 
@@ -115,7 +120,7 @@ pub(super) fn count_results(
 }
 
 /// Where a model feature is found in the fetched buffers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     /// A numeric column bound as nullable f64: buffer index.
     Number(usize),
@@ -123,6 +128,10 @@ enum Source {
     Text(usize),
     /// The key column itself is also a feature.
     Key,
+    /// A text feature: the column bound as text (buffer index, bytes bound).
+    Category(usize, usize),
+    /// A text feature that is the key column.
+    KeyText,
 }
 
 fn is_numeric(dt: &DataType) -> bool {
@@ -147,6 +156,7 @@ pub(super) struct OdbcReader {
     scrubber: Scrubber,
     plan: ColumnPlan,
     sources: Vec<Source>,
+    kinds: Vec<FeatureKind>,
     key_len: usize,
     /// The SQLite driver hands non-numeric text in a numeric column over as NULL.
     null_may_be_text: bool,
@@ -160,6 +170,7 @@ impl OdbcReader {
         query: &str,
         key_column: &str,
         features: &[String],
+        kinds: Option<&[FeatureKind]>,
         batch_size: usize,
     ) -> Result<Self, DatalakeError> {
         let scrub = target.scrubber();
@@ -191,20 +202,51 @@ impl OdbcReader {
                 max_str_len: key_len,
             },
         )];
-        let mut bound: HashMap<usize, Source> = HashMap::new();
+        // Unless asked, each feature as the database types its column.
+        let kinds: Vec<FeatureKind> = match kinds {
+            Some(k) => k.to_vec(),
+            None => plan
+                .features
+                .iter()
+                .map(|&col| {
+                    let dt = cursor.col_data_type((col + 1) as u16).map_err(qerr)?;
+                    Ok(if col == plan.key || is_numeric(&dt) {
+                        FeatureKind::Number
+                    } else {
+                        FeatureKind::Text
+                    })
+                })
+                .collect::<Result<_, DatalakeError>>()?,
+        };
+        let mut bound: HashMap<(usize, FeatureKind), Source> = HashMap::new();
         let mut sources = Vec::with_capacity(plan.features.len());
-        for &col in &plan.features {
+        for (&col, &kind) in plan.features.iter().zip(&kinds) {
             if col == plan.key {
-                sources.push(Source::Key);
+                sources.push(match kind {
+                    FeatureKind::Number => Source::Key,
+                    FeatureKind::Text => Source::KeyText,
+                });
                 continue;
             }
-            if let Some(s) = bound.get(&col) {
+            if let Some(s) = bound.get(&(col, kind)) {
                 sources.push(*s);
                 continue;
             }
             let n = (col + 1) as u16;
-            let dt = cursor.col_data_type(n).map_err(qerr)?;
             let index = descs.len();
+            if kind == FeatureKind::Text {
+                let len = match cursor.col_display_size(n).map_err(qerr)? {
+                    Some(c) => c.get().saturating_mul(4),
+                    None => MAX_CATEGORY_LEN,
+                }
+                .clamp(MIN_CATEGORY_LEN, MAX_CATEGORY_LEN);
+                descs.push((n, BufferDesc::Text { max_str_len: len }));
+                let source = Source::Category(index, len);
+                bound.insert((col, kind), source);
+                sources.push(source);
+                continue;
+            }
+            let dt = cursor.col_data_type(n).map_err(qerr)?;
             let source = if is_numeric(&dt) {
                 // f64 always: psqlODBC reports DOUBLE PRECISION as SQL_FLOAT(17), which
                 // a "fitting" buffer would make f32.
@@ -219,7 +261,7 @@ impl OdbcReader {
                 ));
                 Source::Text(index)
             };
-            bound.insert(col, source);
+            bound.insert((col, kind), source);
             sources.push(source);
         }
         let buffer = ColumnarDynBuffer::from_descs_and_indices(batch_size, descs.into_iter());
@@ -230,10 +272,15 @@ impl OdbcReader {
             scrubber: scrub.clone(),
             plan,
             sources,
+            kinds,
             key_len,
             null_may_be_text: target.family() == super::DriverFamily::SqliteOdbc,
             done: false,
         })
+    }
+
+    pub(super) fn kinds(&self) -> &[FeatureKind] {
+        &self.kinds
     }
 
     pub(super) fn next_batch(&mut self) -> Result<Option<Batch>, DatalakeError> {
@@ -262,7 +309,7 @@ impl OdbcReader {
             numbers.push(col.as_nullable_slice::<f64>().map(|s| s.raw_values()));
             texts.push(col.as_text());
         }
-        let mut b = BatchBuilder::new(n, self.sources.len());
+        let mut b = BatchBuilder::new(n, &self.kinds);
         for row in 0..n {
             if keys
                 .content_length_at(row)
@@ -285,6 +332,26 @@ impl OdbcReader {
             let mark = b.data.len();
             let mut rejected = None;
             for (j, source) in self.sources.iter().enumerate() {
+                // Text features: kept as text, NULL included (the model's encoder judges it).
+                match *source {
+                    Source::Category(i, len) => {
+                        let view = texts[i].as_ref().expect("bound as text");
+                        if view.content_length_at(row).is_some_and(|l| l > len) {
+                            rejected = Some(too_long_reason(plan.feature_name(j), len));
+                            break;
+                        }
+                        match view.get(row) {
+                            None => b.push_text(j, None),
+                            Some(bytes) => b.push_text(j, Some(&String::from_utf8_lossy(bytes))),
+                        }
+                        continue;
+                    }
+                    Source::KeyText => {
+                        b.push_text(j, Some(&key));
+                        continue;
+                    }
+                    _ => {}
+                }
                 let value = match *source {
                     Source::Number(i) => {
                         let (values, indicators) = numbers[i].expect("bound as f64");
@@ -316,6 +383,7 @@ impl OdbcReader {
                     }
                     Source::Key => parse_number(&key)
                         .ok_or_else(|| not_numeric_reason(plan.feature_name(j), &key)),
+                    Source::Category(..) | Source::KeyText => unreachable!("text handled above"),
                 };
                 match value {
                     Ok(v) => b.data.push(v),
@@ -429,14 +497,20 @@ impl OdbcWriter {
     }
 
     /// Parameter arrays: one round trip per batch for drivers that support them.
+    /// A regressor's rows bind the prediction column as a number and the score as NULL.
     fn insert_arrays(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
         let max_len =
             |f: fn(&ResultRow) -> &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(1);
+        let values = rows.first().is_some_and(|r| r.value.is_some());
         let descs = [
             BindParamDesc::i64(false),
             BindParamDesc::text(max_len(|r| &r.row_key)),
-            BindParamDesc::text(max_len(|r| &r.prediction)),
-            BindParamDesc::f64(false),
+            if values {
+                BindParamDesc::f64(false)
+            } else {
+                BindParamDesc::text(max_len(|r| &r.prediction))
+            },
+            BindParamDesc::f64(true),
             BindParamDesc::text(max_len(|r| &r.model_version)),
             BindParamDesc::timestamp(false, 3),
         ];
@@ -454,11 +528,22 @@ impl OdbcWriter {
             }
         };
         text(1, |r| &r.row_key);
-        text(2, |r| &r.prediction);
+        if !values {
+            text(2, |r| &r.prediction);
+        }
         text(4, |r| &r.model_version);
-        let scores = ins.column_mut(3).as_slice::<f64>().expect("f64");
-        for (s, r) in scores.iter_mut().zip(rows) {
-            *s = r.score;
+        if values {
+            let predictions = ins.column_mut(2).as_slice::<f64>().expect("f64");
+            for (p, r) in predictions.iter_mut().zip(rows) {
+                *p = r.value.unwrap_or(f64::NAN);
+            }
+        }
+        let mut scores = ins
+            .column_mut(3)
+            .as_nullable_slice::<f64>()
+            .expect("nullable f64");
+        for (i, r) in rows.iter().enumerate() {
+            scores.set_cell(i, (!values).then_some(r.score));
         }
         let stamps = ins
             .column_mut(5)
@@ -472,15 +557,29 @@ impl OdbcWriter {
     }
 
     /// PostgreSQL: the batch as six array literals unnested server-side, in
-    /// one statement; the rows the server reports it inserted.
+    /// one statement; the rows the server reports it inserted. A regressor's
+    /// predictions go as `float8[]`, its scores as NULLs.
     fn insert_unnest(&self, rows: &[ResultRow]) -> Result<Option<usize>, odbc_api::Error> {
         use odbc_api::IntoParameter;
+        let values = rows.first().is_some_and(|r| r.value.is_some());
         let keys = array_literal(rows.iter().map(|r| r.row_key.as_str()), true);
-        let preds = array_literal(rows.iter().map(|r| r.prediction.as_str()), true);
-        let scores = array_literal(rows.iter().map(|r| float_text(r.score)), false);
+        let (preds, scores) = if values {
+            (
+                array_literal(
+                    rows.iter().map(|r| float_text(r.value.unwrap_or(f64::NAN))),
+                    false,
+                ),
+                array_literal(rows.iter().map(|_| "NULL"), false),
+            )
+        } else {
+            (
+                array_literal(rows.iter().map(|r| r.prediction.as_str()), true),
+                array_literal(rows.iter().map(|r| float_text(r.score)), false),
+            )
+        };
         let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
         let stamps = array_literal(rows.iter().map(|r| timestamp_text(r.scored_at)), true);
-        let sql = self.sql.insert_unnest();
+        let sql = self.sql.insert_unnest(values);
         let (keys, preds, scores, versions, stamps) = (
             keys.as_str().into_parameter(),
             preds.as_str().into_parameter(),

@@ -12,8 +12,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use super::{
-    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, Dialect, ResultRow, ResultSql,
-    display_path, key_null_reason, not_numeric_reason, null_reason, parse_number, timestamp_text,
+    Batch, BatchBuilder, ColumnPlan, Datalake, DatalakeError, Dialect, FeatureKind, ResultRow,
+    ResultSql, display_path, key_null_reason, not_numeric_reason, null_reason, parse_number,
+    timestamp_text,
 };
 
 fn open(lake: &Datalake, path: &Path, create: bool) -> Result<Connection, DatalakeError> {
@@ -76,7 +77,17 @@ enum Msg {
 
 pub(super) struct SqliteReader {
     rx: mpsc::Receiver<Msg>,
+    kinds: Vec<FeatureKind>,
     done: bool,
+}
+
+/// SQLite's type affinity rules: a declared type naming INT, REAL, FLOA,
+/// DOUB, NUM or DEC holds numbers.
+fn declared_numeric(decl: &str) -> bool {
+    let d = decl.to_ascii_uppercase();
+    ["INT", "REAL", "FLOA", "DOUB", "NUM", "DEC", "BOOL"]
+        .iter()
+        .any(|t| d.contains(t))
 }
 
 impl SqliteReader {
@@ -86,9 +97,10 @@ impl SqliteReader {
         query: &str,
         key_column: &str,
         features: &[String],
+        kinds: Option<&[FeatureKind]>,
         batch_size: usize,
     ) -> Result<Self, DatalakeError> {
-        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), DatalakeError>>(1);
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<Vec<FeatureKind>, DatalakeError>>(1);
         let (tx, rx) = mpsc::sync_channel::<Msg>(1);
         let name = lake.name.clone();
         let lake = lake.clone();
@@ -96,6 +108,7 @@ impl SqliteReader {
         let query = query.to_string();
         let key_column = key_column.to_string();
         let features = features.to_vec();
+        let asked = kinds.map(<[FeatureKind]>::to_vec);
         std::thread::Builder::new()
             .name("datalake-sqlite-read".into())
             .spawn(move || {
@@ -121,6 +134,18 @@ impl SqliteReader {
                         return;
                     }
                 };
+                // Unless asked, each feature as its column is declared (an
+                // expression, undeclared, is a number).
+                let kinds = asked.unwrap_or_else(|| {
+                    let columns: Vec<_> = stmt.columns().collect();
+                    plan.features
+                        .iter()
+                        .map(|&c| match columns.get(c).and_then(|c| c.decl_type()) {
+                            Some(t) if !declared_numeric(t) => FeatureKind::Text,
+                            _ => FeatureKind::Number,
+                        })
+                        .collect()
+                });
                 let mut rows = match stmt.query([]) {
                     Ok(r) => r,
                     Err(e) => {
@@ -128,10 +153,10 @@ impl SqliteReader {
                         return;
                     }
                 };
-                if ready_tx.send(Ok(())).is_err() {
+                if ready_tx.send(Ok(kinds.clone())).is_err() {
                     return;
                 }
-                let mut builder = BatchBuilder::new(batch_size, plan.features.len());
+                let mut builder = BatchBuilder::new(batch_size, &kinds);
                 loop {
                     let row = match rows.next() {
                         Ok(Some(r)) => r,
@@ -141,12 +166,10 @@ impl SqliteReader {
                             return;
                         }
                     };
-                    push_row(&mut builder, &plan, row);
+                    push_row(&mut builder, &plan, &kinds, row);
                     if builder.rows() >= batch_size {
-                        let full = std::mem::replace(
-                            &mut builder,
-                            BatchBuilder::new(batch_size, plan.features.len()),
-                        );
+                        let full =
+                            std::mem::replace(&mut builder, BatchBuilder::new(batch_size, &kinds));
                         // The reader was dropped: stop reading.
                         if tx.send(Msg::Batch(full.finish())).is_err() {
                             return;
@@ -162,13 +185,21 @@ impl SqliteReader {
                 message: format!("cannot start the SQLite reader thread: {e}"),
             })?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(SqliteReader { rx, done: false }),
+            Ok(Ok(kinds)) => Ok(SqliteReader {
+                rx,
+                kinds,
+                done: false,
+            }),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(DatalakeError::Read {
                 datalake: name,
                 message: "the SQLite reader thread ended unexpectedly".into(),
             }),
         }
+    }
+
+    pub(super) fn kinds(&self) -> &[FeatureKind] {
+        &self.kinds
     }
 
     pub(super) fn next_batch(&mut self) -> Result<Option<Batch>, DatalakeError> {
@@ -199,7 +230,12 @@ fn key_text(v: ValueRef<'_>) -> Option<String> {
     }
 }
 
-fn push_row(b: &mut BatchBuilder, plan: &ColumnPlan, row: &rusqlite::Row<'_>) {
+fn push_row(
+    b: &mut BatchBuilder,
+    plan: &ColumnPlan,
+    kinds: &[FeatureKind],
+    row: &rusqlite::Row<'_>,
+) {
     let key = row.get_ref(plan.key).ok().and_then(key_text);
     let Some(key) = key else {
         b.unscorable.push(super::Unscorable {
@@ -210,6 +246,27 @@ fn push_row(b: &mut BatchBuilder, plan: &ColumnPlan, row: &rusqlite::Row<'_>) {
     };
     let mark = b.data.len();
     for (j, &col) in plan.features.iter().enumerate() {
+        if kinds[j] == FeatureKind::Text {
+            // Text whatever the column holds; NULL is kept for the model's encoder to judge.
+            let text = match row.get_ref(col) {
+                Ok(ValueRef::Null) => Ok(None),
+                Ok(ValueRef::Text(t)) => Ok(Some(String::from_utf8_lossy(t).into_owned())),
+                Ok(ValueRef::Integer(i)) => Ok(Some(i.to_string())),
+                Ok(ValueRef::Real(f)) => Ok(Some(format!("{f:?}"))),
+                Ok(ValueRef::Blob(_)) => {
+                    Err(format!("column {} is binary data", plan.feature_name(j)))
+                }
+                Err(e) => Err(format!("column {}: {e}", plan.feature_name(j))),
+            };
+            match text {
+                Ok(t) => b.push_text(j, t.as_deref()),
+                Err(reason) => {
+                    b.reject(mark, key, reason);
+                    return;
+                }
+            }
+            continue;
+        }
         let value = match row.get_ref(col) {
             Ok(ValueRef::Integer(i)) => Ok(i as f64),
             Ok(ValueRef::Real(f)) => Ok(f),
@@ -290,11 +347,16 @@ impl SqliteWriter {
             let mut stmt = self.conn.prepare_cached(&self.sql.insert())?;
             let mut inserted = 0;
             for r in rows {
+                // A regressor's value goes in the prediction column as a number, its score NULL.
+                let (prediction, score): (&dyn rusqlite::ToSql, Option<f64>) = match &r.value {
+                    Some(v) => (v, None),
+                    None => (&r.prediction, Some(r.score)),
+                };
                 inserted += stmt.execute(rusqlite::params![
                     self.dispatch_id,
                     r.row_key,
-                    r.prediction,
-                    r.score,
+                    prediction,
+                    score,
                     r.model_version,
                     timestamp_text(r.scored_at),
                 ])? as u64;

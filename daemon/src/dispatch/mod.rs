@@ -20,6 +20,7 @@
 pub mod pipeline;
 pub mod record;
 pub mod store;
+pub mod values;
 
 use crate::datalake::{Datalake, ResultRow};
 use crate::eventlog::{EventLog, EventLogError};
@@ -135,7 +136,9 @@ pub struct DispatchService {
 pub struct DryRun {
     pub model: String,
     pub model_version: String,
-    pub predictions: Vec<(String, String, f64)>,
+    /// Row key, label (a regressor's value as text), score (NaN for a
+    /// regressor), value (a regressor's).
+    pub predictions: Vec<(String, String, f64, Option<f64>)>,
     pub unscorable: Vec<crate::datalake::Unscorable>,
     pub would_write: Vec<ResultRow>,
 }
@@ -608,10 +611,11 @@ impl DispatchService {
         let limit = rows.max(1) as usize;
         let features = model.features().to_vec();
         let mut reader = datalake
-            .read(
+            .read_typed(
                 &job.query,
                 &job.key_column,
                 &features,
+                &model.feature_kinds(),
                 limit.min(datalake.batch_size()),
             )
             .map_err(|e| DispatchError::Read {
@@ -639,26 +643,38 @@ impl DispatchService {
             else {
                 break;
             };
-            let preds = model
-                .predict(&binding, batch.features.view())
-                .map_err(|e| DispatchError::Model {
+            let scored = pipeline::score_batch(&model, &binding, batch).map_err(|e| {
+                DispatchError::Model {
                     job: job.name.clone(),
                     message: e.to_string(),
-                })?;
-            for (key, p) in batch.keys.into_iter().zip(preds) {
+                }
+            })?;
+            let rows: Vec<(String, f64, Option<f64>)> = match scored.outcomes {
+                record::Outcomes::Classes { labels, scores } => labels
+                    .iter()
+                    .zip(scores)
+                    .map(|(l, s)| (l.to_string(), s, None))
+                    .collect(),
+                record::Outcomes::Values(values) => values
+                    .into_iter()
+                    .map(|v| (format!("{v:?}"), f64::NAN, Some(v)))
+                    .collect(),
+            };
+            for (key, (label, score, value)) in scored.keys.into_iter().zip(rows) {
                 if out.predictions.len() + out.unscorable.len() >= limit {
                     break;
                 }
                 out.would_write.push(ResultRow {
                     row_key: key.clone(),
-                    prediction: p.label.to_string(),
-                    score: p.score,
+                    prediction: label.clone(),
+                    score,
+                    value,
                     model_version: version.clone(),
                     scored_at: now,
                 });
-                out.predictions.push((key, p.label.to_string(), p.score));
+                out.predictions.push((key, label, score, value));
             }
-            for u in batch.unscorable {
+            for u in scored.unscorable {
                 if out.predictions.len() + out.unscorable.len() >= limit {
                     break;
                 }

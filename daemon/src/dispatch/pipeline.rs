@@ -22,10 +22,10 @@
 
 use super::record::*;
 use super::store;
-use crate::datalake::{Datalake, DatalakeError, ResultRow};
+use crate::datalake::{Batch, Datalake, DatalakeError, ResultRow, Unscorable};
 use crate::eventlog::{EventLog, EventLogError};
 use crate::fault;
-use crate::model::Model;
+use crate::model::{FeatureBinding, Model, ModelError, Prediction};
 use mld_shared::config::JobConfig;
 use mld_shared::ids::DispatchId;
 use std::sync::Arc;
@@ -325,11 +325,92 @@ fn read_error(e: DatalakeError) -> Stop {
 /// One predicted batch on its way into the event log.
 struct ToStore {
     keys: Vec<String>,
-    labels: Vec<Arc<str>>,
-    scores: Vec<f64>,
-    unscorable: Vec<crate::datalake::Unscorable>,
+    outcomes: Outcomes,
+    unscorable: Vec<Unscorable>,
     /// The counts once this batch is stored (`stored` is filled in by the storer).
     counts: Counts,
+}
+
+/// A batch as read, scored: the keys of the rows predicted with their
+/// predictions, and every row that could not be scored — the reader's
+/// (NULL or not a number) and the model's own refusals (a category its
+/// encoder refuses), each with its key and why.
+pub struct ScoredBatch {
+    pub keys: Vec<String>,
+    pub outcomes: Outcomes,
+    pub unscorable: Vec<Unscorable>,
+}
+
+/// Scores a batch read with the model's features in the model's order.
+pub fn score_batch(
+    model: &Model,
+    binding: &FeatureBinding,
+    batch: Batch,
+) -> Result<ScoredBatch, ModelError> {
+    let Batch {
+        keys,
+        features,
+        texts,
+        mut unscorable,
+    } = batch;
+    let scoring = model.score(binding, crate::model::Inputs::new(features.view(), &texts))?;
+    let keys = if scoring.refused.is_empty() {
+        keys
+    } else {
+        let mut refused = scoring.refused.into_iter().peekable();
+        let mut kept = Vec::with_capacity(keys.len());
+        for (r, key) in keys.into_iter().enumerate() {
+            match refused.next_if(|(i, _)| *i == r) {
+                Some((_, reason)) => unscorable.push(Unscorable { key, reason }),
+                None => kept.push(key),
+            }
+        }
+        kept
+    };
+    let outcomes = match model.task() {
+        crate::model::Task::Regression => Outcomes::Values(
+            scoring
+                .predictions
+                .iter()
+                .map(|p| p.value().unwrap_or(f64::NAN))
+                .collect(),
+        ),
+        crate::model::Task::Classification => {
+            let mut labels = Vec::with_capacity(scoring.predictions.len());
+            let mut scores = Vec::with_capacity(scoring.predictions.len());
+            for p in scoring.predictions {
+                if let Prediction::Class { label, score, .. } = p {
+                    labels.push(label);
+                    scores.push(score);
+                }
+            }
+            Outcomes::Classes { labels, scores }
+        }
+    };
+    if outcomes.len() != keys.len() {
+        return Err(ModelError::OnnxRun {
+            reason: format!(
+                "{} predictions for {} rows: the model predicted the wrong kind",
+                outcomes.len(),
+                keys.len()
+            ),
+        });
+    }
+    Ok(ScoredBatch {
+        keys,
+        outcomes,
+        unscorable,
+    })
+}
+
+fn unscorable_stop(first: &Unscorable) -> Stop {
+    Stop::Failed(
+        Step::Predicted,
+        format!(
+            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
+            first.key, first.reason
+        ),
+    )
 }
 
 /// Steps 3–5, batch by batch. Storing runs on the event log's writer thread
@@ -346,9 +427,16 @@ fn collect_predict_store(
 ) -> Result<(), Stop> {
     let job = &plan.job;
     let features = plan.model.features().to_vec();
+    let kinds = plan.model.feature_kinds();
     let mut reader = plan
         .datalake
-        .read(&job.query, &job.key_column, &features, plan.batch_size)
+        .read_typed(
+            &job.query,
+            &job.key_column,
+            &features,
+            &kinds,
+            plan.batch_size,
+        )
         .map_err(read_error)?;
     // The reader yields features in the model's order.
     let binding = plan
@@ -372,8 +460,7 @@ fn collect_predict_store(
                             tx,
                             id,
                             &batch.keys,
-                            &batch.labels,
-                            &batch.scores,
+                            &batch.outcomes,
                             &batch.unscorable,
                             jiff::Timestamp::now(),
                         )?;
@@ -400,28 +487,24 @@ fn collect_predict_store(
                     return Ok(());
                 };
                 counts.collected += batch.rows_read() as u64;
-                counts.unscorable += batch.unscorable.len() as u64;
                 if job.fail_on_unscorable
                     && let Some(first) = batch.unscorable.first()
                 {
-                    return Err(Stop::Failed(
-                        Step::Predicted,
-                        format!(
-                            "row {} cannot be scored ({}) and the job has fail_on_unscorable",
-                            first.key, first.reason
-                        ),
-                    ));
+                    return Err(unscorable_stop(first));
                 }
-                let predictions = plan
-                    .model
-                    .predict(&binding, batch.features.view())
+                let scored = score_batch(&plan.model, &binding, batch)
                     .map_err(|e| Stop::Failed(Step::Predicted, e.to_string()))?;
-                counts.predicted += predictions.len() as u64;
+                counts.unscorable += scored.unscorable.len() as u64;
+                if job.fail_on_unscorable
+                    && let Some(first) = scored.unscorable.first()
+                {
+                    return Err(unscorable_stop(first));
+                }
+                counts.predicted += scored.outcomes.len() as u64;
                 let next = ToStore {
-                    labels: predictions.iter().map(|p| p.label.clone()).collect(),
-                    scores: predictions.iter().map(|p| p.score).collect(),
-                    keys: batch.keys,
-                    unscorable: batch.unscorable,
+                    keys: scored.keys,
+                    outcomes: scored.outcomes,
+                    unscorable: scored.unscorable,
                     counts: *counts,
                 };
                 // A closed channel means the storer failed: its error is the one to report.
@@ -536,6 +619,7 @@ fn insert(
                 row_key: p.row_key,
                 prediction: p.label,
                 score: p.score,
+                value: p.value,
                 model_version: t.model_version.to_string(),
                 scored_at: p.created_at,
             }));

@@ -185,7 +185,35 @@ pub struct EventRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPrediction {
     pub row_key: String,
+    /// A classifier's label; a regressor's value as text.
     pub label: String,
+    /// A classifier's score (NaN for a regressor).
     pub score: f64,
+    /// A regressor's value.
+    pub value: Option<f64>,
     pub created_at: jiff::Timestamp,
+}
+
+/// One batch's predictions, in key order of the batch: a class (label and
+/// score) per row, or a value per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcomes {
+    Classes {
+        labels: Vec<std::sync::Arc<str>>,
+        scores: Vec<f64>,
+    },
+    Values(Vec<f64>),
+}
+
+impl Outcomes {
+    pub fn len(&self) -> usize {
+        match self {
+            Outcomes::Classes { labels, .. } => labels.len(),
+            Outcomes::Values(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }

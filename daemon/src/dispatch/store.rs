@@ -1,5 +1,6 @@
 //! The dispatch tables of the event log (`dispatches`, `dispatch_events`,
-//! `predictions`, `unscorable_rows`, `dispatch_classes`): every statement
+//! `predictions`, `unscorable_rows`, `dispatch_classes`, `dispatch_values`,
+//! `dispatch_value_buckets`): every statement
 //! that reads or writes them. Functions take a connection or a transaction
 //! and are run through the event log's owner threads; instants go through
 //! [`crate::eventlog::time`].
@@ -91,40 +92,80 @@ pub fn set_counts(tx: &Transaction<'_>, id: DispatchId, c: &Counts) -> rusqlite:
     Ok(())
 }
 
-/// Stores one batch of predictions and unscorable rows. Returns how many
-/// predictions were stored (a key seen twice in one dispatch is stored once).
+/// Stores one batch of predictions and unscorable rows, and adds the
+/// batch to the dispatch's class distribution (classifiers) or its value
+/// summary (regressors). Returns how many predictions were stored (a key
+/// seen twice in one dispatch is stored once, and counted once).
 pub fn store_batch(
     tx: &Transaction<'_>,
     id: DispatchId,
     keys: &[String],
-    labels: &[std::sync::Arc<str>],
-    scores: &[f64],
+    outcomes: &Outcomes,
     unscorable: &[Unscorable],
     at: jiff::Timestamp,
 ) -> rusqlite::Result<u64> {
     let mut stored = 0;
-    {
-        let mut ins = tx.prepare_cached(
-            "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut classes: Vec<(&str, i64)> = Vec::new();
-        for ((k, l), s) in keys.iter().zip(labels).zip(scores) {
-            let n = ins.execute(params![id.0, k, &**l, s, Millis(at)])?;
-            stored += n as u64;
-            if n > 0 {
-                // Few labels: a linear scan beats hashing.
-                match classes.iter_mut().find(|(label, _)| *label == &**l) {
-                    Some((_, c)) => *c += 1,
-                    None => classes.push((l, 1)),
+    match outcomes {
+        Outcomes::Classes { labels, scores } => {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut classes: Vec<(&str, i64)> = Vec::new();
+            for ((k, l), s) in keys.iter().zip(labels).zip(scores) {
+                let n = ins.execute(params![id.0, k, &**l, s, Millis(at)])?;
+                stored += n as u64;
+                if n > 0 {
+                    // Few labels: a linear scan beats hashing.
+                    match classes.iter_mut().find(|(label, _)| *label == &**l) {
+                        Some((_, c)) => *c += 1,
+                        None => classes.push((l, 1)),
+                    }
                 }
             }
+            let mut add = tx.prepare_cached(
+                "INSERT INTO dispatch_classes(dispatch_id, label, count) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (dispatch_id, label) DO UPDATE SET count = count + excluded.count",
+            )?;
+            for (label, n) in classes {
+                add.execute(params![id.0, label, n])?;
+            }
         }
-        let mut add = tx.prepare_cached(
-            "INSERT INTO dispatch_classes(dispatch_id, label, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (dispatch_id, label) DO UPDATE SET count = count + excluded.count",
-        )?;
-        for (label, n) in classes {
-            add.execute(params![id.0, label, n])?;
+        Outcomes::Values(values) => {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, value, created_at)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+            )?;
+            let mut kept = Vec::with_capacity(values.len());
+            for (k, v) in keys.iter().zip(values) {
+                let n = ins.execute(params![id.0, k, format!("{v:?}"), v, Millis(at)])?;
+                stored += n as u64;
+                if n > 0 {
+                    kept.push(*v);
+                }
+            }
+            if let Some(s) = super::values::Summary::of(kept.iter().copied()) {
+                tx.prepare_cached(
+                    "INSERT INTO dispatch_values(dispatch_id, count, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (dispatch_id) DO UPDATE SET count = count + excluded.count,
+                         sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max)",
+                )?
+                .execute(params![id.0, s.count as i64, s.sum, s.min, s.max])?;
+                let mut buckets: Vec<(i64, i64)> = Vec::new();
+                for v in kept {
+                    let b = super::values::bucket(v);
+                    match buckets.iter_mut().find(|(x, _)| *x == b) {
+                        Some((_, n)) => *n += 1,
+                        None => buckets.push((b, 1)),
+                    }
+                }
+                let mut add = tx.prepare_cached(
+                    "INSERT INTO dispatch_value_buckets(dispatch_id, bucket, count) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (dispatch_id, bucket) DO UPDATE SET count = count + excluded.count",
+                )?;
+                for (b, n) in buckets {
+                    add.execute(params![id.0, b, n])?;
+                }
+            }
         }
     }
     let mut uns = tx.prepare_cached(
@@ -402,7 +443,7 @@ pub fn predictions(
     // key range from SQLite's planner, and every page would scan the dispatch's
     // keys from the first (quadratic in a write-back of millions of rows).
     let mut sql = String::from(
-        "SELECT row_key, label, score, created_at FROM predictions WHERE dispatch_id = ?1",
+        "SELECT row_key, label, score, value, created_at FROM predictions WHERE dispatch_id = ?1",
     );
     if after_key.is_some() {
         sql.push_str(" AND row_key > ?2");
@@ -413,12 +454,7 @@ pub fn predictions(
     sql.push_str(" ORDER BY row_key LIMIT ?4");
     let mut s = c.prepare_cached(&sql)?;
     s.query_map(params![id.0, after_key, pattern, limit], |r| {
-        Ok(StoredPrediction {
-            row_key: r.get(0)?,
-            label: r.get(1)?,
-            score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-            created_at: time::get(r, 3)?,
-        })
+        stored_prediction(r)
     })?
     .collect()
 }
@@ -435,7 +471,7 @@ pub fn predictions_before(
     let pattern = filter.map(like_pattern);
     // Read backwards along the (dispatch, key) index, then put in key order.
     let mut sql = String::from(
-        "SELECT row_key, label, score, created_at FROM predictions WHERE dispatch_id = ?1",
+        "SELECT row_key, label, score, value, created_at FROM predictions WHERE dispatch_id = ?1",
     );
     if before_key.is_some() {
         sql.push_str(" AND row_key < ?2");
@@ -447,16 +483,21 @@ pub fn predictions_before(
     let mut s = c.prepare_cached(&sql)?;
     let mut rows = s
         .query_map(params![id.0, before_key, pattern, limit], |r| {
-            Ok(StoredPrediction {
-                row_key: r.get(0)?,
-                label: r.get(1)?,
-                score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
-                created_at: time::get(r, 3)?,
-            })
+            stored_prediction(r)
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     rows.reverse();
     Ok(rows)
+}
+
+fn stored_prediction(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredPrediction> {
+    Ok(StoredPrediction {
+        row_key: r.get(0)?,
+        label: r.get(1)?,
+        score: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
+        value: r.get(3)?,
+        created_at: time::get(r, 4)?,
+    })
 }
 
 /// `%text%` for LIKE, with the wildcards in `text` taken literally.
@@ -503,6 +544,38 @@ pub fn class_counts(c: &Connection, id: DispatchId) -> rusqlite::Result<Vec<(Str
     )?;
     s.query_map([id.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect()
+}
+
+/// A dispatch's value summary and the count in each bucket, by bucket.
+pub type StoredValues = (super::values::Summary, Vec<(i64, u64)>);
+
+/// A regressor's dispatch: the summary of its predicted values and the
+/// count in each bucket (`None` for a classifier's, or before any value).
+pub fn value_summary(c: &Connection, id: DispatchId) -> rusqlite::Result<Option<StoredValues>> {
+    let summary = c
+        .query_row(
+            "SELECT count, sum, min, max FROM dispatch_values WHERE dispatch_id = ?1",
+            [id.0],
+            |r| {
+                Ok(super::values::Summary {
+                    count: r.get::<_, i64>(0)? as u64,
+                    sum: r.get(1)?,
+                    min: r.get(2)?,
+                    max: r.get(3)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(summary) = summary else {
+        return Ok(None);
+    };
+    let mut s = c.prepare_cached(
+        "SELECT bucket, count FROM dispatch_value_buckets WHERE dispatch_id = ?1 ORDER BY bucket",
+    )?;
+    let buckets = s
+        .query_map([id.0], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some((summary, buckets)))
 }
 
 /// The latest dispatch per job: (job, created_at, status).
@@ -575,7 +648,11 @@ mod tests {
                 for id in [done, open] {
                     start(tx, id, old)?;
                     let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
-                    store_batch(tx, id, &keys, &vec![label.clone(); 5], &[0.5; 5], &[], old)?;
+                    let outcomes = Outcomes::Classes {
+                        labels: vec![label.clone(); 5],
+                        scores: vec![0.5; 5],
+                    };
+                    store_batch(tx, id, &keys, &outcomes, &[], old)?;
                 }
                 finish(
                     tx,

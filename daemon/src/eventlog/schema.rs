@@ -178,6 +178,31 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
     ALTER TABLE access_denials ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE access_denials ADD COLUMN last_at INTEGER;
 "#,
+    // v7: regressors. A regressor's prediction is a number, kept in `value`
+    // (with its text in `label`, so reading by label still shows it; its
+    // `score` is NULL). A dispatch's predicted values are summarized as they
+    // are stored, so opening it never scans its predictions (and the summary
+    // outlives pruning): their count, sum, least and greatest, and how many
+    // fall in each log-spaced bucket (bucket k > 0 holds values in
+    // (1e-9 * g^(k-1), 1e-9 * g^k] with g = 1.01 / 0.99, bucket -k their
+    // negatives, bucket 0 the values within 1e-9 of zero).
+    r#"
+    ALTER TABLE predictions ADD COLUMN value REAL;
+    ALTER TABLE showroom_predictions ADD COLUMN value REAL;
+    CREATE TABLE dispatch_values (
+        dispatch_id INTEGER PRIMARY KEY REFERENCES dispatches(id),
+        count       INTEGER NOT NULL,
+        sum         REAL NOT NULL,
+        min         REAL NOT NULL,
+        max         REAL NOT NULL
+    );
+    CREATE TABLE dispatch_value_buckets (
+        dispatch_id INTEGER NOT NULL REFERENCES dispatches(id),
+        bucket      INTEGER NOT NULL,
+        count       INTEGER NOT NULL,
+        PRIMARY KEY (dispatch_id, bucket)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this daemon writes.
@@ -198,6 +223,7 @@ mod tests {
         "1b0c10966c34770f80f48823cbcb7e9a3c4039733727a070f7fb10fc4f604610",
         "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
         "1d0f663967d4ed36ff2950e5f16e251f394cc5ebf9ff7fa0caec3cb914bbdc4d",
+        "457df3cf3d4bcc10cd5cffcb124629013f8fae28fa9bf89f7eb131cf21065501",
     ];
 
     #[test]

@@ -1,21 +1,24 @@
 //! Every class's score and why a model predicted what it did, for the
 //! showroom (one row at a time, where a person looks at the answer).
 //!
-//! Receives rows in the model's feature order, raw (unscaled) values. Emits a
-//! [`Scored`] per row — the class and score exactly as the batch path
-//! ([`Model::predict`], what dispatches write) gives them, plus a score for
-//! every class — and on request an [`Explanation`]:
-//! - linear models (logistic regression, linear SVM): each feature's
-//!   contribution to the winning class's linear score, coefficient × scaled
-//!   value, largest magnitude first;
+//! Receives rows in the model's feature order, raw (unscaled, unencoded)
+//! values. Emits a [`Scored`] per row — the class and score (or the value)
+//! exactly as the batch path ([`Model::score`], what dispatches write) gives
+//! them, plus a score for every class — and on request an [`Explanation`]:
+//! - linear models (logistic regression, linear SVM, linear regressors):
+//!   each feature's contribution to the winning class's linear score (or to
+//!   the value), coefficient × scaled value, largest magnitude first;
 //! - decision tree: the tests from the root to the leaf;
-//! - random forest: how many trees voted for each class;
+//! - random forest: how many trees voted for each class (a regression
+//!   forest: the spread of its trees' values);
 //! - Gaussian naive Bayes, kernel SVM, ONNX: plainly, none.
+//!
+//! A one-hot encoded text feature explains as its encoded columns
+//! (`plan=pro`, 1 or 0): [`Model::encoded_features`] names them.
 
-use ndarray::ArrayView2;
-
-use super::native::{FlatTree, LEAF, NativeArtifact, NativePredictor, SvmMachine};
-use super::{Model, ModelError, Predictor};
+use super::input::Inputs;
+use super::native::{Encoding, LEAF, NativeArtifact, NativePredictor, SvmMachine, TreeNode};
+use super::{Model, ModelError, Prediction, Predictor};
 
 /// What a class's score is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,21 +35,30 @@ pub enum ScoreKind {
     Margin,
     /// An ONNX graph without a probability output: no score (always 1).
     Unscored,
+    /// A regressor: the prediction is a number; there are no classes to score.
+    Value,
 }
 
-/// One row's prediction with every class's score (`None` where the model does not know it).
+/// One row's prediction with every class's score (`None` where the model
+/// does not know it), or a regressor's value, or why the model refused the row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Scored {
-    pub class_index: usize,
-    pub score: f64,
-    /// Indexed like the model's labels.
-    pub classes: Vec<Option<f64>>,
+pub enum Scored {
+    Class {
+        class_index: usize,
+        score: f64,
+        /// Indexed like the model's labels.
+        classes: Vec<Option<f64>>,
+    },
+    Value(f64),
+    /// The model would not score the row (a category its encoder refuses).
+    Refused(String),
 }
 
 /// One feature's share of a linear score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
-    /// Index into the model's features.
+    /// Index into the model's encoded features ([`Model::encoded_features`];
+    /// the features themselves when none is text).
     pub feature: usize,
     pub value: f64,
     /// The value after the model's scaling (the same as `value` without scaling).
@@ -59,6 +71,7 @@ pub struct Contribution {
 /// One test on the way from a tree's root to its leaf.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PathStep {
+    /// Index into the model's encoded features, like [`Contribution::feature`].
     pub feature: usize,
     pub value: f64,
     /// In the feature's own units; `None` when the feature was constant in
@@ -90,6 +103,25 @@ pub enum Explanation {
     Unavailable {
         reason: String,
     },
+    /// A linear regressor: the value = `intercept` + Σ contributions.
+    ValueContributions {
+        intercept: f64,
+        /// Largest magnitude first.
+        terms: Vec<Contribution>,
+    },
+    /// A regression tree: the tests from the root to the leaf, whose value
+    /// (the mean target of its training rows) is the prediction.
+    ValuePath {
+        steps: Vec<PathStep>,
+        value: f64,
+    },
+    /// A regression forest: the prediction is the mean of `trees` trees'
+    /// values, which range from `min` to `max`.
+    TreeValues {
+        trees: usize,
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Model {
@@ -103,7 +135,11 @@ impl Model {
                 NativePredictor::DecisionTree(_) => ScoreKind::LeafShare,
                 NativePredictor::RandomForest(_) => ScoreKind::VoteShare,
                 NativePredictor::Svm(_) => ScoreKind::Margin,
+                NativePredictor::Linear(_)
+                | NativePredictor::RegressionTree(_)
+                | NativePredictor::RegressionForest(_) => ScoreKind::Value,
             },
+            Predictor::Onnx(_) if self.meta.task == super::Task::Regression => ScoreKind::Value,
             Predictor::Onnx(o) if o.has_probabilities() => ScoreKind::Probability,
             Predictor::Onnx(_) => ScoreKind::Unscored,
         }
@@ -111,66 +147,89 @@ impl Model {
 
     /// Scores `rows` (model feature order, raw values) with every class's score.
     /// The class and score are the batch path's own, so the showroom says
-    /// exactly what a dispatch would write for the same values.
-    pub fn predict_scored(&self, rows: ArrayView2<f64>) -> Result<Vec<Scored>, ModelError> {
+    /// exactly what a dispatch would write for the same values. A row the
+    /// model refuses is [`Scored::Refused`], with why.
+    pub fn predict_scored<'a>(
+        &self,
+        rows: impl Into<Inputs<'a>>,
+    ) -> Result<Vec<Scored>, ModelError> {
+        let rows = rows.into();
         let n = self.meta.features.len();
-        if rows.ncols() != n {
+        if rows.numbers.ncols() != n {
             return Err(ModelError::ColumnCount {
                 expected: n,
-                got: rows.ncols(),
+                got: rows.numbers.ncols(),
             });
         }
         let binding = self.bind(&self.meta.features)?;
-        let winners = self.predict(&binding, rows)?;
-        let n_labels = self.labels.len();
-        match &self.predictor {
-            Predictor::Native(artifact) => {
-                let mut scaled = vec![0.0; n];
-                Ok(rows
-                    .rows()
-                    .into_iter()
-                    .zip(winners)
-                    .map(|(row, p)| {
-                        for (j, s) in scaled.iter_mut().enumerate() {
-                            *s = scale(artifact, j, row[j]);
-                        }
-                        let mut classes = native_class_scores(artifact, &scaled, n_labels);
-                        classes[p.class_index] = Some(p.score);
-                        Scored {
-                            class_index: p.class_index,
-                            score: p.score,
-                            classes,
-                        }
-                    })
-                    .collect())
-            }
-            Predictor::Onnx(onnx) => {
-                let columns: Vec<usize> = (0..n).collect();
-                let probabilities = onnx.probabilities(&columns, rows)?;
-                Ok(winners
-                    .into_iter()
-                    .enumerate()
-                    .map(|(r, p)| {
-                        let mut classes: Vec<Option<f64>> =
-                            match probabilities.as_ref().and_then(|p| p.get(r)) {
-                                Some(row) => row.iter().map(|v| Some(*v)).collect(),
-                                None => Vec::new(),
-                            };
-                        classes.resize(n_labels, None);
-                        classes[p.class_index] = Some(p.score);
-                        Scored {
-                            class_index: p.class_index,
-                            score: p.score,
-                            classes,
-                        }
-                    })
-                    .collect())
+        let scoring = self.score(&binding, rows)?;
+        // The scored rows, each with its prediction; refused ones with why.
+        let mut refused = scoring.refused.into_iter().peekable();
+        let mut winners = scoring.predictions.into_iter();
+        let mut out: Vec<(usize, Result<Prediction, String>)> = Vec::with_capacity(rows.rows());
+        for r in 0..rows.rows() {
+            if refused.peek().is_some_and(|(i, _)| *i == r) {
+                let (_, why) = refused.next().expect("peeked");
+                out.push((r, Err(why)));
+            } else {
+                let p = winners.next().ok_or_else(|| ModelError::OnnxRun {
+                    reason: "fewer predictions than rows".to_string(),
+                })?;
+                out.push((r, Ok(p)));
             }
         }
+        let n_labels = self.labels.len();
+        // The probability output of an ONNX classifier, for the rows it scored.
+        let probabilities = match &self.predictor {
+            Predictor::Onnx(onnx) if self.meta.task == super::Task::Classification => {
+                let columns: Vec<usize> = (0..n).collect();
+                let mut per_row = vec![None; rows.rows()];
+                for (r, p) in &out {
+                    if p.is_ok() {
+                        per_row[*r] = onnx
+                            .probabilities(&columns, rows.slice(*r..*r + 1))?
+                            .and_then(|mut v| v.pop());
+                    }
+                }
+                per_row
+            }
+            _ => Vec::new(),
+        };
+        out.into_iter()
+            .map(|(r, p)| {
+                Ok(match p {
+                    Err(why) => Scored::Refused(why),
+                    Ok(Prediction::Value(v)) => Scored::Value(v),
+                    Ok(Prediction::Class {
+                        class_index, score, ..
+                    }) => {
+                        let mut classes = match &self.predictor {
+                            Predictor::Native(artifact) => {
+                                let (_, scaled) = encoded(artifact, &rows, r);
+                                native_class_scores(artifact, &scaled, n_labels)
+                            }
+                            Predictor::Onnx(_) => match probabilities.get(r) {
+                                Some(Some(row)) => row.iter().map(|v| Some(*v)).collect(),
+                                _ => Vec::new(),
+                            },
+                        };
+                        classes.resize(n_labels, None);
+                        classes[class_index] = Some(score);
+                        Scored::Class {
+                            class_index,
+                            score,
+                            classes,
+                        }
+                    }
+                })
+            })
+            .collect()
     }
 
-    /// Why `row` (model feature order, raw values) gets the class it gets.
-    pub fn explain(&self, row: &[f64]) -> Explanation {
+    /// Why row 0 of `row` (model feature order, raw values) gets the class
+    /// (or value) it gets.
+    pub fn explain<'a>(&self, row: impl Into<Inputs<'a>>) -> Explanation {
+        let row = row.into();
         let artifact = match &self.predictor {
             Predictor::Native(a) => a,
             Predictor::Onnx(_) => {
@@ -181,106 +240,155 @@ impl Model {
                 };
             }
         };
-        let scaled: Vec<f64> = row
+        let (raw, scaled) = encoded(artifact, &row, 0);
+        explain_encoded(artifact, &raw, &scaled, self.labels.len())
+    }
+}
+
+/// Row `r` of `rows` (model feature order) as the predictor sees it: encoded
+/// (one-hot for text features), then also scaled.
+fn encoded(artifact: &NativeArtifact, rows: &Inputs<'_>, r: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = rows.numbers.ncols();
+    let columns: Vec<usize> = (0..n).collect();
+    let mut raw = Vec::new();
+    match &artifact.encoder {
+        Some(e) => Encoding::new(e, &columns, rows).gather(rows, r..r + 1, None, &mut raw),
+        None => raw.extend(rows.numbers.row(r).iter().copied()),
+    }
+    let scaled = raw
+        .iter()
+        .enumerate()
+        .map(|(j, v)| scale(artifact, j, *v))
+        .collect();
+    (raw, scaled)
+}
+
+/// Why an encoded row gets its class or value.
+fn explain_encoded(
+    artifact: &NativeArtifact,
+    row: &[f64],
+    scaled: &[f64],
+    n_labels: usize,
+) -> Explanation {
+    let terms = |weights: &[f64], sign: f64| {
+        let mut terms: Vec<Contribution> = weights
             .iter()
             .enumerate()
-            .map(|(j, v)| scale(artifact, j, *v))
+            .map(|(j, w)| Contribution {
+                feature: j,
+                value: row[j],
+                scaled: scaled[j],
+                weight: sign * w,
+                contribution: sign * w * scaled[j],
+            })
             .collect();
-        let linear = |class_index: usize, weights: &[f64], intercept: f64, sign: f64| {
-            let mut terms: Vec<Contribution> = weights
+        terms.sort_by(|a, b| {
+            b.contribution
+                .abs()
+                .total_cmp(&a.contribution.abs())
+                .then(a.feature.cmp(&b.feature))
+        });
+        terms
+    };
+    let linear = |class_index: usize, weights: &[f64], intercept: f64, sign: f64| {
+        Explanation::Contributions {
+            class_index,
+            intercept: sign * intercept,
+            terms: terms(weights, sign),
+        }
+    };
+    match &artifact.predictor {
+        NativePredictor::LogisticBinary(m) => {
+            let z = dot(&m.weights, scaled) + m.intercept;
+            // The same rule as scoring: positive when p >= 0.5, i.e. z >= 0.
+            let p = 1.0 / (1.0 + (-z).exp());
+            if p >= 0.5 {
+                linear(m.positive, &m.weights, m.intercept, 1.0)
+            } else {
+                // The negative class's log-odds are -z: every term changes sign.
+                linear(m.negative, &m.weights, m.intercept, -1.0)
+            }
+        }
+        NativePredictor::LogisticMultinomial(m) => {
+            let scores: Vec<f64> = m
+                .weights
                 .iter()
-                .enumerate()
-                .map(|(j, w)| Contribution {
-                    feature: j,
-                    value: row[j],
-                    scaled: scaled[j],
-                    weight: sign * w,
-                    contribution: sign * w * scaled[j],
-                })
+                .zip(&m.intercepts)
+                .map(|(w, b)| dot(w, scaled) + b)
                 .collect();
-            terms.sort_by(|a, b| {
-                b.contribution
-                    .abs()
-                    .total_cmp(&a.contribution.abs())
-                    .then(a.feature.cmp(&b.feature))
-            });
-            Explanation::Contributions {
-                class_index,
-                intercept: sign * intercept,
-                terms,
-            }
-        };
-        match &artifact.predictor {
-            NativePredictor::LogisticBinary(m) => {
-                let z = dot(&m.weights, &scaled) + m.intercept;
-                // The same rule as scoring: positive when p >= 0.5, i.e. z >= 0.
-                let p = 1.0 / (1.0 + (-z).exp());
-                if p >= 0.5 {
-                    linear(m.positive, &m.weights, m.intercept, 1.0)
-                } else {
-                    // The negative class's log-odds are -z: every term changes sign.
-                    linear(m.negative, &m.weights, m.intercept, -1.0)
-                }
-            }
-            NativePredictor::LogisticMultinomial(m) => {
-                let scores: Vec<f64> = m
-                    .weights
-                    .iter()
-                    .zip(&m.intercepts)
-                    .map(|(w, b)| dot(w, &scaled) + b)
-                    .collect();
-                let k = argmax(&scores);
-                linear(m.classes[k], &m.weights[k], m.intercepts[k], 1.0)
-            }
-            NativePredictor::Svm(m) => {
-                if m.machines
-                    .iter()
-                    .any(|s| matches!(s, SvmMachine::Kernel(_)))
-                {
-                    return Explanation::Unavailable {
-                        reason: "no explanation is available for an SVM with a Gaussian kernel: \
-                                 its decision is not a sum over features"
-                            .to_string(),
-                    };
-                }
-                let decisions: Vec<f64> = m.machines.iter().map(|s| decision(s, &scaled)).collect();
-                let (k, class_index, sign) = if m.machines.len() == 1 {
-                    if decisions[0] >= 0.0 {
-                        (0, 1, 1.0)
-                    } else {
-                        (0, 0, -1.0)
-                    }
-                } else {
-                    let k = argmax(&decisions);
-                    (k, k, 1.0)
+            let k = argmax(&scores);
+            linear(m.classes[k], &m.weights[k], m.intercepts[k], 1.0)
+        }
+        NativePredictor::Svm(m) => {
+            if m.machines
+                .iter()
+                .any(|s| matches!(s, SvmMachine::Kernel(_)))
+            {
+                return Explanation::Unavailable {
+                    reason: "no explanation is available for an SVM with a Gaussian kernel: \
+                             its decision is not a sum over features"
+                        .to_string(),
                 };
-                match &m.machines[k] {
-                    SvmMachine::Linear { weights, rho } => linear(class_index, weights, -rho, sign),
-                    SvmMachine::Kernel(_) => unreachable!("kernel machines were handled above"),
-                }
             }
-            NativePredictor::DecisionTree(t) => {
-                let (steps, leaf) = path(artifact, t, row, &scaled);
-                Explanation::Path {
-                    steps,
-                    leaf_class: t.leaf_class[leaf] as usize,
-                    leaf_share: t.leaf_score[leaf],
+            let decisions: Vec<f64> = m.machines.iter().map(|s| decision(s, scaled)).collect();
+            let (k, class_index, sign) = if m.machines.len() == 1 {
+                if decisions[0] >= 0.0 {
+                    (0, 1, 1.0)
+                } else {
+                    (0, 0, -1.0)
                 }
+            } else {
+                let k = argmax(&decisions);
+                (k, k, 1.0)
+            };
+            match &m.machines[k] {
+                SvmMachine::Linear { weights, rho } => linear(class_index, weights, -rho, sign),
+                SvmMachine::Kernel(_) => unreachable!("kernel machines were handled above"),
             }
-            NativePredictor::RandomForest(f) => {
-                let mut votes = vec![0u32; self.labels.len().max(f.n_classes)];
-                for t in &f.trees {
-                    votes[t.leaf_class[t.leaf(&scaled)] as usize] += 1;
-                }
-                votes.truncate(self.labels.len());
-                Explanation::Votes {
-                    trees: f.trees.len(),
-                    votes,
-                }
+        }
+        NativePredictor::DecisionTree(t) => {
+            let (steps, leaf) = path(artifact, &t.nodes, row, scaled);
+            Explanation::Path {
+                steps,
+                leaf_class: t.leaf_class[leaf] as usize,
+                leaf_share: t.leaf_score[leaf],
             }
-            NativePredictor::GaussianNb(_) => Explanation::Unavailable {
-                reason: "no explanation is available for Gaussian naive Bayes".to_string(),
-            },
+        }
+        NativePredictor::RandomForest(f) => {
+            let mut votes = vec![0u32; n_labels.max(f.n_classes)];
+            for t in &f.trees {
+                votes[t.leaf_class[t.leaf(scaled)] as usize] += 1;
+            }
+            votes.truncate(n_labels);
+            Explanation::Votes {
+                trees: f.trees.len(),
+                votes,
+            }
+        }
+        NativePredictor::GaussianNb(_) => Explanation::Unavailable {
+            reason: "no explanation is available for Gaussian naive Bayes".to_string(),
+        },
+        NativePredictor::Linear(m) => Explanation::ValueContributions {
+            intercept: m.intercept,
+            terms: terms(&m.weights, 1.0),
+        },
+        NativePredictor::RegressionTree(t) => {
+            let (steps, leaf) = path(artifact, &t.nodes, row, scaled);
+            Explanation::ValuePath {
+                steps,
+                value: t.leaf_value[leaf],
+            }
+        }
+        NativePredictor::RegressionForest(f) => {
+            let values = f.trees.iter().map(|t| t.value(scaled));
+            let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+            Explanation::TreeValues {
+                trees: f.trees.len(),
+                min,
+                max,
+            }
         }
     }
 }
@@ -396,20 +504,24 @@ fn native_class_scores(artifact: &NativeArtifact, x: &[f64], n_labels: usize) ->
                 .map(|v| Some(f64::from(v) / n))
                 .collect()
         }
+        // A regressor has no classes.
+        NativePredictor::Linear(_)
+        | NativePredictor::RegressionTree(_)
+        | NativePredictor::RegressionForest(_) => Vec::new(),
     }
 }
 
 /// The tests from the root to the leaf `row` lands in, and that leaf.
 fn path(
     artifact: &NativeArtifact,
-    t: &FlatTree,
+    nodes: &[TreeNode],
     row: &[f64],
     scaled: &[f64],
 ) -> (Vec<PathStep>, usize) {
     let mut steps = Vec::new();
     let mut i = 0usize;
     loop {
-        let node = t.nodes[i];
+        let node = nodes[i];
         if node.feature == LEAF {
             return (steps, node.next as usize);
         }
@@ -436,7 +548,7 @@ fn path(
 mod tests {
     use super::*;
     use crate::model::meta::{Algorithm, ModelMeta, PayloadKind, Scaling};
-    use crate::model::native::{ForestModel, Scaler, Sigmoid, Softmax, TreeNode};
+    use crate::model::native::{FlatTree, ForestModel, Scaler, Sigmoid, Softmax, TreeNode};
 
     fn model(algorithm: Algorithm, labels: &[&str], artifact: NativeArtifact) -> Model {
         let meta = ModelMeta {
@@ -446,6 +558,8 @@ mod tests {
             algorithm,
             hyperparameters: Default::default(),
             features: vec!["a".into(), "b".into()],
+            feature_kinds: Vec::new(),
+            task: crate::model::Task::Classification,
             labels: labels.iter().map(|l| l.to_string()).collect(),
             scaling: if artifact.scaler.is_some() {
                 Scaling::Standard
@@ -454,6 +568,7 @@ mod tests {
             },
             training: None,
             metrics: None,
+            regression_metrics: None,
             created_at: jiff::Timestamp::UNIX_EPOCH,
             payload: PayloadKind::Native,
             content_sha256: "0".repeat(64),
@@ -461,9 +576,33 @@ mod tests {
         Model::new(meta, Predictor::Native(artifact))
     }
 
-    fn one(m: &Model, row: [f64; 2]) -> Scored {
+    /// A classifier's scored row, by field.
+    #[derive(Debug)]
+    struct One {
+        class_index: usize,
+        score: f64,
+        classes: Vec<Option<f64>>,
+    }
+
+    fn one(m: &Model, row: [f64; 2]) -> One {
         let rows = ndarray::Array2::from_shape_vec((1, 2), row.to_vec()).unwrap();
-        m.predict_scored(rows.view()).unwrap().remove(0)
+        match m.predict_scored(rows.view()).unwrap().remove(0) {
+            Scored::Class {
+                class_index,
+                score,
+                classes,
+            } => One {
+                class_index,
+                score,
+                classes,
+            },
+            other => panic!("a class, not {other:?}"),
+        }
+    }
+
+    fn explain(m: &Model, row: [f64; 2]) -> Explanation {
+        let rows = ndarray::Array2::from_shape_vec((1, 2), row.to_vec()).unwrap();
+        m.explain(rows.view())
     }
 
     /// A two-feature logistic model with standard scaling; every number by hand.
@@ -472,6 +611,7 @@ mod tests {
             Algorithm::LogisticRegression,
             &["no", "yes"],
             NativeArtifact {
+                encoder: None,
                 // a' = (a - 10) * 0.5, b' = (b - 1) * 2
                 scaler: Some(Scaler {
                     kind: Scaling::Standard,
@@ -502,7 +642,7 @@ mod tests {
             class_index,
             intercept,
             terms,
-        } = m.explain(&[12.0, 3.0])
+        } = explain(&m, [12.0, 3.0])
         else {
             panic!("a linear model explains by contributions");
         };
@@ -543,7 +683,7 @@ mod tests {
             class_index,
             intercept,
             terms,
-        } = m.explain(&[8.0, 1.0])
+        } = explain(&m, [8.0, 1.0])
         else {
             panic!("contributions");
         };
@@ -559,6 +699,7 @@ mod tests {
             Algorithm::LogisticRegression,
             &["x", "y", "z"],
             NativeArtifact {
+                encoder: None,
                 scaler: None,
                 predictor: NativePredictor::LogisticMultinomial(Softmax {
                     weights: vec![vec![1.0, 0.0], vec![0.0, 2.0], vec![-1.0, -1.0]],
@@ -579,7 +720,7 @@ mod tests {
             class_index,
             intercept,
             terms,
-        } = m.explain(&[1.0, 3.0])
+        } = explain(&m, [1.0, 3.0])
         else {
             panic!("contributions");
         };
@@ -634,6 +775,7 @@ mod tests {
             Algorithm::DecisionTree,
             &["small", "mid", "big"],
             NativeArtifact {
+                encoder: None,
                 scaler: None,
                 predictor: NativePredictor::DecisionTree(hand_tree()),
             },
@@ -643,7 +785,7 @@ mod tests {
         assert_eq!(s.classes, vec![None, Some(0.75), None]);
         assert_eq!(m.score_kind(), ScoreKind::LeafShare);
         assert_eq!(
-            m.explain(&[3.0, 0.5]),
+            explain(&m, [3.0, 0.5]),
             Explanation::Path {
                 steps: vec![
                     PathStep {
@@ -665,7 +807,7 @@ mod tests {
         );
         let Explanation::Path {
             steps, leaf_class, ..
-        } = m.explain(&[2.0, 9.0])
+        } = explain(&m, [2.0, 9.0])
         else {
             panic!("path");
         };
@@ -680,6 +822,7 @@ mod tests {
             Algorithm::DecisionTree,
             &["small", "mid", "big"],
             NativeArtifact {
+                encoder: None,
                 // a' = (a − 1) * 0.5: the root's a' < 2.5 is a < 6.
                 scaler: Some(Scaler {
                     kind: Scaling::MinMax,
@@ -691,7 +834,7 @@ mod tests {
         );
         let Explanation::Path {
             steps, leaf_class, ..
-        } = m.explain(&[7.0, 0.5])
+        } = explain(&m, [7.0, 0.5])
         else {
             panic!("path");
         };
@@ -718,6 +861,7 @@ mod tests {
             Algorithm::RandomForest,
             &["small", "mid", "big"],
             NativeArtifact {
+                encoder: None,
                 scaler: None,
                 predictor: NativePredictor::RandomForest(ForestModel {
                     trees: vec![hand_tree(), leaf_of(2), leaf_of(2), leaf_of(0)],
@@ -730,7 +874,7 @@ mod tests {
         assert_eq!((s.class_index, s.score), (2, 0.5));
         assert_eq!(s.classes, vec![Some(0.25), Some(0.25), Some(0.5)]);
         assert_eq!(
-            m.explain(&[3.0, 0.5]),
+            explain(&m, [3.0, 0.5]),
             Explanation::Votes {
                 trees: 4,
                 votes: vec![1, 1, 2]
@@ -746,8 +890,11 @@ mod tests {
         use crate::training::catalog::{ValidRequest, default_hyperparameters};
         let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/iris.csv");
         let data = crate::training::dataset::load_csv("iris", &csv, "species", None).unwrap();
-        let mut variants: Vec<(Algorithm, Vec<(&str, ParamValue)>)> =
-            Algorithm::NATIVE.iter().map(|a| (*a, vec![])).collect();
+        let mut variants: Vec<(Algorithm, Vec<(&str, ParamValue)>)> = Algorithm::NATIVE
+            .iter()
+            .filter(|a| a.task() == crate::model::Task::Classification)
+            .map(|a| (*a, vec![]))
+            .collect();
         variants.push((
             Algorithm::Svm,
             vec![("kernel", ParamValue::Text("gaussian".into()))],
@@ -781,8 +928,34 @@ mod tests {
             let binding = m.bind(m.features()).unwrap();
             let batch = m.predict(&binding, data.x.view()).unwrap();
             assert_eq!(scored.len(), data.x.nrows());
-            for ((row, s), b) in data.x.rows().into_iter().zip(&scored).zip(&batch) {
-                assert_eq!((s.class_index, s.score), (b.class_index, b.score));
+            for (r, ((row, s), b)) in data
+                .x
+                .rows()
+                .into_iter()
+                .zip(&scored)
+                .zip(&batch)
+                .enumerate()
+            {
+                let Prediction::Class {
+                    class_index: b_class,
+                    score: b_score,
+                    ..
+                } = b
+                else {
+                    panic!("a classifier predicts classes");
+                };
+                let b = One {
+                    class_index: *b_class,
+                    score: *b_score,
+                    classes: Vec::new(),
+                };
+                let Scored::Class {
+                    class_index, score, ..
+                } = s
+                else {
+                    panic!("{algorithm}: {s:?}");
+                };
+                assert_eq!((*class_index, *score), (b.class_index, b.score));
                 let scaled: Vec<f64> = (0..row.len())
                     .map(|j| scale(&trained.artifact, j, row[j]))
                     .collect();
@@ -799,7 +972,7 @@ mod tests {
                     b.class_index
                 );
                 // Explaining never panics and names the scored class.
-                match m.explain(row.as_slice().unwrap()) {
+                match m.explain(data.x.slice(ndarray::s![r..r + 1, ..])) {
                     Explanation::Contributions { class_index, .. } => {
                         assert_eq!(class_index, b.class_index, "{algorithm}")
                     }
@@ -814,6 +987,7 @@ mod tests {
                         algorithm == Algorithm::GaussianNb || kernel,
                         "{algorithm}: {reason}"
                     ),
+                    other => panic!("{algorithm}: a classifier explained as {other:?}"),
                 }
             }
         }

@@ -10,6 +10,57 @@ use serde::{Deserialize, Serialize};
 /// The artifact format this build writes and the only one it loads.
 pub const ARTIFACT_FORMAT: &str = "mld-model/1";
 
+/// What a model predicts: one of its classes, or a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// One of the model's class labels, with a score.
+    #[default]
+    Classification,
+    /// A number (expected revenue, days to churn, demand).
+    Regression,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        }
+    }
+}
+
+impl fmt::Display for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a model input takes: a number, or text (a category the model's own
+/// preprocessing encodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    #[default]
+    Number,
+    Text,
+}
+
+impl FeatureKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::Number => "number",
+            FeatureKind::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for FeatureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Which predictor an artifact holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,16 +72,31 @@ pub enum Algorithm {
     RandomForest,
     /// A model trained elsewhere and imported as ONNX.
     Onnx,
+    /// Ordinary least squares.
+    LinearRegression,
+    /// Least squares with an L2 penalty (elastic net with `l1_ratio` 0).
+    Ridge,
+    /// Least squares with L1 and L2 penalties.
+    ElasticNet,
+    /// A CART tree whose leaves hold the mean target of their training rows.
+    DecisionTreeRegressor,
+    /// Bagged regression trees; the prediction is their mean.
+    RandomForestRegressor,
 }
 
 impl Algorithm {
     /// The natively trainable algorithms, in catalog order.
-    pub const NATIVE: [Algorithm; 5] = [
+    pub const NATIVE: [Algorithm; 10] = [
         Algorithm::LogisticRegression,
         Algorithm::DecisionTree,
         Algorithm::GaussianNb,
         Algorithm::Svm,
         Algorithm::RandomForest,
+        Algorithm::LinearRegression,
+        Algorithm::Ridge,
+        Algorithm::ElasticNet,
+        Algorithm::DecisionTreeRegressor,
+        Algorithm::RandomForestRegressor,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +107,23 @@ impl Algorithm {
             Algorithm::Svm => "svm",
             Algorithm::RandomForest => "random_forest",
             Algorithm::Onnx => "onnx",
+            Algorithm::LinearRegression => "linear_regression",
+            Algorithm::Ridge => "ridge",
+            Algorithm::ElasticNet => "elastic_net",
+            Algorithm::DecisionTreeRegressor => "decision_tree_regressor",
+            Algorithm::RandomForestRegressor => "random_forest_regressor",
+        }
+    }
+
+    /// What a natively trained model of this algorithm predicts (ONNX: either; see the meta).
+    pub fn task(self) -> Task {
+        match self {
+            Algorithm::LinearRegression
+            | Algorithm::Ridge
+            | Algorithm::ElasticNet
+            | Algorithm::DecisionTreeRegressor
+            | Algorithm::RandomForestRegressor => Task::Regression,
+            _ => Task::Classification,
         }
     }
 
@@ -151,6 +234,19 @@ pub struct Metrics {
     pub confusion: Vec<Vec<u64>>,
 }
 
+/// Evaluation of a regressor on the held-out split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegressionMetrics {
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Coefficient of determination: 1 − SS_res / SS_tot (1 is perfect; 0 is
+    /// no better than predicting the mean; it can be negative).
+    pub r2: f64,
+    pub rows: u64,
+}
+
 /// Where the predictor bytes are, next to `meta.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -183,13 +279,43 @@ pub struct ModelMeta {
     pub hyperparameters: BTreeMap<String, ParamValue>,
     /// Input features in the order the predictor expects them.
     pub features: Vec<String>,
-    /// Class labels; a prediction's `class_index` indexes this list.
+    /// Each feature's type, in `features` order (absent in artifacts written
+    /// before text features: every feature is then a number).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_kinds: Vec<FeatureKind>,
+    /// Absent in artifacts written before regressors: classification.
+    #[serde(default)]
+    pub task: Task,
+    /// Class labels; a prediction's `class_index` indexes this list. Empty for a regressor.
     pub labels: Vec<String>,
     pub scaling: Scaling,
     pub training: Option<TrainingInfo>,
+    /// A classifier's evaluation.
     pub metrics: Option<Metrics>,
+    /// A regressor's evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression_metrics: Option<RegressionMetrics>,
     pub created_at: jiff::Timestamp,
     pub payload: PayloadKind,
     /// sha256 (hex) of the payload file's bytes; checked on every load.
     pub content_sha256: String,
+}
+
+impl ModelMeta {
+    /// Feature `j`'s type (a number unless the artifact says otherwise).
+    pub fn feature_kind(&self, j: usize) -> FeatureKind {
+        self.feature_kinds.get(j).copied().unwrap_or_default()
+    }
+
+    /// Every feature's type, in feature order.
+    pub fn kinds(&self) -> Vec<FeatureKind> {
+        (0..self.features.len())
+            .map(|j| self.feature_kind(j))
+            .collect()
+    }
+
+    /// Whether any feature is text.
+    pub fn has_text(&self) -> bool {
+        self.feature_kinds.contains(&FeatureKind::Text)
+    }
 }

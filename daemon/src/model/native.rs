@@ -1,6 +1,7 @@
-//! Native predictors: the fitted scaler and the linfa-trained classifiers in a
-//! compact, serde-stable form (`model.json`). Receives feature rows already in
-//! the model's feature order; emits a class index and a score per row.
+//! Native predictors: the fitted one-hot encoder and scaler and the trained
+//! classifiers and regressors in a compact, serde-stable form (`model.json`).
+//! Receives feature rows already encoded and in the model's feature order;
+//! emits a class index and a score per row, or a value per row.
 //!
 //! Why not store linfa's own structs: several hold `HashMap`s (Gaussian NB) or
 //! recursive boxed trees, which serialize in a random order and predict slowly;
@@ -58,6 +59,56 @@ impl Scaler {
     #[inline]
     pub fn apply(&self, j: usize, v: f64) -> f64 {
         (v - self.offsets[j]) * self.factors[j]
+    }
+}
+
+/// One-hot encoding of a model's text features, fitted on the training
+/// split: each text feature becomes one column per category seen in
+/// training (in sorted order), 1 for the row's category and 0 for the
+/// others. A category never seen in training, or NULL, is all zeros (like
+/// scikit-learn's `OneHotEncoder(handle_unknown="ignore")`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OneHot {
+    /// Per model feature: `None` for a number (one column, as is), or its
+    /// categories, sorted.
+    pub features: Vec<Option<Vec<String>>>,
+}
+
+impl OneHot {
+    /// How many columns a row has once encoded.
+    pub fn width(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| f.as_ref().map_or(1, Vec::len))
+            .sum()
+    }
+
+    /// The encoded columns' names: a number keeps its name, a text feature
+    /// becomes `name=category` per category.
+    pub fn encoded_names(&self, names: &[String]) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.width());
+        for (name, f) in names.iter().zip(&self.features) {
+            match f {
+                None => out.push(name.clone()),
+                Some(categories) => out.extend(categories.iter().map(|c| format!("{name}={c}"))),
+            }
+        }
+        out
+    }
+
+    /// Where feature `j` starts among the encoded columns.
+    pub fn start(&self, j: usize) -> usize {
+        self.features[..j]
+            .iter()
+            .map(|f| f.as_ref().map_or(1, Vec::len))
+            .sum()
+    }
+
+    /// The category index of `value` in feature `j`'s categories, if it has one.
+    pub fn category(&self, j: usize, value: &str) -> Option<usize> {
+        self.features[j]
+            .as_ref()
+            .and_then(|c| c.binary_search_by(|x| x.as_str().cmp(value)).ok())
     }
 }
 
@@ -141,18 +192,58 @@ impl FlatTree {
     /// The leaf a row lands in.
     #[inline]
     pub fn leaf(&self, row: &[f64]) -> usize {
-        let mut i = 0usize;
-        loop {
-            let n = self.nodes[i];
-            if n.feature == LEAF {
-                return n.next as usize;
-            }
-            i = if row[n.feature as usize] < n.threshold {
-                i + 1
-            } else {
-                n.next as usize
-            };
+        leaf_of(&self.nodes, row)
+    }
+}
+
+/// A regression tree: the same node array as [`FlatTree`], leaves holding the
+/// mean target of their training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueTree {
+    pub nodes: Vec<TreeNode>,
+    pub leaf_value: Vec<f64>,
+}
+
+impl ValueTree {
+    /// The leaf a row lands in.
+    #[inline]
+    pub fn leaf(&self, row: &[f64]) -> usize {
+        leaf_of(&self.nodes, row)
+    }
+
+    #[inline]
+    pub fn value(&self, row: &[f64]) -> f64 {
+        self.leaf_value[self.leaf(row)]
+    }
+}
+
+/// Bagged regression trees; the prediction is their mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueForest {
+    pub trees: Vec<ValueTree>,
+}
+
+/// `value = weights · x + intercept` (ordinary least squares, ridge, elastic net).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    pub weights: Vec<f64>,
+    pub intercept: f64,
+}
+
+/// The leaf index of the node array `nodes` that `row` lands in.
+#[inline]
+fn leaf_of(nodes: &[TreeNode], row: &[f64]) -> usize {
+    let mut i = 0usize;
+    loop {
+        let n = nodes[i];
+        if n.feature == LEAF {
+            return n.next as usize;
         }
+        i = if row[n.feature as usize] < n.threshold {
+            i + 1
+        } else {
+            n.next as usize
+        };
     }
 }
 
@@ -172,11 +263,20 @@ pub enum NativePredictor {
     GaussianNb(GaussianNbModel),
     Svm(SvmModel),
     RandomForest(ForestModel),
+    /// A regressor: ordinary least squares, ridge or elastic net.
+    Linear(LinearModel),
+    RegressionTree(ValueTree),
+    RegressionForest(ValueForest),
 }
 
 /// The whole native payload (`model.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NativeArtifact {
+    /// Text features' encoding (absent when every feature is a number, so
+    /// numeric artifacts keep the bytes they always had).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<OneHot>,
+    /// Fitted on the encoded columns.
     pub scaler: Option<Scaler>,
     pub predictor: NativePredictor,
 }
@@ -245,6 +345,52 @@ impl NativePredictor {
                 self.predict_batch(row, row.len(), &mut one);
                 one[0]
             }
+            NativePredictor::Linear(_)
+            | NativePredictor::RegressionTree(_)
+            | NativePredictor::RegressionForest(_) => {
+                unreachable!("a regressor predicts values, not classes")
+            }
+        }
+    }
+
+    /// Whether this predictor gives a number per row (else a class).
+    pub fn is_regressor(&self) -> bool {
+        matches!(
+            self,
+            NativePredictor::Linear(_)
+                | NativePredictor::RegressionTree(_)
+                | NativePredictor::RegressionForest(_)
+        )
+    }
+
+    /// A regressor's values for `rows` (row-major, `n_features` wide,
+    /// encoded and scaled, model order) into `out`. Forests run tree by tree
+    /// so each tree stays in cache.
+    pub fn predict_values(&self, rows: &[f64], n_features: usize, out: &mut Vec<f64>) {
+        let n_rows = rows.len().checked_div(n_features).unwrap_or(0);
+        match self {
+            NativePredictor::Linear(m) => {
+                out.extend(
+                    rows.chunks_exact(n_features)
+                        .map(|row| dot(&m.weights, row) + m.intercept),
+                );
+            }
+            NativePredictor::RegressionTree(t) => {
+                out.extend(rows.chunks_exact(n_features).map(|row| t.value(row)));
+            }
+            NativePredictor::RegressionForest(f) => {
+                let start = out.len();
+                out.resize(start + n_rows, 0.0);
+                let sums = &mut out[start..];
+                for t in &f.trees {
+                    for (s, row) in sums.iter_mut().zip(rows.chunks_exact(n_features)) {
+                        *s += t.value(row);
+                    }
+                }
+                let n = f.trees.len().max(1) as f64;
+                sums.iter_mut().for_each(|s| *s /= n);
+            }
+            _ => unreachable!("a classifier predicts classes, not values"),
         }
     }
 }
@@ -324,4 +470,97 @@ fn softmax_share(values: &[f64], k: usize) -> f64 {
         .map(|(_, v)| (v - max).exp())
         .sum();
     1.0 / (1.0 + others)
+}
+
+/// One feature's place in the encoded row, for one batch.
+enum Part {
+    Number {
+        column: usize,
+        at: usize,
+    },
+    Text {
+        column: usize,
+        at: usize,
+        /// Per distinct value of the batch's column: its category, if the encoder knows it.
+        slots: Vec<Option<usize>>,
+    },
+}
+
+/// A batch's text values mapped to an encoder's columns, once per distinct value.
+pub(crate) struct Encoding {
+    width: usize,
+    parts: Vec<Part>,
+}
+
+impl Encoding {
+    /// `columns[j]` is the input column of model feature `j`; a text
+    /// feature's column must be in `rows.texts`.
+    pub(crate) fn new(
+        encoder: &OneHot,
+        columns: &[usize],
+        rows: &super::input::Inputs<'_>,
+    ) -> Encoding {
+        let mut at = 0;
+        let mut parts = Vec::with_capacity(columns.len());
+        for (j, (f, &column)) in encoder.features.iter().zip(columns).enumerate() {
+            match f {
+                None => {
+                    parts.push(Part::Number { column, at });
+                    at += 1;
+                }
+                Some(categories) => {
+                    let slots = rows
+                        .texts
+                        .get(column)
+                        .map(|t| {
+                            t.distinct()
+                                .iter()
+                                .map(|v| encoder.category(j, v))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    parts.push(Part::Text { column, at, slots });
+                    at += categories.len();
+                }
+            }
+        }
+        Encoding {
+            width: encoder.width(),
+            parts,
+        }
+    }
+
+    /// Rows `range` of `rows`, encoded and scaled, appended to `buf` (row-major).
+    pub(crate) fn gather(
+        &self,
+        rows: &super::input::Inputs<'_>,
+        range: std::ops::Range<usize>,
+        scaler: Option<&Scaler>,
+        buf: &mut Vec<f64>,
+    ) {
+        for r in range {
+            let base = buf.len();
+            buf.resize(base + self.width, 0.0);
+            let row = &mut buf[base..];
+            for part in &self.parts {
+                match part {
+                    Part::Number { column, at } => row[*at] = rows.numbers[[r, *column]],
+                    Part::Text { column, at, slots } => {
+                        let code = rows
+                            .texts
+                            .get(*column)
+                            .map_or(super::input::NULL, |t| t.codes()[rows.offset + r]);
+                        if let Some(Some(k)) = slots.get(code as usize) {
+                            row[at + k] = 1.0;
+                        }
+                    }
+                }
+            }
+            if let Some(s) = scaler {
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = s.apply(i, *v);
+                }
+            }
+        }
+    }
 }

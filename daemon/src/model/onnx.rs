@@ -1,10 +1,17 @@
 //! ONNX models: finding and loading the ONNX Runtime library, checking an
 //! imported graph (input shape, label output, class labels) and scoring rows with it.
 //!
-//! Receives: `.onnx` bytes (scikit-learn classifiers exported by skl2onnx with
-//! `zipmap` off), the declared feature names, optional labels, and where the
-//! runtime library may be. Emits: an [`OnnxPredictor`] (class index + score per
-//! row) or a [`ModelError`] saying what is missing or unsupported and how to fix it.
+//! Receives: `.onnx` bytes (scikit-learn classifiers and regressors exported
+//! by skl2onnx with `zipmap` off, pipelines with encoders among them), the
+//! declared features and their types, optional labels, and where the runtime
+//! library may be. Emits: an [`OnnxPredictor`] (class index + score, or a
+//! value, per row; the rows its encoders refuse set aside with the reason)
+//! or a [`ModelError`] saying what is missing or unsupported and how to fix it.
+//!
+//! A graph takes one or several inputs, each `[N, columns]` of floats,
+//! doubles, int64s or strings. One input per column (how skl2onnx exports a
+//! `ColumnTransformer` given one input per column) is matched to the
+//! features by name; otherwise the inputs take the features in order.
 //!
 //! The runtime is loaded at most once per process (ONNX Runtime allows one
 //! environment); native models never touch it, so they keep working without it.
@@ -12,12 +19,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use ndarray::ArrayView2;
-use ort::session::Session;
-
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::session::{Session, SessionInputValue};
+use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::ModelError;
+use super::input::Inputs;
+use super::meta::{FeatureKind, Task};
 
 /// Where the runtime library was looked for, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,11 +137,55 @@ fn environment(configured: Option<&Path>) -> Result<ort::environment::Environmen
     Ok(built)
 }
 
-/// Input element type the graph declares.
-#[derive(Debug, Clone, Copy)]
-enum InputType {
+/// Element type of a graph input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputType {
     F32,
     F64,
+    I64,
+    /// Text (skl2onnx's `StringTensorType`).
+    Str,
+}
+
+impl InputType {
+    /// What a feature fed to an input of this type is.
+    pub fn kind(self) -> FeatureKind {
+        match self {
+            InputType::Str => FeatureKind::Text,
+            _ => FeatureKind::Number,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            InputType::F32 => "float",
+            InputType::F64 => "double",
+            InputType::I64 => "int64",
+            InputType::Str => "string",
+        }
+    }
+}
+
+/// One input of a graph as it declares itself: `[N, width]` values of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphInput {
+    pub name: String,
+    pub ty: InputType,
+    /// Columns; `None` when the graph leaves it open.
+    pub width: Option<usize>,
+}
+
+/// What the graph outputs.
+#[derive(Debug, Clone, Copy)]
+enum OutputSpec {
+    /// A label tensor (int64 or string), maybe a probability tensor.
+    Classes {
+        label: usize,
+        int_labels: bool,
+        probabilities: Option<usize>,
+    },
+    /// One number per row (a regressor), float or double.
+    Value { output: usize, f64: bool },
 }
 
 /// How the label output encodes classes; `values[i]` is class `i`'s label.
@@ -145,6 +196,19 @@ enum LabelOutput {
     Text(Vec<String>),
 }
 
+/// An encoder (ONNX `OneHotEncoder`) traced back to the graph input column it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracedEncoder {
+    pub input: String,
+    /// The input's columns it reads; `None`: all of them.
+    pub columns: Option<Vec<usize>>,
+    /// Its categories, sorted.
+    pub categories: Vec<String>,
+    /// Whether an unknown category fails the graph (`zeros = 0`, skl2onnx's
+    /// export of `handle_unknown="error"`) rather than encoding as zeros.
+    pub strict: bool,
+}
+
 /// What [`inspect`] learns from a graph.
 #[derive(Debug)]
 pub struct OnnxInfo {
@@ -152,21 +216,43 @@ pub struct OnnxInfo {
     /// The operator types in the graph, in order of first appearance.
     pub ops: Vec<String>,
     pub producer: String,
+    /// The text encoders whose input could be traced.
+    pub encoders: Vec<TracedEncoder>,
 }
 
-/// A graph run: each row's class index, and the probability output
-/// (row width, values) when the graph has one.
-type Ran = (Vec<usize>, Option<(usize, Vec<f32>)>);
+/// What the graph said about one row of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Output {
+    Class { index: usize, score: f64 },
+    Value(f64),
+}
 
-/// A loaded ONNX classifier.
+/// A chunk scored: an output per accepted row (in order), and the rows
+/// refused (index in the chunk, why).
+pub(crate) struct Chunk {
+    pub outputs: Vec<Output>,
+    pub refused: Vec<(usize, String)>,
+}
+
+/// A feature whose encoder refuses categories it does not know.
+#[derive(Debug)]
+struct Strict {
+    feature: usize,
+    /// Sorted.
+    categories: Vec<String>,
+}
+
+/// A loaded ONNX classifier or regressor.
 pub struct OnnxPredictor {
     /// `run` needs `&mut`; one batch at a time per model is fine for batch scoring.
     session: Mutex<Session>,
-    input_type: InputType,
-    n_features: usize,
-    label_output: usize,
-    label_map: LabelOutput,
-    probabilities_output: Option<usize>,
+    inputs: Vec<GraphInput>,
+    /// Per graph input, the model feature of each of its columns.
+    layout: Vec<Vec<usize>>,
+    features: Vec<String>,
+    output: OutputSpec,
+    label_map: Option<LabelOutput>,
+    strict: Vec<Strict>,
 }
 
 fn unsupported(reason: impl Into<String>) -> ModelError {
@@ -181,163 +267,405 @@ fn run_err(e: impl std::fmt::Display) -> ModelError {
     }
 }
 
-impl OnnxPredictor {
-    /// Builds a session over `bytes` and checks the graph's interface against
-    /// `n_features` and `labels`.
-    pub fn load(
-        bytes: &[u8],
-        n_features: usize,
-        labels: &[String],
-        runtime: Option<&Path>,
-    ) -> Result<Self, ModelError> {
-        // Read the graph ourselves first: a graph that points at files
-        // outside itself is refused before ONNX Runtime would open them.
-        let graph_labels = inspect(bytes)?.labels;
-        let env = environment(runtime)?;
-        let session = Session::builder(&env)
-            .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
-            .and_then(|mut b| b.commit_from_memory(bytes))
-            .map_err(|e| unsupported(format!("ONNX Runtime refused the graph: {e}")))?;
+/// A session over `bytes` (checked first for external data), quiet: the
+/// errors it would log are returned and reported by mld itself.
+fn session(bytes: &[u8], runtime: Option<&Path>) -> Result<(Session, OnnxInfo), ModelError> {
+    // Read the graph ourselves first: a graph that points at files
+    // outside itself is refused before ONNX Runtime would open them.
+    let info = inspect(bytes)?;
+    let env = environment(runtime)?;
+    let session = Session::builder(&env)
+        .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
+        .and_then(|b| {
+            b.with_log_level(ort::logging::LogLevel::Fatal)
+                .map_err(Into::into)
+        })
+        .and_then(|mut b| b.commit_from_memory(bytes))
+        .map_err(|e| unsupported(format!("ONNX Runtime refused the graph: {e}")))?;
+    Ok((session, info))
+}
 
-        let inputs = session.inputs();
-        if inputs.len() != 1 {
-            return Err(unsupported(format!(
-                "expected one input tensor of shape [N, {n_features}], found {} inputs",
-                inputs.len()
-            )));
-        }
-        let input_type = match inputs[0].dtype() {
-            ValueType::Tensor { ty, shape, .. } => {
-                if shape.len() != 2 {
-                    return Err(unsupported(format!(
-                        "input {:?} has {} dimensions, expected 2",
-                        inputs[0].name(),
-                        shape.len()
-                    )));
-                }
-                if shape[1] >= 0 && shape[1] as usize != n_features {
-                    return Err(unsupported(format!(
-                        "input {:?} takes {} features but {} feature names were declared",
-                        inputs[0].name(),
-                        shape[1],
-                        n_features
-                    )));
-                }
-                match ty {
-                    TensorElementType::Float32 => InputType::F32,
-                    TensorElementType::Float64 => InputType::F64,
-                    other => {
+/// The graph's inputs: each a `[N, width]` tensor of floats, doubles, int64s or strings.
+fn graph_inputs(session: &Session) -> Result<Vec<GraphInput>, ModelError> {
+    session
+        .inputs()
+        .iter()
+        .map(|input| {
+            let name = input.name().to_string();
+            match input.dtype() {
+                ValueType::Tensor { ty, shape, .. } => {
+                    if shape.len() != 2 {
                         return Err(unsupported(format!(
-                            "input element type {other:?}; expected float or double"
+                            "input {name:?} has {} dimensions, expected 2 ([rows, columns])",
+                            shape.len()
                         )));
                     }
+                    let ty = match ty {
+                        TensorElementType::Float32 => InputType::F32,
+                        TensorElementType::Float64 => InputType::F64,
+                        TensorElementType::Int64 => InputType::I64,
+                        TensorElementType::String => InputType::Str,
+                        other => {
+                            return Err(unsupported(format!(
+                                "input {name:?} has element type {other:?}; expected float, double, int64 or string"
+                            )));
+                        }
+                    };
+                    let width = (shape[1] >= 0).then_some(shape[1] as usize);
+                    Ok(GraphInput { name, ty, width })
                 }
+                other => Err(unsupported(format!(
+                    "input {name:?} is {other:?}, expected a tensor"
+                ))),
             }
-            other => {
+        })
+        .collect()
+}
+
+/// Finds the label (and probability) outputs of a classifier, or the value
+/// output of a regressor.
+fn output_spec(session: &Session) -> Result<OutputSpec, ModelError> {
+    let outputs = session.outputs();
+    let mut label = None;
+    let mut probabilities = None;
+    let mut values = Vec::new();
+    for (i, o) in outputs.iter().enumerate() {
+        match o.dtype() {
+            ValueType::Tensor {
+                ty: ty @ (TensorElementType::Int64 | TensorElementType::String),
+                ..
+            } if label.is_none() => label = Some((i, *ty == TensorElementType::Int64)),
+            ValueType::Tensor {
+                ty: ty @ (TensorElementType::Float32 | TensorElementType::Float64),
+                shape,
+                ..
+            } => values.push((i, *ty == TensorElementType::Float64, shape.clone())),
+            ValueType::Sequence(_) => {
                 return Err(unsupported(format!(
-                    "input is {other:?}, expected a tensor"
+                    "output {:?} is a sequence of maps (ZipMap); export with skl2onnx options={{'zipmap': False}}",
+                    o.name()
+                )));
+            }
+            _ => {}
+        }
+    }
+    if let Some((label, int_labels)) = label {
+        // A classifier: its float output of shape [N, classes] holds the probabilities.
+        probabilities = values
+            .iter()
+            .find(|(_, f64, shape)| !f64 && shape.len() == 2)
+            .map(|(i, _, _)| *i);
+        return Ok(OutputSpec::Classes {
+            label,
+            int_labels,
+            probabilities,
+        });
+    }
+    let _ = probabilities;
+    match values.as_slice() {
+        [(output, f64, shape)] => {
+            let width = match shape.len() {
+                1 => 1,
+                2 => shape[1],
+                n => {
+                    return Err(unsupported(format!(
+                        "the graph's output has {n} dimensions; expected one value per row"
+                    )));
+                }
+            };
+            if width > 1 {
+                return Err(unsupported(format!(
+                    "the graph predicts {width} values per row; mld scores one value (or one class) per row"
+                )));
+            }
+            Ok(OutputSpec::Value {
+                output: *output,
+                f64: *f64,
+            })
+        }
+        [] => Err(unsupported(
+            "no output mld can read: a classifier has an int64 or string label output, \
+             a regressor one float output",
+        )),
+        _ => Err(unsupported(format!(
+            "{} float outputs and no label output; mld scores one value (or one class) per row",
+            values.len()
+        ))),
+    }
+}
+
+/// Which model features each graph input's columns take. One column per
+/// input (as skl2onnx exports a `ColumnTransformer` given one input per
+/// column): by name. Otherwise in order: the first input takes the first
+/// features, and so on (an input holding several columns takes as many).
+pub fn layout(inputs: &[GraphInput], features: &[String]) -> Result<Vec<Vec<usize>>, ModelError> {
+    let names = || {
+        inputs
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if inputs.len() > 1 && inputs.iter().all(|i| i.width == Some(1)) {
+        if features.len() != inputs.len() {
+            return Err(unsupported(format!(
+                "the graph takes {} inputs of one column each ({}), but {} feature names were declared",
+                inputs.len(),
+                names(),
+                features.len()
+            )));
+        }
+        return inputs
+            .iter()
+            .map(|i| match features.iter().position(|f| *f == i.name) {
+                Some(j) => Ok(vec![j]),
+                None => Err(unsupported(format!(
+                    "the graph's input {:?} has no feature of that name: with one input per column, \
+                     the features are the inputs' names ({})",
+                    i.name,
+                    names()
+                ))),
+            })
+            .collect();
+    }
+    let mut next = 0;
+    let mut out = Vec::with_capacity(inputs.len());
+    for (k, input) in inputs.iter().enumerate() {
+        let width = match input.width {
+            Some(w) => w,
+            // An open width: the last input takes whatever features are left.
+            None if k + 1 == inputs.len() => features.len().saturating_sub(next).max(1),
+            None => {
+                return Err(unsupported(format!(
+                    "input {:?} does not say how many columns it takes; mld needs every input but \
+                     the last to say",
+                    input.name
                 )));
             }
         };
+        out.push((next..next + width).collect());
+        next += width;
+    }
+    if next != features.len() {
+        return Err(unsupported(if inputs.len() == 1 {
+            format!(
+                "input {:?} takes {next} features but {} feature names were declared",
+                inputs[0].name,
+                features.len()
+            )
+        } else {
+            format!(
+                "the graph's inputs ({}) take {next} columns but {} feature names were declared",
+                names(),
+                features.len()
+            )
+        }));
+    }
+    Ok(out)
+}
 
-        let outputs = session.outputs();
-        let mut label_output = None;
-        let mut probabilities_output = None;
-        for (i, o) in outputs.iter().enumerate() {
-            match o.dtype() {
-                ValueType::Tensor {
-                    ty: TensorElementType::Int64 | TensorElementType::String,
-                    ..
-                } if label_output.is_none() => {
-                    label_output = Some((
-                        i,
-                        matches!(
-                            o.dtype(),
-                            ValueType::Tensor {
-                                ty: TensorElementType::Int64,
-                                ..
-                            }
-                        ),
-                    ))
-                }
-                ValueType::Tensor {
-                    ty: TensorElementType::Float32,
-                    shape,
-                    ..
-                } if shape.len() == 2 => probabilities_output = Some(i),
-                ValueType::Sequence(_) => {
+/// What a graph takes and predicts, read before its features are named (at import).
+#[derive(Debug)]
+pub struct Described {
+    pub inputs: Vec<GraphInput>,
+    pub task: Task,
+    pub info: OnnxInfo,
+}
+
+/// Reads a graph's interface: its inputs, whether it classifies or regresses,
+/// its labels, operators and encoders.
+pub fn describe(bytes: &[u8], runtime: Option<&Path>) -> Result<Described, ModelError> {
+    let (session, info) = session(bytes, runtime)?;
+    let inputs = graph_inputs(&session)?;
+    let task = match output_spec(&session)? {
+        OutputSpec::Classes { .. } => Task::Classification,
+        OutputSpec::Value { .. } => Task::Regression,
+    };
+    Ok(Described { inputs, task, info })
+}
+
+impl OnnxPredictor {
+    /// Builds a session over `bytes` and checks the graph's interface against
+    /// the declared features (names and types), task and labels.
+    pub fn load(
+        bytes: &[u8],
+        features: &[String],
+        kinds: &[FeatureKind],
+        task: Task,
+        labels: &[String],
+        runtime: Option<&Path>,
+    ) -> Result<Self, ModelError> {
+        let (session, info) = session(bytes, runtime)?;
+        let inputs = graph_inputs(&session)?;
+        let layout = layout(&inputs, features)?;
+        for (input, cols) in inputs.iter().zip(&layout) {
+            for &j in cols {
+                let kind = kinds.get(j).copied().unwrap_or_default();
+                if kind != input.ty.kind() {
                     return Err(unsupported(format!(
-                        "output {:?} is a sequence of maps (ZipMap); export with skl2onnx options={{'zipmap': False}}",
-                        o.name()
+                        "feature {} is declared {kind} but the graph's input {:?} takes {}",
+                        features[j],
+                        input.name,
+                        input.ty.name()
                     )));
                 }
-                _ => {}
             }
         }
-        let Some((label_output, int_labels)) = label_output else {
-            return Err(unsupported(
-                "no label output (an int64 or string tensor); only classifiers are supported",
-            ));
-        };
-        // The graph's own class values, when it names them, match its label output;
-        // `labels` may rename them (e.g. class 0 -> "setosa") position by position.
-        let keys: &[String] = if graph_labels.len() == labels.len() {
-            &graph_labels
-        } else {
-            labels
-        };
-        let label_map = if int_labels {
-            let values = keys
-                .iter()
-                .map(|l| {
-                    l.parse::<i64>().map_err(|_| ModelError::Labels {
-                        reason: format!(
-                            "the graph emits integer labels but label {l:?} is not an integer"
-                        ),
+        let output = output_spec(&session)?;
+        let label_map = match (output, task) {
+            (
+                OutputSpec::Classes {
+                    int_labels: true, ..
+                },
+                Task::Classification,
+            ) => {
+                let keys = class_keys(&info.labels, labels);
+                let values = keys
+                    .iter()
+                    .map(|l| {
+                        l.parse::<i64>().map_err(|_| ModelError::Labels {
+                            reason: format!(
+                                "the graph emits integer labels but label {l:?} is not an integer"
+                            ),
+                        })
                     })
-                })
-                .collect::<Result<_, _>>()?;
-            LabelOutput::Int(values)
-        } else {
-            LabelOutput::Text(keys.to_vec())
+                    .collect::<Result<_, _>>()?;
+                Some(LabelOutput::Int(values))
+            }
+            (OutputSpec::Classes { .. }, Task::Classification) => {
+                Some(LabelOutput::Text(class_keys(&info.labels, labels).to_vec()))
+            }
+            (OutputSpec::Value { .. }, Task::Regression) => None,
+            (OutputSpec::Classes { .. }, Task::Regression) => {
+                return Err(unsupported(
+                    "the model is declared a regressor but the graph outputs class labels",
+                ));
+            }
+            (OutputSpec::Value { .. }, Task::Classification) => {
+                return Err(unsupported(
+                    "no label output (an int64 or string tensor): the graph is a regressor, \
+                     but the model is declared a classifier",
+                ));
+            }
         };
+        let strict = strict_features(&info.encoders, &inputs, &layout);
         Ok(OnnxPredictor {
             session: Mutex::new(session),
-            input_type,
-            n_features,
-            label_output,
+            inputs,
+            layout,
+            features: features.to_vec(),
+            output,
             label_map,
-            probabilities_output,
+            strict,
         })
     }
 
     /// Whether the graph has a probability output (one score per class).
     pub fn has_probabilities(&self) -> bool {
-        self.probabilities_output.is_some()
+        matches!(
+            self.output,
+            OutputSpec::Classes {
+                probabilities: Some(_),
+                ..
+            }
+        )
     }
 
-    /// Scores a chunk: gathers `columns` of `rows` into the graph's input type, runs it, maps labels.
-    pub fn predict(
+    /// Scores a chunk: rows its encoders would refuse (and a whole number
+    /// the graph takes as int64 that is not one) are set aside first; the
+    /// rest run together. Should the run still fail, the rows are run in
+    /// halves until the failing ones are found: those are refused with the
+    /// runtime's reason, the others scored.
+    pub(crate) fn score(&self, columns: &[usize], rows: Inputs<'_>) -> Result<Chunk, ModelError> {
+        let mut refused = Vec::new();
+        let mut accepted = Vec::with_capacity(rows.rows());
+        for r in 0..rows.rows() {
+            match self.precheck(columns, &rows, r) {
+                Some(why) => refused.push((r, why)),
+                None => accepted.push(r),
+            }
+        }
+        let mut outputs = Vec::with_capacity(accepted.len());
+        let mut failed = Vec::new();
+        self.run_bisecting(columns, &rows, &accepted, &mut outputs, &mut failed)?;
+        if !failed.is_empty() {
+            refused.extend(failed);
+            refused.sort_by_key(|(r, _)| *r);
+            // Outputs are in accepted order minus the failed rows: already in row order.
+        }
+        let outputs = outputs.into_iter().map(|(_, o)| o).collect();
+        Ok(Chunk { outputs, refused })
+    }
+
+    /// Why row `r` cannot go to the graph, if it cannot.
+    fn precheck(&self, columns: &[usize], rows: &Inputs<'_>, r: usize) -> Option<String> {
+        for s in &self.strict {
+            let value = rows.text(columns[s.feature], r).ok()?;
+            // NULL reaches the graph as "": an encoder that knows "" takes it.
+            let known = s
+                .categories
+                .binary_search_by(|c| c.as_str().cmp(value.unwrap_or("")))
+                .is_ok();
+            if !known {
+                let name = &self.features[s.feature];
+                return Some(match value {
+                    None => format!(
+                        "column {name} is NULL, and the model's encoder refuses values it did not \
+                         see in training (handle_unknown='error')"
+                    ),
+                    Some(v) => format!(
+                        "column {name} is {:?}, a category the model's encoder did not see in \
+                         training; it refuses those (handle_unknown='error')",
+                        shown(v)
+                    ),
+                });
+            }
+        }
+        for (input, cols) in self.inputs.iter().zip(&self.layout) {
+            if input.ty == InputType::I64 {
+                for &j in cols {
+                    let v = rows.numbers[[r, columns[j]]];
+                    if v.fract() != 0.0 || v.abs() > 9.0e15 {
+                        return Some(format!(
+                            "column {} is {v}; the model takes it as a whole number",
+                            self.features[j]
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs rows `idx`; on a failed run, halves until the failing rows are
+    /// single ones, which go to `failed` with the runtime's reason.
+    fn run_bisecting(
         &self,
         columns: &[usize],
-        rows: ArrayView2<f64>,
-    ) -> Result<Vec<(usize, f64)>, ModelError> {
-        let (classes, probabilities) = self.run(columns, rows)?;
-        let scores: Vec<f64> = match probabilities {
-            Some((width, probs)) => classes
-                .iter()
-                .enumerate()
-                .map(|(r, &c)| {
-                    if c < width {
-                        f64::from(probs[r * width + c])
-                    } else {
-                        1.0
-                    }
-                })
-                .collect(),
-            None => vec![1.0; classes.len()],
-        };
-        Ok(classes.into_iter().zip(scores).collect())
+        rows: &Inputs<'_>,
+        idx: &[usize],
+        outputs: &mut Vec<(usize, Output)>,
+        failed: &mut Vec<(usize, String)>,
+    ) -> Result<(), ModelError> {
+        if idx.is_empty() {
+            return Ok(());
+        }
+        match self.run(columns, rows, idx) {
+            Ok(ran) => {
+                outputs.extend(idx.iter().copied().zip(ran.0));
+                Ok(())
+            }
+            Err(Failure::Run(e)) if idx.len() == 1 => {
+                failed.push((idx[0], format!("the model refused the row: {e}")));
+                Ok(())
+            }
+            Err(Failure::Run(_)) => {
+                let (a, b) = idx.split_at(idx.len() / 2);
+                self.run_bisecting(columns, rows, a, outputs, failed)?;
+                self.run_bisecting(columns, rows, b, outputs, failed)
+            }
+            Err(Failure::Model(e)) => Err(e),
+        }
     }
 
     /// Every class's probability for each row, from the graph's probability
@@ -345,9 +673,13 @@ impl OnnxPredictor {
     pub fn probabilities(
         &self,
         columns: &[usize],
-        rows: ArrayView2<f64>,
+        rows: Inputs<'_>,
     ) -> Result<Option<Vec<Vec<f64>>>, ModelError> {
-        let (_, probabilities) = self.run(columns, rows)?;
+        let idx: Vec<usize> = (0..rows.rows()).collect();
+        let (_, probabilities) = self.run(columns, &rows, &idx).map_err(|e| match e {
+            Failure::Run(e) => run_err(e),
+            Failure::Model(e) => e,
+        })?;
         Ok(probabilities.map(|(width, probs)| {
             probs
                 .chunks(width.max(1))
@@ -356,101 +688,267 @@ impl OnnxPredictor {
         }))
     }
 
-    /// Runs the graph on a chunk.
-    fn run(&self, columns: &[usize], rows: ArrayView2<f64>) -> Result<Ran, ModelError> {
-        let n = rows.nrows();
-        let shape = [n as i64, self.n_features as i64];
+    /// The graph's inputs for rows `idx`, one tensor per input.
+    fn tensors(
+        &self,
+        columns: &[usize],
+        rows: &Inputs<'_>,
+        idx: &[usize],
+    ) -> Result<Vec<SessionInputValue<'static>>, ModelError> {
+        let n = idx.len();
+        let mut out = Vec::with_capacity(self.inputs.len());
+        for (input, cols) in self.inputs.iter().zip(&self.layout) {
+            let shape = [n as i64, cols.len() as i64];
+            let number = |r: usize, j: usize| rows.numbers[[r, columns[j]]];
+            let value: SessionInputValue<'static> = match input.ty {
+                InputType::F32 => {
+                    let mut data = Vec::with_capacity(n * cols.len());
+                    for &r in idx {
+                        data.extend(cols.iter().map(|&j| number(r, j) as f32));
+                    }
+                    Tensor::from_array((shape, data)).map_err(run_err)?.into()
+                }
+                InputType::F64 => {
+                    let mut data = Vec::with_capacity(n * cols.len());
+                    for &r in idx {
+                        data.extend(cols.iter().map(|&j| number(r, j)));
+                    }
+                    Tensor::from_array((shape, data)).map_err(run_err)?.into()
+                }
+                InputType::I64 => {
+                    let mut data = Vec::with_capacity(n * cols.len());
+                    for &r in idx {
+                        data.extend(cols.iter().map(|&j| number(r, j) as i64));
+                    }
+                    Tensor::from_array((shape, data)).map_err(run_err)?.into()
+                }
+                InputType::Str => {
+                    let empty: std::sync::Arc<str> = std::sync::Arc::from("");
+                    let mut data = Vec::with_capacity(n * cols.len());
+                    for &r in idx {
+                        for &j in cols {
+                            let text = rows.text_shared(columns[j], r).map_err(|()| {
+                                ModelError::TextExpected {
+                                    feature: self.features[j].clone(),
+                                }
+                            })?;
+                            // NULL reaches the graph as "" (see the README).
+                            data.push(text.unwrap_or(&empty).clone());
+                        }
+                    }
+                    Tensor::from_string_array((shape, data.as_slice()))
+                        .map_err(run_err)?
+                        .into()
+                }
+            };
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    /// Runs the graph on rows `idx`.
+    fn run(&self, columns: &[usize], rows: &Inputs<'_>, idx: &[usize]) -> Result<Ran, Failure> {
+        let n = idx.len();
+        let tensors = self.tensors(columns, rows, idx).map_err(Failure::Model)?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = match self.input_type {
-            InputType::F32 => {
-                let mut data = Vec::with_capacity(n * self.n_features);
-                for r in rows.rows() {
-                    data.extend(columns.iter().map(|&c| r[c] as f32));
-                }
-                let t = TensorRef::from_array_view((shape, data.as_slice())).map_err(run_err)?;
-                session.run(ort::inputs![t]).map_err(run_err)?
-            }
-            InputType::F64 => {
-                let mut data = Vec::with_capacity(n * self.n_features);
-                for r in rows.rows() {
-                    data.extend(columns.iter().map(|&c| r[c]));
-                }
-                let t = TensorRef::from_array_view((shape, data.as_slice())).map_err(run_err)?;
-                session.run(ort::inputs![t]).map_err(run_err)?
-            }
-        };
+        let outputs = session
+            .run(tensors.as_slice())
+            .map_err(|e| Failure::Run(e.to_string()))?;
         // Every output is checked against the batch before it is indexed:
         // a graph may return fewer (or more) rows than it was given.
         let rows_of = |what: &str, got: usize| {
             if got == n {
                 Ok(())
             } else {
-                Err(run_err(format!(
+                Err(Failure::Model(run_err(format!(
                     "the graph returned {got} {what} for {n} rows"
-                )))
+                ))))
             }
         };
-        let classes: Vec<usize> = match &self.label_map {
-            LabelOutput::Int(m) => {
-                let (_, values) = outputs[self.label_output]
-                    .try_extract_tensor::<i64>()
-                    .map_err(run_err)?;
-                rows_of("labels", values.len())?;
-                values
-                    .iter()
-                    .map(|v| {
-                        m.iter()
-                            .position(|l| l == v)
-                            .ok_or_else(|| run_err(format!("the graph emitted unknown label {v}")))
-                    })
-                    .collect::<Result<_, _>>()?
+        let model = |e: ModelError| Failure::Model(e);
+        match (self.output, &self.label_map) {
+            (OutputSpec::Value { output, f64 }, _) => {
+                let values: Vec<f64> = if f64 {
+                    let (_, v) = outputs[output]
+                        .try_extract_tensor::<f64>()
+                        .map_err(|e| model(run_err(e)))?;
+                    v.to_vec()
+                } else {
+                    let (_, v) = outputs[output]
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| model(run_err(e)))?;
+                    v.iter().map(|x| f64::from(*x)).collect()
+                };
+                rows_of("values", values.len())?;
+                Ok((values.into_iter().map(Output::Value).collect(), None))
             }
-            LabelOutput::Text(m) => {
-                let (_, values) = outputs[self.label_output]
-                    .try_extract_strings()
-                    .map_err(run_err)?;
-                rows_of("labels", values.len())?;
-                values
-                    .iter()
-                    .map(|v| {
-                        m.iter().position(|l| l == v).ok_or_else(|| {
-                            run_err(format!("the graph emitted unknown label {v:?}"))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        if classes.len() != n {
-            return Err(run_err(format!(
-                "the graph returned {} labels for {n} rows",
-                classes.len()
-            )));
-        }
-        let probabilities = match self.probabilities_output {
-            Some(p) => {
-                let (shape, probs) = outputs[p].try_extract_tensor::<f32>().map_err(run_err)?;
-                let dims: Vec<i64> = shape.iter().copied().collect();
-                let (rows, width) = match dims[..] {
-                    [r, w] if r >= 0 && w >= 0 => (r as usize, w as usize),
-                    _ => {
-                        return Err(run_err(format!(
-                            "the graph returned probabilities of shape {dims:?}, expected [{n}, classes]"
-                        )));
+            (
+                OutputSpec::Classes {
+                    label,
+                    probabilities,
+                    ..
+                },
+                Some(label_map),
+            ) => {
+                let classes: Vec<usize> = match label_map {
+                    LabelOutput::Int(m) => {
+                        let (_, values) = outputs[label]
+                            .try_extract_tensor::<i64>()
+                            .map_err(|e| model(run_err(e)))?;
+                        rows_of("labels", values.len())?;
+                        values
+                            .iter()
+                            .map(|v| {
+                                m.iter().position(|l| l == v).ok_or_else(|| {
+                                    model(run_err(format!("the graph emitted unknown label {v}")))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?
+                    }
+                    LabelOutput::Text(m) => {
+                        let (_, values) = outputs[label]
+                            .try_extract_strings()
+                            .map_err(|e| model(run_err(e)))?;
+                        rows_of("labels", values.len())?;
+                        values
+                            .iter()
+                            .map(|v| {
+                                m.iter().position(|l| l == v).ok_or_else(|| {
+                                    model(run_err(format!("the graph emitted unknown label {v:?}")))
+                                })
+                            })
+                            .collect::<Result<_, _>>()?
                     }
                 };
-                rows_of("rows of probabilities", rows)?;
-                if rows.checked_mul(width) != Some(probs.len()) {
-                    return Err(run_err(format!(
-                        "the graph returned {} probabilities for shape {dims:?}",
-                        probs.len()
-                    )));
-                }
-                Some((width, probs.to_vec()))
+                let probabilities = match probabilities {
+                    Some(p) => {
+                        let (shape, probs) = outputs[p]
+                            .try_extract_tensor::<f32>()
+                            .map_err(|e| model(run_err(e)))?;
+                        let dims: Vec<i64> = shape.iter().copied().collect();
+                        let (rows, width) = match dims[..] {
+                            [r, w] if r >= 0 && w >= 0 => (r as usize, w as usize),
+                            _ => {
+                                return Err(model(run_err(format!(
+                                    "the graph returned probabilities of shape {dims:?}, expected [{n}, classes]"
+                                ))));
+                            }
+                        };
+                        rows_of("rows of probabilities", rows)?;
+                        if rows.checked_mul(width) != Some(probs.len()) {
+                            return Err(model(run_err(format!(
+                                "the graph returned {} probabilities for shape {dims:?}",
+                                probs.len()
+                            ))));
+                        }
+                        Some((width, probs.to_vec()))
+                    }
+                    None => None,
+                };
+                let outs = classes
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &c)| {
+                        let score = match &probabilities {
+                            Some((width, probs)) if c < *width => f64::from(probs[r * width + c]),
+                            _ => 1.0,
+                        };
+                        Output::Class { index: c, score }
+                    })
+                    .collect();
+                Ok((outs, probabilities))
             }
-            None => None,
-        };
-        Ok((classes, probabilities))
+            (OutputSpec::Classes { .. }, None) => Err(model(run_err(
+                "a classifier graph loaded without its labels",
+            ))),
+        }
     }
+}
+
+/// A graph run: each row's output, and the probability output (row width,
+/// values) when the graph has one.
+type Ran = (Vec<Output>, Option<(usize, Vec<f32>)>);
+
+/// Why a run gave nothing: the runtime refused these rows (which another
+/// split of them may not be), or the model itself is at fault.
+enum Failure {
+    Run(String),
+    Model(ModelError),
+}
+
+/// The graph's own class values when it names as many as the labels given
+/// (they match its label output; `labels` rename them position by position), else `labels`.
+fn class_keys<'a>(graph: &'a [String], labels: &'a [String]) -> &'a [String] {
+    if graph.len() == labels.len() && !graph.is_empty() {
+        graph
+    } else {
+        labels
+    }
+}
+
+/// A value for messages: at most 40 characters.
+fn shown(v: &str) -> String {
+    let mut s: String = v.chars().take(40).collect();
+    if s.len() < v.len() {
+        s.push('…');
+    }
+    s
+}
+
+/// The features whose encoders refuse unknown categories, from the traced encoders.
+fn strict_features(
+    encoders: &[TracedEncoder],
+    inputs: &[GraphInput],
+    layout: &[Vec<usize>],
+) -> Vec<Strict> {
+    let mut out = Vec::new();
+    for e in encoders.iter().filter(|e| e.strict) {
+        let Some(k) = inputs.iter().position(|i| i.name == e.input) else {
+            continue;
+        };
+        let cols: Vec<usize> = match &e.columns {
+            Some(c) => c.clone(),
+            None => (0..layout[k].len()).collect(),
+        };
+        for c in cols {
+            if let Some(&feature) = layout[k].get(c) {
+                out.push(Strict {
+                    feature,
+                    categories: e.categories.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// For each text feature, a category its encoder knows (for a check row at
+/// import), else "".
+pub fn sample_categories(
+    encoders: &[TracedEncoder],
+    inputs: &[GraphInput],
+    layout: &[Vec<usize>],
+    n_features: usize,
+) -> Vec<String> {
+    let mut out = vec![String::new(); n_features];
+    for e in encoders {
+        let Some(k) = inputs.iter().position(|i| i.name == e.input) else {
+            continue;
+        };
+        let Some(first) = e.categories.first() else {
+            continue;
+        };
+        let cols: Vec<usize> = match &e.columns {
+            Some(c) => c.clone(),
+            None => (0..layout[k].len()).collect(),
+        };
+        for c in cols {
+            if let Some(&j) = layout[k].get(c) {
+                out[j] = first.clone();
+            }
+        }
+    }
+    out
 }
 
 /// How deep graphs may nest (subgraphs of `If`/`Loop`/`Scan` attributes):
@@ -527,18 +1025,21 @@ fn check_node(node: &[u8], depth: usize) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// Reads the class labels, operator list and producer from the ONNX protobuf,
-/// and refuses a graph whose tensors point at external files.
+/// Reads the class labels, operator list, producer and text encoders from
+/// the ONNX protobuf, and refuses a graph whose tensors point at external files.
 ///
 /// skl2onnx puts the classes on the classifier node as `classlabels_strings` or
-/// `classlabels_int64s`; we read them with a minimal protobuf walk rather than
-/// pulling in a full ONNX schema crate for four fields.
+/// `classlabels_int64s`, and a `OneHotEncoder`'s categories and its
+/// `handle_unknown` (as `zeros`) on the encoder node; we read them with a
+/// minimal protobuf walk rather than pulling in a full ONNX schema crate for
+/// a few fields.
 pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
     let bad = |what: &str| unsupported(format!("not a valid ONNX file ({what})"));
     let mut info = OnnxInfo {
         labels: Vec::new(),
         ops: Vec::new(),
         producer: String::new(),
+        encoders: Vec::new(),
     };
     let mut graph = None;
     for field in proto::fields(bytes).map_err(|_| bad("model"))? {
@@ -560,54 +1061,201 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
             }
         }
     }
+    let mut nodes = Vec::new();
+    let mut initializers: Vec<(String, Vec<i64>)> = Vec::new();
+    let mut inputs: Vec<String> = Vec::new();
     for field in proto::fields(graph).map_err(|_| bad("graph"))? {
-        let (1, proto::Field::Bytes(node)) = field else {
-            continue;
-        };
-        let mut op = String::new();
-        let mut attributes = Vec::new();
-        for f in proto::fields(node).map_err(|_| bad("node"))? {
-            match f {
-                (4, proto::Field::Bytes(b)) => op = String::from_utf8_lossy(b).into_owned(),
-                (5, proto::Field::Bytes(b)) => attributes.push(b),
-                _ => {}
+        match field {
+            (1, proto::Field::Bytes(node)) => {
+                nodes.push(parse_node(node).map_err(|_| bad("node"))?)
             }
-        }
-        if !info.ops.contains(&op) {
-            info.ops.push(op);
-        }
-        for attr in attributes {
-            let mut name = String::new();
-            let mut strings = Vec::new();
-            let mut ints = Vec::new();
-            for f in proto::fields(attr).map_err(|_| bad("attribute"))? {
-                match f {
-                    (1, proto::Field::Bytes(b)) => name = String::from_utf8_lossy(b).into_owned(),
-                    (8, proto::Field::Varint(v)) => ints.push(v as i64),
-                    (8, proto::Field::Bytes(packed)) => ints.extend(
-                        proto::packed_varints(packed)
-                            .map_err(|_| bad("attribute ints"))?
-                            .into_iter()
-                            .map(|v| v as i64),
-                    ),
-                    (9, proto::Field::Bytes(b)) => {
-                        strings.push(String::from_utf8_lossy(b).into_owned())
-                    }
-                    _ => {}
+            (5, proto::Field::Bytes(t)) => {
+                if let Some(init) = int_tensor(t) {
+                    initializers.push(init);
                 }
             }
-            if info.labels.is_empty() {
-                match name.as_str() {
-                    "classlabels_strings" => info.labels = strings,
-                    "classlabels_int64s" | "classlabels_ints" => {
-                        info.labels = ints.iter().map(|v| v.to_string()).collect()
+            (11, proto::Field::Bytes(vi)) => {
+                for f in proto::fields(vi).map_err(|_| bad("input"))? {
+                    if let (1, proto::Field::Bytes(b)) = f {
+                        inputs.push(String::from_utf8_lossy(b).into_owned());
                     }
-                    _ => {}
                 }
+            }
+            _ => {}
+        }
+    }
+    for node in &nodes {
+        if !info.ops.contains(&node.op) {
+            info.ops.push(node.op.clone());
+        }
+        if info.labels.is_empty() {
+            if let Some(a) = node.attribute("classlabels_strings") {
+                info.labels = a.strings.clone();
+            } else if let Some(a) = node
+                .attribute("classlabels_int64s")
+                .or_else(|| node.attribute("classlabels_ints"))
+            {
+                info.labels = a.ints.iter().map(|v| v.to_string()).collect();
             }
         }
     }
+    for node in nodes.iter().filter(|n| n.op == "OneHotEncoder") {
+        let Some(categories) = node.attribute("cats_strings").map(|a| a.strings.clone()) else {
+            continue;
+        };
+        let Some((input, columns)) = node
+            .inputs
+            .first()
+            .and_then(|x| trace(x, &nodes, &initializers, &inputs, 0))
+        else {
+            continue;
+        };
+        let mut categories = categories;
+        categories.sort();
+        categories.dedup();
+        info.encoders.push(TracedEncoder {
+            input,
+            columns,
+            categories,
+            // ONNX's default is zeros = 1: unknown categories encode as zeros.
+            strict: node.attribute("zeros").and_then(|a| a.int) == Some(0),
+        });
+    }
     Ok(info)
+}
+
+/// A node of the graph, as far as mld reads it.
+struct Node {
+    op: String,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    attributes: Vec<Attribute>,
+}
+
+struct Attribute {
+    name: String,
+    int: Option<i64>,
+    ints: Vec<i64>,
+    strings: Vec<String>,
+}
+
+impl Node {
+    fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+fn parse_node(node: &[u8]) -> Result<Node, proto::Malformed> {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let mut n = Node {
+        op: String::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        attributes: Vec::new(),
+    };
+    for f in proto::fields(node)? {
+        match f {
+            (1, proto::Field::Bytes(b)) => n.inputs.push(text(b)),
+            (2, proto::Field::Bytes(b)) => n.outputs.push(text(b)),
+            (4, proto::Field::Bytes(b)) => n.op = text(b),
+            (5, proto::Field::Bytes(attr)) => {
+                let mut a = Attribute {
+                    name: String::new(),
+                    int: None,
+                    ints: Vec::new(),
+                    strings: Vec::new(),
+                };
+                for f in proto::fields(attr)? {
+                    match f {
+                        (1, proto::Field::Bytes(b)) => a.name = text(b),
+                        (3, proto::Field::Varint(v)) => a.int = Some(v as i64),
+                        (8, proto::Field::Varint(v)) => a.ints.push(v as i64),
+                        (8, proto::Field::Bytes(packed)) => a
+                            .ints
+                            .extend(proto::packed_varints(packed)?.into_iter().map(|v| v as i64)),
+                        (9, proto::Field::Bytes(b)) => a.strings.push(text(b)),
+                        _ => {}
+                    }
+                }
+                n.attributes.push(a);
+            }
+            _ => {}
+        }
+    }
+    Ok(n)
+}
+
+/// An int64 initializer's name and values (from `int64_data` or `raw_data`).
+fn int_tensor(t: &[u8]) -> Option<(String, Vec<i64>)> {
+    const INT64: u64 = 7;
+    let mut name = None;
+    let mut ty = 0;
+    let mut values = Vec::new();
+    let mut raw = None;
+    for f in proto::fields(t).ok()? {
+        match f {
+            (2, proto::Field::Varint(v)) => ty = v,
+            (7, proto::Field::Varint(v)) => values.push(v as i64),
+            (7, proto::Field::Bytes(p)) => {
+                values.extend(proto::packed_varints(p).ok()?.into_iter().map(|v| v as i64))
+            }
+            (8, proto::Field::Bytes(b)) => name = Some(String::from_utf8_lossy(b).into_owned()),
+            (9, proto::Field::Bytes(b)) => raw = Some(b),
+            _ => {}
+        }
+    }
+    if ty != INT64 {
+        return None;
+    }
+    if let Some(raw) = raw {
+        values = raw
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+    }
+    Some((name?, values))
+}
+
+/// The graph input (and which of its columns) a tensor comes from, through
+/// the operators skl2onnx puts between an input and an encoder: column
+/// selections (`Gather` on axis 1, `ArrayFeatureExtractor`) and reshapes.
+fn trace(
+    name: &str,
+    nodes: &[Node],
+    initializers: &[(String, Vec<i64>)],
+    inputs: &[String],
+    depth: usize,
+) -> Option<(String, Option<Vec<usize>>)> {
+    if inputs.iter().any(|i| i == name) {
+        return Some((name.to_string(), None));
+    }
+    if depth > 16 {
+        return None;
+    }
+    let node = nodes.iter().find(|n| n.outputs.iter().any(|o| o == name))?;
+    match node.op.as_str() {
+        "Identity" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Cast" => {
+            trace(node.inputs.first()?, nodes, initializers, inputs, depth + 1)
+        }
+        "Gather" | "ArrayFeatureExtractor" => {
+            if node.op == "Gather" && node.attribute("axis").and_then(|a| a.int) != Some(1) {
+                return None;
+            }
+            let (source, None) =
+                trace(node.inputs.first()?, nodes, initializers, inputs, depth + 1)?
+            else {
+                return None;
+            };
+            let index_name = node.inputs.get(1)?;
+            let indices = &initializers.iter().find(|(n, _)| n == index_name)?.1;
+            let columns = indices
+                .iter()
+                .map(|&i| usize::try_from(i).ok())
+                .collect::<Option<Vec<usize>>>()?;
+            Some((source, Some(columns)))
+        }
+        _ => None,
+    }
 }
 
 /// Just enough protobuf wire format to walk ONNX's ModelProto.

@@ -25,7 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::meta::{ARTIFACT_FORMAT, Algorithm, ModelMeta, ParamValue, PayloadKind, Scaling};
+use super::input::{Inputs, TextColumn, TextColumns};
+use super::meta::{
+    ARTIFACT_FORMAT, Algorithm, FeatureKind, ModelMeta, ParamValue, PayloadKind, Scaling, Task,
+};
 use super::native::{NativeArtifact, NativePredictor};
 use super::onnx::{self, OnnxPredictor};
 use super::{Model, ModelError, Predictor};
@@ -268,7 +271,9 @@ fn build_model(
         }
         PayloadKind::Onnx => Predictor::Onnx(OnnxPredictor::load(
             payload,
-            meta.features.len(),
+            &meta.features,
+            &meta.kinds(),
+            meta.task,
             &meta.labels,
             onnxruntime,
         )?),
@@ -294,7 +299,38 @@ fn kernel_width(svm: &linfa_svm::Svm<f64, bool>) -> Option<usize> {
 
 /// Shapes must agree, or prediction would index out of bounds.
 fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
-    let nf = meta.features.len();
+    let features = meta.features.len();
+    // The predictor and the scaler see the encoded columns.
+    let nf = match &a.encoder {
+        Some(e) => {
+            if e.features.len() != features {
+                return Err(format!(
+                    "the encoder has {} features, the model {features}",
+                    e.features.len()
+                ));
+            }
+            for (j, f) in e.features.iter().enumerate() {
+                let text = meta.feature_kind(j) == super::meta::FeatureKind::Text;
+                match f {
+                    Some(c) if !text || c.windows(2).any(|w| w[0] >= w[1]) => {
+                        return Err(format!(
+                            "the encoder's categories of feature {} are not a sorted set of a text feature",
+                            meta.features[j]
+                        ));
+                    }
+                    None if text => {
+                        return Err(format!("text feature {} has no encoding", meta.features[j]));
+                    }
+                    _ => {}
+                }
+            }
+            e.width()
+        }
+        None if meta.has_text() => {
+            return Err("the model has text features but no encoder".to_string());
+        }
+        None => features,
+    };
     let nc = meta.labels.len();
     if let Some(s) = &a.scaler
         && (s.offsets.len() != nf || s.factors.len() != nf)
@@ -302,6 +338,18 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
         return Err(format!(
             "scaler has {} columns, model has {nf} features",
             s.offsets.len()
+        ));
+    }
+    let regressor = a.predictor.is_regressor();
+    if regressor != (meta.task == super::meta::Task::Regression) {
+        return Err(format!(
+            "a {} predictor in a {} model",
+            if regressor {
+                "regression"
+            } else {
+                "classification"
+            },
+            meta.task
         ));
     }
     let class_ok = |c: usize| c < nc;
@@ -335,9 +383,20 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
         NativePredictor::RandomForest(f) => {
             !f.trees.is_empty() && f.n_classes == nc && f.trees.iter().all(|t| tree_ok(t, nf, nc))
         }
+        NativePredictor::Linear(m) => m.weights.len() == nf && nc == 0,
+        NativePredictor::RegressionTree(t) => nc == 0 && nodes_ok(&t.nodes, nf, t.leaf_value.len()),
+        NativePredictor::RegressionForest(f) => {
+            nc == 0
+                && !f.trees.is_empty()
+                && f.trees
+                    .iter()
+                    .all(|t| nodes_ok(&t.nodes, nf, t.leaf_value.len()))
+        }
     };
     if ok {
         Ok(())
+    } else if regressor {
+        Err(format!("predictor does not fit {nf} features"))
     } else {
         Err(format!(
             "predictor does not fit {nf} features and {nc} classes"
@@ -346,13 +405,18 @@ fn check_native(a: &NativeArtifact, meta: &ModelMeta) -> Result<(), String> {
 }
 
 fn tree_ok(t: &super::native::FlatTree, nf: usize, nc: usize) -> bool {
-    let n = t.nodes.len();
-    n > 0
-        && t.leaf_class.len() == t.leaf_score.len()
+    t.leaf_class.len() == t.leaf_score.len()
         && t.leaf_class.iter().all(|&c| (c as usize) < nc)
-        && t.nodes.iter().enumerate().all(|(i, node)| {
+        && nodes_ok(&t.nodes, nf, t.leaf_class.len())
+}
+
+/// A node array whose traversal ends at a leaf within `leaves`, testing features below `nf`.
+fn nodes_ok(nodes: &[super::native::TreeNode], nf: usize, leaves: usize) -> bool {
+    let n = nodes.len();
+    n > 0
+        && nodes.iter().enumerate().all(|(i, node)| {
             if node.feature == super::native::LEAF {
-                (node.next as usize) < t.leaf_class.len()
+                (node.next as usize) < leaves
             } else {
                 // Both children come after their parent: no cycles, traversal ends.
                 (node.feature as usize) < nf
@@ -696,10 +760,17 @@ impl Registry {
         Ok(committed)
     }
 
-    /// Imports a scikit-learn classifier exported with skl2onnx (`zipmap` off)
-    /// as the next version of `name`. Checks the graph runs on ONNX Runtime,
-    /// takes `features.len()` inputs, and has known labels (from the graph's
-    /// `classlabels_*` attribute, or `labels`, which win when both exist and agree in count).
+    /// Imports a scikit-learn model exported with skl2onnx (`zipmap` off) as
+    /// the next version of `name`: a classifier (its labels from the graph's
+    /// `classlabels_*` attribute, or `labels`, which win when both exist and
+    /// agree in count) or a regressor (one value output, no labels).
+    ///
+    /// The features: with `features` empty, the graph's inputs' names (each
+    /// input must then be one column, as skl2onnx exports a
+    /// `ColumnTransformer` given one input per column); else `features` names
+    /// every column — matched to one-column inputs by name, or taken by the
+    /// inputs in order. Each feature's type (number or text) is its input's.
+    /// Checks the graph runs on ONNX Runtime with one row before committing.
     pub fn import_onnx(
         &self,
         name: &str,
@@ -710,38 +781,101 @@ impl Registry {
         validate_name(name)?;
         // Say "runtime missing / unloadable" before anything else: it is the error users can fix first.
         onnx::ensure_runtime(self.onnxruntime.as_deref())?;
-        if features.is_empty() {
-            return Err(ModelError::OnnxUnsupported {
-                reason: "no feature names given".to_string(),
-            });
+        let described = onnx::describe(bytes, self.onnxruntime.as_deref())?;
+        let features = if features.is_empty() {
+            match described.inputs.iter().find(|i| i.width != Some(1)) {
+                Some(wide) => {
+                    return Err(ModelError::OnnxUnsupported {
+                        reason: format!(
+                            "no feature names given, and the graph's input {:?} holds {} columns: \
+                             name every column, in order (--features a,b,…)",
+                            wide.name,
+                            wide.width.map_or("several".to_string(), |w| w.to_string())
+                        ),
+                    });
+                }
+                None => described.inputs.iter().map(|i| i.name.clone()).collect(),
+            }
+        } else {
+            features
+        };
+        for (j, f) in features.iter().enumerate() {
+            if f.trim().is_empty() {
+                return Err(ModelError::OnnxUnsupported {
+                    reason: format!("feature {} has an empty name", j + 1),
+                });
+            }
+            if features[..j].contains(f) {
+                return Err(ModelError::OnnxUnsupported {
+                    reason: format!("feature {f} is named twice"),
+                });
+            }
         }
-        let info = onnx::inspect(bytes)?;
-        let labels = match (labels, info.labels.is_empty()) {
-            (Some(given), false) if given.len() != info.labels.len() => {
-                return Err(ModelError::Labels {
-                    reason: format!(
-                        "{} labels given but the graph has {} classes ({})",
-                        given.len(),
-                        info.labels.len(),
-                        info.labels.join(", ")
-                    ),
-                });
+        let layout = onnx::layout(&described.inputs, &features)?;
+        let mut kinds = vec![FeatureKind::Number; features.len()];
+        for (input, cols) in described.inputs.iter().zip(&layout) {
+            for &j in cols {
+                kinds[j] = input.ty.kind();
             }
-            (Some(given), _) => given,
-            (None, false) => info.labels,
-            (None, true) => {
-                return Err(ModelError::Labels {
-                    reason: "the graph does not name its classes; pass the labels explicitly"
-                        .to_string(),
-                });
+        }
+        let info = described.info;
+        let task = described.task;
+        let labels = match task {
+            Task::Regression => {
+                if labels.is_some_and(|l| !l.is_empty()) {
+                    return Err(ModelError::Labels {
+                        reason: "the graph is a regressor: it predicts a number, and has no class \
+                                 labels to name"
+                            .to_string(),
+                    });
+                }
+                Vec::new()
             }
+            Task::Classification => match (labels, info.labels.is_empty()) {
+                (Some(given), false) if given.len() != info.labels.len() => {
+                    return Err(ModelError::Labels {
+                        reason: format!(
+                            "{} labels given but the graph has {} classes ({})",
+                            given.len(),
+                            info.labels.len(),
+                            info.labels.join(", ")
+                        ),
+                    });
+                }
+                (Some(given), _) => given,
+                (None, false) => info.labels.clone(),
+                (None, true) => {
+                    return Err(ModelError::Labels {
+                        reason: "the graph does not name its classes; pass the labels explicitly"
+                            .to_string(),
+                    });
+                }
+            },
         };
         // Building the predictor is the check: runtime present, graph accepted, interface right.
-        let predictor =
-            OnnxPredictor::load(bytes, features.len(), &labels, self.onnxruntime.as_deref())?;
+        let predictor = OnnxPredictor::load(
+            bytes,
+            &features,
+            &kinds,
+            task,
+            &labels,
+            self.onnxruntime.as_deref(),
+        )?;
+        // And one row runs: zeros, and for each text feature a category its encoder knows.
+        let samples =
+            onnx::sample_categories(&info.encoders, &described.inputs, &layout, features.len());
+        let mut texts = TextColumns::new();
+        for (j, kind) in kinds.iter().enumerate() {
+            if *kind == FeatureKind::Text {
+                texts.insert(j, TextColumn::from_values([Some(samples[j].as_str())]));
+            }
+        }
         let zeros = ndarray::Array2::<f64>::zeros((1, features.len()));
         let columns: Vec<usize> = (0..features.len()).collect();
-        predictor.predict(&columns, zeros.view())?;
+        let checked = predictor.score(&columns, Inputs::new(zeros.view(), &texts))?;
+        if let Some((_, reason)) = checked.refused.into_iter().next() {
+            return Err(ModelError::OnnxRun { reason });
+        }
 
         let mut hyperparameters = BTreeMap::new();
         hyperparameters.insert("onnx_ops".to_string(), ParamValue::Text(info.ops.join(",")));
@@ -753,10 +887,13 @@ impl Registry {
             algorithm: Algorithm::Onnx,
             hyperparameters,
             features,
+            feature_kinds: kinds,
+            task,
             labels,
             scaling: Scaling::InsideOnnx,
             training: None,
             metrics: None,
+            regression_metrics: None,
             created_at: jiff::Timestamp::now(),
             payload: PayloadKind::Onnx,
             content_sha256: String::new(),

@@ -166,3 +166,28 @@ pub fn event(e: &EventRecord) -> DispatchEventInfo {
         message: e.message.clone(),
     }
 }
+
+/// Bars in a regressor dispatch's histogram of predicted values.
+const VALUE_BINS: usize = 20;
+
+pub fn value_histogram(
+    summary: crate::dispatch::values::Summary,
+    buckets: &[(i64, u64)],
+) -> ValueHistogram {
+    let h = crate::dispatch::values::histogram(summary, buckets, VALUE_BINS);
+    ValueHistogram {
+        count: summary.count,
+        mean: summary.mean(),
+        min: summary.min,
+        max: summary.max,
+        bins: h
+            .bins
+            .iter()
+            .map(|b| ValueBin {
+                lo: b.lo,
+                hi: b.hi,
+                count: b.count,
+            })
+            .collect(),
+    }
+}

@@ -236,10 +236,11 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
         predictions: result
             .predictions
             .into_iter()
-            .map(|(row_key, label, score)| PredictionInfo {
+            .map(|(row_key, label, score, value)| PredictionInfo {
                 row_key,
                 label,
                 score,
+                value,
             })
             .collect(),
         unscorable: result
@@ -257,8 +258,14 @@ async fn dry_run(ctx: &Arc<Context>, job: JobName, rows: u32) -> Answer {
                 vec![
                     "(this dispatch)".to_string(),
                     r.row_key,
-                    r.prediction,
-                    r.score.to_string(),
+                    match r.value {
+                        Some(v) => v.to_string(),
+                        None => r.prediction,
+                    },
+                    match r.value {
+                        Some(_) => "NULL".to_string(),
+                        None => r.score.to_string(),
+                    },
                     r.model_version,
                     r.scored_at.to_string(),
                 ]
@@ -356,11 +363,12 @@ async fn dispatch(ctx: &Context, id: DispatchId) -> Answer {
             let events = store::events(c, id)?;
             let classes = store::class_counts(c, id)?;
             let unscorable = store::unscorable(c, id, 100)?;
-            Ok(Some((rec, events, classes, unscorable)))
+            let values = store::value_summary(c, id)?;
+            Ok(Some((rec, events, classes, unscorable, values)))
         })
         .await
         .map_err(internal)?;
-    let Some((rec, events, class_counts, unscorable)) = found else {
+    let Some((rec, events, class_counts, unscorable, values)) = found else {
         return Err(WireError::new(
             ErrorKind::NotFound,
             format!("no dispatch {id}"),
@@ -377,6 +385,7 @@ async fn dispatch(ctx: &Context, id: DispatchId) -> Answer {
                 reason: u.reason,
             })
             .collect(),
+        values: values.map(|(summary, buckets)| convert::value_histogram(summary, &buckets)),
     })))
 }
 
@@ -436,6 +445,7 @@ async fn predictions(
                 row_key: p.row_key,
                 label: p.label,
                 score: p.score,
+                value: p.value,
             })
             .collect(),
         next_after,

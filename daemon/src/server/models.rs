@@ -469,6 +469,9 @@ fn status_info(
             metrics: None,
             created_at: None,
             hash: String::new(),
+            task: String::new(),
+            feature_types: Vec::new(),
+            regression: None,
         },
     }
 }
@@ -514,6 +517,17 @@ fn version_info(m: &ModelMeta, active: Option<u32>) -> ModelVersionInfo {
         }),
         created_at: Some(t(m.created_at)),
         hash: m.content_sha256.clone(),
+        task: m.task.name().to_string(),
+        feature_types: m.kinds().iter().map(|k| k.name().to_string()).collect(),
+        regression: m
+            .regression_metrics
+            .as_ref()
+            .map(|r| RegressionMetricsInfo {
+                mae: r.mae,
+                rmse: r.rmse,
+                r2: r.r2,
+                rows: r.rows,
+            }),
     }
 }
 
@@ -536,6 +550,7 @@ fn catalog_info(c: &Catalog) -> CatalogInfo {
                 classes: d.classes.clone(),
                 preprocessing: d.preprocessing.clone(),
                 problem: d.problem.clone(),
+                feature_types: d.kinds.iter().map(|k| k.name().to_string()).collect(),
             })
             .collect(),
         models: c

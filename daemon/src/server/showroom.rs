@@ -12,6 +12,7 @@
 
 use crate::access::Peer;
 use crate::context::Context;
+use crate::model::input::Value;
 use crate::model::{self, ScoreKind as InnerKind};
 use crate::showroom::{Given, Opened, Predicted, ShowroomError, VersionInfo, store};
 use mld_shared::protocol::*;
@@ -97,12 +98,7 @@ async fn predict(
     row: u32,
     set: Vec<(String, FeatureValue)>,
 ) -> Answer {
-    let set = set
-        .into_iter()
-        .map(|(k, v)| match v {
-            FeatureValue::Number(x) => (k, x),
-        })
-        .collect();
+    let set = set.into_iter().map(|(k, v)| (k, value(v))).collect();
     let p = ctx
         .showroom
         .predict(&model, row, set, &peer.user)
@@ -122,18 +118,35 @@ async fn predict_given(
     let given = match input {
         PredictInput::Positional(v) => Given::Positional(v),
         PredictInput::Named(v) => Given::Named(v),
+        PredictInput::Cells(v) => Given::Cells(v),
+        PredictInput::NamedCells(v) => Given::NamedCells(v),
     };
     let p = ctx
         .showroom
         .predict_given(&model, version, given, &peer.user)
         .await
         .map_err(showroom_error)?;
+    if let model::Scored::Refused(reason) = &p.scored {
+        return Err(WireError::new(ErrorKind::InvalidRequest, reason.clone()));
+    }
     let result = PredictionResult {
         model: p.version.model.clone(),
         version: p.version.version,
         label: p.record.label.clone(),
-        score: p.scored.score,
-        features: p.record.values.clone(),
+        score: p.record.score,
+        features: p
+            .record
+            .values
+            .iter()
+            .filter_map(|(k, v)| v.as_number().map(|x| (k.clone(), x)))
+            .collect(),
+        value: p.record.value,
+        values: p
+            .record
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), feature_value(v)))
+            .collect(),
     };
     record(ctx, vec![p.record]).await?;
     Ok(Response::Prediction(Box::new(result)))
@@ -148,25 +161,58 @@ pub fn score_kind(k: InnerKind) -> ScoreKind {
         InnerKind::VoteShare => ScoreKind::VoteShare,
         InnerKind::Margin => ScoreKind::Margin,
         InnerKind::Unscored => ScoreKind::Unscored,
+        InnerKind::Value => ScoreKind::Value,
+    }
+}
+
+fn value(v: FeatureValue) -> Value {
+    match v {
+        FeatureValue::Number(x) => Value::Number(x),
+        FeatureValue::Text(t) => Value::Text(t),
+        FeatureValue::Null => Value::Null,
+    }
+}
+
+fn feature_value(v: &Value) -> FeatureValue {
+    match v {
+        Value::Number(x) => FeatureValue::Number(*x),
+        Value::Text(t) => FeatureValue::Text(t.clone()),
+        Value::Null => FeatureValue::Null,
     }
 }
 
 fn outcome(v: &VersionInfo, s: &model::Scored) -> Outcome {
-    Outcome::Class {
-        label: v.labels[s.class_index].clone(),
-        score: s.score,
+    match s {
+        model::Scored::Class {
+            class_index, score, ..
+        } => Outcome::Class {
+            label: v.labels[*class_index].clone(),
+            score: *score,
+        },
+        model::Scored::Value(x) => Outcome::Value { value: *x },
+        model::Scored::Refused(reason) => Outcome::Unscorable {
+            reason: reason.clone(),
+        },
     }
 }
 
 fn classes(v: &VersionInfo, s: &model::Scored) -> Vec<ClassScore> {
-    v.labels
-        .iter()
-        .zip(&s.classes)
-        .map(|(label, score)| ClassScore {
-            label: label.clone(),
-            score: *score,
-        })
-        .collect()
+    match s {
+        model::Scored::Class { classes, .. } => v
+            .labels
+            .iter()
+            .zip(classes)
+            .map(|(label, score)| ClassScore {
+                label: label.clone(),
+                score: *score,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn feature_types(v: &VersionInfo) -> Vec<String> {
+    v.kinds.iter().map(|k| k.name().to_string()).collect()
 }
 
 fn view(o: &Opened) -> ShowroomView {
@@ -186,16 +232,17 @@ fn view(o: &Opened) -> ShowroomView {
             .samples
             .records
             .iter()
-            .zip(o.values.values.rows())
+            .zip(&o.values.rows)
             .zip(&o.scored)
             .map(|((r, values), s)| SampleRow {
                 line: r.line,
                 cells: r.cells.clone(),
-                values: values.iter().map(|x| FeatureValue::Number(*x)).collect(),
+                values: values.iter().map(feature_value).collect(),
                 outcome: outcome(v, s),
                 classes: classes(v, s),
             })
             .collect(),
+        feature_types: feature_types(v),
     }
 }
 
@@ -212,7 +259,7 @@ fn prediction(p: &Predicted) -> ShowroomPrediction {
             .features
             .iter()
             .zip(&p.values)
-            .map(|(f, x)| (f.clone(), FeatureValue::Number(*x)))
+            .map(|(f, x)| (f.clone(), feature_value(x)))
             .collect(),
         outcome: outcome(v, &p.scored),
         classes: classes(v, &p.scored),
@@ -222,7 +269,31 @@ fn prediction(p: &Predicted) -> ShowroomPrediction {
 }
 
 fn explanation(v: &VersionInfo, e: &model::Explanation) -> Explanation {
-    let feature = |j: usize| v.features.get(j).cloned().unwrap_or_default();
+    // Explanations index the columns the predictor sees.
+    let feature = |j: usize| v.encoded_features.get(j).cloned().unwrap_or_default();
+    let terms = |terms: &[model::Contribution]| {
+        terms
+            .iter()
+            .map(|t| ContributionInfo {
+                feature: feature(t.feature),
+                value: t.value,
+                scaled: t.scaled,
+                weight: t.weight,
+                contribution: t.contribution,
+            })
+            .collect()
+    };
+    let steps = |steps: &[model::PathStep]| {
+        steps
+            .iter()
+            .map(|s| PathStepInfo {
+                feature: feature(s.feature),
+                value: s.value,
+                threshold: s.threshold,
+                below: s.below,
+            })
+            .collect()
+    };
     let label = |k: usize| v.labels.get(k).cloned().unwrap_or_default();
     match e {
         model::Explanation::Contributions {
@@ -270,6 +341,22 @@ fn explanation(v: &VersionInfo, e: &model::Explanation) -> Explanation {
         },
         model::Explanation::Unavailable { reason } => Explanation::Unavailable {
             reason: reason.clone(),
+        },
+        model::Explanation::ValueContributions {
+            intercept,
+            terms: t,
+        } => Explanation::ValueContributions {
+            intercept: *intercept,
+            terms: terms(t),
+        },
+        model::Explanation::ValuePath { steps: s, value } => Explanation::ValuePath {
+            steps: steps(s),
+            value: *value,
+        },
+        model::Explanation::TreeValues { trees, min, max } => Explanation::TreeValues {
+            trees: *trees as u32,
+            min: *min,
+            max: *max,
         },
     }
 }

@@ -22,11 +22,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use mld_shared::config::ShowroomConfig;
-use ndarray::Array2;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::cache::{Loaded, ModelCache};
-use crate::model::{Explanation, ModelError, Registry, ScoreKind, Scored};
+use crate::model::input::{OwnedInputs, Value};
+use crate::model::{Explanation, FeatureKind, ModelError, Registry, ScoreKind, Scored, Task};
 use samples::{Bound, FileStamp, SampleError, SampleSet};
 use store::{Record, Source};
 
@@ -58,6 +58,11 @@ pub struct VersionInfo {
     pub hash: String,
     pub algorithm: String,
     pub features: Vec<String>,
+    pub kinds: Vec<FeatureKind>,
+    /// The columns the predictor sees (a one-hot text feature's columns are
+    /// `name=category`): what explanations index.
+    pub encoded_features: Vec<String>,
+    pub task: Task,
     pub labels: Vec<String>,
     pub score_kind: ScoreKind,
 }
@@ -90,7 +95,7 @@ pub struct Predicted {
     pub row: u32,
     pub line: u64,
     pub edited: bool,
-    pub values: Vec<f64>,
+    pub values: Vec<Value>,
     pub scored: Scored,
     pub explanation: Explanation,
     pub record: Record,
@@ -100,16 +105,19 @@ pub struct Predicted {
 #[derive(Debug, Clone)]
 pub struct GivenPrediction {
     pub version: VersionInfo,
-    pub values: Vec<f64>,
+    pub values: Vec<Value>,
     pub scored: Scored,
     pub record: Record,
 }
 
-/// A record to score: values in the model's feature order, or by name.
+/// A record to score: values in the model's feature order, or by name;
+/// numbers, or cells as typed (read as each feature's type).
 #[derive(Debug, Clone)]
 pub enum Given {
     Positional(Vec<f64>),
     Named(Vec<(String, f64)>),
+    Cells(Vec<String>),
+    NamedCells(Vec<(String, String)>),
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ShowroomError>>;
@@ -134,7 +142,7 @@ enum Job {
     Predict {
         model: String,
         row: u32,
-        set: Vec<(String, f64)>,
+        set: Vec<(String, Value)>,
         by: String,
         reply: Reply<Predicted>,
     },
@@ -225,7 +233,7 @@ impl Showroom {
         &self,
         model: &str,
         row: u32,
-        set: Vec<(String, f64)>,
+        set: Vec<(String, Value)>,
         by: &str,
     ) -> Result<Predicted, ShowroomError> {
         let (model, by) = (model.to_string(), by.to_string());
@@ -299,6 +307,9 @@ fn version_info(loaded: &Loaded) -> VersionInfo {
         hash: meta.content_sha256.clone(),
         algorithm: meta.algorithm.name().to_string(),
         features: meta.features.clone(),
+        kinds: meta.kinds(),
+        encoded_features: loaded.model.encoded_features(),
+        task: meta.task,
         labels: meta.labels.clone(),
         score_kind: loaded.model.score_kind(),
     }
@@ -309,9 +320,28 @@ fn record(
     by: &str,
     source: Source,
     line: Option<u64>,
-    values: &[f64],
+    values: &[Value],
     scored: &Scored,
 ) -> Record {
+    let (label, score, value, classes) = match scored {
+        Scored::Class {
+            class_index,
+            score,
+            classes,
+        } => (
+            version.labels[*class_index].clone(),
+            *score,
+            None,
+            version
+                .labels
+                .iter()
+                .cloned()
+                .zip(classes.iter().copied())
+                .collect(),
+        ),
+        Scored::Value(v) => (format!("{v:?}"), f64::NAN, Some(*v), Vec::new()),
+        Scored::Refused(_) => (String::new(), f64::NAN, None, Vec::new()),
+    };
     Record {
         at: jiff::Timestamp::now(),
         by_user: by.to_string(),
@@ -324,16 +354,12 @@ fn record(
             .features
             .iter()
             .cloned()
-            .zip(values.iter().copied())
+            .zip(values.iter().cloned())
             .collect(),
-        label: version.labels[scored.class_index].clone(),
-        score: scored.score,
-        classes: version
-            .labels
-            .iter()
-            .cloned()
-            .zip(scored.classes.iter().copied())
-            .collect(),
+        label,
+        score,
+        value,
+        classes,
     }
 }
 
@@ -435,7 +461,11 @@ impl Owner {
         let fits = matches!(&slot.bound, Some((h, _)) if h == hash);
         if !fits {
             let b = set
-                .bind(loaded.model.features(), &format!("{model} v{version}"))
+                .bind(
+                    loaded.model.features(),
+                    &loaded.model.feature_kinds(),
+                    &format!("{model} v{version}"),
+                )
                 .map(Arc::new);
             slot.bound = Some((hash.clone(), b));
         }
@@ -480,15 +510,13 @@ impl Owner {
             bound,
         } = self.bound(model)?;
         let shown = self.showrooms[model].columns;
-        let scored = loaded.model.predict_scored(bound.values.view())?;
+        let scored = loaded.model.predict_scored(bound.inputs.view())?;
         let version = version_info(&loaded);
         let records = scored
             .iter()
             .zip(&set.records)
-            .zip(bound.values.rows())
-            .map(|((s, r), values)| {
-                record(&version, by, Source::All, Some(r.line), &values.to_vec(), s)
-            })
+            .zip(&bound.rows)
+            .map(|((s, r), values)| record(&version, by, Source::All, Some(r.line), values, s))
             .collect();
         Ok(Opened {
             version,
@@ -504,7 +532,7 @@ impl Owner {
         &mut self,
         model: &str,
         row: u32,
-        set: &[(String, f64)],
+        set: &[(String, Value)],
         by: &str,
     ) -> Result<Predicted, ShowroomError> {
         let Ready {
@@ -520,9 +548,10 @@ impl Owner {
                 row,
                 rows: samples.records.len(),
             })?;
-        let original = bound.values.row(index).to_vec();
+        let original = bound.rows[index].clone();
         let mut values = original.clone();
         let features = loaded.model.features();
+        let kinds = loaded.model.feature_kinds();
         let mut seen: Vec<&str> = Vec::new();
         for (name, v) in set {
             let j = features.iter().position(|f| f == name).ok_or_else(|| {
@@ -535,16 +564,12 @@ impl Owner {
                 return Err(ShowroomError::Input(format!("feature {name} is set twice")));
             }
             seen.push(name);
-            if !v.is_finite() {
-                return Err(ShowroomError::Input(format!(
-                    "feature {name} is {v}, not a finite number"
-                )));
-            }
-            values[j] = *v;
+            values[j] = typed(name, kinds[j], v.clone())?;
         }
         let edited = values != original;
-        let scored = score_one(&loaded, &values)?;
-        let explanation = loaded.model.explain(&values);
+        let one = OwnedInputs::from_rows(std::slice::from_ref(&values), &kinds);
+        let scored = score_one(&loaded, &one)?;
+        let explanation = loaded.model.explain(one.view());
         let version = version_info(&loaded);
         let line = samples.records[index].line;
         let source = if edited { Source::Edited } else { Source::One };
@@ -570,8 +595,12 @@ impl Owner {
     ) -> Result<GivenPrediction, ShowroomError> {
         let v = self.models.resolve(model, version)?;
         let loaded = self.models.get(model, v)?;
-        let values = given_row(loaded.model.features(), model, v, given)?;
-        let scored = score_one(&loaded, &values)?;
+        let kinds = loaded.model.feature_kinds();
+        let values = given_row(loaded.model.features(), &kinds, model, v, given)?;
+        let scored = score_one(
+            &loaded,
+            &OwnedInputs::from_rows(std::slice::from_ref(&values), &kinds),
+        )?;
         let version = version_info(&loaded);
         let record = record(&version, by, Source::Given, None, &values, &scored);
         Ok(GivenPrediction {
@@ -583,24 +612,50 @@ impl Owner {
     }
 }
 
-fn score_one(loaded: &Loaded, values: &[f64]) -> Result<Scored, ShowroomError> {
-    let rows = Array2::from_shape_vec((1, values.len()), values.to_vec())
-        .map_err(|e| ShowroomError::Input(e.to_string()))?;
+fn score_one(loaded: &Loaded, one: &OwnedInputs) -> Result<Scored, ShowroomError> {
     loaded
         .model
-        .predict_scored(rows.view())?
+        .predict_scored(one.view())?
         .pop()
         .ok_or_else(|| ShowroomError::Input("no prediction for the row".into()))
 }
 
-/// The record's values in the model's feature order, or an error naming
-/// what is missing, unknown, repeated or not a number.
+/// A value given for feature `name` as its type asks: a finite number, or
+/// text (a number given for a text feature is taken as its text).
+fn typed(name: &str, kind: FeatureKind, v: Value) -> Result<Value, ShowroomError> {
+    let invalid = ShowroomError::Input;
+    match (kind, v) {
+        (FeatureKind::Number, Value::Number(x)) if x.is_finite() => Ok(Value::Number(x)),
+        (FeatureKind::Number, Value::Number(x)) => Err(invalid(format!(
+            "feature {name} is {x}, not a finite number"
+        ))),
+        (FeatureKind::Number, Value::Text(t)) => {
+            samples::parse_number(&t).map(Value::Number).ok_or_else(|| {
+                invalid(if t.trim().is_empty() {
+                    format!("feature {name} is empty; it takes a number")
+                } else {
+                    format!("feature {name} is {t:?}, not a number")
+                })
+            })
+        }
+        (FeatureKind::Number, Value::Null) => Err(invalid(format!(
+            "feature {name} has no value; it takes a number"
+        ))),
+        (FeatureKind::Text, Value::Number(x)) => Ok(Value::Text(x.to_string())),
+        (FeatureKind::Text, Value::Text(t)) if t.is_empty() => Ok(Value::Null),
+        (FeatureKind::Text, v) => Ok(v),
+    }
+}
+
+/// The record's values in the model's feature order, each of its feature's
+/// type, or an error naming what is missing, unknown, repeated or not a number.
 fn given_row(
     features: &[String],
+    kinds: &[FeatureKind],
     name: &str,
     version: u32,
     given: Given,
-) -> Result<Vec<f64>, ShowroomError> {
+) -> Result<Vec<Value>, ShowroomError> {
     let invalid = ShowroomError::Input;
     let takes = || {
         format!(
@@ -609,8 +664,21 @@ fn given_row(
             features.join(", ")
         )
     };
-    let row = match given {
-        Given::Positional(values) => {
+    type Split = (Option<Vec<Value>>, Option<Vec<(String, Value)>>);
+    let (positional, named): Split = match given {
+        Given::Positional(v) => (Some(v.into_iter().map(Value::Number).collect()), None),
+        Given::Cells(v) => (Some(v.into_iter().map(Value::Text).collect()), None),
+        Given::Named(v) => (
+            None,
+            Some(v.into_iter().map(|(k, x)| (k, Value::Number(x))).collect()),
+        ),
+        Given::NamedCells(v) => (
+            None,
+            Some(v.into_iter().map(|(k, x)| (k, Value::Text(x))).collect()),
+        ),
+    };
+    let row = match (positional, named) {
+        (Some(values), _) => {
             if values.len() != features.len() {
                 return Err(invalid(format!(
                     "{} values given; {}",
@@ -620,10 +688,10 @@ fn given_row(
             }
             values
         }
-        Given::Named(pairs) => {
-            let mut named: BTreeMap<&str, f64> = BTreeMap::new();
+        (None, Some(pairs)) => {
+            let mut named: BTreeMap<&str, &Value> = BTreeMap::new();
             for (k, v) in &pairs {
-                if named.insert(k.as_str(), *v).is_some() {
+                if named.insert(k.as_str(), v).is_some() {
                     return Err(invalid(format!("feature {k} is given twice")));
                 }
             }
@@ -653,13 +721,16 @@ fn given_row(
                     takes()
                 )));
             }
-            features.iter().map(|f| named[f.as_str()]).collect()
+            features.iter().map(|f| named[f.as_str()].clone()).collect()
         }
+        (None, None) => unreachable!("one of the two"),
     };
-    if let Some((f, v)) = features.iter().zip(&row).find(|(_, v)| !v.is_finite()) {
-        return Err(invalid(format!("feature {f} is {v}, not a finite number")));
-    }
-    Ok(row)
+    features
+        .iter()
+        .zip(row)
+        .enumerate()
+        .map(|(j, (f, v))| typed(f, kinds.get(j).copied().unwrap_or_default(), v))
+        .collect()
 }
 
 #[cfg(test)]
@@ -670,10 +741,13 @@ mod tests {
         vec!["a".into(), "b".into(), "c".into()]
     }
 
+    const NUMBERS: [FeatureKind; 3] = [FeatureKind::Number; 3];
+
     #[test]
     fn named_input_is_put_in_model_order() {
         let row = given_row(
             &features(),
+            &NUMBERS,
             "m",
             1,
             Given::Named(vec![
@@ -683,13 +757,16 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(row, vec![1.0, 2.0, 3.0]);
+        assert_eq!(
+            row,
+            vec![Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)]
+        );
     }
 
     #[test]
     fn bad_inputs_name_the_feature_or_the_count() {
         let err = |input| {
-            given_row(&features(), "m", 2, input)
+            given_row(&features(), &NUMBERS, "m", 2, input)
                 .unwrap_err()
                 .to_string()
         };
@@ -714,5 +791,38 @@ mod tests {
         );
         let e = err(Given::Positional(vec![1.0, f64::NAN, 2.0]));
         assert_eq!(e, "feature b is NaN, not a finite number");
+        let e = err(Given::Cells(vec!["1".into(), "x".into(), "2".into()]));
+        assert_eq!(e, "feature b is \"x\", not a number");
+    }
+
+    #[test]
+    fn cells_are_read_as_each_features_type() {
+        let kinds = [FeatureKind::Text, FeatureKind::Number, FeatureKind::Text];
+        let row = given_row(
+            &features(),
+            &kinds,
+            "m",
+            1,
+            Given::Cells(vec!["pro".into(), " 2.5 ".into(), "".into()]),
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            vec![Value::Text("pro".into()), Value::Number(2.5), Value::Null]
+        );
+        // A number given for a text feature is its text.
+        let row = given_row(
+            &features(),
+            &kinds,
+            "m",
+            1,
+            Given::Named(vec![
+                ("a".into(), 7.0),
+                ("b".into(), 1.0),
+                ("c".into(), 2.0),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(row[0], Value::Text("7".into()));
     }
 }

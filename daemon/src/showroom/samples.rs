@@ -1,15 +1,17 @@
 //! A showroom's sample file: a CSV whose header names the columns, read
 //! whole into memory, and matched to a model's features by name.
 //!
-//! Receives a path (and, to bind, a model's feature names). Emits a
-//! [`SampleSet`] (every cell as written) and, per model version, a [`Bound`]
-//! matrix of the feature values in the model's order; or a [`SampleError`]
-//! naming the file, the line and why. Blocking (file reads).
+//! Receives a path (and, to bind, a model's feature names and types). Emits
+//! a [`SampleSet`] (every cell as written) and, per model version, the
+//! [`Bound`] feature values in the model's order (numbers parsed, text as
+//! written, an empty text cell NULL); or a [`SampleError`] naming the file,
+//! the line and why. Blocking (file reads).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use ndarray::Array2;
+use crate::model::FeatureKind;
+use crate::model::input::{OwnedInputs, Value};
 
 /// More rows than a person looks at; a bigger file is a data set, not samples,
 /// and would not fit in one answer.
@@ -62,10 +64,12 @@ pub struct SampleSet {
     pub records: Vec<Record>,
 }
 
-/// A sample set's feature values in a model's feature order: `values[row][feature]`.
+/// A sample set's feature values in a model's feature order: `rows[row][feature]`,
+/// and the same as model inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bound {
-    pub values: Array2<f64>,
+    pub rows: Vec<Vec<Value>>,
+    pub inputs: OwnedInputs,
 }
 
 impl SampleSet {
@@ -164,9 +168,15 @@ impl SampleSet {
         })
     }
 
-    /// The feature values in `features`' order, every cell a finite number;
-    /// the error names the missing column or the line and the cell.
-    pub fn bind(&self, features: &[String], model: &str) -> Result<Bound, SampleError> {
+    /// The feature values in `features`' order: a number feature's cell a
+    /// finite number, a text feature's cell as written (empty: NULL); the
+    /// error names the missing column or the line and the cell.
+    pub fn bind(
+        &self,
+        features: &[String],
+        kinds: &[FeatureKind],
+        model: &str,
+    ) -> Result<Bound, SampleError> {
         let fail = |line: u64, reason: String| SampleError {
             path: self.path.clone(),
             line: Some(line),
@@ -191,24 +201,31 @@ impl SampleSet {
                 ),
             ));
         }
-        let mut values = Array2::zeros((self.records.len(), features.len()));
-        for (r, record) in self.records.iter().enumerate() {
+        let mut rows = Vec::with_capacity(self.records.len());
+        for record in &self.records {
+            let mut row = Vec::with_capacity(features.len());
             for (j, &c) in columns.iter().enumerate() {
                 let cell = &record.cells[c];
-                let v = parse_number(cell).ok_or_else(|| {
-                    fail(
-                        record.line,
-                        if cell.is_empty() {
-                            format!("{} is empty; expected a number", features[j])
-                        } else {
-                            format!("{} is {cell:?}, not a number", features[j])
-                        },
-                    )
-                })?;
-                values[[r, j]] = v;
+                let kind = kinds.get(j).copied().unwrap_or_default();
+                row.push(match kind {
+                    FeatureKind::Text if cell.is_empty() => Value::Null,
+                    FeatureKind::Text => Value::Text(cell.clone()),
+                    FeatureKind::Number => Value::Number(parse_number(cell).ok_or_else(|| {
+                        fail(
+                            record.line,
+                            if cell.is_empty() {
+                                format!("{} is empty; expected a number", features[j])
+                            } else {
+                                format!("{} is {cell:?}, not a number", features[j])
+                            },
+                        )
+                    })?),
+                });
             }
+            rows.push(row);
         }
-        Ok(Bound { values })
+        let inputs = OwnedInputs::from_rows(&rows, kinds);
+        Ok(Bound { rows, inputs })
     }
 }
 
@@ -245,9 +262,21 @@ mod tests {
         assert_eq!(s.records[0].line, 2);
         assert_eq!(s.records[1].line, 4);
         assert_eq!(s.records[1].cells, ["2", "5", "4.5", "y, z"]);
-        let b = s.bind(&features(), "m").unwrap();
-        assert_eq!(b.values.row(0).to_vec(), vec![3.0, 2.0]);
-        assert_eq!(b.values.row(1).to_vec(), vec![4.5, 5.0]);
+        let kinds = [FeatureKind::Number; 2];
+        let b = s.bind(&features(), &kinds, "m").unwrap();
+        assert_eq!(b.inputs.numbers.row(0).to_vec(), vec![3.0, 2.0]);
+        assert_eq!(b.inputs.numbers.row(1).to_vec(), vec![4.5, 5.0]);
+        // A text feature takes the cell as written; an empty cell is NULL.
+        let b = s
+            .bind(
+                &["note".to_string(), "a".to_string()],
+                &[FeatureKind::Text, FeatureKind::Number],
+                "m",
+            )
+            .unwrap();
+        assert_eq!(b.rows[0], vec![Value::Text("x".into()), Value::Number(3.0)]);
+        assert_eq!(b.rows[1][0], Value::Text("y, z".into()));
+        assert_eq!(b.inputs.texts.get(0).unwrap().get(1), Some("y, z"));
     }
 
     #[test]

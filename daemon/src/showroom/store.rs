@@ -1,10 +1,11 @@
 //! The showroom's table in the event log (`showroom_predictions`, created by
-//! the event log's migrations v2 and v5): every statement that writes or
+//! the event log's migrations v2, v5 and v7): every statement that writes or
 //! reads it. Functions take a transaction or a
 //! connection and run on the event log's owner threads; a request's records
 //! go in one write job, so they commit (and are acknowledged) together.
 
 use crate::eventlog::time::{self, Millis};
+use crate::model::input::Value;
 use rusqlite::{Connection, Transaction, params};
 
 /// Which showroom request made a prediction.
@@ -52,16 +53,21 @@ pub struct Record {
     /// The sample file's line, for sample rows.
     pub line: Option<u64>,
     /// What was scored: each feature's value, in the model's order.
-    pub values: Vec<(String, f64)>,
+    pub values: Vec<(String, Value)>,
+    /// A classifier's label; a regressor's value as text; for a row the
+    /// model refused, empty.
     pub label: String,
+    /// A classifier's score (NaN, stored NULL, otherwise).
     pub score: f64,
+    /// A regressor's value.
+    pub value: Option<f64>,
     /// Every class's score, in label order (`None` where the model has none).
     pub classes: Vec<(String, Option<f64>)>,
 }
 
 /// `{"feature": value, …}` in the model's feature order (a JSON object keeps
 /// the order it is written in; `json_extract` reads it by name).
-fn values_json(values: &[(String, f64)]) -> String {
+fn values_json(values: &[(String, Value)]) -> String {
     let mut out = String::from("{");
     for (i, (k, v)) in values.iter().enumerate() {
         if i > 0 {
@@ -69,7 +75,12 @@ fn values_json(values: &[(String, f64)]) -> String {
         }
         out.push_str(&serde_json::Value::from(k.as_str()).to_string());
         out.push(':');
-        out.push_str(&serde_json::Value::from(*v).to_string());
+        let v = match v {
+            Value::Number(x) => serde_json::Value::from(*x),
+            Value::Text(t) => serde_json::Value::from(t.as_str()),
+            Value::Null => serde_json::Value::Null,
+        };
+        out.push_str(&v.to_string());
     }
     out.push('}');
     out
@@ -89,8 +100,8 @@ fn classes_json(classes: &[(String, Option<f64>)]) -> String {
 pub fn record(tx: &Transaction<'_>, records: &[Record]) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO showroom_predictions(at, by_user, model, model_version, model_hash, source,
-             sample_line, row_json, label, score, classes_json, edited)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             sample_line, row_json, label, score, classes_json, edited, value)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?;
     for r in records {
         insert.execute(params![
@@ -106,6 +117,7 @@ pub fn record(tx: &Transaction<'_>, records: &[Record]) -> rusqlite::Result<()> 
             r.score,
             classes_json(&r.classes),
             r.source == Source::Edited,
+            r.value,
         ])?;
     }
     Ok(())
@@ -115,7 +127,7 @@ pub fn record(tx: &Transaction<'_>, records: &[Record]) -> rusqlite::Result<()> 
 pub fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Record>> {
     let mut q = conn.prepare(
         "SELECT at, by_user, model, model_version, coalesce(model_hash, ''), coalesce(source, 'predict'),
-                sample_line, row_json, label, coalesce(score, 'NaN'), coalesce(classes_json, '[]')
+                sample_line, row_json, label, score, coalesce(classes_json, '[]'), value
          FROM (SELECT * FROM showroom_predictions ORDER BY id DESC LIMIT ?1) ORDER BY id",
     )?;
     let rows = q.query_map([limit], |r| {
@@ -132,7 +144,8 @@ pub fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Record>> {
             line: r.get::<_, Option<i64>>(6)?.map(|l| l as u64),
             values: parse_values(&values),
             label: r.get(8)?,
-            score: r.get(9)?,
+            score: r.get::<_, Option<f64>>(9)?.unwrap_or(f64::NAN),
+            value: r.get(11)?,
             classes: parse_classes(&classes),
         })
     })?;
@@ -140,8 +153,8 @@ pub fn recent(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<Record>> {
 }
 
 /// The pairs of a `row_json` object, in the order written.
-fn parse_values(json: &str) -> Vec<(String, f64)> {
-    struct Pairs(Vec<(String, f64)>);
+fn parse_values(json: &str) -> Vec<(String, Value)> {
+    struct Pairs(Vec<(String, Value)>);
     impl<'de> serde::Deserialize<'de> for Pairs {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Pairs, D::Error> {
             struct Visit;
@@ -155,8 +168,15 @@ fn parse_values(json: &str) -> Vec<(String, f64)> {
                     mut map: A,
                 ) -> Result<Pairs, A::Error> {
                     let mut out = Vec::new();
-                    while let Some((k, v)) = map.next_entry::<String, Option<f64>>()? {
-                        out.push((k, v.unwrap_or(f64::NAN)));
+                    while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
+                        let v = match v {
+                            serde_json::Value::Number(n) => {
+                                Value::Number(n.as_f64().unwrap_or(f64::NAN))
+                            }
+                            serde_json::Value::String(t) => Value::Text(t),
+                            _ => Value::Null,
+                        };
+                        out.push((k, v));
                     }
                     Ok(Pairs(out))
                 }

@@ -5,11 +5,13 @@
 //! and ties go to the first feature, the lowest threshold and the lowest class.
 //!
 //! Receives rows (duplicates = bootstrap weight), a feature subset and limits.
-//! Emits a [`FlatTree`] with the same split rule as linfa (`x < threshold` goes left).
+//! Emits a [`FlatTree`] (classes, split by Gini or entropy) or a [`ValueTree`]
+//! (numbers, split by the squared error; a leaf holds its rows' mean), with
+//! the same split rule as linfa (`x < threshold` goes left).
 
 use ndarray::ArrayView2;
 
-use crate::model::native::{FlatTree, LEAF, TreeNode};
+use crate::model::native::{FlatTree, LEAF, TreeNode, ValueTree};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CartParams {
@@ -165,6 +167,122 @@ impl Builder<'_, '_> {
     }
 }
 
+/// Limits of a regression tree.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RegressionParams {
+    pub max_depth: Option<usize>,
+    pub min_weight_split: f64,
+    pub min_weight_leaf: f64,
+}
+
+struct ValueBuilder<'x, 's> {
+    x: ArrayView2<'x, f64>,
+    y: &'s [f64],
+    features: &'s [usize],
+    params: RegressionParams,
+    tree: ValueTree,
+}
+
+/// Fits one deterministic regression tree on `rows` × `features`: each split
+/// is the one that most reduces the squared error around the mean.
+pub(crate) fn fit_regression_cart(
+    x: ArrayView2<'_, f64>,
+    y: &[f64],
+    rows: &[usize],
+    features: &[usize],
+    params: RegressionParams,
+) -> ValueTree {
+    let mut b = ValueBuilder {
+        x,
+        y,
+        features,
+        params,
+        tree: ValueTree {
+            nodes: Vec::new(),
+            leaf_value: Vec::new(),
+        },
+    };
+    let mut rows = rows.to_vec();
+    b.node(&mut rows, 0);
+    b.tree
+}
+
+impl ValueBuilder<'_, '_> {
+    fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
+        let i = self.tree.nodes.len();
+        self.tree.nodes.push(TreeNode {
+            feature: LEAF,
+            next: 0,
+            threshold: 0.0,
+        });
+        let total = rows.len() as f64;
+        let sum: f64 = rows.iter().map(|&r| self.y[r]).sum();
+        let first = rows.first().map(|&r| self.y[r]);
+        let pure = rows.iter().all(|&r| Some(self.y[r]) == first);
+        let too_deep = self.params.max_depth.is_some_and(|d| depth >= d);
+        let split = if pure || too_deep || total < self.params.min_weight_split {
+            None
+        } else {
+            self.best_split(rows, sum)
+        };
+        match split {
+            Some((feature, threshold)) => {
+                let (mut left, mut right): (Vec<usize>, Vec<usize>) = rows
+                    .iter()
+                    .partition(|&&r| self.x[[r, feature]] < threshold);
+                self.node(&mut left, depth + 1);
+                let r = self.node(&mut right, depth + 1);
+                self.tree.nodes[i] = TreeNode {
+                    feature: feature as u32,
+                    next: r,
+                    threshold,
+                };
+            }
+            None => {
+                self.tree.nodes[i].next = self.tree.leaf_value.len() as u32;
+                self.tree
+                    .leaf_value
+                    .push(if total > 0.0 { sum / total } else { 0.0 });
+            }
+        }
+        i as u32
+    }
+
+    /// The (feature, threshold) that most reduces the squared error, if any does.
+    /// SSE = Σy² − (Σy)²/n, so a split's decrease is Σl²/nl + Σr²/nr − Σ²/n.
+    fn best_split(&self, rows: &mut [usize], sum: f64) -> Option<(usize, f64)> {
+        let total = rows.len() as f64;
+        let parent = sum * sum / total;
+        let sum_sq: f64 = rows.iter().map(|&r| self.y[r] * self.y[r]).sum();
+        let sse = (sum_sq - parent).max(0.0);
+        let mut best: Option<(f64, usize, f64)> = None;
+        for &f in self.features {
+            rows.sort_by(|&a, &b| self.x[[a, f]].total_cmp(&self.x[[b, f]]).then(a.cmp(&b)));
+            let mut left = 0.0;
+            for k in 1..rows.len() {
+                left += self.y[rows[k - 1]];
+                let (lo, hi) = (self.x[[rows[k - 1], f]], self.x[[rows[k], f]]);
+                if lo >= hi {
+                    continue;
+                }
+                let (nl, nr) = (k as f64, total - k as f64);
+                if nl < self.params.min_weight_leaf || nr < self.params.min_weight_leaf {
+                    continue;
+                }
+                let right = sum - left;
+                let decrease = left * left / nl + right * right / nr - parent;
+                // Rounding in the sums is not a decrease: ask for a real share of the error.
+                if decrease > 1e-12 * (1.0 + sse) && best.is_none_or(|(d, _, _)| decrease > d) {
+                    let mid = lo + (hi - lo) / 2.0;
+                    let threshold = if lo < mid { mid } else { hi };
+                    best = Some((decrease, f, threshold));
+                }
+            }
+        }
+        best.map(|(_, f, t)| (f, t))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +330,33 @@ mod tests {
         let tree = fit_cart(x.view(), &[0, 1], &[0, 1, 1, 1], &[0], 2, GINI);
         assert_eq!(tree.leaf_class, [1]);
         assert_eq!(tree.leaf_score, [0.75]);
+    }
+
+    const REGRESSION: RegressionParams = RegressionParams {
+        max_depth: None,
+        min_weight_split: 2.0,
+        min_weight_leaf: 1.0,
+    };
+
+    #[test]
+    fn a_regression_tree_splits_where_the_squared_error_drops_most_and_leaves_hold_means() {
+        // y jumps between x = 2 and x = 3; within each side it is constant.
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.0]];
+        let y = [1.0, 1.0, 1.0, 10.0, 10.0];
+        let tree = fit_regression_cart(x.view(), &y, &[0, 1, 2, 3, 4], &[0], REGRESSION);
+        assert_eq!(tree.nodes.len(), 3);
+        assert_eq!(tree.nodes[0].threshold, 2.5);
+        assert_eq!(tree.value(&[1.5]), 1.0);
+        assert_eq!(tree.value(&[3.5]), 10.0);
+        // Depth 0: one leaf, the mean of all rows (bootstrap duplicates weigh in).
+        let stump = RegressionParams {
+            max_depth: Some(0),
+            ..REGRESSION
+        };
+        let tree = fit_regression_cart(x.view(), &y, &[0, 3, 3], &[0], stump);
+        assert_eq!(tree.leaf_value, [7.0]);
+        // A constant target never splits.
+        let tree = fit_regression_cart(x.view(), &[5.0; 5], &[0, 1, 2, 3, 4], &[0], REGRESSION);
+        assert_eq!(tree.nodes.len(), 1);
     }
 }

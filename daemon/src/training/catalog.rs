@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dataset::{self, Task};
 use super::{TrainRequest, TrainingError};
-use crate::model::{Algorithm, ParamValue};
+use crate::model::{Algorithm, FeatureKind, ParamValue};
 
 /// Where a dataset's rows come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +31,8 @@ pub struct DatasetInfo {
     pub description: String,
     pub source: DatasetSource,
     pub features: Vec<String>,
+    /// Each feature's type: a number, or text (one-hot encoded before fitting).
+    pub kinds: Vec<FeatureKind>,
     pub label: String,
     pub records: usize,
     pub classes: Vec<String>,
@@ -183,10 +185,33 @@ pub fn model_specs() -> Vec<ModelSpec> {
     let spec = |algorithm: Algorithm, description: &str, hyperparameters| ModelSpec {
         name: algorithm.name().to_string(),
         algorithm,
-        task: Task::Classification,
+        task: algorithm.task(),
         description: description.to_string(),
         hyperparameters,
     };
+    let penalty = |default: f64| {
+        float(
+            "penalty",
+            "regularization strength (scikit-learn's alpha)",
+            0.0,
+            1e6,
+            default,
+        )
+    };
+    let max_iterations = int(
+        "max_iterations",
+        "coordinate descent iteration limit",
+        1,
+        1_000_000,
+        1000,
+    );
+    let tolerance = float(
+        "tolerance",
+        "coordinate descent stops when the duality gap is below this",
+        1e-12,
+        1.0,
+        1e-4,
+    );
     let split_quality = choice(
         "split_quality",
         "impurity measure for splits",
@@ -286,7 +311,7 @@ pub fn model_specs() -> Vec<ModelSpec> {
             "random forest: bagged decision trees, majority vote (ties to the lowest class)",
             vec![
                 int("n_trees", "number of trees", 1, 1000, 100),
-                max_depth,
+                max_depth.clone(),
                 choice(
                     "max_features",
                     "features each tree sees: sqrt(n) chosen at random, or all",
@@ -294,6 +319,69 @@ pub fn model_specs() -> Vec<ModelSpec> {
                     "sqrt",
                 ),
                 split_quality,
+                scaling("none"),
+            ],
+        ),
+        spec(
+            Algorithm::LinearRegression,
+            "linear regression by ordinary least squares",
+            vec![scaling("none")],
+        ),
+        spec(
+            Algorithm::Ridge,
+            "linear regression with an L2 penalty (elastic net with l1_ratio 0)",
+            vec![
+                penalty(1.0),
+                max_iterations.clone(),
+                tolerance.clone(),
+                scaling("standard"),
+            ],
+        ),
+        spec(
+            Algorithm::ElasticNet,
+            "linear regression with L1 and L2 penalties",
+            vec![
+                penalty(1.0),
+                float(
+                    "l1_ratio",
+                    "share of the penalty that is L1 (1 = lasso, 0 = ridge)",
+                    0.0,
+                    1.0,
+                    0.5,
+                ),
+                max_iterations,
+                tolerance,
+                scaling("standard"),
+            ],
+        ),
+        spec(
+            Algorithm::DecisionTreeRegressor,
+            "CART regression tree: splits that most reduce the squared error; a leaf predicts its rows' mean",
+            vec![
+                max_depth.clone(),
+                float(
+                    "min_weight_split",
+                    "fewest rows a node needs to be split",
+                    2.0,
+                    1e9,
+                    2.0,
+                ),
+                float("min_weight_leaf", "fewest rows in a leaf", 1.0, 1e9, 1.0),
+                scaling("none"),
+            ],
+        ),
+        spec(
+            Algorithm::RandomForestRegressor,
+            "random forest of regression trees: bagged, the prediction is their mean",
+            vec![
+                int("n_trees", "number of trees", 1, 1000, 100),
+                max_depth,
+                choice(
+                    "max_features",
+                    "features each tree sees: sqrt(n) chosen at random, or all",
+                    &["sqrt", "all"],
+                    "all",
+                ),
                 scaling("none"),
             ],
         ),
@@ -322,6 +410,18 @@ pub fn metric_specs() -> Vec<MetricSpec> {
         m(
             "confusion_matrix",
             "held-out row counts by true class (rows) and predicted class (columns)",
+        ),
+        m(
+            "mae",
+            "regression: mean absolute error on the held-out rows",
+        ),
+        m(
+            "rmse",
+            "regression: root mean squared error on the held-out rows",
+        ),
+        m(
+            "r2",
+            "regression: coefficient of determination, 1 - SS_res / SS_tot (1 is perfect, 0 predicts the mean)",
         ),
     ]
 }
@@ -541,22 +641,20 @@ fn describe(
             },
         },
         features: cfg.features.clone().unwrap_or_default(),
+        kinds: Vec::new(),
         label: cfg.label.clone(),
         records: 0,
         classes: Vec::new(),
-        preprocessing: vec![
-            "features parsed as numbers; a non-numeric cell rejects the dataset".to_string(),
-            "labels become class indices in sorted label order".to_string(),
-            "stratified shuffle split into train and test with the request's seed".to_string(),
-            "scaling (hyperparameter `scaling`) fitted on the training split only".to_string(),
-        ],
+        preprocessing: Vec::new(),
         problem: None,
     };
     match dataset::load(name, cfg, datalakes) {
         Ok(d) => {
+            info.preprocessing = preprocessing(&d);
             info.task = Some(d.task);
             info.features = d.features;
-            info.records = d.y.len();
+            info.kinds = d.kinds;
+            info.records = d.x.nrows();
             if d.task == Task::Classification {
                 info.classes = d.classes;
             }
@@ -564,4 +662,39 @@ fn describe(
         Err(e) => info.problem = Some(e.to_string()),
     }
     info
+}
+
+/// What happens to a dataset's rows before fitting, in order.
+fn preprocessing(d: &dataset::LoadedDataset) -> Vec<String> {
+    let mut steps = Vec::new();
+    let text: Vec<&str> = d
+        .features
+        .iter()
+        .zip(&d.kinds)
+        .filter(|(_, k)| **k == FeatureKind::Text)
+        .map(|(f, _)| f.as_str())
+        .collect();
+    if text.is_empty() {
+        steps
+            .push("features parsed as numbers; a non-numeric cell rejects the dataset".to_string());
+    } else {
+        steps.push(format!(
+            "one-hot encoding of the text features ({}): a column per category seen in the \
+             training split; an unseen category or NULL encodes as all zeros",
+            text.join(", ")
+        ));
+        steps.push("the other features parsed as numbers".to_string());
+    }
+    steps.push(match d.task {
+        Task::Classification => "labels become class indices in sorted label order".to_string(),
+        Task::Regression => "labels parsed as the numbers to predict".to_string(),
+    });
+    steps.push(match d.task {
+        Task::Classification => {
+            "stratified shuffle split into train and test with the request's seed".to_string()
+        }
+        Task::Regression => "shuffle split into train and test with the request's seed".to_string(),
+    });
+    steps.push("scaling (hyperparameter `scaling`) fitted on the training split only".to_string());
+    steps
 }

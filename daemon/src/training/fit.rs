@@ -1,8 +1,9 @@
-//! Fitting each native algorithm with linfa and converting the result into the
-//! compact predictors of [`crate::model::native`].
+//! Fitting each native algorithm (linfa's, or our own CART) and converting
+//! the result into the compact predictors of [`crate::model::native`].
 //!
-//! Receives the (already scaled) training matrix, class indices, validated
-//! hyperparameters, a seed and the cancel flag. Emits a [`NativePredictor`].
+//! Receives the (already encoded and scaled) training matrix, class indices
+//! or target values, validated hyperparameters, a seed and the cancel flag.
+//! Emits a [`NativePredictor`].
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +16,10 @@ use rand::seq::index::sample;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::TrainingError;
-use super::cart::{CartParams, fit_cart};
+use super::cart::{CartParams, RegressionParams, fit_cart, fit_regression_cart};
 use crate::model::native::{
-    FlatTree, ForestModel, GaussianNbModel, NativePredictor, Sigmoid, Softmax, SvmMachine, SvmModel,
+    FlatTree, ForestModel, GaussianNbModel, LinearModel, NativePredictor, Sigmoid, Softmax,
+    SvmMachine, SvmModel, ValueForest,
 };
 use crate::model::{Algorithm, ParamValue};
 
@@ -212,6 +214,129 @@ pub(crate) fn fit(
             }))
         }
         Algorithm::Onnx => Err(fit_err(algorithm, "ONNX models are imported, not trained")),
+        Algorithm::LinearRegression
+        | Algorithm::Ridge
+        | Algorithm::ElasticNet
+        | Algorithm::DecisionTreeRegressor
+        | Algorithm::RandomForestRegressor => Err(fit_err(
+            algorithm,
+            "a regressor is fitted on numbers, not classes",
+        )),
+    }
+}
+
+/// Fits regressor `algorithm` on `x` (encoded and scaled) and the target values `y`.
+pub(crate) fn fit_regression(
+    algorithm: Algorithm,
+    params: &Params<'_>,
+    x: ArrayView2<'_, f64>,
+    y: &[f64],
+    seed: u64,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(f64),
+) -> Result<NativePredictor, TrainingError> {
+    if y.len() < 2 {
+        return Err(fit_err(
+            algorithm,
+            "the training split holds fewer than two rows",
+        ));
+    }
+    let targets = Array1::from(y.to_vec());
+    let linear = |weights: Vec<f64>, intercept: f64| {
+        if weights.iter().chain([&intercept]).all(|w| w.is_finite()) {
+            Ok(NativePredictor::Linear(LinearModel { weights, intercept }))
+        } else {
+            Err(fit_err(
+                algorithm,
+                "the fit did not converge to finite coefficients (are some features collinear, or constant?)",
+            ))
+        }
+    };
+    match algorithm {
+        Algorithm::LinearRegression => {
+            let ds = DatasetBase::new(x.to_owned(), targets);
+            let m = linfa_linear::LinearRegression::default()
+                .fit(&ds)
+                .map_err(|e| fit_err(algorithm, e))?;
+            linear(m.params().to_vec(), m.intercept())
+        }
+        Algorithm::Ridge | Algorithm::ElasticNet => {
+            let l1_ratio = if algorithm == Algorithm::Ridge {
+                0.0
+            } else {
+                params.float("l1_ratio")
+            };
+            let ds = DatasetBase::new(x.to_owned(), targets);
+            let m = linfa_elasticnet::ElasticNet::<f64>::params()
+                .penalty(params.float("penalty"))
+                .l1_ratio(l1_ratio)
+                .max_iterations(params.int("max_iterations").clamp(1, u32::MAX as i64) as u32)
+                .tolerance(params.float("tolerance"))
+                .fit(&ds)
+                .map_err(|e| fit_err(algorithm, e))?;
+            linear(m.hyperplane().to_vec(), m.intercept())
+        }
+        Algorithm::DecisionTreeRegressor => {
+            let features: Vec<usize> = (0..x.ncols()).collect();
+            let rows: Vec<usize> = (0..x.nrows()).collect();
+            Ok(NativePredictor::RegressionTree(fit_regression_cart(
+                x,
+                y,
+                &rows,
+                &features,
+                regression_params(params, true),
+            )))
+        }
+        Algorithm::RandomForestRegressor => {
+            let n_trees = params.int("n_trees") as usize;
+            let nf = x.ncols();
+            let k = match params.text("max_features") {
+                "sqrt" => ((nf as f64).sqrt().ceil() as usize).clamp(1, nf),
+                _ => nf,
+            };
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let mut trees = Vec::with_capacity(n_trees);
+            for t in 0..n_trees {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(TrainingError::Cancelled);
+                }
+                let rows: Vec<usize> = (0..x.nrows())
+                    .map(|_| rng.gen_range(0..x.nrows()))
+                    .collect();
+                let mut features = sample(&mut rng, nf, k).into_vec();
+                features.sort_unstable();
+                trees.push(fit_regression_cart(
+                    x,
+                    y,
+                    &rows,
+                    &features,
+                    regression_params(params, false),
+                ));
+                progress((t + 1) as f64 / n_trees as f64);
+            }
+            Ok(NativePredictor::RegressionForest(ValueForest { trees }))
+        }
+        other => Err(fit_err(
+            other,
+            "a classifier is fitted on classes, not numbers",
+        )),
+    }
+}
+
+fn regression_params(params: &Params<'_>, single: bool) -> RegressionParams {
+    let depth = params.int("max_depth");
+    let (min_weight_split, min_weight_leaf) = if single {
+        (
+            params.float("min_weight_split"),
+            params.float("min_weight_leaf"),
+        )
+    } else {
+        (2.0, 1.0)
+    };
+    RegressionParams {
+        max_depth: (depth != 0).then_some(depth as usize),
+        min_weight_split,
+        min_weight_leaf,
     }
 }
 

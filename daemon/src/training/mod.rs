@@ -1,6 +1,7 @@
 //! Training: the catalog of datasets/models/metrics, validating a training
-//! request, fitting a native model off the async runtime, and evaluating it on
-//! a held-out split.
+//! request, fitting a native classifier or regressor off the async runtime
+//! (text features one-hot encoded first), and evaluating it on a held-out
+//! split (accuracy, precision, recall, F1; or MAE, RMSE, R²).
 //!
 //! Receives a [`TrainRequest`], a progress callback and a cancel flag. Emits a
 //! [`TrainedModel`] (metadata with metrics + artifact) that the caller keeps as
@@ -32,10 +33,10 @@ pub use catalog::{
 };
 pub use dataset::{LoadedDataset, Task};
 
-use crate::model::native::{NativeArtifact, Scaler};
+use crate::model::native::{Encoding, NativeArtifact, OneHot, Scaler};
 use crate::model::{
-    ARTIFACT_FORMAT, Algorithm, ExperimentId, Model, ModelError, ModelMeta, ParamValue,
-    PayloadKind, Registry, Scaling, TrainingInfo,
+    ARTIFACT_FORMAT, Algorithm, ExperimentId, FeatureKind, Inputs, Model, ModelError, ModelMeta,
+    ParamValue, PayloadKind, Registry, Scaling, TextColumn, TextColumns, TrainingInfo,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +165,57 @@ pub fn train(
     train_on(&valid, &data, progress, cancel)
 }
 
+/// Splits row indices into (train, test) by a seeded shuffle (regression:
+/// no classes to stratify by); each side keeps at least one row.
+fn shuffled_split(n: usize, test_split: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rows: Vec<usize> = (0..n).collect();
+    rows.shuffle(&mut rng);
+    let n_test = if n >= 2 {
+        ((n as f64 * test_split).round() as usize).clamp(1, n - 1)
+    } else {
+        0
+    };
+    let mut test = rows[..n_test].to_vec();
+    let mut train = rows[n_test..].to_vec();
+    train.sort_unstable();
+    test.sort_unstable();
+    (train, test)
+}
+
+/// The one-hot encoding of `data`'s text features, fitted on rows `train`:
+/// each text feature's categories seen there, sorted. `None` without text features.
+fn fit_encoder(data: &LoadedDataset, train: &[usize]) -> Option<OneHot> {
+    if !data.kinds.contains(&FeatureKind::Text) {
+        return None;
+    }
+    let features = (0..data.features.len())
+        .map(|j| {
+            data.texts.get(j).map(|t| {
+                let mut categories: Vec<String> = train
+                    .iter()
+                    .filter_map(|&r| t.get(r))
+                    .map(str::to_string)
+                    .collect();
+                categories.sort();
+                categories.dedup();
+                categories
+            })
+        })
+        .collect();
+    Some(OneHot { features })
+}
+
+/// Rows `rows` of `data` as model inputs (model feature order).
+fn select(data: &LoadedDataset, rows: &[usize]) -> (Array2<f64>, TextColumns) {
+    let x = data.x.select(Axis(0), rows);
+    let mut texts = TextColumns::new();
+    for (j, t) in data.texts.iter() {
+        texts.insert(j, TextColumn::from_values(rows.iter().map(|&r| t.get(r))));
+    }
+    (x, texts)
+}
+
 /// Fits and evaluates a validated request on already loaded data.
 pub fn train_on(
     valid: &ValidRequest,
@@ -179,15 +231,29 @@ pub fn train_on(
         }
     };
     check()?;
+    let task = data.task;
+    if valid.algorithm.task() != task {
+        return Err(TrainingError::Dataset {
+            name: valid.dataset.clone(),
+            reason: format!(
+                "{} is a {} model but the dataset is a {} task",
+                valid.algorithm,
+                valid.algorithm.task(),
+                task
+            ),
+        });
+    }
     let n_classes = data.classes.len();
-    let (train_rows, test_rows) =
-        stratified_split(&data.y, n_classes, valid.test_split, valid.seed);
+    let (train_rows, test_rows) = match task {
+        Task::Classification => stratified_split(&data.y, n_classes, valid.test_split, valid.seed),
+        Task::Regression => shuffled_split(data.rows(), valid.test_split, valid.seed),
+    };
     if train_rows.is_empty() || test_rows.is_empty() {
         return Err(TrainingError::Dataset {
             name: valid.dataset.clone(),
             reason: format!(
                 "{} rows cannot be split into train and test with test_split {}",
-                data.y.len(),
+                data.rows(),
                 valid.test_split
             ),
         });
@@ -198,7 +264,22 @@ pub fn train_on(
         "standard" => Scaling::Standard,
         _ => Scaling::None,
     };
-    let x_train_raw = data.x.select(Axis(0), &train_rows);
+    // Encode (one-hot for text features, fitted on the training split), then scale.
+    let encoder = fit_encoder(data, &train_rows);
+    let x_train_raw = {
+        let (x, texts) = select(data, &train_rows);
+        match &encoder {
+            None => x,
+            Some(e) => {
+                let columns: Vec<usize> = (0..data.features.len()).collect();
+                let inputs = Inputs::new(x.view(), &texts);
+                let encoding = Encoding::new(e, &columns, &inputs);
+                let mut buf = Vec::with_capacity(x.nrows() * e.width());
+                encoding.gather(&inputs, 0..x.nrows(), None, &mut buf);
+                Array2::from_shape_vec((x.nrows(), e.width()), buf).expect("the encoding's width")
+            }
+        }
+    };
     let scaler = Scaler::fit(scaling, x_train_raw.view());
     let x_train: Array2<f64> = match &scaler {
         Some(s) => {
@@ -212,35 +293,56 @@ pub fn train_on(
         }
         None => x_train_raw,
     };
-    let y_train: Vec<usize> = train_rows.iter().map(|&r| data.y[r]).collect();
     progress(Progress {
         stage: Stage::Fitting,
         fraction: 0.1,
     });
-    let predictor = fit::fit(
-        valid.algorithm,
-        &params,
-        &fit::TrainingSet {
-            x: x_train.view(),
-            y: &y_train,
-            n_classes,
-        },
-        valid.seed,
-        cancel,
-        &mut |f| {
-            progress(Progress {
-                stage: Stage::Fitting,
-                fraction: 0.1 + 0.8 * f,
-            })
-        },
-    )?;
+    let mut fitting = |f: f64| {
+        progress(Progress {
+            stage: Stage::Fitting,
+            fraction: 0.1 + 0.8 * f,
+        })
+    };
+    let predictor = match task {
+        Task::Classification => {
+            let y_train: Vec<usize> = train_rows.iter().map(|&r| data.y[r]).collect();
+            fit::fit(
+                valid.algorithm,
+                &params,
+                &fit::TrainingSet {
+                    x: x_train.view(),
+                    y: &y_train,
+                    n_classes,
+                },
+                valid.seed,
+                cancel,
+                &mut fitting,
+            )?
+        }
+        Task::Regression => {
+            let y_train: Vec<f64> = train_rows.iter().map(|&r| data.targets[r]).collect();
+            fit::fit_regression(
+                valid.algorithm,
+                &params,
+                x_train.view(),
+                &y_train,
+                valid.seed,
+                cancel,
+                &mut fitting,
+            )?
+        }
+    };
     check()?;
     progress(Progress {
         stage: Stage::Evaluating,
         fraction: 0.9,
     });
 
-    let artifact = NativeArtifact { scaler, predictor };
+    let artifact = NativeArtifact {
+        encoder,
+        scaler,
+        predictor,
+    };
     let payload = serde_json::to_vec(&artifact).map_err(|e| ModelError::Encode(e.to_string()))?;
     let mut meta = ModelMeta {
         format: ARTIFACT_FORMAT.to_string(),
@@ -249,7 +351,12 @@ pub fn train_on(
         algorithm: valid.algorithm,
         hyperparameters: valid.hyperparameters.clone(),
         features: data.features.clone(),
-        labels: data.classes.clone(),
+        feature_kinds: data.kinds.clone(),
+        task,
+        labels: match task {
+            Task::Classification => data.classes.clone(),
+            Task::Regression => Vec::new(),
+        },
         scaling,
         training: Some(TrainingInfo {
             dataset: valid.dataset.clone(),
@@ -260,6 +367,7 @@ pub fn train_on(
             seed: valid.seed,
         }),
         metrics: None,
+        regression_metrics: None,
         created_at: jiff::Timestamp::now(),
         payload: PayloadKind::Native,
         content_sha256: crate::model::registry::sha256_hex(&payload),
@@ -267,14 +375,26 @@ pub fn train_on(
     // Evaluate through the same path production scoring takes.
     let model = Model::new(meta.clone(), crate::model::Predictor::Native(artifact));
     let binding = model.bind(&data.features)?;
-    let x_test = data.x.select(Axis(0), &test_rows);
-    let predicted: Vec<usize> = model
-        .predict(&binding, x_test.view())?
-        .into_iter()
-        .map(|p| p.class_index)
-        .collect();
-    let truth: Vec<usize> = test_rows.iter().map(|&r| data.y[r]).collect();
-    meta.metrics = Some(metrics::evaluate(&data.classes, &truth, &predicted));
+    let (x_test, texts_test) = select(data, &test_rows);
+    let predictions = model.predict(&binding, Inputs::new(x_test.view(), &texts_test))?;
+    match task {
+        Task::Classification => {
+            let predicted: Vec<usize> = predictions
+                .iter()
+                .map(|p| p.class_index().unwrap_or(0))
+                .collect();
+            let truth: Vec<usize> = test_rows.iter().map(|&r| data.y[r]).collect();
+            meta.metrics = Some(metrics::evaluate(&data.classes, &truth, &predicted));
+        }
+        Task::Regression => {
+            let predicted: Vec<f64> = predictions
+                .iter()
+                .map(|p| p.value().unwrap_or(f64::NAN))
+                .collect();
+            let truth: Vec<f64> = test_rows.iter().map(|&r| data.targets[r]).collect();
+            meta.regression_metrics = Some(metrics::regression(&truth, &predicted));
+        }
+    }
     let crate::model::Predictor::Native(artifact) = model.into_predictor() else {
         unreachable!("built as native above")
     };

@@ -53,6 +53,7 @@ pub fn csv_dataset(path: &Path, label: &str) -> DatasetConfig {
         query: None,
         label: label.to_string(),
         features: None,
+        task: None,
     }
 }
 

@@ -384,6 +384,18 @@ pub struct DatasetConfig {
     pub label: String,
     #[serde(default)]
     pub features: Option<Vec<String>>,
+    /// What the label is: classes, or a number to predict. Unset: a label
+    /// of numbers with a fraction is a regression target, anything else classes.
+    #[serde(default)]
+    pub task: Option<DatasetTask>,
+}
+
+/// `[models.datasets.NAME] task`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetTask {
+    Classification,
+    Regression,
 }
 
 /// `[[jobs]]`

@@ -6,6 +6,7 @@
 //! `after_key`), `CancelDispatch`; prints a table or JSON. The JSON key names
 //! are the documented interface.
 
+use super::showroom::value_text;
 use super::{ask, print_json, table};
 use crate::client::Client;
 use jiff::Timestamp;
@@ -13,7 +14,7 @@ use jiff::tz::TimeZone;
 use mld_shared::ids::{DispatchId, JobName};
 use mld_shared::protocol::{
     DispatchDetail, DispatchEventInfo, DispatchSummary, PredictionInfo, PredictionPage, Request,
-    Response, UnscorableInfo,
+    Response, UnscorableInfo, ValueHistogram,
 };
 use serde::Serialize;
 use std::process::ExitCode;
@@ -72,21 +73,52 @@ impl From<&DispatchSummary> for DispatchJson {
     }
 }
 
+/// A classifier's prediction (`label`, `score`) or a regressor's (`value`).
 #[derive(Debug, Serialize)]
 pub struct PredictionJson {
     row_key: String,
-    label: String,
-    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
 }
 
 impl From<&PredictionInfo> for PredictionJson {
     fn from(p: &PredictionInfo) -> Self {
-        PredictionJson {
-            row_key: p.row_key.clone(),
-            label: p.label.clone(),
-            score: p.score,
+        match p.value {
+            Some(v) => PredictionJson {
+                row_key: p.row_key.clone(),
+                label: None,
+                score: None,
+                value: Some(v),
+            },
+            None => PredictionJson {
+                row_key: p.row_key.clone(),
+                label: Some(p.label.clone()),
+                score: Some(p.score),
+                value: None,
+            },
         }
     }
+}
+
+/// A regressor's dispatch: its predicted values in bins.
+#[derive(Debug, Serialize)]
+struct ValuesJson {
+    count: u64,
+    mean: f64,
+    min: f64,
+    max: f64,
+    bins: Vec<BinJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct BinJson {
+    lo: f64,
+    hi: f64,
+    count: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +179,9 @@ struct DetailJson {
     unscorable: Vec<UnscorableJson>,
     /// Predictions per label, most frequent first.
     classes: Vec<ClassJson>,
+    /// A regressor's dispatch: its predicted values in bins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<ValuesJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<Vec<EventJson>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +308,18 @@ pub struct Show {
 }
 
 pub fn predictions_table(rows: &[PredictionInfo]) -> String {
+    if rows.first().is_some_and(|p| p.value.is_some()) {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|p| {
+                vec![
+                    p.row_key.clone(),
+                    p.value.map(value_text).unwrap_or_else(|| p.label.clone()),
+                ]
+            })
+            .collect();
+        return table::render(&["KEY", "VALUE"], &rows);
+    }
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|p| {
@@ -284,6 +331,37 @@ pub fn predictions_table(rows: &[PredictionInfo]) -> String {
         })
         .collect();
     table::render(&["KEY", "LABEL", "SCORE"], &rows)
+}
+
+/// A regressor's predicted values: count, mean and range, then a bar per bin.
+pub fn values_text(h: &ValueHistogram) -> String {
+    let mut out = format!(
+        "{} values, mean {}, from {} to {}\n",
+        h.count,
+        value_text(h.mean),
+        value_text(h.min),
+        value_text(h.max)
+    );
+    let most = h.bins.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let rows: Vec<Vec<String>> = h
+        .bins
+        .iter()
+        .map(|b| {
+            let share = if h.count == 0 {
+                0.0
+            } else {
+                b.count as f64 * 100.0 / h.count as f64
+            };
+            vec![
+                format!("{} – {}", value_text(b.lo), value_text(b.hi)),
+                b.count.to_string(),
+                format!("{share:.1}%"),
+                "█".repeat((b.count * 30).div_ceil(most) as usize),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(&["VALUES", "COUNT", "SHARE", ""], &rows));
+    out
 }
 
 pub fn unscorable_table(rows: &[UnscorableInfo]) -> String {
@@ -379,7 +457,11 @@ fn detail_text(
             &rows,
         ));
     }
-    if let Some(page) = predictions {
+    if let (Some(_), Some(h)) = (predictions, &detail.values) {
+        out.push_str("\npredicted values\n");
+        out.push_str(&values_text(h));
+    }
+    if predictions.is_some() && detail.values.is_none() {
         out.push_str("\nclasses\n");
         let total: u64 = detail.class_counts.iter().map(|(_, n)| n).sum();
         let rows: Vec<Vec<String>> = detail
@@ -395,6 +477,8 @@ fn detail_text(
             })
             .collect();
         out.push_str(&table::render(&["LABEL", "COUNT", "SHARE"], &rows));
+    }
+    if let Some(page) = predictions {
         let matching = match &show.search {
             Some(key) => format!(" with a key containing {key:?}"),
             None => String::new(),
@@ -476,6 +560,21 @@ pub async fn show(
                     count: *count,
                 })
                 .collect(),
+            values: detail.values.as_ref().map(|h| ValuesJson {
+                count: h.count,
+                mean: h.mean,
+                min: h.min,
+                max: h.max,
+                bins: h
+                    .bins
+                    .iter()
+                    .map(|b| BinJson {
+                        lo: b.lo,
+                        hi: b.hi,
+                        count: b.count,
+                    })
+                    .collect(),
+            }),
             events: show
                 .events
                 .then(|| detail.events.iter().map(EventJson::from).collect()),
@@ -617,6 +716,7 @@ mod tests {
                 row_key: "151".into(),
                 reason: "column petal_length is NULL".into(),
             }],
+            values: None,
         };
         let page = PredictionPage {
             total: 4,
@@ -624,6 +724,7 @@ mod tests {
                 row_key: "1".into(),
                 label: "setosa".into(),
                 score: 0.99771,
+                value: None,
             }],
             next_after: None,
         };

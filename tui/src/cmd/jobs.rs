@@ -648,6 +648,7 @@ mod tests {
                 row_key: "1".into(),
                 label: "setosa".into(),
                 score: 0.97,
+                value: None,
             }],
             unscorable: vec![mld_shared::protocol::UnscorableInfo {
                 row_key: "7".into(),
@@ -715,6 +716,7 @@ mod wait_tests {
             events: vec![],
             class_counts: vec![],
             unscorable: vec![],
+            values: None,
         }))
     }
 

@@ -94,8 +94,11 @@ pub enum ModelCommand {
         file: PathBuf,
         #[arg(long, value_name = "NAME")]
         name: String,
-        /// The input features, in the order the model expects them.
-        #[arg(long, value_name = "A,B,...", value_delimiter = ',', required = true)]
+        /// The features, in order: one name per column of the graph's inputs.
+        /// Omit them when the graph takes one input per column (a
+        /// ColumnTransformer exported with one input per column): the
+        /// inputs' names are the features.
+        #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
         features: Vec<String>,
         /// Class labels in the model's class order, when the graph does not name them.
         #[arg(long, value_name = "X,Y,...", value_delimiter = ',')]
@@ -110,7 +113,8 @@ pub enum ModelCommand {
         model: String,
         #[arg(long, value_name = "N")]
         version: Option<u32>,
-        /// The values in the model's feature order.
+        /// The values in the model's feature order: numbers, or text for a
+        /// text feature (empty is NULL).
         #[arg(
             long,
             value_name = "V1,V2,...",
@@ -119,7 +123,7 @@ pub enum ModelCommand {
             conflicts_with = "fields",
             required_unless_present = "fields"
         )]
-        values: Option<Vec<f64>>,
+        values: Option<Vec<String>>,
         /// A value by feature name, NAME=VALUE; repeat for each feature.
         #[arg(long = "field", value_name = "NAME=VALUE")]
         fields: Vec<String>,
@@ -304,18 +308,14 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
             fields,
             json,
         } => {
+            // As typed: the daemon reads each as its feature's type and
+            // names the feature whose value does not fit.
             let input = match values {
-                Some(v) => PredictInput::Positional(v.clone()),
-                None => PredictInput::Named(
+                Some(v) => PredictInput::Cells(v.iter().map(|x| x.trim().to_string()).collect()),
+                None => PredictInput::NamedCells(
                     fields
                         .iter()
-                        .map(|f| {
-                            let (k, v) = pair(f, "--field")?;
-                            let x: f64 = v.parse().map_err(|_| {
-                                anyhow::anyhow!("--field {k}: {v:?} is not a number")
-                            })?;
-                            Ok((k, x))
-                        })
+                        .map(|f| pair(f, "--field"))
                         .collect::<anyhow::Result<Vec<_>>>()?,
                 ),
             };
@@ -470,14 +470,9 @@ fn models_text(models: &[ModelInfo]) -> String {
                     String::new()
                 },
                 v.algorithm.clone(),
-                v.metrics
-                    .as_ref()
-                    .map(|x| format!("{:.3}", x.accuracy))
-                    .unwrap_or_default(),
-                v.metrics
-                    .as_ref()
-                    .map(|x| format!("{:.3}", x.macro_f1))
-                    .unwrap_or_default(),
+                v.task.clone(),
+                evaluation_text(v),
+                features_text(v),
                 v.created_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 v.hash.chars().take(12).collect(),
                 v.broken.clone().unwrap_or_default(),
@@ -493,14 +488,42 @@ fn models_text(models: &[ModelInfo]) -> String {
             "VERSION",
             "ALIAS",
             "ALGORITHM",
-            "ACCURACY",
-            "MACRO F1",
+            "TASK",
+            "EVALUATION",
+            "FEATURES",
             "CREATED",
             "HASH",
             "PROBLEM",
         ],
         &rows,
     )
+}
+
+/// A version's held-out evaluation in one cell.
+fn evaluation_text(v: &ModelVersionInfo) -> String {
+    match (&v.metrics, &v.regression) {
+        (Some(m), _) => format!("accuracy {:.3}, macro F1 {:.3}", m.accuracy, m.macro_f1),
+        (None, Some(r)) => format!("R² {:.3}, RMSE {}, MAE {}", r.r2, sig(r.rmse), sig(r.mae)),
+        (None, None) => String::new(),
+    }
+}
+
+/// Each feature with its type: `tenure plan:text`.
+fn features_text(v: &ModelVersionInfo) -> String {
+    v.features
+        .iter()
+        .enumerate()
+        .map(|(j, f)| match v.feature_types.get(j).map(String::as_str) {
+            Some("text") => format!("{f}:text"),
+            _ => f.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A number to 6 significant digits.
+fn sig(x: f64) -> String {
+    crate::cmd::showroom::value_text(x)
 }
 
 fn param_kind(k: &ParamKind) -> String {
@@ -531,7 +554,14 @@ fn catalog_text(c: &CatalogInfo) -> String {
                 d.name.clone(),
                 d.task.clone().unwrap_or_else(|| "-".into()),
                 d.records.to_string(),
-                d.features.len().to_string(),
+                {
+                    let text = d.feature_types.iter().filter(|t| *t == "text").count();
+                    if text == 0 {
+                        d.features.len().to_string()
+                    } else {
+                        format!("{} ({text} text)", d.features.len())
+                    }
+                },
                 d.label.clone(),
                 d.problem.clone().unwrap_or_else(|| d.description.clone()),
             ]
@@ -625,8 +655,8 @@ fn version_text(v: &ModelVersionInfo) -> String {
         ));
     }
     out.push_str(&format!(
-        "algorithm {} · scaling {} · sha256 {}\n",
-        v.algorithm, v.scaling, v.hash
+        "{} · algorithm {} · scaling {} · sha256 {}\n",
+        v.task, v.algorithm, v.scaling, v.hash
     ));
     if !v.hyperparameters.is_empty() {
         let params: Vec<String> = v
@@ -636,11 +666,19 @@ fn version_text(v: &ModelVersionInfo) -> String {
             .collect();
         out.push_str(&format!("hyperparameters {}\n", params.join(" ")));
     }
-    out.push_str(&format!(
-        "features {}\nlabels {}\n",
-        v.features.join(", "),
-        v.labels.join(", ")
-    ));
+    let features: Vec<String> = v
+        .features
+        .iter()
+        .enumerate()
+        .map(|(j, f)| {
+            let kind = v.feature_types.get(j).map_or("number", String::as_str);
+            format!("{f} ({kind})")
+        })
+        .collect();
+    out.push_str(&format!("features {}\n", features.join(", ")));
+    if !v.labels.is_empty() {
+        out.push_str(&format!("labels {}\n", v.labels.join(", ")));
+    }
     if let Some(d) = &v.dataset {
         out.push_str(&format!(
             "trained on {d}: {} rows, {} held out, seed {}, data sha256 {}\n",
@@ -653,15 +691,26 @@ fn version_text(v: &ModelVersionInfo) -> String {
     if let Some(m) = &v.metrics {
         out.push_str(&metrics_text(&v.labels, m));
     }
+    if let Some(r) = &v.regression {
+        out.push_str(&format!(
+            "on {} held-out rows: MAE {} · RMSE {} · R² {:.4}\n",
+            r.rows,
+            sig(r.mae),
+            sig(r.rmse),
+            r.r2
+        ));
+    }
     out
 }
 
 fn prediction_text(p: &PredictionResult) -> String {
-    let inputs: Vec<String> = p.features.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let inputs: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let what = match p.value {
+        Some(v) => crate::cmd::showroom::value_text(v),
+        None => format!("{} (score {:.4})", p.label, p.score),
+    };
     format!(
-        "{} (score {:.4}) — {} version {} on {}",
-        p.label,
-        p.score,
+        "{what} — {} version {} on {}",
         p.model,
         p.version,
         inputs.join(" ")

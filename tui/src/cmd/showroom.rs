@@ -47,13 +47,12 @@ pub fn parse_set(items: &[String]) -> anyhow::Result<Vec<(String, FeatureValue)>
                 .split_once('=')
                 .filter(|(k, _)| !k.trim().is_empty())
                 .ok_or_else(|| anyhow::anyhow!("--set takes FEATURE=VALUE, got {s:?}"))?;
-            let v = v.trim();
-            let x: f64 = v
-                .parse()
-                .ok()
-                .filter(|x: &f64| x.is_finite())
-                .ok_or_else(|| anyhow::anyhow!("--set {}: {v:?} is not a number", k.trim()))?;
-            Ok((k.trim().to_string(), FeatureValue::Number(x)))
+            // As typed: the daemon reads it as the feature's type (a number,
+            // or text), and says which feature is wrong and why.
+            Ok((
+                k.trim().to_string(),
+                FeatureValue::Text(v.trim().to_string()),
+            ))
         })
         .collect()
 }
@@ -132,14 +131,29 @@ pub async fn run(args: &ShowroomArgs, socket: &Path) -> anyhow::Result<ExitCode>
 // ---- text ----
 
 fn number(v: &FeatureValue) -> String {
-    match v {
-        FeatureValue::Number(x) => x.to_string(),
+    v.to_string()
+}
+
+/// What the model said, as a cell, and its score if it has one.
+pub fn outcome_parts(o: &Outcome) -> (String, Option<f64>) {
+    match o {
+        Outcome::Class { label, score } => (label.clone(), Some(*score)),
+        Outcome::Value { value } => (value_text(*value), None),
+        Outcome::Unscorable { reason } => (format!("cannot be scored: {reason}"), None),
     }
 }
 
-fn outcome_parts(o: &Outcome) -> (&str, f64) {
-    match o {
-        Outcome::Class { label, score } => (label, *score),
+/// A predicted value, to 6 significant digits (exact in --json).
+pub fn value_text(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return v.to_string();
+    }
+    let digits = (5 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
@@ -148,7 +162,7 @@ fn outcome_parts(o: &Outcome) -> (&str, f64) {
 pub fn score_text(kind: ScoreKind, score: Option<f64>) -> String {
     match (kind, score) {
         (_, None) => "—".to_string(),
-        (ScoreKind::Unscored, Some(_)) => "—".to_string(),
+        (ScoreKind::Unscored | ScoreKind::Value, Some(_)) => "—".to_string(),
         (ScoreKind::Margin, Some(s)) => format!("{s:+.3}"),
         (_, Some(s)) => format!("{s:.3}"),
     }
@@ -234,19 +248,7 @@ pub fn explanation_lines(e: &Explanation) -> Vec<String> {
             let mut out = vec![format!(
                 "why {label}: the tree's tests from its root to a leaf"
             )];
-            for s in steps {
-                let test = match s.threshold {
-                    Some(t) if s.below => format!("{} = {} < {t}", s.feature, s.value),
-                    Some(t) => format!("{} = {} ≥ {t}", s.feature, s.value),
-                    None => format!(
-                        "{} = {} (constant in training) → {}",
-                        s.feature,
-                        s.value,
-                        if s.below { "left" } else { "right" }
-                    ),
-                };
-                out.push(format!("  {test}"));
-            }
+            out.extend(steps.iter().map(|s| format!("  {}", step_text(s))));
             out.push(format!(
                 "  → {label} ({:.0}% of the leaf's training rows)",
                 share * 100.0
@@ -275,6 +277,68 @@ pub fn explanation_lines(e: &Explanation) -> Vec<String> {
             out
         }
         Explanation::Unavailable { reason } => vec![format!("why: {reason}")],
+        Explanation::ValueContributions { intercept, terms } => {
+            let mut rows: Vec<Vec<String>> = terms
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.feature.clone(),
+                        t.value.to_string(),
+                        format!("{:.3}", t.scaled),
+                        format!("{:.3}", t.weight),
+                        format!("{:+.3}", t.contribution),
+                    ]
+                })
+                .collect();
+            rows.push(vec![
+                "(intercept)".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("{intercept:+.3}"),
+            ]);
+            let total = intercept + terms.iter().map(|t| t.contribution).sum::<f64>();
+            let mut out =
+                vec!["why: each feature's weight × scaled value, largest first".to_string()];
+            out.extend(
+                table::render(
+                    &["feature", "value", "scaled", "weight", "contribution"],
+                    &rows,
+                )
+                .lines()
+                .map(|l| format!("  {l}")),
+            );
+            out.push(format!("  value: {}", value_text(total)));
+            out
+        }
+        Explanation::ValuePath { steps, value } => {
+            let mut out = vec!["why: the tree's tests from its root to a leaf".to_string()];
+            out.extend(steps.iter().map(|s| format!("  {}", step_text(s))));
+            out.push(format!(
+                "  → {} (the mean of the leaf's training rows)",
+                value_text(*value)
+            ));
+            out
+        }
+        Explanation::TreeValues { trees, min, max } => vec![format!(
+            "why: the mean of {trees} trees' values, which range from {} to {}",
+            value_text(*min),
+            value_text(*max)
+        )],
+    }
+}
+
+/// One test of a tree's path.
+fn step_text(s: &mld_shared::protocol::PathStepInfo) -> String {
+    match s.threshold {
+        Some(t) if s.below => format!("{} = {} < {t}", s.feature, s.value),
+        Some(t) => format!("{} = {} ≥ {t}", s.feature, s.value),
+        None => format!(
+            "{} = {} (constant in training) → {}",
+            s.feature,
+            s.value,
+            if s.below { "left" } else { "right" }
+        ),
     }
 }
 
@@ -315,8 +379,8 @@ fn view_text(v: &ShowroomView) -> String {
             let (label, score) = outcome_parts(&r.outcome);
             let mut cells = vec![(i + 1).to_string()];
             cells.extend(r.cells[..shown].iter().cloned());
-            cells.push(label.to_string());
-            cells.push(score_text(v.score_kind, Some(score)));
+            cells.push(label);
+            cells.push(score_text(v.score_kind, score));
             cells
         })
         .collect();
@@ -353,11 +417,14 @@ fn prediction_text(p: &ShowroomPrediction, explain: bool) -> String {
             if p.edited { ", edited" } else { "" }
         ),
         format!("  {}", values_text(p)),
-        format!(
-            "{label} ({} {})",
-            p.score_kind.as_str(),
-            score_text(p.score_kind, Some(score))
-        ),
+        match score {
+            Some(score) => format!(
+                "{label} ({} {})",
+                p.score_kind.as_str(),
+                score_text(p.score_kind, Some(score))
+            ),
+            None => label,
+        },
     ];
     out.extend(
         class_lines(p.score_kind, &p.classes, 20)
@@ -384,10 +451,14 @@ fn before_after_text(
         .collect();
     let (bl, bs) = outcome_parts(&before.outcome);
     let (al, as_) = outcome_parts(&after.outcome);
+    let with_score = |label: String, kind: ScoreKind, score: Option<f64>| match score {
+        Some(s) => format!("{label} {}", score_text(kind, Some(s))),
+        None => label,
+    };
     let mut rows = vec![vec![
         "prediction".to_string(),
-        format!("{bl} {}", score_text(before.score_kind, Some(bs))),
-        format!("{al} {}", score_text(after.score_kind, Some(as_))),
+        with_score(bl, before.score_kind, bs),
+        with_score(al, after.score_kind, as_),
     ]];
     for (b, a) in before.classes.iter().zip(&after.classes) {
         rows.push(vec![
@@ -436,8 +507,35 @@ fn before_after_text(
 
 // ---- JSON: plain objects for scripts (values by feature, scores by class) ----
 
-fn values_json(values: impl Iterator<Item = (String, f64)>) -> Value {
-    Value::Object(values.map(|(k, v)| (k, json!(v))).collect())
+fn values_json<'a>(values: impl Iterator<Item = (String, &'a FeatureValue)>) -> Value {
+    Value::Object(values.map(|(k, v)| (k, feature_json(v))).collect())
+}
+
+/// A number as a number, text as a string, NULL as null.
+fn feature_json(v: &FeatureValue) -> Value {
+    match v {
+        FeatureValue::Number(x) => json!(x),
+        FeatureValue::Text(t) => json!(t),
+        FeatureValue::Null => Value::Null,
+    }
+}
+
+/// `label` and `score` (a class), `value` (a regressor) or `unscorable` (why not).
+fn outcome_json(o: &Outcome) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    match o {
+        Outcome::Class { label, score } => {
+            m.insert("label".into(), json!(label));
+            m.insert("score".into(), json!(score));
+        }
+        Outcome::Value { value } => {
+            m.insert("value".into(), json!(value));
+        }
+        Outcome::Unscorable { reason } => {
+            m.insert("unscorable".into(), json!(reason));
+        }
+    }
+    m
 }
 
 fn classes_json(classes: &[ClassScore]) -> Value {
@@ -447,12 +545,6 @@ fn classes_json(classes: &[ClassScore]) -> Value {
             .map(|c| (c.label.clone(), json!(c.score)))
             .collect(),
     )
-}
-
-fn feature_number(v: &FeatureValue) -> f64 {
-    match v {
-        FeatureValue::Number(x) => *x,
-    }
 }
 
 fn listing_json(s: &ShowroomInfo) -> Value {
@@ -475,19 +567,18 @@ fn view_json(v: &ShowroomView) -> Value {
         "columns": v.columns,
         "shown": v.shown,
         "features": v.features,
+        "feature_types": v.feature_types,
         "labels": v.labels,
         "score_kind": v.score_kind.as_str(),
         "rows": v.rows.iter().enumerate().map(|(i, r)| {
-            let (label, score) = outcome_parts(&r.outcome);
-            json!({
-                "row": i + 1,
-                "line": r.line,
-                "cells": r.cells,
-                "values": values_json(v.features.iter().cloned().zip(r.values.iter().map(feature_number))),
-                "label": label,
-                "score": score,
-                "classes": classes_json(&r.classes),
-            })
+            let mut row = serde_json::Map::new();
+            row.insert("row".into(), json!(i + 1));
+            row.insert("line".into(), json!(r.line));
+            row.insert("cells".into(), json!(r.cells));
+            row.insert("values".into(), values_json(v.features.iter().cloned().zip(r.values.iter())));
+            row.extend(outcome_json(&r.outcome));
+            row.insert("classes".into(), classes_json(&r.classes));
+            Value::Object(row)
         }).collect::<Vec<_>>(),
     })
 }
@@ -534,25 +625,53 @@ fn explanation_json(e: &Explanation) -> Value {
             "kind": "unavailable",
             "reason": reason,
         }),
+        Explanation::ValueContributions { intercept, terms } => json!({
+            "kind": "value-contributions",
+            "intercept": intercept,
+            "terms": terms.iter().map(|t| json!({
+                "feature": t.feature,
+                "value": t.value,
+                "scaled": t.scaled,
+                "weight": t.weight,
+                "contribution": t.contribution,
+            })).collect::<Vec<_>>(),
+        }),
+        Explanation::ValuePath { steps, value } => json!({
+            "kind": "value-path",
+            "value": value,
+            "steps": steps.iter().map(|s| json!({
+                "feature": s.feature,
+                "value": s.value,
+                "threshold": s.threshold,
+                "below": s.below,
+            })).collect::<Vec<_>>(),
+        }),
+        Explanation::TreeValues { trees, min, max } => json!({
+            "kind": "tree-values",
+            "trees": trees,
+            "min": min,
+            "max": max,
+        }),
     }
 }
 
 fn prediction_json(p: &ShowroomPrediction) -> Value {
-    let (label, score) = outcome_parts(&p.outcome);
-    json!({
-        "model": p.model,
-        "version": p.version,
-        "hash": p.hash,
-        "row": p.row,
-        "line": p.line,
-        "edited": p.edited,
-        "values": values_json(p.values.iter().map(|(k, v)| (k.clone(), feature_number(v)))),
-        "label": label,
-        "score": score,
-        "score_kind": p.score_kind.as_str(),
-        "classes": classes_json(&p.classes),
-        "explanation": explanation_json(&p.explanation),
-    })
+    let mut m = serde_json::Map::new();
+    m.insert("model".into(), json!(p.model));
+    m.insert("version".into(), json!(p.version));
+    m.insert("hash".into(), json!(p.hash));
+    m.insert("row".into(), json!(p.row));
+    m.insert("line".into(), json!(p.line));
+    m.insert("edited".into(), json!(p.edited));
+    m.insert(
+        "values".into(),
+        values_json(p.values.iter().map(|(k, v)| (k.clone(), v))),
+    );
+    m.extend(outcome_json(&p.outcome));
+    m.insert("score_kind".into(), json!(p.score_kind.as_str()));
+    m.insert("classes".into(), classes_json(&p.classes));
+    m.insert("explanation".into(), explanation_json(&p.explanation));
+    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -561,18 +680,17 @@ mod tests {
     use mld_shared::protocol::{ContributionInfo, PathStepInfo};
 
     #[test]
-    fn set_pairs_are_numbers_or_a_clear_error() {
+    fn set_pairs_are_sent_as_typed_or_a_clear_error() {
+        // As typed: the daemon reads each as its feature's type.
         assert_eq!(
-            parse_set(&["petal_length = 5".into()]).unwrap(),
-            vec![("petal_length".into(), FeatureValue::Number(5.0))]
+            parse_set(&["petal_length = 5".into(), "plan=pro".into()]).unwrap(),
+            vec![
+                ("petal_length".into(), FeatureValue::Text("5".into())),
+                ("plan".into(), FeatureValue::Text("pro".into()))
+            ]
         );
-        let err = parse_set(&["petal_length=long".into()])
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, "--set petal_length: \"long\" is not a number");
         let err = parse_set(&["petal_length".into()]).unwrap_err().to_string();
         assert_eq!(err, "--set takes FEATURE=VALUE, got \"petal_length\"");
-        assert!(parse_set(&["x=inf".into()]).is_err());
     }
 
     #[test]

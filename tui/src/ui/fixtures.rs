@@ -329,6 +329,7 @@ pub fn dispatch_detail() -> DispatchDetail {
             },
         ],
         summary,
+        values: None,
     }
 }
 
@@ -342,6 +343,7 @@ pub fn prediction_page() -> mld_shared::protocol::PredictionPage {
                 row_key: format!("{k:03}"),
                 label: LABELS[(k / 50) as usize].into(),
                 score: 0.5 + (k % 50) as f64 / 100.0,
+                value: None,
             })
             .collect(),
         next_after: Some("100".into()),
@@ -400,6 +402,9 @@ pub fn version(
         metrics: Some(metrics()),
         created_at: Some(at("2026-11-20T09:30:00Z")),
         hash: format!("{version}df425a8c872f00d").repeat(4),
+        task: "classification".into(),
+        feature_types: vec!["number".into(); 4],
+        regression: None,
     }
 }
 
@@ -490,6 +495,7 @@ pub fn catalog() -> mld_shared::protocol::CatalogInfo {
                 classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
                 preprocessing: vec![],
                 problem: None,
+                feature_types: vec!["number".into(); 4],
             },
             DatasetInfo {
                 name: "churn".into(),
@@ -502,6 +508,7 @@ pub fn catalog() -> mld_shared::protocol::CatalogInfo {
                 classes: vec![],
                 preprocessing: vec![],
                 problem: Some("datalake warehouse: no answer within 2s".into()),
+                feature_types: vec![],
             },
         ],
         models: vec![

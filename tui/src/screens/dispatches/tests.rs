@@ -319,6 +319,7 @@ mod window_and_actions {
                     row_key: format!("{k:04}"),
                     label: "setosa".into(),
                     score: 0.9,
+                    value: None,
                 })
                 .collect(),
             next_after: more.then(|| "x".into()),

@@ -1,15 +1,19 @@
 //! Draws the Dispatches screen: the window's list with a gauge for running
 //! dispatches and a chart of rows scored and time taken across the window;
 //! or the opened dispatch: its summary (the pinned model version and hash),
-//! a page of predictions, the class distribution and the events.
+//! a page of predictions, the class distribution (a regressor's: a histogram
+//! of its predicted values) and the events.
 
 use super::{Dispatches, Modal, Open, progress};
+use crate::cmd::showroom::value_text;
 use crate::screens::Shared;
 use crate::ui::format;
 use crate::ui::theme::Theme;
 use crate::widgets::{confirm, form};
 use jiff::Zoned;
-use mld_shared::protocol::{DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage};
+use mld_shared::protocol::{
+    DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage, ValueHistogram,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -338,15 +342,28 @@ fn render_open(
     let [predictions_area, side] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     render_predictions(frame, predictions_area, open, theme);
-    let class_lines = class_lines(detail, side.width.saturating_sub(2) as usize, theme);
     // The events need room for their lines; the classes get the rest.
     let events_height = (detail.events.len() as u16 + 1).min(side.height.saturating_sub(5));
     let [classes_area, events_area] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(events_height.max(2))])
             .areas(side);
+    let width = classes_area.width.saturating_sub(2) as usize;
+    // A regressor's dispatch shows its predicted values in bins; a classifier's, its classes.
+    let (title, lines) = match &detail.values {
+        Some(h) => (
+            " Predicted values ",
+            value_lines(
+                detail,
+                h,
+                width,
+                classes_area.height.saturating_sub(2) as usize,
+                theme,
+            ),
+        ),
+        None => (" Classes ", class_lines(detail, width, theme)),
+    };
     frame.render_widget(
-        Paragraph::new(class_lines)
-            .block(Block::bordered().title(Span::styled(" Classes ", theme.title()))),
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
         classes_area,
     );
     render_events(frame, events_area, detail, now, theme);
@@ -442,6 +459,30 @@ fn render_predictions(frame: &mut Frame, area: Rect, open: &Open, theme: &Theme)
     }
     let height = area.height.saturating_sub(3) as usize;
     let start = open.selected.saturating_sub(height.saturating_sub(1));
+    if page.rows.first().is_some_and(|p| p.value.is_some()) {
+        // A regressor's: the value, no score.
+        let rows: Vec<Row> = page
+            .rows
+            .iter()
+            .skip(start)
+            .take(height.max(1))
+            .map(|p| {
+                let value = p.value.map(value_text).unwrap_or_else(|| p.label.clone());
+                Row::new(vec![
+                    Cell::from(p.row_key.as_str()),
+                    Cell::from(Line::from(value).right_aligned()),
+                ])
+            })
+            .collect();
+        let table = Table::new(rows, [Constraint::Fill(1), Constraint::Length(14)])
+            .header(Row::new(["ROW KEY", "         VALUE"]).style(theme.title()))
+            .block(block)
+            .row_highlight_style(theme.selected_row())
+            .highlight_symbol("> ");
+        let mut state = TableState::default().with_selected(Some(open.selected - start));
+        frame.render_stateful_widget(table, area, &mut state);
+        return;
+    }
     let rows: Vec<Row> = page
         .rows
         .iter()
@@ -474,6 +515,64 @@ fn render_predictions(frame: &mut Frame, area: Rect, open: &Open, theme: &Theme)
     .highlight_symbol("> ");
     let mut state = TableState::default().with_selected(Some(open.selected - start));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// A regressor's predicted values: how many, their mean and range, then a
+/// bar per bin (adjacent bins merged to fit `height` lines), then the first
+/// unscorable rows.
+fn value_lines<'a>(
+    detail: &'a DispatchDetail,
+    h: &ValueHistogram,
+    width: usize,
+    height: usize,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let mut lines = vec![Line::from(format!(
+        "{} · mean {} · {} to {}",
+        format::count(h.count),
+        value_text(h.mean),
+        value_text(h.min),
+        value_text(h.max)
+    ))];
+    // Room for the bars: the lines left, keeping some for unscorable rows.
+    let unscorable = if detail.unscorable.is_empty() { 0 } else { 2 };
+    let room = height.saturating_sub(1 + unscorable).max(1);
+    let per = h.bins.len().div_ceil(room).max(1);
+    let merged: Vec<(f64, f64, u64)> = h
+        .bins
+        .chunks(per)
+        .map(|c| {
+            (
+                c[0].lo,
+                c[c.len() - 1].hi,
+                c.iter().map(|b| b.count).sum::<u64>(),
+            )
+        })
+        .collect();
+    let ranges: Vec<String> = merged
+        .iter()
+        .map(|(lo, hi, _)| format!("{}–{}", value_text(*lo), value_text(*hi)))
+        .collect();
+    let range_w = ranges.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+    let most = merged.iter().map(|m| m.2).max().unwrap_or(0).max(1);
+    let bar_width = width.saturating_sub(range_w + 8 + 1).max(1) as u64;
+    for ((_, _, n), range) in merged.iter().zip(&ranges) {
+        let bar = (n * bar_width).div_ceil(most) as usize;
+        lines.push(Line::from(vec![
+            Span::raw(format!("{range:>range_w$} {:>7} ", format::count(*n))),
+            Span::styled("█".repeat(bar), theme.good()),
+        ]));
+    }
+    if !detail.unscorable.is_empty() {
+        lines.push(Line::styled(
+            format!("unscorable ({}):", detail.summary.rows_unscorable),
+            theme.title(),
+        ));
+        for u in &detail.unscorable {
+            lines.push(Line::from(format!("{}: {}", u.row_key, u.reason)));
+        }
+    }
+    lines
 }
 
 /// The class distribution as bars, then the first unscorable rows.

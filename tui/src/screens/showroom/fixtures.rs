@@ -108,6 +108,7 @@ pub fn view() -> ShowroomView {
                 classes: classes(*scores),
             })
             .collect(),
+        feature_types: vec!["number".into(); FEATURES.len()],
     }
 }
 

@@ -58,7 +58,7 @@ pub struct Kept {
     /// The sample row it was edited from (1-based).
     pub row: u32,
     /// The features that differ from the sample row.
-    pub set: Vec<(String, f64)>,
+    pub set: Vec<(String, FeatureValue)>,
     pub prediction: ShowroomPrediction,
 }
 
@@ -93,7 +93,7 @@ pub enum Panel {
         row: RowRef,
         before: Said,
         after: ShowroomPrediction,
-        set: Vec<(String, f64)>,
+        set: Vec<(String, FeatureValue)>,
     },
 }
 
@@ -116,7 +116,7 @@ pub enum Pending {
     Edit {
         model: String,
         row: RowRef,
-        set: Vec<(String, f64)>,
+        set: Vec<(String, FeatureValue)>,
     },
 }
 
@@ -222,7 +222,7 @@ impl Open {
     }
 
     /// The features a row changes from its sample row.
-    fn set_of(&self, row: RowRef) -> Vec<(String, f64)> {
+    fn set_of(&self, row: RowRef) -> Vec<(String, FeatureValue)> {
         match row {
             RowRef::Sample(_) => Vec::new(),
             RowRef::Kept(k) => self.kept[k].set.clone(),
@@ -233,12 +233,6 @@ impl Open {
         if self.view.as_ref().is_some_and(|v| v.version != version) {
             self.newer = Some(version);
         }
-    }
-}
-
-pub fn number(v: &FeatureValue) -> f64 {
-    match v {
-        FeatureValue::Number(x) => *x,
     }
 }
 
@@ -389,10 +383,7 @@ fn on_rows_key(m: &mut Showroom, key: KeyEvent, shared: &Shared, fx: &mut Effect
                 Request::ShowroomPredict {
                     model: model.clone(),
                     row: sample,
-                    set: set
-                        .into_iter()
-                        .map(|(k, v)| (k, FeatureValue::Number(v)))
-                        .collect(),
+                    set,
                 },
                 Pending::One { model, row },
             );
@@ -465,24 +456,41 @@ pub fn edit_form(model: &str, sample: u32, row: RowRef, before: &Said) -> Form {
     let mut form = Form::new(format!("Edit {which} of {model}"), "predict")
         .intro("Enter predicts the edited row; the sample file is not changed.");
     for (name, value) in &before.values {
-        let v = number(value).to_string();
-        form = form.field(Field::text(
-            name,
-            name,
-            &v,
-            &format!("a number; it is {v} now"),
-        ));
+        let (v, help) = match value {
+            FeatureValue::Number(x) => (x.to_string(), format!("a number; it is {x} now")),
+            FeatureValue::Text(t) => (t.clone(), format!("text (a category); it is {t} now")),
+            FeatureValue::Null => (
+                String::new(),
+                "text (a category); it is empty (NULL) now".to_string(),
+            ),
+        };
+        form = form.field(Field::text(name, name, &v, &help));
     }
     form
 }
 
+/// A field's text as its feature's type: a number checked as typed; text
+/// as is (empty: NULL).
+fn read_value(text: &str, like: &FeatureValue) -> Result<FeatureValue, String> {
+    match like {
+        FeatureValue::Number(_) => parse_value(text).map(FeatureValue::Number),
+        _ if text.is_empty() => Ok(FeatureValue::Null),
+        _ => Ok(FeatureValue::Text(text.to_string())),
+    }
+}
+
 /// Checks every field; returns the values in order, or sets the errors.
-fn read_values(form: &mut Form) -> Option<Vec<(String, f64)>> {
+fn read_values(form: &mut Form, before: &Said) -> Option<Vec<(String, FeatureValue)>> {
     form.clear_errors();
     let mut out = Vec::new();
     let names: Vec<String> = form.fields.iter().map(|f| f.name.clone()).collect();
     for name in names {
-        match parse_value(form.value(&name)) {
+        let like = before
+            .values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(FeatureValue::Number(0.0), |(_, v)| v.clone());
+        match read_value(form.value(&name), &like) {
             Ok(v) => out.push((name, v)),
             Err(e) => form.set_error(&name, e),
         }
@@ -504,7 +512,10 @@ fn on_edit_key(
             let i = edit.form.focus;
             if let Some(field) = edit.form.fields.get(i) {
                 let name = field.name.clone();
-                if let Err(e) = parse_value(field.value()) {
+                let like = edit.before.values.iter().find(|(n, _)| *n == name);
+                if let Some((_, like)) = like
+                    && let Err(e) = read_value(field.value(), like)
+                {
                     edit.form.set_error(&name, e);
                 }
             }
@@ -514,7 +525,7 @@ fn on_edit_key(
             if edit.form.waiting {
                 return Some(edit);
             }
-            let Some(values) = read_values(&mut edit.form) else {
+            let Some(values) = read_values(&mut edit.form, &edit.before) else {
                 return Some(edit);
             };
             // What changed from the sample row (not from a kept row's values):
@@ -523,10 +534,10 @@ fn on_edit_key(
             let Some(original) = open.said(RowRef::Sample(sample as usize - 1)) else {
                 return Some(edit);
             };
-            let set: Vec<(String, f64)> = values
+            let set: Vec<(String, FeatureValue)> = values
                 .into_iter()
                 .zip(&original.values)
-                .filter(|((_, v), (_, o))| *v != number(o))
+                .filter(|((_, v), (_, o))| v != o)
                 .map(|(pair, _)| pair)
                 .collect();
             edit.form.waiting = true;
@@ -535,10 +546,7 @@ fn on_edit_key(
                 Request::ShowroomPredict {
                     model: open.model.clone(),
                     row: sample,
-                    set: set
-                        .iter()
-                        .map(|(k, v)| (k.clone(), FeatureValue::Number(*v)))
-                        .collect(),
+                    set: set.clone(),
                 },
                 Pending::Edit {
                     model: open.model.clone(),
@@ -664,12 +672,12 @@ fn on_answer(m: &mut Showroom, purpose: Pending, answer: Answer, fx: &mut Effect
 }
 
 fn done_text(p: &ShowroomPrediction) -> String {
-    let Outcome::Class { label, score } = &p.outcome;
+    let (label, score) = crate::cmd::showroom::outcome_parts(&p.outcome);
     format!(
-        "row {}{}: {label} ({:.3}) by {} v{}",
+        "row {}{}: {label}{} by {} v{}",
         p.row,
         if p.edited { " edited" } else { "" },
-        score,
+        score.map(|s| format!(" ({s:.3})")).unwrap_or_default(),
         p.model,
         p.version
     )

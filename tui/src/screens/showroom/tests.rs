@@ -162,7 +162,10 @@ fn an_edit_shows_before_and_after_and_can_be_kept_predicted_again_and_removed() 
         }
     );
     assert!(after.edited);
-    assert_eq!(set, &vec![("petal_length".to_string(), 5.0)]);
+    assert_eq!(
+        set,
+        &vec![("petal_length".to_string(), FeatureValue::Number(5.0))]
+    );
 
     // Kept: a sixth row, selected.
     press(&mut app, KeyCode::Char('s'));

@@ -3,8 +3,8 @@
 //! after an edit) — beside the rows on a wide terminal, under them on a
 //! narrow one — and the edit form over it all.
 
-use super::{Open, Panel, RowRef, Said, Showroom, number};
-use crate::cmd::showroom::{bar, explanation_lines, score_text};
+use super::{Open, Panel, RowRef, Said, Showroom};
+use crate::cmd::showroom::{bar, explanation_lines, outcome_parts, score_text};
 use crate::screens::Shared;
 use crate::ui::format;
 use crate::ui::theme::Theme;
@@ -147,13 +147,12 @@ fn kind_header(kind: ScoreKind) -> &'static str {
         ScoreKind::VoteShare => "VOTES",
         ScoreKind::Margin => "MARGIN",
         ScoreKind::Unscored => "SCORE",
+        ScoreKind::Value => "",
     }
 }
 
-fn outcome(o: &Outcome) -> (&str, f64) {
-    match o {
-        Outcome::Class { label, score } => (label, *score),
-    }
+fn outcome(o: &Outcome) -> (String, Option<f64>) {
+    outcome_parts(o)
 }
 
 fn render_open(frame: &mut Frame, area: Rect, open: &Open, theme: &Theme) {
@@ -246,9 +245,9 @@ fn render_rows(frame: &mut Frame, area: Rect, open: &Open, view: &ShowroomView, 
         let (label, score) = outcome(&r.outcome);
         let mut cells = vec![Cell::from(Line::from((i + 1).to_string()).right_aligned())];
         cells.extend(r.cells[..shown].iter().map(|c| Cell::from(c.clone())));
-        cells.push(Cell::from(label.to_string()));
+        cells.push(Cell::from(label));
         cells.push(Cell::from(
-            Line::from(score_text(kind, Some(score))).right_aligned(),
+            Line::from(score_text(kind, score)).right_aligned(),
         ));
         rows.push(Row::new(cells));
     }
@@ -265,9 +264,9 @@ fn render_rows(frame: &mut Frame, area: Rect, open: &Open, view: &ShowroomView, 
                 None => Cell::from(base.cells[j].clone()),
             });
         }
-        cells.push(Cell::from(label.to_string()));
+        cells.push(Cell::from(label));
         cells.push(Cell::from(
-            Line::from(score_text(k.prediction.score_kind, Some(score))).right_aligned(),
+            Line::from(score_text(k.prediction.score_kind, score)).right_aligned(),
         ));
         rows.push(Row::new(cells));
     }
@@ -409,22 +408,25 @@ fn panel_lines(
             let (label, score) = outcome(&p.outcome);
             let mut lines = vec![Line::from(vec![
                 Span::styled(
-                    label.to_string(),
+                    label.clone(),
                     theme.good().add_modifier(ratatui::style::Modifier::BOLD),
                 ),
-                Span::raw(format!(
-                    " · {} {} · {} v{}",
-                    p.score_kind.as_str(),
-                    score_text(p.score_kind, Some(score)),
-                    p.model,
-                    p.version
-                )),
+                Span::raw(match score {
+                    Some(score) => format!(
+                        " · {} {} · {} v{}",
+                        p.score_kind.as_str(),
+                        score_text(p.score_kind, Some(score)),
+                        p.model,
+                        p.version
+                    ),
+                    None => format!(" · {} v{}", p.model, p.version),
+                }),
             ])];
             lines.extend(version_note(open, p.version, theme));
             lines.extend(class_rows(
                 p.score_kind,
                 &p.classes,
-                label,
+                &label,
                 bar_width(width, 1),
                 theme,
             ));
@@ -456,7 +458,7 @@ fn compare_lines(
         .iter()
         .zip(&after.values)
         .filter(|(b, a)| b.1 != a.1)
-        .map(|(b, a)| format!("{} {} → {}", b.0, number(&b.1), number(&a.1)))
+        .map(|(b, a)| format!("{} {} → {}", b.0, b.1, a.1))
         .collect();
     let mut lines = vec![Line::from(if changed.is_empty() {
         "nothing changed".to_string()
@@ -485,16 +487,14 @@ fn compare_lines(
     };
     lines.push(head("before".into(), "after".into(), theme.title()));
     let changed_style = if bl != al { theme.warn() } else { Style::new() };
+    let with_score = |label: &str, kind: ScoreKind, score: Option<f64>| match score {
+        Some(s) => format!("{label} {}", score_text(kind, Some(s))),
+        None => label.to_string(),
+    };
     lines.push(Line::from(vec![
         Span::styled(format!("{:<label_w$}  ", "prediction"), theme.title()),
-        Span::raw(format!(
-            "{:<col_w$}  ",
-            format!("{bl} {}", score_text(kind, Some(bs)))
-        )),
-        Span::styled(
-            format!("{al} {}", score_text(after.score_kind, Some(as_))),
-            changed_style,
-        ),
+        Span::raw(format!("{:<col_w$}  ", with_score(&bl, kind, bs))),
+        Span::styled(with_score(&al, after.score_kind, as_), changed_style),
     ]));
     for (b, a) in before.classes.iter().zip(&after.classes) {
         let cell = |kind: ScoreKind, s: Option<f64>| {
