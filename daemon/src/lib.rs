@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod eventlog;
 pub mod fault;
+pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod reload;
@@ -43,6 +44,8 @@ pub enum DaemonError {
     Bind(#[from] server::BindError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("metrics endpoint: {0}")]
+    Metrics(String),
 }
 
 /// A running daemon's handles, for whoever started it (main, tests) to steer it.
@@ -92,6 +95,22 @@ pub async fn run(
     if let Some(fault) = fault::armed() {
         tracing::warn!(fault = %fault, "a test fault point is armed: this daemon kills itself there");
     }
+    // The Prometheus endpoint, when configured: bound now so a taken address
+    // stops the start; seeded before any dispatch can start or be settled.
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let listener = metrics::http::bind(addr)
+                .await
+                .map_err(DaemonError::Metrics)?;
+            let m = Arc::new(metrics::Metrics::new());
+            m.seed(&eventlog).await?;
+            if eventlog.observe_commits(m.commit_observer()).is_err() {
+                tracing::warn!("the event log's commits are observed already");
+            }
+            Some((m, listener))
+        }
+        None => None,
+    };
     let log = eventlog.clone();
     tokio::task::spawn_blocking(move || training::runner::mark_interrupted(&log))
         .await
@@ -115,7 +134,11 @@ pub async fn run(
     let (finished_tx, mut finished_rx) = tokio::sync::mpsc::channel(FINISHED_QUEUE);
     let observer: dispatch::Observer = {
         let updates = updates.clone();
+        let metrics = metrics.as_ref().map(|(m, _)| m.clone());
         Arc::new(move |rec: &dispatch::record::DispatchRecord| {
+            if let Some(m) = &metrics {
+                m.dispatch(rec);
+            }
             let _ = updates.send(mld_shared::protocol::Update::Dispatch(Box::new(
                 server::convert::dispatch_summary(rec),
             )));
@@ -142,10 +165,19 @@ pub async fn run(
     // scheduler looks at the jobs (a job being settled counts as running).
     {
         let dispatches = dispatches.clone();
-        tokio::task::spawn_blocking(move || dispatches.settle_at_start())
-            .await
-            .map_err(|e| DaemonError::Internal(e.to_string()))?
-            .map_err(|e| DaemonError::Internal(format!("settling dispatches: {e}")))?;
+        let (interrupted, _settling) =
+            tokio::task::spawn_blocking(move || dispatches.settle_at_start())
+                .await
+                .map_err(|e| DaemonError::Internal(e.to_string()))?
+                .map_err(|e| DaemonError::Internal(format!("settling dispatches: {e}")))?;
+        // Those marked interrupted ended without telling the observer.
+        if let Some((m, _)) = &metrics {
+            for id in interrupted {
+                if let Some(rec) = eventlog.read(move |c| dispatch::store::get(c, id)).await? {
+                    m.dispatch(&rec);
+                }
+            }
+        }
     }
     let store = scheduler::EventLogStore::new(eventlog.clone());
     let scheduler_stop = CancellationToken::new();
@@ -199,6 +231,14 @@ pub async fn run(
     let retention = tokio::spawn(prune_predictions(ctx.clone(), shutdown.child_token()));
     let denial_counts = tokio::spawn(flush_denials(ctx.clone(), shutdown.child_token()));
     let monitor = tokio::spawn(monitor::run(ctx.clone(), health_tx, shutdown.child_token()));
+    let metrics_endpoint = metrics.map(|(m, listener)| {
+        tokio::spawn(metrics::run(
+            ctx.clone(),
+            m,
+            listener,
+            shutdown.child_token(),
+        ))
+    });
 
     let handle = Handle {
         context: ctx.clone(),
@@ -227,6 +267,9 @@ pub async fn run(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     monitor.abort();
+    if let Some(endpoint) = metrics_endpoint {
+        endpoint.abort();
+    }
     retention.abort();
     denial_counts.abort();
     ctx.denials.flush().await;

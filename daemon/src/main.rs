@@ -9,9 +9,23 @@ use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+/// The end of `mld --help` and of the man page.
+const AFTER_HELP: &str = "\
+SIGHUP re-reads the configuration and applies it; an invalid file is refused and the running \
+one stays. SIGTERM shuts down gracefully: no new dispatches, and running ones get time to finish.
+
+RUST_LOG overrides daemon.log_level. Logs go to stderr, which journald keeps under systemd \
+(journalctl -u mld).
+
+Files: /etc/mld/mld.toml, the configuration (the packaged example describes every key); \
+/var/lib/mld, the state (the event log events.db and the model registry); /run/mld/mld.sock, \
+the socket mldctl connects to.
+
+See also: mldctl(1).";
+
 /// Runs machine-learning models on a schedule; see `mldctl` for the console.
 #[derive(Debug, Parser)]
-#[command(name = "mld", version, about)]
+#[command(name = "mld", version, about, after_long_help = AFTER_HELP)]
 struct Args {
     /// The configuration file.
     #[arg(long, short, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
@@ -23,10 +37,38 @@ struct Args {
     /// model and fill the demo datalake (what `mldctl demo` uses).
     #[arg(long, hide = true)]
     init_demo: bool,
+    /// Print a completion script for SHELL and exit (the package installs them).
+    #[arg(long, hide = true, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+    /// Write the man page (mld.8) into DIR and exit.
+    #[arg(long, hide = true, value_name = "DIR")]
+    manpage: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(shell) = args.completions {
+        use clap::CommandFactory;
+        use std::io::Write;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Args::command(), "mld", &mut script);
+        return match std::io::stdout().lock().write_all(&script) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("mld: writing the completion script: {e}");
+                ExitCode::FAILURE
+            }
+            _ => ExitCode::SUCCESS,
+        };
+    }
+    if let Some(dir) = &args.manpage {
+        return match write_man_page(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mld: writing the man page into {}: {e}", dir.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(path) = &args.check_config {
         let path = if path.as_os_str().is_empty() {
             &args.config
@@ -71,6 +113,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mld.8`: a daemon's page is in section 8.
+fn write_man_page(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    clap_mangen::Man::new(Args::command())
+        .section("8")
+        .generate_to(dir)
+        .map(|_| ())
 }
 
 /// Logs go to stderr (journald under systemd); `RUST_LOG` overrides the config.

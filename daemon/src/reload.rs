@@ -159,6 +159,7 @@ fn daemon_changes(old: &Config, new: &Config) -> Vec<String> {
         ("daemon.state_dir", o.state_dir != n.state_dir),
         ("daemon.event_log", o.event_log_path() != n.event_log_path()),
         ("daemon.log_level", o.log_level != n.log_level),
+        ("metrics.listen", old.metrics != new.metrics),
         (
             "models",
             format!("{:?}", old.models) != format!("{:?}", new.models),

@@ -42,6 +42,10 @@ fn the_demo_config_is_valid_and_resolves_paths_against_its_folder() {
             .ends_with("assets/iris-samples.csv")
     );
     assert!(!c.jobs.is_empty());
+    assert_eq!(
+        c.metrics.listen, None,
+        "the metrics endpoint is off by default"
+    );
 }
 
 #[test]
@@ -70,6 +74,11 @@ fn full_file_keeps_every_setting() {
     assert_eq!(c.limits.frame_timeout.0, std::time::Duration::from_secs(10));
     assert_eq!(c.limits.requests_in_flight, 4);
     assert_eq!((c.limits.request_bytes, c.limits.max_rows), (65536, 5000));
+    assert_eq!(
+        c.metrics.listen,
+        Some("[::1]:9464".parse().unwrap()),
+        "the metrics endpoint's address"
+    );
     let lake = &c.datalakes["from-file"];
     assert!(lake.connection_file.as_ref().unwrap().is_absolute());
     // The inline connection string never prints its secrets, even via Debug.

@@ -5,14 +5,18 @@
 //! dispatch fixtures — models trained here, tables to score, results read
 //! back (`scoring`) — and the bare datalake read and write the benchmarks
 //! compare against (`floor`), the sides of a benchmark run in child
-//! processes: a real dispatch, the tuned Python pipeline (`bench`), and real
-//! Unix users for the access tests (`users`, with the `mld-probe` client).
+//! processes: a real dispatch, the tuned Python pipeline (`bench`), real
+//! Unix users for the access tests (`users`, with the `mld-probe` client),
+//! the Prometheus endpoint as a scraper sees it (`metrics`), and the real
+//! console driven in tmux (`tmux`).
 pub mod bench;
 pub mod client;
 pub mod floor;
 pub mod lake;
 pub mod mariadb;
+pub mod metrics;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod tmux;
 pub mod users;

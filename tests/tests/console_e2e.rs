@@ -8,14 +8,14 @@
 //! new dispatch appears and succeeds; open it → its predictions page shows
 //! rows; train from the form → an experiment appears; commit and activate
 //! it → the Models screen shows the new active version.
+//!
+//! Then every screen, form and dialog at 160×48 under `NO_COLOR`: drawn
+//! across the whole width, and without a single colour.
 
 use mld_tests::process::{MldProcess, bin, mldctl};
+use mld_tests::tmux::{Tmux, has_colour};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn config_text() -> String {
     let iris = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/iris.csv");
@@ -52,128 +52,28 @@ timezone = "UTC"
     )
 }
 
-/// A tmux server of our own (`-L` a name no one else uses), run in the
-/// foreground as our child so it is reaped; one session of 80×24 running
-/// `mldctl`.
-struct Tmux {
-    name: String,
-    server: Child,
-}
-
-impl Tmux {
-    fn start(dir: &Path, socket: &Path) -> Tmux {
-        let name = format!("mld-console-e2e-{}", std::process::id());
-        let server = Command::new("tmux")
-            .args(["-L", &name, "-f", "/dev/null", "-D"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tmux is installed (.ci/run installs it)");
-        let tmux = Tmux { name, server };
-        // The server takes a moment to listen.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let command = format!(
-            "env HOME={home} {mldctl} --socket {socket} --log-file {log}",
-            home = dir.display(),
-            mldctl = bin("mldctl").display(),
-            socket = socket.display(),
-            log = dir.join("mldctl.log").display(),
-        );
-        loop {
-            let ok = tmux
-                .run(&[
-                    "new-session",
-                    "-d",
-                    "-s",
-                    "console",
-                    "-x",
-                    "80",
-                    "-y",
-                    "24",
-                    &command,
-                ])
-                .status
-                .success();
-            if ok {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the tmux server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        tmux
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(["-L", &self.name])
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run tmux")
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "console"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Sends tmux key names (`Enter`, `Escape`, `d`…), one by one.
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let out = self.run(&["send-keys", "-t", "console", k]);
-            assert!(out.status.success(), "send-keys {k}: {out:?}");
-        }
-    }
-
-    /// Types `text` literally.
-    fn type_text(&self, text: &str) {
-        let out = self.run(&["send-keys", "-t", "console", "-l", text]);
-        assert!(out.status.success(), "{out:?}");
-    }
-
-    /// Polls the screen until `ready` holds; fails with the last screen.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if ready(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {WAIT:?} for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> String {
-        self.wait_for(&format!("{text:?}"), |s| s.contains(text))
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // q first, so mldctl exits and the server reaps it; then the server.
-        let _ = self.run(&["send-keys", "-t", "console", "q"]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline
-            && self.run(&["has-session", "-t", "console"]).status.success()
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.run(&["kill-server"]);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.server.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
+/// `mldctl` on `socket` in a `width`×`height` tmux session, its log in
+/// `dir`; under `NO_COLOR` when `no_color`.
+fn console(
+    dir: &Path,
+    socket: &Path,
+    tag: &str,
+    (width, height): (u16, u16),
+    no_color: bool,
+) -> Tmux {
+    let command = format!(
+        "env {colour} HOME={home} {mldctl} --socket {socket} --log-file {log}",
+        colour = if no_color {
+            "NO_COLOR=1"
+        } else {
+            "-u NO_COLOR"
+        },
+        home = dir.display(),
+        mldctl = bin("mldctl").display(),
+        socket = socket.display(),
+        log = dir.join(format!("mldctl-{tag}.log")).display(),
+    );
+    Tmux::start(tag, width, height, &command)
 }
 
 fn json(config: &Path, args: &[&str]) -> Value {
@@ -214,12 +114,16 @@ fn an_operator_does_the_whole_job_from_the_console() {
     mld::demo::setup(&config).unwrap();
     let socket = dir.path().join("mld.sock");
     let _daemon = MldProcess::start(&config_path, &socket);
-    let tmux = Tmux::start(dir.path(), &socket);
+    let tmux = console(dir.path(), &socket, "console-e2e", (80, 24), false);
 
     // The Monitor, connected, with the job.
     tmux.wait_for("the Monitor with the job", |s| {
         s.contains("● connected") && s.contains("score") && s.contains("active")
     });
+    assert!(
+        has_colour(&tmux.screen_with_escapes()),
+        "without NO_COLOR the console is in colour"
+    );
     let user = me();
 
     // Pause with a reason and an end: the form, then the question.
@@ -282,7 +186,7 @@ fn an_operator_does_the_whole_job_from_the_console() {
     );
     tmux.keys(&["PageDown"]);
     tmux.wait_text("Predictions 101–150 of 150");
-    tmux.keys(&["Escape"]);
+    escape(&tmux, "Predictions 101–150");
 
     // Models: train from the form, built from the catalog.
     tmux.keys(&["4"]);
@@ -339,4 +243,105 @@ fn an_operator_does_the_whole_job_from_the_console() {
         .find(|m| m["name"] == "iris")
         .unwrap();
     assert_eq!(iris["active"], 2, "{iris}");
+}
+
+/// Esc, then waits for `text` to go: a key sent right after an Esc could
+/// reach the console with it, as Alt and that key.
+fn escape(tmux: &Tmux, text: &str) {
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&format!("{text:?} gone after Esc"), |s| !s.contains(text));
+}
+
+/// Checks the screen on show under `NO_COLOR` at 160×48: no colour at all,
+/// the frame drawn to the last column, nothing the console logs as a
+/// problem. Returns the text.
+fn wide_and_plain(tmux: &Tmux, what: &str) -> String {
+    let raw = tmux.screen_with_escapes();
+    assert!(!has_colour(&raw), "{what}: colour under NO_COLOR:\n{raw}");
+    let screen = tmux.screen();
+    assert!(
+        screen.lines().any(|l| l.chars().count() == 160),
+        "{what}: nothing drawn to column 160:\n{screen}"
+    );
+    screen
+}
+
+#[test]
+fn every_screen_at_160x48_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path: PathBuf = dir.path().join("mld.toml");
+    std::fs::write(&config_path, config_text()).unwrap();
+    let config = mld_shared::config::load(&config_path).unwrap_or_else(|e| panic!("{e}"));
+    mld::demo::setup(&config).unwrap();
+    let socket = dir.path().join("mld.sock");
+    let _daemon = MldProcess::start(&config_path, &socket);
+    let tmux = console(dir.path(), &socket, "console-wide", (160, 48), true);
+
+    // Monitor: the wide layout has the next dispatch's instant too.
+    tmux.wait_for("the Monitor with the job", |s| {
+        s.contains("● connected") && s.contains("score") && s.contains("active")
+    });
+    let screen = wide_and_plain(&tmux, "monitor");
+    assert!(screen.contains("LAST PROBES"), "{screen}");
+    tmux.keys(&["?"]);
+    tmux.wait_text("Keys (Esc closes)");
+    wide_and_plain(&tmux, "help");
+    escape(&tmux, "Keys (Esc closes)");
+    tmux.keys(&["d"]);
+    tmux.wait_text("Pause score");
+    wide_and_plain(&tmux, "pause form");
+    escape(&tmux, "Pause score");
+    tmux.keys(&["r"]);
+    tmux.wait_text("y/Enter run now");
+    wide_and_plain(&tmux, "run now question");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_text("✓ score: dispatch ");
+    let id = number_after(&screen, "✓ score: dispatch ");
+
+    // Dispatches, the window form, the opened dispatch.
+    tmux.keys(&["2"]);
+    let row = format!("{id:>6} score");
+    tmux.wait_for("the dispatch succeeded in the list", |s| {
+        s.lines()
+            .any(|l| l.contains(&row) && l.contains("succeeded"))
+    });
+    let screen = wide_and_plain(&tmux, "dispatches");
+    assert!(screen.contains("Rows scored · time taken"), "{screen}");
+    tmux.keys(&["w"]);
+    tmux.wait_text("Dispatch window");
+    wide_and_plain(&tmux, "window form");
+    escape(&tmux, "Dispatch window");
+    tmux.keys(&["g", "Enter"]);
+    let screen = tmux.wait_text("Predictions 1–100 of 150");
+    wide_and_plain(&tmux, "dispatch opened");
+    assert!(
+        screen.contains("Classes") && screen.contains("Events"),
+        "{screen}"
+    );
+    escape(&tmux, "Predictions 1–100");
+
+    // Showroom: none is configured here, and it says how to add one.
+    tmux.keys(&["3"]);
+    tmux.wait_text("No showroom is configured.");
+    wide_and_plain(&tmux, "showroom");
+
+    // Models: the versions with their hash, one opened, the training form.
+    tmux.keys(&["4"]);
+    let screen = tmux.wait_text("[Versions 1]");
+    wide_and_plain(&tmux, "models");
+    assert!(screen.contains("HASH"), "{screen}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Confusion");
+    wide_and_plain(&tmux, "version opened");
+    escape(&tmux, "Confusion");
+    tmux.keys(&["t"]);
+    tmux.wait_text("Train a model");
+    wide_and_plain(&tmux, "training form");
+    escape(&tmux, "Train a model");
+    tmux.keys(&["l"]);
+    tmux.wait_text("[Experiments 0]");
+    wide_and_plain(&tmux, "experiments");
+    tmux.keys(&["l", "l"]);
+    tmux.wait_text("random_forest");
+    wide_and_plain(&tmux, "catalog");
 }

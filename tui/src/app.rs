@@ -164,10 +164,10 @@ impl App {
         }
     }
 
-    /// Whether what is on screen changes every second.
-    fn ticks(&self) -> bool {
+    /// Whether what is on screen moved between the last tick and `now`.
+    fn ticks(&self, now: Timestamp) -> bool {
         let screen = match self.tab {
-            Tab::Monitor => self.monitor.ticks(&self.shared),
+            Tab::Monitor => self.monitor.ticks(&self.shared, self.shared.now, now),
             Tab::Dispatches => self.dispatches.ticks(),
             Tab::Showroom => self.showroom.ticks(),
             Tab::Models => self.models.ticks(),
@@ -258,7 +258,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             let minute = |t: Timestamp| t.as_second().div_euclid(60);
             // Times shown to the minute move when the minute does; a
             // countdown (or anything shown to the second) every tick.
-            if minute(now) != minute(app.shared.now) || app.ticks() {
+            if minute(now) != minute(app.shared.now) || app.ticks(now) {
                 app.dirty = true;
             }
             app.shared.now = now;
@@ -736,6 +736,52 @@ pub(crate) mod tests {
         assert!(!app.dirty);
         press(&mut app, KeyCode::Down);
         assert!(app.dirty);
+    }
+
+    #[test]
+    fn a_countdown_redraws_when_its_text_changes_not_every_second() {
+        // Due in 2h 00m 30s: the countdown reads `in 2h 00m` until 1h 59m
+        // 59s are left, 31s into the wall clock's minute.
+        let mut app = connected();
+        let mut jobs = fixtures::snapshot().jobs;
+        jobs.truncate(1);
+        let start = fixtures::now().timestamp();
+        jobs[0].next_dispatch = Some(WireTime(
+            (start + Duration::from_secs(2 * 3600 + 30)).as_millisecond(),
+        ));
+        update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+        app.dirty = false;
+        let mut redrawn = Vec::new();
+        for s in 1..=60 {
+            update(&mut app, Msg::Tick(start + Duration::from_secs(s)));
+            if std::mem::take(&mut app.dirty) {
+                redrawn.push(s);
+            }
+        }
+        // At 31s the countdown turns to `in 1h 59m`; at 60s the wall
+        // clock's minute turns (times are shown to the minute).
+        assert_eq!(redrawn, [31, 60]);
+
+        // Paused until two days and a half hour from now: `in 2d 00h`
+        // moves once an hour.
+        let mut app = connected();
+        let mut jobs = fixtures::snapshot().jobs;
+        jobs.truncate(1);
+        jobs[0].next_dispatch = None;
+        jobs[0].state = mld_shared::protocol::JobState::Disabled {
+            by: "alice".into(),
+            at: WireTime(start.as_millisecond()),
+            reason: None,
+            until: Some(WireTime(
+                (start + Duration::from_secs(2 * 86_400 + 1_800)).as_millisecond(),
+            )),
+        };
+        update(&mut app, Msg::Conn(ConnEvent::Update(Update::Jobs(jobs))));
+        app.dirty = false;
+        for s in 1..60 {
+            update(&mut app, Msg::Tick(start + Duration::from_secs(s)));
+            assert!(!app.dirty, "tick {s} redrew `in 2d 00h`");
+        }
     }
 
     #[test]

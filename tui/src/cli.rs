@@ -13,11 +13,22 @@ use std::process::ExitCode;
 /// The daemon's socket when no flag, variable or configuration names one.
 pub const DEFAULT_SOCKET_PATH: &str = "/run/mld/mld.sock";
 
+/// The end of `mldctl --help` and of the man page.
+const AFTER_HELP: &str = "\
+Script subcommands take --json to print one JSON document instead of text. MLD_SOCKET names \
+the daemon's socket, as --socket does; NO_COLOR draws the console without colour.
+
+Files: /etc/mld/mld.toml, the daemon's configuration, whose daemon.socket is where mldctl \
+connects; /run/mld/mld.sock, the packaged daemon's socket: members of the group mld may \
+connect (the dispatch role), members of mld-admin also hold the admin role.
+
+See also: mld(8); `mldctl completions SHELL` prints a tab-completion script.";
+
 /// The mld console: live health, jobs, dispatches, showroom and models.
 ///
 /// Without a subcommand it opens the console on the Monitor screen.
 #[derive(Debug, Parser)]
-#[command(name = "mldctl", version, about, long_about = None)]
+#[command(name = "mldctl", version, about, long_about = None, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// The daemon's Unix socket [default: from --config, else /etc/mld/mld.toml, else /run/mld/mld.sock]
     #[arg(long, global = true, value_name = "PATH", env = "MLD_SOCKET")]
@@ -63,6 +74,18 @@ pub enum Command {
     /// A model's showroom: every sample row with its prediction; one row on
     /// its own (--row), edited (--set) and why (--explain). Without MODEL, the showrooms.
     Showroom(crate::cmd::showroom::ShowroomArgs),
+    /// Print a completion script for SHELL: bash, zsh, fish, elvish or powershell
+    /// (e.g. `source <(mldctl completions bash)`).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (mldctl.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 impl Cli {
@@ -132,12 +155,43 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let socket = cli.socket_path()?;
             crate::cmd::showroom::run(args, &socket).await
         }
+        Some(Command::Completions { shell }) => {
+            use std::io::Write;
+            let script = completions(*shell);
+            match std::io::stdout().lock().write_all(&script) {
+                // `mldctl completions bash | head` is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(e).context("writing the completion script")
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
+        Some(Command::Manpages { dir }) => {
+            write_man_pages(dir)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Demo { dir }) => {
             let _log = crate::logging::init(cli.log_file.as_deref())?;
             crate::demo::run(dir.clone()).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The completion script for `shell`, from the same definitions the parser uses.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mldctl", &mut script);
+    script
+}
+
+/// `mldctl.1` and `mldctl-SUBCOMMAND.1` for each visible subcommand, into `dir`.
+pub fn write_man_pages(dir: &Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    clap_mangen::generate_to(Cli::command(), dir)
+        .with_context(|| format!("writing the man pages into {}", dir.display()))
 }
 
 #[cfg(test)]

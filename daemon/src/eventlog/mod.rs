@@ -86,7 +86,16 @@ pub struct EventLog {
     reads: mpsc::Sender<ReadJob>,
     path: PathBuf,
     trouble: Trouble,
+    commits: CommitWatch,
 }
+
+/// Told, on the writer thread, how long each batch took (its transaction,
+/// from the first job to the commit's fsync) and whether it committed.
+pub type CommitObserver = Box<dyn Fn(std::time::Duration, bool) + Send + Sync>;
+
+/// Where the writer thread finds its [`CommitObserver`], once one is set.
+#[derive(Clone, Default)]
+struct CommitWatch(std::sync::Arc<std::sync::OnceLock<CommitObserver>>);
 
 /// How long a storage failure (disk full, I/O error, read-only, locked) keeps
 /// the event log `error` in the monitor after it happened: a small probe write
@@ -189,13 +198,15 @@ impl EventLog {
         let reader = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
 
         let trouble = Trouble::default();
+        let commits = CommitWatch::default();
         let (wtx, wrx) = mpsc::channel::<WriteJob>(WRITE_QUEUE);
         let (rtx, rrx) = mpsc::channel::<ReadJob>(READ_QUEUE);
         thread::Builder::new()
             .name("eventlog-writer".into())
             .spawn({
                 let trouble = trouble.clone();
-                move || writer_loop(writer, wrx, trouble)
+                let commits = commits.clone();
+                move || writer_loop(writer, wrx, trouble, commits)
             })
             .map_err(|e| EventLogError::Open {
                 path: path.to_path_buf(),
@@ -210,6 +221,7 @@ impl EventLog {
             })?;
         Ok(EventLog {
             trouble,
+            commits,
             writes: wtx,
             reads: rtx,
             path: path.to_path_buf(),
@@ -218,6 +230,13 @@ impl EventLog {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Sets what the writer thread tells of each batch it commits (the
+    /// metrics endpoint's write latency). Once: a second observer is refused
+    /// and returned. It runs on the writer thread, so it must be quick.
+    pub fn observe_commits(&self, observer: CommitObserver) -> Result<(), CommitObserver> {
+        self.commits.0.set(observer)
     }
 
     /// How many more write jobs the queue takes before a submitter waits.
@@ -386,7 +405,12 @@ fn io_to_sqlite(e: std::io::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
-fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, trouble: Trouble) {
+fn writer_loop(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<WriteJob>,
+    trouble: Trouble,
+    commits: CommitWatch,
+) {
     // Jobs not yet run because their batch's transaction failed around them
     // (disk full, I/O error): they go first into the next batch, so each one
     // still gets an answer about its own fate.
@@ -405,6 +429,7 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, trouble: 
             }
         }
         let mut replies: Vec<Reply> = Vec::with_capacity(carried.len());
+        let began = std::time::Instant::now();
         let outcome = (|| -> Result<(), rusqlite::Error> {
             let tx = conn.transaction()?;
             while let Some(job) = carried.pop_front() {
@@ -423,6 +448,9 @@ fn writer_loop(mut conn: Connection, mut rx: mpsc::Receiver<WriteJob>, trouble: 
             }
             tx.commit()
         })();
+        if let Some(observe) = commits.0.get() {
+            observe(began.elapsed(), outcome.is_ok());
+        }
         if let Err(e) = &outcome {
             trouble.note(e);
             tracing::error!(error = %e, "event log write failed; the batch was rolled back");

@@ -21,6 +21,7 @@ pub struct Config {
     pub dispatches: DispatchViewConfig,
     pub showroom: BTreeMap<String, ShowroomConfig>,
     pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -44,6 +45,8 @@ pub(crate) struct RawConfig {
     pub showroom: BTreeMap<String, ShowroomConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// `[daemon]`
@@ -204,6 +207,27 @@ fn default_request_bytes() -> u32 {
 }
 fn default_max_rows() -> u32 {
     10_000
+}
+
+/// `[metrics]`: the optional Prometheus endpoint. Off unless `listen` is set;
+/// it serves `GET /metrics` on that address and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// An IP address and port, like `"127.0.0.1:9464"` or `"[::1]:9464"`.
+    #[serde(default, deserialize_with = "de_socket_addr")]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+fn de_socket_addr<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::net::SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "expected an IP address and port like \"127.0.0.1:9464\" or \"[::1]:9464\", got {s:?}"
+        ))
+    })
 }
 
 /// `[access]`: which Unix users and groups hold which role. Root always holds

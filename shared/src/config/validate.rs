@@ -98,6 +98,7 @@ pub(crate) fn validate(
         dispatches,
         mut showroom,
         limits,
+        metrics,
     } = raw;
 
     // [daemon]
@@ -422,6 +423,13 @@ pub(crate) fn validate(
         });
     }
 
+    // [metrics]
+    if let Some(addr) = metrics.listen {
+        c.check(addr.port() != 0, &[k("metrics"), k("listen")], || {
+            format!("expected a fixed port for Prometheus to scrape, got {addr}")
+        });
+    }
+
     if !c.errors.is_empty() {
         c.errors.sort_by_key(|e| e.line);
         return Err(ConfigErrors(c.errors));
@@ -438,6 +446,7 @@ pub(crate) fn validate(
         dispatches,
         showroom,
         limits,
+        metrics,
     })
 }
 

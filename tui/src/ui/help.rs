@@ -2,6 +2,7 @@
 //! screen, drawn over it. Admin-only keys say so (and, for someone who is
 //! not an admin, that the daemon will refuse them).
 
+use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::screens::KeyHelp;
@@ -19,28 +20,50 @@ pub const KEYS: &[KeyHelp] = &[
     KeyHelp::new("Tab, Shift-Tab", "next, previous screen"),
 ];
 
+/// The overlay's width when the terminal allows it.
+const WIDTH: u16 = 78;
+/// The key column: two spaces, then the keys padded to 15.
+const KEY_COLUMN: usize = 17;
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let admin = app.shared.is_admin();
     let screen = super::screen_keys(app.tab);
+    let inner = usize::from(WIDTH.min(area.width).saturating_sub(2));
+    // What a key does wraps under itself when the overlay is narrow.
+    let room = inner.saturating_sub(KEY_COLUMN).max(12);
     let mut lines: Vec<Line> = Vec::new();
     let section = |title: String, keys: &[KeyHelp], lines: &mut Vec<Line>| {
         lines.push(Line::styled(title, theme.title()));
         for k in keys {
-            let mut spans = vec![
-                Span::styled(format!("  {:<15}", k.keys), theme.key()),
-                Span::raw(k.does),
-            ];
-            if k.admin {
-                spans.push(Span::styled(
-                    if admin {
-                        " (admin)"
-                    } else {
-                        " (admin only: refused)"
-                    },
-                    theme.dim(),
-                ));
+            let suffix = match (k.admin, admin) {
+                (false, _) => "",
+                (true, true) => " (admin)",
+                (true, false) => " (admin only: refused)",
+            };
+            let text = format!("{}{suffix}", k.does);
+            // The admin note is dimmed, wherever the wrap put it.
+            let mut in_note = false;
+            for (i, part) in format::wrap(&text, room, 3).into_iter().enumerate() {
+                let lead = if i == 0 { k.keys } else { "" };
+                let mut spans = vec![Span::styled(format!("  {lead:<15}"), theme.key())];
+                let note_at = if in_note {
+                    Some(0)
+                } else {
+                    part.find(" (admin")
+                        .map(|at| at + 1)
+                        .or_else(|| part.starts_with("(admin").then_some(0))
+                }
+                .filter(|_| !suffix.is_empty());
+                match note_at {
+                    Some(at) => {
+                        spans.push(Span::raw(part[..at].to_string()));
+                        spans.push(Span::styled(part[at..].to_string(), theme.dim()));
+                        in_note = true;
+                    }
+                    None => spans.push(Span::raw(part)),
+                }
+                lines.push(Line::from(spans));
             }
-            lines.push(Line::from(spans));
         }
     };
     section(" Everywhere".into(), KEYS, &mut lines);
@@ -52,7 +75,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     lines.push(Line::from(
         " The console reconnects by itself when the daemon restarts.",
     ));
-    let popup = centred(area, 72, lines.len() as u16 + 2);
+    let popup = centred(area, WIDTH, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
     frame.render_widget(
         Paragraph::new(lines)

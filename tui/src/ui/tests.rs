@@ -536,6 +536,43 @@ fn models_version_opened_with_per_class_metrics_and_confusion() {
 }
 
 #[test]
+fn a_version_that_cannot_be_loaded_opens_and_says_why() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    for m in &mut app.models.models {
+        for v in &mut m.versions {
+            v.broken = Some("unsupported model format 9".into());
+        }
+    }
+    press(&mut app, KeyCode::Enter);
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = text(&buffer(&app, w, h));
+        assert!(
+            screen.contains("cannot be loaded: unsupported model format 9"),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
+fn many_hyperparameters_wrap_and_push_nothing_off_the_detail() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('4'));
+    for m in &mut app.models.models {
+        for v in &mut m.versions {
+            v.hyperparameters = (0..12)
+                .map(|i| (format!("parameter_{i}"), format!("{}", i * 100)))
+                .collect();
+        }
+    }
+    press(&mut app, KeyCode::Enter);
+    let screen = text(&buffer(&app, 80, 24));
+    assert!(screen.contains(" parameter_11=1100"), "{screen}");
+    assert!(screen.contains(" sha256 "), "{screen}");
+    assert!(screen.contains("Confusion"), "{screen}");
+}
+
+#[test]
 fn models_experiments_and_trainings() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));
@@ -654,6 +691,20 @@ fn help_lists_the_keys_of_the_screen_shown() {
     for k in crate::screens::dispatches::KEYS {
         assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
     }
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('3'));
+    press(&mut app, KeyCode::Char('?'));
+    let screen = check("help_showroom", &app);
+    for k in crate::screens::showroom::KEYS {
+        assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
+    }
+    press(&mut app, KeyCode::Char('?'));
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::Char('?'));
+    let screen = check("help_models", &app);
+    for k in crate::screens::models::KEYS {
+        assert!(screen.contains(k.keys), "{:?} missing:\n{screen}", k.keys);
+    }
 }
 
 #[test]
@@ -662,6 +713,16 @@ fn help_for_someone_not_admin_says_the_daemon_refuses() {
     press(&mut app, KeyCode::Char('?'));
     let screen = text(&buffer(&app, 80, 24));
     assert!(screen.contains("(admin only: refused)"), "{screen}");
+    // Every screen's keys fit at 80×24, the note included.
+    for tab in ['1', '2', '3', '4'] {
+        press(&mut app, KeyCode::Char(tab)); // closes the help
+        press(&mut app, KeyCode::Char('?'));
+        let screen = text(&buffer(&app, 80, 24));
+        assert!(
+            screen.contains("reconnects by itself when the daemon restarts"),
+            "help on {tab} cut short:\n{screen}"
+        );
+    }
 }
 
 #[test]

@@ -139,20 +139,16 @@ pub const KEYS: &[KeyHelp] = &[
         "open a version or experiment: per class, confusion",
     )
     .footer(),
-    KeyHelp::new("t", "train: a form from the catalog, checked by the daemon")
+    KeyHelp::new("t", "train: a form from the catalog")
         .admin()
         .footer(),
-    KeyHelp::new("a", "make the selected version active (confirm)")
+    KeyHelp::new("a", "make the version active (confirm)")
         .admin()
         .footer_as("activate"),
-    KeyHelp::new("c", "commit the selected experiment (asks the name)")
+    KeyHelp::new("c", "commit the experiment (asks a name)")
         .admin()
         .footer(),
-    KeyHelp::new(
-        "x",
-        "delete the experiment, or cancel the training (confirm)",
-    )
-    .admin(),
+    KeyHelp::new("x", "delete an experiment, stop a training").admin(),
     KeyHelp::new("r", "read the lists again"),
     KeyHelp::new("/", "filter the section by text; Esc clears").footer(),
     KeyHelp::new("Esc", "close what is open"),

@@ -508,21 +508,23 @@ fn render_version(frame: &mut Frame, area: Rect, v: &ModelVersionInfo, now: &Zon
     } else {
         format!(" · scaling {}", v.scaling)
     };
-    about.insert(
-        2,
-        Line::from(format!(
-            " {}{scaling} · seed {} · created {}",
-            if params.is_empty() {
-                "defaults".to_string()
-            } else {
-                params.join(" ")
-            },
-            v.seed.map_or("?".into(), |s| s.to_string()),
-            v.created_at
-                .map(|t| format::instant(t, now))
-                .unwrap_or_else(|| "?".into())
-        )),
+    let how = format!(
+        "{}{scaling} · seed {} · created {}",
+        if params.is_empty() {
+            "defaults".to_string()
+        } else {
+            params.join(" ")
+        },
+        v.seed.map_or("?".into(), |s| s.to_string()),
+        v.created_at
+            .map(|t| format::instant(t, now))
+            .unwrap_or_else(|| "?".into())
     );
+    // Many hyperparameters wrap, each line indented like the others.
+    let width = usize::from(inner.width.saturating_sub(1));
+    for (i, part) in format::wrap(&how, width, 4).into_iter().enumerate() {
+        about.insert((2 + i).min(about.len()), Line::from(format!(" {part}")));
+    }
     let about_height = about.len() as u16 + 1;
     let [about_area, metrics_area] =
         Layout::vertical([Constraint::Length(about_height), Constraint::Min(3)]).areas(inner);

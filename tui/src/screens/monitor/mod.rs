@@ -20,6 +20,8 @@ use crate::widgets::confirm::{self, Confirm};
 use crate::widgets::filter::{Filter, FilterEvent};
 use crate::widgets::form::{Field, Form, FormEvent};
 use crossterm::event::{KeyCode, KeyEvent};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use mld_shared::ids::{DispatchId, JobName};
 use mld_shared::protocol::{
     DispatchSummary, HealthEntry, HealthState, JobState, JobSummary, Request, Response, RunOutcome,
@@ -121,13 +123,27 @@ impl Monitor {
         self.modal.is_some() || self.filter.editing
     }
 
-    /// Whether the screen shows something that changes every second: a
-    /// countdown to a job's next dispatch, or a running dispatch's time.
-    pub fn ticks(&self, shared: &Shared) -> bool {
-        shared.data.as_ref().is_some_and(|d| {
-            d.jobs
-                .iter()
-                .any(|j| j.next_dispatch.is_some() || j.running.is_some())
+    /// Whether what the screen shows moved between the ticks at `before`
+    /// and `now`: a countdown (to a job's next dispatch or the end of its
+    /// pause) whose text changed — `in 45s` every second, `in 3h 04m` once
+    /// a minute, `in 2d 03h` once an hour — or a running dispatch's time.
+    pub fn ticks(&self, shared: &Shared, before: Timestamp, now: Timestamp) -> bool {
+        let Some(data) = &shared.data else {
+            return false;
+        };
+        if data.jobs.iter().any(|j| j.running.is_some()) {
+            return true;
+        }
+        let (before, now) = (before.to_zoned(TimeZone::UTC), now.to_zoned(TimeZone::UTC));
+        data.jobs.iter().any(|j| {
+            let until = match &j.state {
+                JobState::Disabled { until, .. } => *until,
+                _ => None,
+            };
+            [j.next_dispatch, until]
+                .into_iter()
+                .flatten()
+                .any(|t| view::countdown(t, &before) != view::countdown(t, &now))
         })
     }
 
