@@ -109,6 +109,27 @@ pub fn dispatch(
     n: usize,
     batch: usize,
 ) -> DispatchRun {
+    dispatch_query(
+        lake,
+        state,
+        registry,
+        model,
+        &floor::input_query(),
+        n,
+        batch,
+    )
+}
+
+/// [`dispatch`] of the `n` rows `query` returns (key column `id`).
+pub fn dispatch_query(
+    lake: Datalake,
+    state: &Path,
+    registry: &Path,
+    model: &str,
+    query: &str,
+    n: usize,
+    batch: usize,
+) -> DispatchRun {
     let registry = Registry::open(registry, None).unwrap();
     let model_loaded = registry.load_active(model).unwrap();
     let log = EventLog::open(&state.join("events.db")).unwrap();
@@ -129,7 +150,7 @@ pub fn dispatch(
         name: "bench".into(),
         datalake: "lake".into(),
         model: model.into(),
-        query: floor::input_query(),
+        query: query.to_string(),
         key_column: "id".into(),
         results_table: "results".into(),
         results_columns: ResultColumns::default(),
@@ -177,7 +198,17 @@ pub fn child_dispatch(batch: usize) {
     let state = PathBuf::from(std::env::var("MLD_CHILD_STATE").unwrap());
     let registry = PathBuf::from(std::env::var("MLD_CHILD_REGISTRY").unwrap());
     let model = std::env::var("MLD_CHILD_MODEL").unwrap();
-    let run = dispatch(lake_from_env(batch), &state, &registry, &model, n, batch);
+    // The rows to score: `MLD_CHILD_QUERY`, or the floor's input.
+    let query = std::env::var("MLD_CHILD_QUERY").unwrap_or_else(|_| floor::input_query());
+    let run = dispatch_query(
+        lake_from_env(batch),
+        &state,
+        &registry,
+        &model,
+        &query,
+        n,
+        batch,
+    );
     println!(
         "RESULT {} {} {} {}",
         run.seconds,
@@ -238,28 +269,114 @@ pub fn python_score(
     batch: usize,
     sequential: bool,
 ) -> PythonRun {
+    let input = (floor::input_query(), floor::feature_names());
+    python_score_query(
+        model_dir, connection, password, &input, table, batch, sequential,
+    )
+}
+
+/// [`python_score`] of the rows `input.0` returns (key `id`), the model
+/// taking the columns `input.1`.
+pub fn python_score_query(
+    model_dir: &Path,
+    connection: &str,
+    password: Option<&str>,
+    input: &(String, Vec<String>),
+    table: &str,
+    batch: usize,
+    sequential: bool,
+) -> PythonRun {
+    let mut args = scoring_args(model_dir, table, input);
+    args.extend(["--batch-size".to_string(), batch.to_string()]);
+    if sequential {
+        args.push("--sequential".into());
+    }
+    python("score", &args, connection, password)
+}
+
+/// The plain Python dispatch (pyodbc `fetchall`, a row loop, `executemany`)
+/// of [`floor::input_query`] into `table`.
+pub fn python_plain(
+    model_dir: &Path,
+    connection: &str,
+    password: Option<&str>,
+    table: &str,
+) -> PythonRun {
+    let input = (floor::input_query(), floor::feature_names());
+    python(
+        "plain",
+        &scoring_args(model_dir, table, &input),
+        connection,
+        password,
+    )
+}
+
+/// The bare arrow-odbc read of [`floor::input_query`]: the best independent read.
+pub fn python_read(connection: &str, password: Option<&str>, batch: usize) -> PythonRun {
+    let args = [
+        "--query".to_string(),
+        floor::input_query(),
+        "--batch-size".into(),
+        batch.to_string(),
+    ];
+    python("read", &args, connection, password)
+}
+
+/// The bare arrow-odbc bulk insert of `n` result rows into `table` in one
+/// transaction: the best independent write.
+pub fn python_write(
+    connection: &str,
+    password: Option<&str>,
+    table: &str,
+    n: usize,
+    batch: usize,
+) -> PythonRun {
+    let args = [
+        "--table".to_string(),
+        table.to_string(),
+        "--rows".into(),
+        n.to_string(),
+        "--batch-size".into(),
+        batch.to_string(),
+    ];
+    python("write", &args, connection, password)
+}
+
+/// Scoring `input.0` (key `id`) with the model taking the columns `input.1`.
+fn scoring_args(model_dir: &Path, table: &str, input: &(String, Vec<String>)) -> Vec<String> {
+    vec![
+        "--model".into(),
+        model_dir.join("model.pkl").display().to_string(),
+        "--query".into(),
+        input.0.clone(),
+        "--key".into(),
+        "id".into(),
+        "--features".into(),
+        input.1.join(","),
+        "--table".into(),
+        table.into(),
+        "--dispatch-id".into(),
+        "1".into(),
+    ]
+}
+
+/// Runs tuned_pipeline.py `mode` with `args`; the connection string and
+/// password reach it through its environment, never its command line.
+fn python(mode: &str, args: &[String], connection: &str, password: Option<&str>) -> PythonRun {
     let mut cmd = Command::new("python3");
     cmd.arg(python_script())
-        .arg("score")
-        .arg("--model")
-        .arg(model_dir.join("model.pkl"))
-        .args(["--query", &floor::input_query(), "--key", "id"])
-        .args(["--features", &floor::feature_names().join(",")])
-        .args(["--table", table, "--dispatch-id", "1"])
-        .args(["--batch-size", &batch.to_string()])
+        .arg(mode)
+        .args(args)
         .env("MLD_PY_CONNECTION", connection)
         .env_remove("MLD_PY_PASSWORD");
     if let Some(pw) = password {
         cmd.env("MLD_PY_PASSWORD", pw);
     }
-    if sequential {
-        cmd.arg("--sequential");
-    }
     let out = cmd.output().expect("python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "tuned_pipeline.py score failed: {stdout}\n{}",
+        "tuned_pipeline.py {mode} failed: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())

@@ -101,7 +101,12 @@ impl TestLake {
                 );
                 // The driver creates the file on connect.
                 let lake = Datalake::odbc("test", &conn, None).unwrap();
-                lake.execute("PRAGMA journal_mode=WAL").unwrap();
+                // WAL, so the file is read while a dispatch writes back into it. Set
+                // on the file itself: through SQLite ODBC's streaming (StepAPI) a
+                // statement that returns a row is not run until it is fetched.
+                Datalake::sqlite("wal", &path)
+                    .execute("PRAGMA journal_mode=WAL")
+                    .unwrap();
                 let missing = format!(
                     "Driver={{{SQLITE_ODBC_DRIVER}}};Database={};NoCreat=1;",
                     dir.path().join("no/such/dir/lake.db").display()

@@ -3,7 +3,9 @@
 //! and on MariaDB through MariaDB Connector/ODBC against real servers. Each
 //! test gets its own file or database.
 
-use mld::datalake::{Batch, BulkInsert, DatalakeError, ProbeStatus, ResultRow};
+use mld::datalake::{
+    Batch, BulkInsert, DatalakeError, ProbeStatus, ResultRow, SQLITE_ROWS_PER_INSERT,
+};
 use mld_shared::config::ResultColumns;
 use mld_shared::ids::DispatchId;
 use mld_tests::lake::{Backend, TestLake, create_feature_table, feature_value, insert_rows};
@@ -427,9 +429,11 @@ mod cases {
         let t = TestLake::new(backend, "dialect");
         let d = t.lake.dialect().unwrap();
         let (quote, dbms, bulk) = match backend {
-            Backend::BuiltinSqlite | Backend::SqliteOdbc => {
-                ('"', "SQLite", BulkInsert::ParameterArrays)
-            }
+            Backend::BuiltinSqlite | Backend::SqliteOdbc => (
+                '"',
+                "SQLite",
+                BulkInsert::MultiRowArrays(SQLITE_ROWS_PER_INSERT),
+            ),
             Backend::PostgresOdbc => ('"', "PostgreSQL", BulkInsert::PostgresUnnest),
             Backend::MariaDbOdbc => ('`', "MariaDB", BulkInsert::ParameterArrays),
         };

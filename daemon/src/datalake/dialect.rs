@@ -31,7 +31,16 @@ pub enum BulkInsert {
     ParameterArrays,
     /// PostgreSQL: the batch as six array parameters, `unnest`ed server-side.
     PostgresUnnest,
+    /// SQLite: `INSERT … VALUES (?, …), (?, …), …` with this many rows per
+    /// statement, with parameter arrays. SQLite ODBC compiles a DML
+    /// statement again for each parameter set: many rows per set pay that
+    /// once per set instead of once per row.
+    MultiRowArrays(usize),
 }
+
+/// Rows per statement of [`BulkInsert::MultiRowArrays`]: 600 parameters,
+/// far below SQLite's 32,766.
+pub const SQLITE_ROWS_PER_INSERT: usize = 100;
 
 impl Dialect {
     pub fn new(dbms: impl Into<String>, quote: Option<char>) -> Self {
@@ -69,6 +78,8 @@ impl Dialect {
     pub fn bulk_insert(&self) -> BulkInsert {
         if self.dbms.eq_ignore_ascii_case("PostgreSQL") {
             BulkInsert::PostgresUnnest
+        } else if self.dbms.eq_ignore_ascii_case("SQLite") {
+            BulkInsert::MultiRowArrays(SQLITE_ROWS_PER_INSERT)
         } else {
             BulkInsert::ParameterArrays
         }
@@ -133,8 +144,14 @@ impl ResultSql {
 
     /// One row per parameter set, six parameters in column order.
     pub fn insert(&self) -> String {
+        self.insert_rows(1)
+    }
+
+    /// `rows` rows per parameter set, six parameters each in column order.
+    pub fn insert_rows(&self, rows: usize) -> String {
+        let values = vec!["(?, ?, ?, ?, ?, ?)"; rows.max(1)].join(", ");
         format!(
-            "INSERT INTO {} ({}) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {} ({}) VALUES {values}",
             self.table,
             self.columns.join(", ")
         )
@@ -182,6 +199,19 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_inserts_many_rows_per_parameter_set() {
+        let d = Dialect::new("SQLite", Some('"'));
+        let sql = ResultSql::new(&d, "scores", &columns());
+        assert_eq!(sql.bulk, BulkInsert::MultiRowArrays(SQLITE_ROWS_PER_INSERT));
+        assert_eq!(
+            sql.insert_rows(2),
+            "INSERT INTO \"scores\" (\"dispatch_id\", \"row_key\", \"prediction\", \"score\", \
+             \"model_version\", \"scored_at\") VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)"
+        );
+        assert_eq!(sql.insert(), sql.insert_rows(1));
+    }
+
+    #[test]
     fn a_driver_reporting_backticks_gets_backtick_quoted_sql() {
         let d = Dialect::new("MariaDB", Some('`'));
         let sql = ResultSql::new(&d, "ml.scores", &columns());
@@ -214,7 +244,7 @@ mod tests {
     fn a_driver_reporting_double_quotes_gets_double_quoted_sql() {
         let d = Dialect::new("SQLite", Some('"'));
         let sql = ResultSql::new(&d, "scores", &columns());
-        assert_eq!(sql.bulk, BulkInsert::ParameterArrays);
+        assert_eq!(sql.bulk, BulkInsert::MultiRowArrays(SQLITE_ROWS_PER_INSERT));
         assert_eq!(
             sql.delete(),
             r#"DELETE FROM "scores" WHERE "dispatch_id" = ?"#
@@ -267,7 +297,7 @@ mod tests {
             sql.insert_unnest(true)
                 .contains("unnest(?::text[], ?::float8[], ?::float8[], ?::text[]")
         );
-        for other in ["MariaDB", "MySQL", "SQLite", "Microsoft SQL Server", ""] {
+        for other in ["MariaDB", "MySQL", "Microsoft SQL Server", ""] {
             assert_eq!(
                 Dialect::new(other, Some('"')).bulk_insert(),
                 BulkInsert::ParameterArrays,

@@ -29,7 +29,7 @@ use crate::model::{FeatureKind, TextColumn, TextColumns};
 
 pub use connstr::{DriverFamily, OdbcTarget};
 use dialect::ResultSql;
-pub use dialect::{BulkInsert, Dialect};
+pub use dialect::{BulkInsert, Dialect, SQLITE_ROWS_PER_INSERT};
 
 /// Errors of the datalake. Every message is scrubbed of passwords.
 #[derive(Debug, thiserror::Error)]
@@ -590,6 +590,26 @@ impl ResultWriter {
             WriterInner::Odbc(w) => w.count(),
             WriterInner::Sqlite(w) => w.count(),
         }
+    }
+
+    /// Whether the datalake can be read (by another connection) while this
+    /// transaction writes, so a dispatch may write back as it reads: `None`
+    /// when it can (every server DBMS, a SQLite file in WAL mode), else why
+    /// not (a SQLite file in a rollback-journal mode, where this transaction
+    /// could not commit, nor spill its cache, while a reader is open).
+    pub fn concurrent_reads(&mut self) -> Result<Option<String>, DatalakeError> {
+        let mode = match &mut self.inner {
+            WriterInner::Odbc(w) => w.sqlite_journal_mode()?,
+            WriterInner::Sqlite(w) => Some(w.journal_mode()?),
+        };
+        Ok(match mode {
+            Some(m) if !m.eq_ignore_ascii_case("wal") => Some(format!(
+                "written back after every row was read: the SQLite datalake is in {m} journal mode, \
+                 where a write transaction cannot commit while a reader is open \
+                 (in WAL mode, PRAGMA journal_mode=WAL, it is written while it is read)"
+            )),
+            _ => None,
+        })
     }
 
     /// Makes the rows visible; returns how many were written.

@@ -409,6 +409,9 @@ pub(super) struct OdbcWriter {
     sql: ResultSql,
     dispatch_id: i64,
     open: bool,
+    /// The DBMS the driver reports (a SQLite file's journal mode decides
+    /// whether it can be read while this transaction writes).
+    dbms: String,
     /// Rows the database reported inserted, while every batch was one
     /// statement that reports it (PostgreSQL's `unnest`); `None` once a batch
     /// went as parameter arrays, whose row counts drivers report differently.
@@ -428,7 +431,8 @@ impl OdbcWriter {
             table: names.table.clone(),
             message: e.to_string(),
         })?;
-        let mut sql = names.sql(&Dialect::of(&conn));
+        let dialect = Dialect::of(&conn);
+        let mut sql = names.sql(&dialect);
         if !lake.postgres_unnest {
             sql.bulk = BulkInsert::ParameterArrays;
         }
@@ -439,6 +443,7 @@ impl OdbcWriter {
             sql,
             dispatch_id: dispatch_id.0,
             open: false,
+            dbms: dialect.dbms().to_string(),
             reported: Some(0),
         };
         // Autocommit off: one transaction, and SQLite ODBC is ~250x faster inside one.
@@ -485,7 +490,14 @@ impl OdbcWriter {
         }
         let result = match self.sql.bulk {
             BulkInsert::PostgresUnnest => self.insert_unnest(rows).map(|n| n.map(|n| n as u64)),
-            BulkInsert::ParameterArrays => self.insert_arrays(rows).map(|()| None),
+            BulkInsert::ParameterArrays => self.insert_arrays(rows, 1).map(|()| None),
+            BulkInsert::MultiRowArrays(per) => {
+                // Whole sets of `per` rows, then the rest one row per set.
+                let whole = rows.len() / per.max(1) * per.max(1);
+                self.insert_arrays(&rows[..whole], per)
+                    .and_then(|()| self.insert_arrays(&rows[whole..], 1))
+                    .map(|()| None)
+            }
         };
         match result {
             Ok(n) => {
@@ -496,61 +508,90 @@ impl OdbcWriter {
         }
     }
 
-    /// Parameter arrays: one round trip per batch for drivers that support them.
-    /// A regressor's rows bind the prediction column as a number and the score as NULL.
-    fn insert_arrays(&self, rows: &[ResultRow]) -> Result<(), odbc_api::Error> {
+    /// Parameter arrays: one round trip per batch for drivers that support
+    /// them; `per` rows per parameter set (`rows` is a multiple of it). A
+    /// regressor's rows bind the prediction column as a number and the
+    /// score as NULL.
+    fn insert_arrays(&self, rows: &[ResultRow], per: usize) -> Result<(), odbc_api::Error> {
+        let per = per.max(1);
+        let sets = rows.len() / per;
+        if sets == 0 {
+            return Ok(());
+        }
         let max_len =
             |f: fn(&ResultRow) -> &str| rows.iter().map(|r| f(r).len()).max().unwrap_or(0).max(1);
         let values = rows.first().is_some_and(|r| r.value.is_some());
-        let descs = [
-            BindParamDesc::i64(false),
-            BindParamDesc::text(max_len(|r| &r.row_key)),
+        let (key_len, pred_len, version_len) = (
+            max_len(|r| &r.row_key),
+            max_len(|r| &r.prediction),
+            max_len(|r| &r.model_version),
+        );
+        let descs = (0..per).flat_map(|_| {
+            [
+                BindParamDesc::i64(false),
+                BindParamDesc::text(key_len),
+                if values {
+                    BindParamDesc::f64(false)
+                } else {
+                    BindParamDesc::text(pred_len)
+                },
+                BindParamDesc::f64(true),
+                BindParamDesc::text(version_len),
+                BindParamDesc::timestamp(false, 3),
+            ]
+        });
+        let prepared = self.conn.prepare(&self.sql.insert_rows(per))?;
+        let mut ins = prepared.into_column_inserter(sets, descs)?;
+        ins.set_num_rows(sets);
+        // Parameter set `s`, row `r` of it: rows[s * per + r], parameters 6r…6r+5.
+        let at = |s: usize, r: usize| &rows[s * per + r];
+        for r in 0..per {
+            let base = 6 * r;
+            ins.column_mut(base)
+                .as_slice::<i64>()
+                .expect("i64")
+                .fill(self.dispatch_id);
+            let mut text = |index: usize, f: fn(&ResultRow) -> &str| {
+                let mut col = ins.column_mut(base + index).as_text().expect("text");
+                for s in 0..sets {
+                    col.set_cell(s, Some(f(at(s, r)).as_bytes()));
+                }
+            };
+            text(1, |r| &r.row_key);
+            if !values {
+                text(2, |r| &r.prediction);
+            }
+            text(4, |r| &r.model_version);
             if values {
-                BindParamDesc::f64(false)
-            } else {
-                BindParamDesc::text(max_len(|r| &r.prediction))
-            },
-            BindParamDesc::f64(true),
-            BindParamDesc::text(max_len(|r| &r.model_version)),
-            BindParamDesc::timestamp(false, 3),
-        ];
-        let prepared = self.conn.prepare(&self.sql.insert())?;
-        let mut ins = prepared.into_column_inserter(rows.len(), descs)?;
-        ins.set_num_rows(rows.len());
-        ins.column_mut(0)
-            .as_slice::<i64>()
-            .expect("i64")
-            .fill(self.dispatch_id);
-        let mut text = |index: usize, f: fn(&ResultRow) -> &str| {
-            let mut col = ins.column_mut(index).as_text().expect("text");
-            for (i, r) in rows.iter().enumerate() {
-                col.set_cell(i, Some(f(r).as_bytes()));
+                let predictions = ins.column_mut(base + 2).as_slice::<f64>().expect("f64");
+                for (s, p) in predictions.iter_mut().enumerate() {
+                    *p = at(s, r).value.unwrap_or(f64::NAN);
+                }
             }
-        };
-        text(1, |r| &r.row_key);
-        if !values {
-            text(2, |r| &r.prediction);
-        }
-        text(4, |r| &r.model_version);
-        if values {
-            let predictions = ins.column_mut(2).as_slice::<f64>().expect("f64");
-            for (p, r) in predictions.iter_mut().zip(rows) {
-                *p = r.value.unwrap_or(f64::NAN);
+            let mut scores = ins
+                .column_mut(base + 3)
+                .as_nullable_slice::<f64>()
+                .expect("nullable f64");
+            for s in 0..sets {
+                scores.set_cell(s, (!values).then_some(at(s, r).score));
             }
-        }
-        let mut scores = ins
-            .column_mut(3)
-            .as_nullable_slice::<f64>()
-            .expect("nullable f64");
-        for (i, r) in rows.iter().enumerate() {
-            scores.set_cell(i, (!values).then_some(r.score));
-        }
-        let stamps = ins
-            .column_mut(5)
-            .as_slice::<odbc_api::sys::Timestamp>()
-            .expect("timestamp");
-        for (s, r) in stamps.iter_mut().zip(rows) {
-            *s = odbc_timestamp(r.scored_at);
+            let stamps = ins
+                .column_mut(base + 5)
+                .as_slice::<odbc_api::sys::Timestamp>()
+                .expect("timestamp");
+            // One conversion per distinct instant (a batch shares one).
+            let mut last: Option<(jiff::Timestamp, odbc_api::sys::Timestamp)> = None;
+            for (s, v) in stamps.iter_mut().enumerate() {
+                let ts = at(s, r).scored_at;
+                *v = match last {
+                    Some((t, o)) if t == ts => o,
+                    _ => {
+                        let o = odbc_timestamp(ts);
+                        last = Some((ts, o));
+                        o
+                    }
+                };
+            }
         }
         ins.execute()?;
         Ok(())
@@ -578,7 +619,19 @@ impl OdbcWriter {
             )
         };
         let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
-        let stamps = array_literal(rows.iter().map(|r| timestamp_text(r.scored_at)), true);
+        // One formatting per distinct instant (a batch shares one).
+        let mut last: Option<(jiff::Timestamp, std::rc::Rc<str>)> = None;
+        let stamps = array_literal(
+            rows.iter().map(|r| match &last {
+                Some((t, text)) if *t == r.scored_at => text.clone(),
+                _ => {
+                    let text: std::rc::Rc<str> = timestamp_text(r.scored_at).into();
+                    last = Some((r.scored_at, text.clone()));
+                    text
+                }
+            }),
+            true,
+        );
         let sql = self.sql.insert_unnest(values);
         let (keys, preds, scores, versions, stamps) = (
             keys.as_str().into_parameter(),
@@ -599,6 +652,28 @@ impl OdbcWriter {
         stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
         stmt.execute(&sql, params)?;
         stmt.row_count()
+    }
+
+    /// When the DBMS reports SQLite: its `PRAGMA journal_mode` ("wal", "delete"…).
+    pub(super) fn sqlite_journal_mode(&mut self) -> Result<Option<String>, DatalakeError> {
+        if !self.dbms.eq_ignore_ascii_case("SQLite") {
+            return Ok(None);
+        }
+        let mut mode = String::new();
+        let got = (|| -> Result<(), odbc_api::Error> {
+            if let Some(mut cursor) = self.conn.execute("PRAGMA journal_mode", (), None)?
+                && let Some(mut row) = cursor.next_row()?
+            {
+                let mut buf = Vec::new();
+                row.get_text(1, &mut buf)?;
+                mode = String::from_utf8_lossy(&buf).into_owned();
+            }
+            Ok(())
+        })();
+        match got {
+            Ok(()) => Ok(Some(mode)),
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     /// The rows of this dispatch the transaction holds: as the server

@@ -372,6 +372,14 @@ impl SqliteWriter {
         }
     }
 
+    /// `PRAGMA journal_mode`: "wal", "delete", "truncate", "persist", "memory", "off".
+    pub(super) fn journal_mode(&mut self) -> Result<String, DatalakeError> {
+        let mode = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0));
+        mode.map_err(|e| self.fail(e.to_string()))
+    }
+
     pub(super) fn count(&mut self) -> Result<u64, DatalakeError> {
         if !self.open {
             return Err(write_error(

@@ -4,25 +4,34 @@
 //! the dispatch record already `created`; emits the events of SPEC.md's
 //! "A dispatch" into the event log as each step completes, and an [`Outcome`].
 //!
-//! Rows stream through in batches so memory stays bounded: read a batch,
-//! predict it, store its predictions in the event log. Once every row is
-//! stored, the stored predictions stream from the event log into the results
-//! table inside one datalake transaction, which first deletes the dispatch's
-//! own earlier rows, then counts what it holds for the dispatch and commits
-//! only when that is every stored prediction: exactly once, or not at all.
-//! [`resume`] does the write-back again for a dispatch whose predictions are
-//! stored (settling one a restart interrupted, or an admin's retry): it
-//! counts the dispatch's rows in the results table, and writes them again
-//! from the event log unless they are all there.
-//! Reading and writing the datalake never overlap, so even a SQLite datalake
-//! without WAL never waits on itself. Within each phase the event log works
-//! alongside: batch N is stored while batch N+1 is read and predicted, and
-//! page N+1 is read back while page N is written (two helper threads, a
-//! channel of one each, so memory stays at a few batches).
+//! Rows stream through in batches so memory stays bounded, and the steps
+//! overlap: while batch N+1 is read and predicted (this thread), batch N is
+//! stored in the event log (a storer thread, waiting on the event log's
+//! writer) and, once stored, batch N-1 is written into the results table
+//! (a writer thread) inside the one datalake transaction opened before the
+//! first row is read, which first deletes the dispatch's own earlier rows.
+//! Only what the event log has stored is written. When every row is stored
+//! (`stored`), the transaction counts what it holds for the dispatch and
+//! commits only when that is every stored prediction: exactly once, or not
+//! at all — a crash before the commit leaves nothing in the results table,
+//! and one before `stored` leaves the dispatch `interrupted`.
+//!
+//! A datalake that cannot be read while the same database is written inside
+//! a transaction (a SQLite file in rollback-journal mode: the writer's
+//! transaction would wait for the reader to finish) takes the sequential
+//! path instead, and its `inserted` event says why: every row is read,
+//! predicted and stored first; then the stored predictions stream from the
+//! event log into the results table (a prefetching thread reads page N+1
+//! while page N is written). [`resume`] takes that path too, for a dispatch
+//! whose predictions are stored (settling one a restart interrupted, or an
+//! admin's retry): it counts the dispatch's rows in the results table, and
+//! writes them again from the event log unless they are all there.
+//! Channels between the threads hold one batch each, so memory stays at a
+//! few batches whatever the row count.
 
 use super::record::*;
 use super::store;
-use crate::datalake::{Batch, Datalake, DatalakeError, ResultRow, Unscorable};
+use crate::datalake::{Batch, Datalake, DatalakeError, ResultRow, ResultWriter, Unscorable};
 use crate::eventlog::{EventLog, EventLogError};
 use crate::fault;
 use crate::model::{FeatureBinding, Model, ModelError, Prediction};
@@ -93,18 +102,27 @@ pub fn execute(
             .map_err(|e| Stop::Failed(Step::Started, format!("event log: {e}")))?;
         fault::point("dispatch.started");
         progress(Step::Started, &counts);
-        collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
+        let target = plan.target();
+        let written = collect_predict_store(plan, log, cancel, deadline, progress, &mut counts)?;
         fault::point("dispatch.stored");
-        insert(
-            &plan.target(),
-            log,
-            cancel,
-            deadline,
-            progress,
-            &mut counts,
-            None,
-        )?;
-        Ok(())
+        match written {
+            Written::Overlapped(writer) => {
+                let writer = (*writer).map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
+                commit_write_back(
+                    &target,
+                    writer,
+                    log,
+                    cancel,
+                    deadline,
+                    progress,
+                    &mut counts,
+                    None,
+                )
+            }
+            Written::Pending(note) => {
+                insert(&target, log, cancel, deadline, progress, &mut counts, note)
+            }
+        }
     });
     let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
         let message = crate::panic_message(payload.as_ref());
@@ -322,13 +340,52 @@ fn read_error(e: DatalakeError) -> Stop {
     Stop::Failed(Step::Collected, e.to_string())
 }
 
-/// One predicted batch on its way into the event log.
+/// One predicted batch on its way into the event log and, once stored
+/// there, into the results table.
 struct ToStore {
     keys: Vec<String>,
     outcomes: Outcomes,
     unscorable: Vec<Unscorable>,
+    /// When it was scored, to the millisecond: stored with the predictions
+    /// and written as `scored_at`, so a write-back done again from the event
+    /// log writes the same values.
+    at: jiff::Timestamp,
     /// The counts once this batch is stored (`stored` is filled in by the storer).
     counts: Counts,
+}
+
+impl ToStore {
+    /// The batch as rows of the results table.
+    /// What is written is what the event log stored (a regressor's value
+    /// also as the text it keeps, NaN as its score), so a write-back done
+    /// again from the event log writes the same rows.
+    fn into_rows(self, model_version: &str, rows: &mut Vec<ResultRow>) {
+        let at = self.at;
+        let row = |row_key, prediction, score, value| ResultRow {
+            row_key,
+            prediction,
+            score,
+            value,
+            model_version: model_version.to_string(),
+            scored_at: at,
+        };
+        rows.clear();
+        match self.outcomes {
+            Outcomes::Classes { labels, scores } => rows.extend(
+                self.keys
+                    .into_iter()
+                    .zip(labels)
+                    .zip(scores)
+                    .map(|((key, label), score)| row(key, label.to_string(), score, None)),
+            ),
+            Outcomes::Values(values) => rows.extend(
+                self.keys
+                    .into_iter()
+                    .zip(values)
+                    .map(|(key, v)| row(key, format!("{v:?}"), f64::NAN, Some(v))),
+            ),
+        }
+    }
 }
 
 /// A batch as read, scored: the keys of the rows predicted with their
@@ -413,10 +470,65 @@ fn unscorable_stop(first: &Unscorable) -> Stop {
     )
 }
 
-/// Steps 3–5, batch by batch. Storing runs on the event log's writer thread
-/// while the next batch is read and predicted: this thread hands each batch
-/// to a storer thread (a channel of one, so at most two batches wait in
-/// memory) that waits for its commit.
+/// Now, to the millisecond (what the event log keeps of an instant).
+fn now_ms() -> jiff::Timestamp {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+}
+
+/// How a dispatch writes back, decided once its query runs.
+enum WriteBack {
+    /// Batch by batch while reading, into this open transaction.
+    Overlapped(Box<ResultWriter>),
+    /// After every row is stored, from the event log; the note (why) goes
+    /// into the `inserted` event.
+    AfterStored(Option<String>),
+}
+
+/// What [`collect_predict_store`] leaves of the write-back.
+enum Written {
+    /// The open transaction holding every stored prediction, or why
+    /// writing them failed (reported at `inserted`, after `stored`).
+    Overlapped(Box<Result<ResultWriter, DatalakeError>>),
+    /// Nothing written yet; why it waited (for the `inserted` event).
+    Pending(Option<String>),
+}
+
+/// Opens the results transaction up front when the datalake can be read
+/// while it is written (every server DBMS; a SQLite file in WAL mode).
+fn write_back_mode(t: &Target<'_>) -> WriteBack {
+    let job = t.job;
+    let mut writer = match t
+        .datalake
+        .begin_results(&job.results_table, &job.results_columns, t.id)
+    {
+        Ok(w) => w,
+        // The sequential path tries again after storing, and fails at
+        // `inserted` with this error (the predictions stay stored, for a retry).
+        Err(e) => {
+            tracing::debug!(dispatch = %t.id, error = %e, "cannot open the write-back before reading");
+            return WriteBack::AfterStored(None);
+        }
+    };
+    match writer.concurrent_reads() {
+        Ok(None) => WriteBack::Overlapped(Box::new(writer)),
+        Ok(Some(why)) => {
+            tracing::info!(dispatch = %t.id, datalake = t.datalake.name(), "{why}");
+            WriteBack::AfterStored(Some(why))
+        }
+        Err(e) => {
+            tracing::debug!(dispatch = %t.id, error = %e, "cannot tell whether the datalake reads while it writes");
+            WriteBack::AfterStored(None)
+        }
+    }
+}
+
+/// Steps 3–5 (and, overlapped, the writing of step 6), batch by batch.
+/// This thread reads and predicts; a storer thread hands each batch to the
+/// event log's writer and waits for its commit; when the datalake can be
+/// written while it is read, a writer thread then writes each stored batch
+/// into the results transaction opened once the query runs. Channels of
+/// one, so at most a few batches wait in memory.
 fn collect_predict_store(
     plan: &Plan,
     log: &EventLog,
@@ -424,7 +536,7 @@ fn collect_predict_store(
     deadline: Option<Instant>,
     progress: Progress<'_>,
     counts: &mut Counts,
-) -> Result<(), Stop> {
+) -> Result<Written, Stop> {
     let job = &plan.job;
     let features = plan.model.features().to_vec();
     let kinds = plan.model.feature_kinds();
@@ -444,41 +556,90 @@ fn collect_predict_store(
         .bind(&features)
         .map_err(|e| Stop::Failed(Step::Collected, e.to_string()))?;
     let id = plan.id;
+    // Once the query runs (a bad one fails before anything is written).
+    let (pending, writer) = match write_back_mode(&plan.target()) {
+        WriteBack::Overlapped(w) => (None, Some(*w)),
+        WriteBack::AfterStored(note) => (Some(note), None),
+    };
     let (tx, rx) = mpsc::sync_channel::<ToStore>(1);
+    let (write_tx, write_rx) = match writer {
+        Some(w) => {
+            let (t, r) = mpsc::sync_channel::<ToStore>(1);
+            (Some(t), Some((w, r)))
+        }
+        None => (None, None),
+    };
     // Committed so far, for live progress.
     let stored_so_far = AtomicU64::new(0);
-    let stored = std::thread::scope(|scope| {
+    let spawn_error =
+        |e: std::io::Error| Stop::Failed(Step::Stored, format!("cannot start a thread: {e}"));
+    let (stored, written) = std::thread::scope(|scope| {
         let stored_so_far = &stored_so_far;
         let storer = std::thread::Builder::new()
             .name(format!("dispatch-{id}-store"))
             .spawn_scoped(scope, move || -> Result<u64, EventLogError> {
                 let mut stored = 0u64;
+                let mut forward = write_tx;
                 for batch in rx {
                     let mut c = batch.counts;
-                    let n = log.write_blocking(move |tx| {
+                    let (n, batch) = log.write_blocking(move |tx| {
                         let n = store::store_batch(
                             tx,
                             id,
                             &batch.keys,
                             &batch.outcomes,
                             &batch.unscorable,
-                            jiff::Timestamp::now(),
+                            batch.at,
                         )?;
                         // What it has done so far, for a daemon that dies mid-dispatch.
                         c.stored = stored + n;
                         store::set_counts(tx, id, &c)?;
-                        Ok(n)
+                        Ok((n, batch))
                     })?;
                     stored += n;
                     fault::point("dispatch.batch-stored");
                     stored_so_far.store(stored, Ordering::Relaxed);
+                    // Only what the event log stored goes to the results table. A
+                    // batch holding a key stored already is not written (nor is
+                    // anything after it): the dispatch fails at `stored`.
+                    if n != batch.keys.len() as u64 {
+                        forward = None;
+                    }
+                    if let Some(f) = &forward
+                        && f.send(batch).is_err()
+                    {
+                        forward = None;
+                    }
                 }
                 Ok(stored)
             })
-            .map_err(|e| Stop::Failed(Step::Stored, format!("cannot start a thread: {e}")));
-        let storer = match storer {
-            Ok(s) => s,
-            Err(stop) => return Err(stop),
+            .map_err(spawn_error)?;
+        let writer = match write_rx {
+            None => None,
+            Some((mut w, write_rx)) => Some(
+                std::thread::Builder::new()
+                    .name(format!("dispatch-{id}-write"))
+                    .spawn_scoped(scope, move || -> Result<ResultWriter, DatalakeError> {
+                        let mut failed = None;
+                        let mut rows = Vec::with_capacity(plan.batch_size);
+                        // After a failure, drain: the storer never waits on a dead writer.
+                        for batch in write_rx {
+                            if failed.is_some() {
+                                continue;
+                            }
+                            batch.into_rows(&plan.model_version, &mut rows);
+                            match w.write_batch(&rows) {
+                                Ok(()) => fault::point("dispatch.batch-written"),
+                                Err(e) => failed = Some(e),
+                            }
+                        }
+                        match failed {
+                            Some(e) => Err(e),
+                            None => Ok(w),
+                        }
+                    })
+                    .map_err(spawn_error)?,
+            ),
         };
         let read = (|| -> Result<(), Stop> {
             loop {
@@ -505,6 +666,7 @@ fn collect_predict_store(
                     keys: scored.keys,
                     outcomes: scored.outcomes,
                     unscorable: scored.unscorable,
+                    at: now_ms(),
                     counts: *counts,
                 };
                 // A closed channel means the storer failed: its error is the one to report.
@@ -518,9 +680,23 @@ fn collect_predict_store(
         drop(tx);
         let stored = storer
             .join()
-            .map_err(|_| Stop::Failed(Step::Stored, "the storing thread panicked".into()))?;
+            .map_err(|_| Stop::Failed(Step::Stored, "the storing thread panicked".into()));
+        // The storer is done, so the writer's channel is closed: it ends too.
+        let written = writer.map(|w| {
+            w.join().unwrap_or_else(|payload| {
+                Err(DatalakeError::Write {
+                    datalake: plan.datalake.name().to_string(),
+                    table: job.results_table.clone(),
+                    message: format!(
+                        "the writing thread panicked: {}",
+                        crate::panic_message(payload.as_ref())
+                    ),
+                })
+            })
+        });
+        let stored = stored?;
         read?;
-        stored.map_err(Stop::from)
+        Ok::<_, Stop>((stored.map_err(Stop::from)?, written))
     })?;
     counts.stored = stored;
     drop(reader);
@@ -552,7 +728,10 @@ fn collect_predict_store(
             ),
         ));
     }
-    Ok(())
+    Ok(match (written, pending) {
+        (Some(w), _) => Written::Overlapped(Box::new(w)),
+        (None, note) => Written::Pending(note.flatten()),
+    })
 }
 
 /// Step 6: the stored predictions, in pages, into one datalake transaction.
@@ -637,6 +816,27 @@ fn insert(
     // On any error above (or below, before the commit) the writer is
     // dropped, which rolls the transaction back.
     written?;
+    commit_write_back(t, writer, log, cancel, deadline, progress, counts, note)
+}
+
+/// The end of step 6, once every stored prediction is written into the
+/// open transaction: counts the rows it holds for the dispatch, commits only
+/// when that is every stored prediction, and records `inserted` (with
+/// `note`). Dropping `writer` on any error rolls back.
+#[allow(clippy::too_many_arguments)]
+fn commit_write_back(
+    t: &Target<'_>,
+    mut writer: ResultWriter,
+    log: &EventLog,
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+    progress: Progress<'_>,
+    counts: &mut Counts,
+    note: Option<String>,
+) -> Result<(), Stop> {
+    let job = t.job;
+    let id = t.id;
+    let write_error = |e: DatalakeError| Stop::Failed(Step::Inserted, e.to_string());
     check(cancel, deadline, Step::Inserted, job)?;
     let held = writer.count_rows().map_err(write_error)?;
     let tentative = Counts {

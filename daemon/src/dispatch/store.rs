@@ -92,10 +92,18 @@ pub fn set_counts(tx: &Transaction<'_>, id: DispatchId, c: &Counts) -> rusqlite:
     Ok(())
 }
 
+/// Rows per multi-row `INSERT` of a classifier's predictions: one
+/// statement (one bind, step and reset) for many rows, which is most of the
+/// cost of storing.
+const STORE_CHUNK: usize = 200;
+
 /// Stores one batch of predictions and unscorable rows, and adds the
 /// batch to the dispatch's class distribution (classifiers) or its value
 /// summary (regressors). Returns how many predictions were stored (a key
 /// seen twice in one dispatch is stored once, and counted once).
+/// A classifier's rows go many per statement; a chunk that holds a key
+/// stored already is undone and stored row by row, so the class counts
+/// count only what was stored.
 pub fn store_batch(
     tx: &Transaction<'_>,
     id: DispatchId,
@@ -107,20 +115,53 @@ pub fn store_batch(
     let mut stored = 0;
     match outcomes {
         Outcomes::Classes { labels, scores } => {
-            let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
+            // Few labels: a linear scan beats hashing.
             let mut classes: Vec<(&str, i64)> = Vec::new();
-            for ((k, l), s) in keys.iter().zip(labels).zip(scores) {
-                let n = ins.execute(params![id.0, k, &**l, s, Millis(at)])?;
-                stored += n as u64;
-                if n > 0 {
-                    // Few labels: a linear scan beats hashing.
-                    match classes.iter_mut().find(|(label, _)| *label == &**l) {
-                        Some((_, c)) => *c += 1,
-                        None => classes.push((l, 1)),
+            fn count<'a>(classes: &mut Vec<(&'a str, i64)>, label: &'a str) {
+                match classes.iter_mut().find(|(l, _)| *l == label) {
+                    Some((_, c)) => *c += 1,
+                    None => classes.push((label, 1)),
+                }
+            }
+            let n = keys.len().min(labels.len()).min(scores.len());
+            let mut start = 0;
+            while start < n {
+                let end = (start + STORE_CHUNK).min(n);
+                let rows = end - start;
+                if rows > 1 {
+                    tx.execute_batch("SAVEPOINT store_chunk")?;
+                    let mut ins = tx.prepare_cached(&chunk_insert(rows))?;
+                    ins.raw_bind_parameter(1, id.0)?;
+                    ins.raw_bind_parameter(2, Millis(at))?;
+                    for r in 0..rows {
+                        let p = 3 + 3 * r;
+                        ins.raw_bind_parameter(p, &keys[start + r])?;
+                        ins.raw_bind_parameter(p + 1, &*labels[start + r])?;
+                        ins.raw_bind_parameter(p + 2, scores[start + r])?;
+                    }
+                    let added = ins.raw_execute()?;
+                    if added == rows {
+                        tx.execute_batch("RELEASE store_chunk")?;
+                        stored += rows as u64;
+                        labels[start..end]
+                            .iter()
+                            .for_each(|l| count(&mut classes, l));
+                        start = end;
+                        continue;
+                    }
+                    // A key stored already: undo the chunk, then row by row.
+                    tx.execute_batch("ROLLBACK TO store_chunk; RELEASE store_chunk")?;
+                }
+                let mut ins = tx.prepare_cached(&chunk_insert(1))?;
+                for r in start..end {
+                    let added =
+                        ins.execute(params![id.0, Millis(at), keys[r], &*labels[r], scores[r]])?;
+                    if added > 0 {
+                        stored += added as u64;
+                        count(&mut classes, &labels[r]);
                     }
                 }
+                start = end;
             }
             let mut add = tx.prepare_cached(
                 "INSERT INTO dispatch_classes(dispatch_id, label, count) VALUES (?1, ?2, ?3)
@@ -175,6 +216,22 @@ pub fn store_batch(
         uns.execute(params![id.0, u.key, u.reason])?;
     }
     Ok(stored)
+}
+
+/// `INSERT OR IGNORE` of `rows` predictions: `?1` the dispatch, `?2` the
+/// time, then key, label and score of each row.
+fn chunk_insert(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT OR IGNORE INTO predictions(dispatch_id, row_key, label, score, created_at) VALUES ",
+    );
+    for r in 0..rows {
+        let p = 3 + 3 * r;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(?1, ?{p}, ?{}, ?{}, ?2)", p + 1, p + 2));
+    }
+    sql
 }
 
 /// Records the end of a dispatch and its `finished` event.
@@ -689,6 +746,64 @@ mod tests {
         assert_eq!(
             log.read_blocking(move |c| class_counts(c, done)).unwrap(),
             vec![("a".to_string(), 5)]
+        );
+    }
+    #[test]
+    fn a_batch_stores_every_new_key_once_and_counts_only_what_it_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let at: jiff::Timestamp = "2026-01-01T00:00:00.123Z".parse().unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        // Several chunks and a remainder; then a batch holding keys stored
+        // already (one in the middle of a chunk) and one twice in itself.
+        let n = STORE_CHUNK * 2 + 7;
+        let keys: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let labels: Vec<Arc<str>> = (0..n)
+            .map(|i| if i % 3 == 0 { a.clone() } else { b.clone() })
+            .collect();
+        let scores: Vec<f64> = (0..n).map(|i| i as f64 / n as f64).collect();
+        let again: Vec<String> = ["new1", "5", "new2", "new2", "new3"]
+            .map(String::from)
+            .to_vec();
+        let (first, second, id) = log
+            .write_blocking(move |tx| {
+                let id = create(tx, &new("dups"), at)?;
+                start(tx, id, at)?;
+                let first = store_batch(
+                    tx,
+                    id,
+                    &keys,
+                    &Outcomes::Classes { labels, scores },
+                    &[],
+                    at,
+                )?;
+                let again_outcomes = Outcomes::Classes {
+                    labels: vec![a.clone(); 5],
+                    scores: vec![0.25; 5],
+                };
+                let second = store_batch(tx, id, &again, &again_outcomes, &[], at)?;
+                Ok((first, second, id))
+            })
+            .unwrap();
+        assert_eq!(first, n as u64);
+        assert_eq!(
+            second, 3,
+            "new1, new2 and new3; 5 and the second new2 were there"
+        );
+        let stored = log
+            .read_blocking(move |c| predictions(c, id, None, None, 10_000))
+            .unwrap();
+        assert_eq!(stored.len(), n + 3);
+        let five = stored.iter().find(|p| p.row_key == "5").unwrap();
+        // The first one stays: label b (5 % 3 != 0), its own score, its time.
+        assert_eq!((five.label.as_str(), five.score), ("b", 5.0 / n as f64));
+        assert_eq!(five.created_at, at);
+        let want_a = (0..n).filter(|i| i % 3 == 0).count() as u64 + 3;
+        let want_b = (0..n).filter(|i| i % 3 != 0).count() as u64;
+        // Most frequent first.
+        assert_eq!(
+            log.read_blocking(move |c| class_counts(c, id)).unwrap(),
+            vec![("b".to_string(), want_b), ("a".to_string(), want_a)]
         );
     }
 }
