@@ -508,3 +508,29 @@ async fn the_catalog_is_built_once_and_again_when_its_csv_changes() {
     assert_eq!(d.context.catalog.builds(), 3);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_small_frame_that_decodes_into_a_huge_request_closes_that_connection() {
+    let d = start("").await;
+    let mut other = client(&d.socket).await;
+    let mut bad = client(&d.socket).await;
+    // A 2 MB ImportOnnx of 2,000,000 empty feature names: ~48 MB once decoded.
+    let f = ClientFrame {
+        id: RequestId(1),
+        request: Request::ImportOnnx {
+            name: "m".into(),
+            features: vec![String::new(); 2_000_000],
+            labels: None,
+            onnx: vec![],
+        },
+    };
+    let bytes = frame::encode(&f).unwrap();
+    assert!(bytes.len() < 2_100_000);
+    bad.write_all(&bytes).await.unwrap();
+    let reason = closed_with(&mut bad, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(reason.contains("decodes to more than"), "{reason}");
+    assert_eq!(ask(&mut other, 1, Request::Ping).await, Ok(Response::Pong));
+    d.stop().await;
+}

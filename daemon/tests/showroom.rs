@@ -310,6 +310,45 @@ async fn edits_are_checked_and_rows_counted() {
     assert_eq!(edited.record.source, mld::showroom::store::Source::Edited);
 }
 
+/// The showroom's queue is bounded; reloads never wait on it: far more
+/// configurations than it holds, handed over without any request between,
+/// return at once, and the newest is the one in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_beyond_the_queue_never_wait_and_the_newest_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = iris_registry(dir.path());
+    let first = dir.path().join("first.csv");
+    let last = dir.path().join("last.csv");
+    rewrite(
+        &first,
+        "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n",
+    );
+    rewrite(
+        &last,
+        "sepal_length,sepal_width,petal_length,petal_width\n6.3,3.3,6.0,2.5\n",
+    );
+    let showroom = Showroom::start(reg, config(&[("iris", &first)])).unwrap();
+    let n = 20 * mld::showroom::QUEUE;
+    let started = std::time::Instant::now();
+    for i in 0..n {
+        let path = if i + 1 == n { &last } else { &first };
+        showroom.configure(config(&[("iris", path)]));
+    }
+    // A blocking send on a full queue would hang here; a growing one would
+    // hold thousands of configurations.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let opened = showroom.open("iris", "ann").await.unwrap();
+    assert_eq!(opened.samples.path, last);
+    assert_eq!(
+        opened.values.inputs.numbers.row(0).to_vec(),
+        vec![6.3, 3.3, 6.0, 2.5]
+    );
+}
+
 /// The label predicted for sample row `row` (0-based) of an opened showroom.
 fn label_of(opened: &mld::showroom::Opened, row: usize) -> &str {
     match &opened.scored[row] {

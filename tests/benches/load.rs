@@ -33,6 +33,7 @@ use mld_tests::scoring::BigIrisJob;
 const CONSOLES: usize = 500;
 const IDLE: usize = 1_000;
 const PREDICTS_PER_SECOND: u64 = 1_000;
+const PREDICTORS: u64 = 20;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -68,8 +69,10 @@ async fn connect(socket: &Path) -> Stream {
 }
 
 /// Runs the job once and returns how long the dispatch took (its own
-/// started → finished times).
-async fn dispatch_once(c: &mut Client) -> Duration {
+/// started → finished times). The results table is emptied first, so every
+/// run writes into the same table size.
+async fn dispatch_once(c: &mut Client, job: &BigIrisJob) -> Duration {
+    job.dl.lake.execute("DELETE FROM scores").unwrap();
     let id = c.run_job("score").await;
     let d = c.wait_finished(id, Duration::from_secs(1800)).await;
     assert_eq!(d.summary.status, DispatchStatus::Succeeded, "{d:?}");
@@ -113,7 +116,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let mut admin = Client::connect(&socket).await.unwrap();
-        let alone_before = dispatch_once(&mut admin).await;
+        let alone_before = dispatch_once(&mut admin, &job).await;
         let hwm_alone = proc_kib(pid, "VmHWM:");
         println!(
             "{rows} rows; the dispatch alone: {:.2} s (peak RSS so far {} MiB)",
@@ -192,15 +195,17 @@ fn main() {
                 sent
             }
         });
-        // 1,000 predict-one a second, from two clients.
+        // 1,000 predict-one a second, from 20 clients at 50 a second each (a
+        // predict-one waits for its record in the event log, so one client
+        // alone could not keep the pace while a dispatch writes there too).
         let load_started = Instant::now();
         let mut predictors = Vec::new();
-        for k in 0..2u64 {
+        for k in 0..PREDICTORS {
             let (socket, stop) = (socket.clone(), stop.clone());
             predictors.push(tokio::spawn(async move {
                 let mut c = Client::connect(&socket).await.unwrap();
                 let mut tick = tokio::time::interval(Duration::from_micros(
-                    2 * 1_000_000 / PREDICTS_PER_SECOND,
+                    PREDICTORS * 1_000_000 / PREDICTS_PER_SECOND,
                 ));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 let mut lat = Vec::new();
@@ -222,7 +227,7 @@ fn main() {
                         .await;
                     assert!(matches!(r, Ok(Response::Prediction(_))), "{r:?}");
                     lat.push(t.elapsed());
-                    i += 2;
+                    i += PREDICTORS;
                 }
                 lat
             }));
@@ -243,8 +248,12 @@ fn main() {
             }
         });
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let loaded = dispatch_once(&mut admin).await;
+        let loaded = dispatch_once(&mut admin, &job).await;
         let hwm_loaded = proc_kib(pid, "VmHWM:");
+        let connections = match admin.request(Request::Status).await {
+            Ok(Response::Status(s)) => s.connected_clients,
+            other => panic!("{other:?}"),
+        };
         stop.store(true, Ordering::Relaxed);
         let load_time = load_started.elapsed();
         let mut status = status.await.unwrap();
@@ -256,12 +265,8 @@ fn main() {
             let _ = c.await;
         }
         let flooded = flooding.join().unwrap();
-        let connections = match admin.request(Request::Status).await {
-            Ok(Response::Status(s)) => s.connected_clients,
-            other => panic!("{other:?}"),
-        };
         drop(idle);
-        let alone_after = dispatch_once(&mut admin).await;
+        let alone_after = dispatch_once(&mut admin, &job).await;
         let alone = (alone_before + alone_after) / 2;
 
         status.sort();
@@ -269,7 +274,7 @@ fn main() {
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!("machine load (1/5/15 min): {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
         println!(
-            "under load: {CONSOLES} consoles ({} updates read), {} predict-one, {IDLE} idle connections, a flooder that wrote {flooded} pings; {connections} connections open",
+            "under load: {CONSOLES} consoles ({} updates read), {} predict-one, {IDLE} idle connections, a flooder that wrote {flooded} pings; {connections} connections open at the end of the dispatch",
             updates.load(Ordering::Relaxed),
             predicts.len()
         );

@@ -109,6 +109,27 @@ pub fn dispatch(
     n: usize,
     batch: usize,
 ) -> DispatchRun {
+    dispatch_query(
+        lake,
+        state,
+        registry,
+        model,
+        &floor::input_query(),
+        n,
+        batch,
+    )
+}
+
+/// [`dispatch`] of the `n` rows `query` returns (key column `id`).
+pub fn dispatch_query(
+    lake: Datalake,
+    state: &Path,
+    registry: &Path,
+    model: &str,
+    query: &str,
+    n: usize,
+    batch: usize,
+) -> DispatchRun {
     let registry = Registry::open(registry, None).unwrap();
     let model_loaded = registry.load_active(model).unwrap();
     let log = EventLog::open(&state.join("events.db")).unwrap();
@@ -129,7 +150,7 @@ pub fn dispatch(
         name: "bench".into(),
         datalake: "lake".into(),
         model: model.into(),
-        query: floor::input_query(),
+        query: query.to_string(),
         key_column: "id".into(),
         results_table: "results".into(),
         results_columns: ResultColumns::default(),
@@ -181,7 +202,17 @@ pub fn child_dispatch(batch: usize) {
     let state = PathBuf::from(std::env::var("MLD_CHILD_STATE").unwrap());
     let registry = PathBuf::from(std::env::var("MLD_CHILD_REGISTRY").unwrap());
     let model = std::env::var("MLD_CHILD_MODEL").unwrap();
-    let run = dispatch(lake_from_env(batch), &state, &registry, &model, n, batch);
+    // The rows to score: `MLD_CHILD_QUERY`, or the floor's input.
+    let query = std::env::var("MLD_CHILD_QUERY").unwrap_or_else(|_| floor::input_query());
+    let run = dispatch_query(
+        lake_from_env(batch),
+        &state,
+        &registry,
+        &model,
+        &query,
+        n,
+        batch,
+    );
     println!(
         "RESULT {} {} {} {}",
         run.seconds,
@@ -242,7 +273,24 @@ pub fn python_score(
     batch: usize,
     sequential: bool,
 ) -> PythonRun {
-    let mut args = scoring_args(model_dir, table);
+    let input = (floor::input_query(), floor::feature_names());
+    python_score_query(
+        model_dir, connection, password, &input, table, batch, sequential,
+    )
+}
+
+/// [`python_score`] of the rows `input.0` returns (key `id`), the model
+/// taking the columns `input.1`.
+pub fn python_score_query(
+    model_dir: &Path,
+    connection: &str,
+    password: Option<&str>,
+    input: &(String, Vec<String>),
+    table: &str,
+    batch: usize,
+    sequential: bool,
+) -> PythonRun {
+    let mut args = scoring_args(model_dir, table, input);
     args.extend(["--batch-size".to_string(), batch.to_string()]);
     if sequential {
         args.push("--sequential".into());
@@ -258,9 +306,10 @@ pub fn python_plain(
     password: Option<&str>,
     table: &str,
 ) -> PythonRun {
+    let input = (floor::input_query(), floor::feature_names());
     python(
         "plain",
-        &scoring_args(model_dir, table),
+        &scoring_args(model_dir, table, &input),
         connection,
         password,
     )
@@ -297,16 +346,17 @@ pub fn python_write(
     python("write", &args, connection, password)
 }
 
-fn scoring_args(model_dir: &Path, table: &str) -> Vec<String> {
+/// Scoring `input.0` (key `id`) with the model taking the columns `input.1`.
+fn scoring_args(model_dir: &Path, table: &str, input: &(String, Vec<String>)) -> Vec<String> {
     vec![
         "--model".into(),
         model_dir.join("model.pkl").display().to_string(),
         "--query".into(),
-        floor::input_query(),
+        input.0.clone(),
         "--key".into(),
         "id".into(),
         "--features".into(),
-        floor::feature_names().join(","),
+        input.1.join(","),
         "--table".into(),
         table.into(),
         "--dispatch-id".into(),

@@ -46,6 +46,46 @@ pub fn create_input(lake: &Datalake, backend: Backend, n: usize) {
     );
 }
 
+/// The mixed-type input's columns: three numbers, then two text columns.
+pub fn mixed_features() -> Vec<String> {
+    ["tenure", "spend", "visits", "plan", "country"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// The query that reads the mixed-type input table, key first.
+pub fn mixed_query() -> String {
+    format!(
+        "SELECT id, {} FROM customers_in",
+        mixed_features().join(", ")
+    )
+}
+
+/// Creates `customers_in` with `n` rows of three numbers and two text
+/// columns (`plan`: 4 categories, `country`: 8), generated inside the
+/// database; rows like tuned_pipeline.py's `train-mixed`.
+pub fn create_mixed_input(lake: &Datalake, backend: Backend, n: usize) {
+    lake.execute(
+        "CREATE TABLE customers_in (id BIGINT PRIMARY KEY, tenure DOUBLE PRECISION, \
+         spend DOUBLE PRECISION, visits DOUBLE PRECISION, plan VARCHAR(20), country VARCHAR(20))",
+    )
+    .unwrap();
+    let case = |modulo: usize, values: &[&str]| {
+        let arms: String = values
+            .iter()
+            .enumerate()
+            .map(|(k, v)| format!(" WHEN {k} THEN '{v}'"))
+            .collect();
+        format!("CASE i % {modulo}{arms} END")
+    };
+    let values = format!(
+        "i, (i % 61) * 1.0, (i % 997) * 0.25, (i % 17) * 1.0, {}, {}",
+        case(4, &["basic", "plus", "pro", "team"]),
+        case(8, &["de", "fr", "it", "es", "nl", "pl", "se", "pt"])
+    );
+    crate::lake::insert_generated(lake, backend, "customers_in", 0, n - 1, &values);
+}
+
 /// Reads all `n` input rows in batches of `batch`; seconds taken.
 pub fn read(lake: &Datalake, n: usize, batch: usize) -> f64 {
     let features = feature_names();

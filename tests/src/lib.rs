@@ -14,6 +14,7 @@ pub mod bench;
 pub mod client;
 pub mod floor;
 pub mod lake;
+mod local_server;
 pub mod mariadb;
 pub mod metrics;
 pub mod pg;

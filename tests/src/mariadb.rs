@@ -11,6 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use crate::local_server::{free_port, server_dir};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,19 +59,7 @@ impl MariaDbServer {
     pub fn start() -> Result<MariaDbServer, String> {
         let bins = find_bins()?;
         let as_mysql = nix::unistd::geteuid().is_root();
-        let dir = tempfile::Builder::new()
-            .prefix("mld-mariadb-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?
-            .keep();
-        if as_mysql {
-            let user = nix::unistd::User::from_name("mysql")
-                .ok()
-                .flatten()
-                .ok_or("running as root but there is no `mysql` user to run the server as")?;
-            nix::unistd::chown(&dir, Some(user.uid), Some(user.gid))
-                .map_err(|e| format!("chown: {e}"))?;
-        }
+        let dir = server_dir("mld-mariadb-", as_mysql.then_some("mysql"))?;
         let data = dir.join("data");
         let mut install = Command::new(&bins.install_db);
         install
@@ -315,9 +305,4 @@ fn find_bins() -> Result<Bins, String> {
                 .into(),
         ),
     }
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }

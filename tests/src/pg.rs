@@ -9,10 +9,11 @@
 //! it and removes its directory when the test process exits, because a
 //! `static` is never dropped.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use crate::local_server::{free_port, server_dir};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The login role tests connect as.
@@ -47,19 +48,7 @@ impl PgServer {
     pub fn start() -> Result<PgServer, String> {
         let bin = find_bin_dir()?;
         let as_postgres = nix::unistd::geteuid().is_root();
-        let dir = tempfile::Builder::new()
-            .prefix("mld-pg-")
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?
-            .keep();
-        if as_postgres {
-            let user = nix::unistd::User::from_name("postgres")
-                .ok()
-                .flatten()
-                .ok_or("running as root but there is no `postgres` user to run the server as")?;
-            nix::unistd::chown(&dir, Some(user.uid), Some(user.gid))
-                .map_err(|e| format!("chown: {e}"))?;
-        }
+        let dir = server_dir("mld-pg-", as_postgres.then_some("postgres"))?;
         let server = PgServer {
             port: free_port()?,
             bin,
@@ -277,11 +266,6 @@ fn find_bin_dir() -> Result<PathBuf, String> {
          /usr/lib/postgresql/*/bin or PATH: install the `postgresql` package"
             .into(),
     )
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// A loopback port nothing listens on (for "connection refused").

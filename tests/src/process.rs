@@ -52,14 +52,28 @@ pub struct MldProcess {
 impl MldProcess {
     /// Starts `mld --config CONFIG` and waits until its socket accepts connections.
     pub fn start(config: &Path, socket: &Path) -> MldProcess {
-        Self::start_with_env(config, socket, &[])
+        MldProcess::start_binary(&bin("mld"), config, socket)
+    }
+
+    /// Starts the `mld` at `binary` (another build, e.g. an older commit's).
+    pub fn start_binary(binary: &Path, config: &Path, socket: &Path) -> MldProcess {
+        MldProcess::start_binary_with_env(binary, config, socket, &[])
     }
 
     /// [`Self::start`] with extra environment variables (`MLD_FAULT`, …).
     pub fn start_with_env(config: &Path, socket: &Path, env: &[(&str, &str)]) -> MldProcess {
+        MldProcess::start_binary_with_env(&bin("mld"), config, socket, env)
+    }
+
+    fn start_binary_with_env(
+        binary: &Path,
+        config: &Path,
+        socket: &Path,
+        env: &[(&str, &str)],
+    ) -> MldProcess {
         let stderr_path = config.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(bin("mld"))
+        let child = Command::new(binary)
             .envs(env.iter().copied())
             .arg("--config")
             .arg(config)

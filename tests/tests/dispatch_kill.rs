@@ -17,10 +17,30 @@ use mld_tests::scoring::*;
 
 const ROWS: usize = 200_000;
 
+/// Attempts at catching the write-back between its `stored` event and its
+/// commit: on a fast datalake the window is short, and a dispatch that
+/// finished before the test saw `stored` is set up again from scratch.
+const ATTEMPTS: usize = 6;
+
 async fn killed_during_write_back(backend: Backend) {
+    for attempt in 0..ATTEMPTS {
+        if killed_during_write_back_once(backend, attempt).await {
+            return;
+        }
+    }
+    panic!("{backend:?}: in {ATTEMPTS} attempts, every dispatch finished before the kill");
+}
+
+/// False when the dispatch finished before it could be killed after `stored`.
+async fn killed_during_write_back_once(backend: Backend, attempt: usize) -> bool {
     let dir = tempfile::tempdir().unwrap();
-    let BigIrisJob { dl, model, config } =
-        BigIrisJob::new(backend, dir.path(), "kill", ROWS, "batch_size = 2000");
+    let BigIrisJob { dl, model, config } = BigIrisJob::new(
+        backend,
+        dir.path(),
+        &format!("kill{attempt}"),
+        ROWS,
+        "batch_size = 2000",
+    );
     let socket = dir.path().join("mld.sock");
 
     let mut first = MldProcess::start(&config, &socket);
@@ -28,11 +48,13 @@ async fn killed_during_write_back(backend: Backend) {
     let id = c.run_job("score").await;
     loop {
         let d = c.dispatch(id).await;
-        assert!(
-            !d.summary.status.is_finished(),
-            "finished before the kill: {:?}",
-            d.summary
-        );
+        if d.summary.status.is_finished() {
+            eprintln!(
+                "{backend:?}, attempt {attempt}: finished before the kill ({:?}); again",
+                d.summary.status
+            );
+            return false;
+        }
         if d.events.iter().any(|e| e.step == "stored") {
             break;
         }
@@ -41,10 +63,13 @@ async fn killed_during_write_back(backend: Backend) {
     first.signal(nix::sys::signal::Signal::SIGKILL);
     first.wait(Duration::from_secs(10));
     drop(c);
-    assert_eq!(
-        count_rows(&dl.lake, "scores"),
-        0,
-        "{backend:?}: the killed write-back left rows"
+    // Killed once every row was stored: the write-back (which overlaps the
+    // reading) had either not committed — nothing in the results table — or
+    // had, whole. Never part of it.
+    let left = count_rows(&dl.lake, "scores");
+    assert!(
+        left == 0 || left == ROWS,
+        "{backend:?}: the killed write-back left {left} of {ROWS} rows"
     );
 
     let _second = MldProcess::start(&config, &socket);
@@ -63,25 +88,39 @@ async fn killed_during_write_back(backend: Backend) {
         "{s:?}"
     );
     let steps: Vec<&str> = d.events.iter().map(|e| e.step.as_str()).collect();
-    assert_eq!(
-        steps,
-        [
-            "created",
-            "started",
-            "collected",
-            "predicted",
-            "stored",
-            "resumed",
-            "inserted",
-            "finished"
-        ]
-    );
-    let inserted = d.events[6].message.as_deref().unwrap();
-    assert!(
-        inserted.contains("settled at restart: written again")
-            && inserted.contains("the results table held 0"),
-        "{inserted}"
-    );
+    let settled = [
+        "created",
+        "started",
+        "collected",
+        "predicted",
+        "stored",
+        "resumed",
+        "inserted",
+        "finished",
+    ];
+    if left == 0 {
+        // Not committed: settled at restart by writing it again.
+        assert_eq!(steps, settled, "{backend:?}");
+        let inserted = d.events[6].message.as_deref().unwrap();
+        assert!(
+            inserted.contains("settled at restart: written again")
+                && inserted.contains("the results table held 0"),
+            "{inserted}"
+        );
+    } else if steps.contains(&"resumed") {
+        // Committed, but the daemon died before recording its end (its
+        // `inserted` may be recorded): found whole at restart.
+        assert_eq!(&steps[..5], &settled[..5], "{backend:?}");
+        assert_eq!(&steps[steps.len() - 3..], &settled[5..], "{backend:?}");
+        let inserted = d.events[d.events.len() - 2].message.as_deref().unwrap();
+        assert!(
+            inserted.contains("settled at restart: the results table already holds all"),
+            "{inserted}"
+        );
+    } else {
+        // It had recorded its end just before the kill: nothing to settle.
+        assert_eq!(steps.last(), Some(&"finished"), "{backend:?}: {steps:?}");
+    }
     // Exactly one row per key, all of this dispatch.
     let version = model.meta().version.to_string();
     let rows = read_results(&dl.lake, "scores", model.labels(), &[&version]);
@@ -90,6 +129,7 @@ async fn killed_during_write_back(backend: Backend) {
     let keys: BTreeSet<&str> = rows.iter().map(|r| r.row_key.as_str()).collect();
     assert_eq!(keys.len(), ROWS, "no duplicates");
     assert!(rows.iter().all(|r| r.label != "<unexpected>"));
+    true
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

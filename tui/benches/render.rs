@@ -264,6 +264,7 @@ fn answer_all(app: &mut App, cmds: Vec<Cmd>) {
             Request::Models => Response::Models(models()),
             Request::Experiments => Response::Experiments(vec![]),
             Request::TrainingRuns { .. } => Response::TrainingRuns(vec![]),
+            Request::Showrooms => Response::Showrooms(vec![]),
             other => panic!("not answered here: {other:?}"),
         };
         let more = update(

@@ -25,7 +25,7 @@ struct Window {
     count: u64,
     /// The count the row holds.
     written: u64,
-    last_at: i64,
+    last_at: jiff::Timestamp,
 }
 
 /// The one owner of the refusal counts; shared behind the context.
@@ -46,7 +46,7 @@ impl DenialLog {
     /// Writes and logs only the first of its uid's window.
     pub async fn record(&self, peer: &Peer, request: &'static str, needed: &'static str) {
         let now = Instant::now();
-        let at = jiff::Timestamp::now().as_millisecond();
+        let at = jiff::Timestamp::now();
         let stale = {
             let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
             match windows.get_mut(&peer.uid) {

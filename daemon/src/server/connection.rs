@@ -377,7 +377,7 @@ pub async fn handle(
     if hello.protocol_version != PROTOCOL_VERSION {
         tracing::warn!(
             user = %peer.user,
-            client = %hello.client,
+            client = ?hello.client,
             client_protocol = hello.protocol_version,
             daemon_protocol = PROTOCOL_VERSION,
             "closing connection: protocol version mismatch"
@@ -409,7 +409,7 @@ pub async fn handle(
         Ok(Ok(())) => {}
         _ => return,
     }
-    tracing::debug!(user = %peer.user, uid = peer.uid, roles = %peer.roles, client = %hello.client, "client connected");
+    tracing::debug!(user = %peer.user, uid = peer.uid, roles = %peer.roles, client = ?hello.client, "client connected");
 
     let permits = Arc::new(Semaphore::new(limits.requests_in_flight.max(1) as usize));
     let closed = CancellationToken::new();

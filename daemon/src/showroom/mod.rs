@@ -19,7 +19,7 @@ pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use mld_shared::config::ShowroomConfig;
 use tokio::sync::{mpsc, oneshot};
@@ -122,6 +122,14 @@ pub enum Given {
 
 type Reply<T> = oneshot::Sender<Result<T, ShowroomError>>;
 
+/// Requests waiting for the showroom's thread, at most; more make the
+/// asking connection wait (it never grows without limit).
+pub const QUEUE: usize = 256;
+
+/// A new configuration not yet taken by the showroom's thread: the newest
+/// replaces an older one, so a reload never waits for a full queue.
+type Pending = Arc<Mutex<Option<BTreeMap<String, ShowroomConfig>>>>;
+
 enum Job {
     List {
         reply: oneshot::Sender<Vec<Listing>>,
@@ -145,15 +153,16 @@ enum Job {
         by: String,
         reply: Reply<GivenPrediction>,
     },
-    Configure {
-        showrooms: BTreeMap<String, ShowroomConfig>,
-    },
+    /// A configuration is pending (a nudge: the thread also looks before
+    /// every request).
+    Configure,
 }
 
 /// The handle: cheap to clone; every call is answered by the showroom's thread.
 #[derive(Clone)]
 pub struct Showroom {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
+    pending: Pending,
 }
 
 impl std::fmt::Debug for Showroom {
@@ -169,7 +178,9 @@ impl Showroom {
         registry: Registry,
         showrooms: BTreeMap<String, ShowroomConfig>,
     ) -> std::io::Result<Showroom> {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let pending: Pending = Arc::default();
+        let taken = pending.clone();
         std::thread::Builder::new()
             .name("showroom".into())
             .spawn(move || {
@@ -181,16 +192,21 @@ impl Showroom {
                 };
                 owner.load_all();
                 while let Some(job) = rx.blocking_recv() {
+                    let configured = taken.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(showrooms) = configured {
+                        owner.configure(showrooms);
+                    }
                     owner.handle(job);
                 }
             })?;
-        Ok(Showroom { jobs: tx })
+        Ok(Showroom { jobs: tx, pending })
     }
 
     async fn ask<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, ShowroomError> {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(job(tx))
+            .await
             .map_err(|_| ShowroomError::Stopped)?;
         rx.await.map_err(|_| ShowroomError::Stopped)?
     }
@@ -200,6 +216,7 @@ impl Showroom {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .send(Job::List { reply: tx })
+            .await
             .map_err(|_| ShowroomError::Stopped)?;
         rx.await.map_err(|_| ShowroomError::Stopped)
     }
@@ -251,8 +268,11 @@ impl Showroom {
 
     /// A new configuration: sample files are read again, new showrooms appear,
     /// removed ones go.
+    /// Taken before the next request is answered.
     pub fn configure(&self, showrooms: BTreeMap<String, ShowroomConfig>) {
-        let _ = self.jobs.send(Job::Configure { showrooms });
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(showrooms);
+        // A full queue holds requests, and the thread looks before each.
+        let _ = self.jobs.try_send(Job::Configure);
     }
 }
 
@@ -370,12 +390,15 @@ impl Owner {
             } => {
                 let _ = reply.send(self.given(&model, version, given, &by));
             }
-            Job::Configure { showrooms } => {
-                self.showrooms = showrooms;
-                self.slots.clear();
-                self.load_all();
-            }
+            // Taken by the loop before this request.
+            Job::Configure => {}
         }
+    }
+
+    fn configure(&mut self, showrooms: BTreeMap<String, ShowroomConfig>) {
+        self.showrooms = showrooms;
+        self.slots.clear();
+        self.load_all();
     }
 
     /// Reads every sample file now, so problems show in the log at start and reload.

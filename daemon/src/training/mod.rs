@@ -166,8 +166,9 @@ pub fn train(
 }
 
 /// Splits row indices into (train, test) by a seeded shuffle (regression:
-/// no classes to stratify by); each side keeps at least one row.
-fn shuffled_split(n: usize, test_split: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+/// no classes to stratify by); each side keeps at least one row. Public so
+/// tests can check a regressor's evaluation on exactly its held-out rows.
+pub fn shuffled_split(n: usize, test_split: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rows: Vec<usize> = (0..n).collect();
     rows.shuffle(&mut rng);

@@ -18,6 +18,11 @@ usage:
       Fits MinMaxScaler + LogisticRegression on rows shaped like the
       benchmark's input (f0..f7) and writes OUT_DIR/model.pkl, model.onnx
       (skl2onnx, zipmap off: what `mldctl import-onnx` takes), labels.json.
+  tuned_pipeline.py train-mixed OUT_DIR
+      The mixed-type pipeline: ColumnTransformer(OneHotEncoder on plan and
+      country, StandardScaler on tenure, spend, visits) + LogisticRegression,
+      on rows shaped like the mixed benchmark's `customers_in`; model.onnx
+      takes one input per column (names and types from the graph).
   tuned_pipeline.py score --model OUT_DIR/model.pkl --query SQL --key COL
       --features f0,f1,.. --table RESULTS --dispatch-id N
       [--connection-env VAR] [--password-env VAR] [--batch-size N] [--sequential]
@@ -80,6 +85,58 @@ def train(out):
         json.dump([str(c) for c in model.classes_], f)
 
 
+MIXED_NUMBERS = ["tenure", "spend", "visits"]
+MIXED_TEXTS = ["plan", "country"]
+PLANS = ["basic", "plus", "pro", "team"]
+COUNTRIES = ["de", "fr", "it", "es", "nl", "pl", "se", "pt"]
+
+
+def mixed_training_rows(n):
+    """Rows like `customers_in` (tests/src/floor.rs, mixed_input), churn labels."""
+    rng = np.random.default_rng(16)
+    i = rng.integers(0, 10_000_000, n)
+    x = np.empty((n, 5), dtype=object)
+    x[:, 0] = (i % 61).astype(np.float64)
+    x[:, 1] = (i % 997) * 0.25
+    x[:, 2] = (i % 17).astype(np.float64)
+    x[:, 3] = np.array(PLANS, dtype=object)[i % 4]
+    x[:, 4] = np.array(COUNTRIES, dtype=object)[i % 8]
+    logit = 1.0 - 0.05 * x[:, 0].astype(float) + 0.004 * x[:, 1].astype(float) \
+        + np.where(x[:, 3] == "basic", 0.8, -0.4) + rng.logistic(0, 1, n)
+    return x, np.where(logit > 0, "yes", "no")
+
+
+def train_mixed(out):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    os.makedirs(out, exist_ok=True)
+    x, y = mixed_training_rows(5000)
+    model = Pipeline([
+        ("ct", ColumnTransformer([
+            ("cat", OneHotEncoder(handle_unknown="ignore"), [3, 4]),
+            ("num", StandardScaler(), [0, 1, 2]),
+        ])),
+        ("clf", LogisticRegression(max_iter=1000)),
+    ])
+    model.fit(x, y)
+    with open(os.path.join(out, "model.pkl"), "wb") as f:
+        pickle.dump(model, f)
+    inputs = [(c, FloatTensorType([None, 1])) for c in MIXED_NUMBERS] + [
+        (c, StringTensorType([None, 1])) for c in MIXED_TEXTS]
+    onx = convert_sklearn(model, initial_types=inputs,
+                          options={id(model.steps[-1][1]): {"zipmap": False}},
+                          target_opset={"": 17, "ai.onnx.ml": 3})
+    with open(os.path.join(out, "model.onnx"), "wb") as f:
+        f.write(onx.SerializeToString())
+    with open(os.path.join(out, "labels.json"), "w") as f:
+        json.dump([str(c) for c in model.classes_], f)
+
+
 def score(args):
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -105,6 +162,8 @@ def score(args):
     def predicted(batch, at):
         nonlocal rows
         t = time.perf_counter()
+        # Text columns come as object arrays (None for NULL): the stack is
+        # then an object array, as the mixed pipeline takes it.
         x = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False) for f in features])
         proba = model.predict_proba(x)
         best = proba.argmax(axis=1)
@@ -268,6 +327,9 @@ def report(mode, rows, seconds, fetch_s=0.0, predict_s=0.0, write_s=0.0):
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "train":
         train(sys.argv[2])
+        return
+    if len(sys.argv) >= 3 and sys.argv[1] == "train-mixed":
+        train_mixed(sys.argv[2])
         return
     p = argparse.ArgumentParser()
     p.add_argument("command", choices=["score", "read", "write", "plain"])

@@ -9,6 +9,9 @@
 //!                                         and keep them until stdin closes
 //! mld-probe SOCKET announce BYTES         handshake, then the length prefix of a frame
 //!                                         of BYTES, and what the daemon says
+//! mld-probe SOCKET flood N REQUEST        handshake, then REQUEST (JSON) N times without
+//!                                         waiting for answers, reading them meanwhile;
+//!                                         how many were answered, denied, and how fast
 //! ```
 //!
 //! Answers print as `{"ok": "Variant"}` or `{"err": {"kind": ..., "message": ...}}`;
@@ -34,12 +37,15 @@ async fn hello(socket: &str) -> Result<(Stream, Welcome), Value> {
     let mut s = connect(socket)
         .await
         .map_err(|e| json!({"error": e.to_string()}))?;
-    frame::write_message(&mut s, &Hello::new("mld-probe"))
-        .await
-        .map_err(|e| json!({"error": e.to_string()}))?;
+    // A refused peer may be closed before its Hello is written (a uid refused
+    // in a flood is closed at once): the refusal still waits to be read.
+    let written = frame::write_message(&mut s, &Hello::new("mld-probe")).await;
     let reply = tokio::time::timeout(Duration::from_secs(30), frame::read_message(&mut s))
         .await
         .map_err(|_| json!({"error": "no answer to the handshake"}))?;
+    if let (Err(e), Ok(None) | Err(_)) = (&written, &reply) {
+        return Err(json!({"error": e.to_string()}));
+    }
     match reply {
         Ok(Some(HelloReply::Welcome(w))) => Ok((s, w)),
         Ok(Some(HelloReply::Refused { reason })) => Err(json!({ "refused": reason })),
@@ -153,6 +159,57 @@ async fn hold(socket: &str, n: usize, with_hello: bool) {
     drop(streams);
 }
 
+/// Sends `request` `n` times as fast as the daemon takes them while reading
+/// the answers: how many came back, how many were "permission denied", and
+/// the seconds from the first request to the last answer (or the close).
+async fn flood(s: Stream, n: u64, request: Request) -> Value {
+    let (mut rd, mut wr) = tokio::io::split(s);
+    let started = std::time::Instant::now();
+    let writer = tokio::spawn(async move {
+        for i in 0..n {
+            let f = ClientFrame {
+                id: RequestId(i),
+                request: request.clone(),
+            };
+            if frame::write_message(&mut wr, &f).await.is_err() {
+                return i;
+            }
+        }
+        n
+    });
+    let (mut answered, mut denied, mut closed) = (0u64, 0u64, None);
+    while answered < n {
+        match tokio::time::timeout(Duration::from_secs(60), frame::read_message(&mut rd)).await {
+            Ok(Ok(Some(ServerFrame::Response { result, .. }))) => {
+                answered += 1;
+                if matches!(&result, Err(e) if e.kind == ErrorKind::PermissionDenied) {
+                    denied += 1;
+                }
+            }
+            Ok(Ok(Some(ServerFrame::Closing { reason }))) => {
+                closed = Some(reason);
+                break;
+            }
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => {
+                closed = Some(String::new());
+                break;
+            }
+            Ok(Err(e)) => {
+                closed = Some(e.to_string());
+                break;
+            }
+            Err(_) => {
+                closed = Some("no answer within 60s".into());
+                break;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    writer.abort();
+    json!({"answered": answered, "denied": denied, "seconds": seconds, "closed": closed})
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -202,6 +259,14 @@ async fn main() {
         "hold" => {
             let n: usize = args[3].parse().expect("a count");
             hold(socket, n, args.get(4).is_some_and(|a| a == "hello")).await;
+        }
+        "flood" => {
+            let n: u64 = args[3].parse().expect("a count");
+            let request: Request = serde_json::from_str(&args[4]).expect("a JSON request");
+            match hello(socket).await {
+                Ok((s, _)) => print(flood(s, n, request).await),
+                Err(v) => print(v),
+            }
         }
         "announce" => {
             let n: u32 = args[3].parse().expect("a length");

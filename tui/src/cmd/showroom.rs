@@ -13,8 +13,8 @@ use super::{ask, table};
 use crate::client::Client;
 use clap::Args;
 use mld_shared::protocol::{
-    ClassScore, Explanation, FeatureValue, Outcome, Request, Response, ScoreKind, ShowroomInfo,
-    ShowroomPrediction, ShowroomView,
+    ClassScore, ContributionInfo, Explanation, FeatureValue, Outcome, Request, Response, ScoreKind,
+    ShowroomInfo, ShowroomPrediction, ShowroomView,
 };
 use serde_json::{Value, json};
 use std::path::Path;
@@ -198,6 +198,47 @@ pub fn class_lines(kind: ScoreKind, classes: &[ClassScore], width: usize) -> Vec
         .collect()
 }
 
+/// A linear model's contributions as a table under `heading`, the intercept
+/// last, closed by the line `total` makes of their sum.
+fn contribution_lines(
+    heading: String,
+    intercept: f64,
+    terms: &[ContributionInfo],
+    total: impl Fn(f64) -> String,
+) -> Vec<String> {
+    let mut rows: Vec<Vec<String>> = terms
+        .iter()
+        .map(|t| {
+            vec![
+                t.feature.clone(),
+                t.value.to_string(),
+                format!("{:.3}", t.scaled),
+                format!("{:.3}", t.weight),
+                format!("{:+.3}", t.contribution),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        "(intercept)".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("{intercept:+.3}"),
+    ]);
+    let sum = intercept + terms.iter().map(|t| t.contribution).sum::<f64>();
+    let mut out = vec![heading];
+    out.extend(
+        table::render(
+            &["feature", "value", "scaled", "weight", "contribution"],
+            &rows,
+        )
+        .lines()
+        .map(|l| format!("  {l}")),
+    );
+    out.push(total(sum));
+    out
+}
+
 /// Why the prediction, in lines a person reads top to bottom.
 pub fn explanation_lines(e: &Explanation) -> Vec<String> {
     match e {
@@ -205,41 +246,12 @@ pub fn explanation_lines(e: &Explanation) -> Vec<String> {
             label,
             intercept,
             terms,
-        } => {
-            let mut rows: Vec<Vec<String>> = terms
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.feature.clone(),
-                        t.value.to_string(),
-                        format!("{:.3}", t.scaled),
-                        format!("{:.3}", t.weight),
-                        format!("{:+.3}", t.contribution),
-                    ]
-                })
-                .collect();
-            rows.push(vec![
-                "(intercept)".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("{intercept:+.3}"),
-            ]);
-            let total = intercept + terms.iter().map(|t| t.contribution).sum::<f64>();
-            let mut out = vec![format!(
-                "why {label}: each feature's weight × scaled value, largest first"
-            )];
-            out.extend(
-                table::render(
-                    &["feature", "value", "scaled", "weight", "contribution"],
-                    &rows,
-                )
-                .lines()
-                .map(|l| format!("  {l}")),
-            );
-            out.push(format!("  {label}'s score: {total:+.3}"));
-            out
-        }
+        } => contribution_lines(
+            format!("why {label}: each feature's weight × scaled value, largest first"),
+            *intercept,
+            terms,
+            |total| format!("  {label}'s score: {total:+.3}"),
+        ),
         Explanation::Path {
             steps,
             label,
@@ -277,40 +289,12 @@ pub fn explanation_lines(e: &Explanation) -> Vec<String> {
             out
         }
         Explanation::Unavailable { reason } => vec![format!("why: {reason}")],
-        Explanation::ValueContributions { intercept, terms } => {
-            let mut rows: Vec<Vec<String>> = terms
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.feature.clone(),
-                        t.value.to_string(),
-                        format!("{:.3}", t.scaled),
-                        format!("{:.3}", t.weight),
-                        format!("{:+.3}", t.contribution),
-                    ]
-                })
-                .collect();
-            rows.push(vec![
-                "(intercept)".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("{intercept:+.3}"),
-            ]);
-            let total = intercept + terms.iter().map(|t| t.contribution).sum::<f64>();
-            let mut out =
-                vec!["why: each feature's weight × scaled value, largest first".to_string()];
-            out.extend(
-                table::render(
-                    &["feature", "value", "scaled", "weight", "contribution"],
-                    &rows,
-                )
-                .lines()
-                .map(|l| format!("  {l}")),
-            );
-            out.push(format!("  value: {}", value_text(total)));
-            out
-        }
+        Explanation::ValueContributions { intercept, terms } => contribution_lines(
+            "why: each feature's weight × scaled value, largest first".to_string(),
+            *intercept,
+            terms,
+            |total| format!("  value: {}", value_text(total)),
+        ),
         Explanation::ValuePath { steps, value } => {
             let mut out = vec!["why: the tree's tests from its root to a leaf".to_string()];
             out.extend(steps.iter().map(|s| format!("  {}", step_text(s))));

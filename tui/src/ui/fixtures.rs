@@ -408,6 +408,71 @@ pub fn version(
     }
 }
 
+/// A regressor over a number and a text feature: no labels, MAE/RMSE/R².
+pub fn regressor() -> mld_shared::protocol::ModelInfo {
+    let mut v = version("revenue", 1, true, "random_forest_regressor");
+    v.features = vec!["tenure".into(), "spend".into(), "plan".into()];
+    v.feature_types = vec!["number".into(), "number".into(), "text".into()];
+    v.labels = vec![];
+    v.metrics = None;
+    v.task = "regression".into();
+    v.dataset = Some("customers".into());
+    v.train_rows = Some(2_250);
+    v.test_rows = Some(750);
+    v.regression = Some(mld_shared::protocol::RegressionMetricsInfo {
+        mae: 8.21,
+        rmse: 10.4375,
+        r2: 0.9512,
+        rows: 750,
+    });
+    mld_shared::protocol::ModelInfo {
+        name: "revenue".into(),
+        active: Some(1),
+        versions: vec![v],
+    }
+}
+
+/// A regressor's dispatch: its values in bins, no classes.
+pub fn value_dispatch() -> (DispatchDetail, mld_shared::protocol::PredictionPage) {
+    use mld_shared::protocol::{ValueBin, ValueHistogram};
+    let mut detail = dispatch_detail();
+    detail.summary.job = mld_shared::ids::JobName("score-revenue".into());
+    detail.summary.model = "revenue".into();
+    detail.class_counts = vec![];
+    let counts = [3u64, 9, 21, 34, 40, 25, 12, 6];
+    detail.values = Some(ValueHistogram {
+        count: counts.iter().sum(),
+        mean: 182.4,
+        min: 20.0,
+        max: 420.0,
+        bins: counts
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| ValueBin {
+                lo: 20.0 + 50.0 * i as f64,
+                hi: 70.0 + 50.0 * i as f64,
+                count,
+            })
+            .collect(),
+    });
+    let page = mld_shared::protocol::PredictionPage {
+        total: 150,
+        rows: (1..=100)
+            .map(|k| {
+                let v = 20.0 + (k * 37 % 400) as f64 + 0.125;
+                mld_shared::protocol::PredictionInfo {
+                    row_key: format!("{k:03}"),
+                    label: v.to_string(),
+                    score: f64::NAN,
+                    value: Some(v),
+                }
+            })
+            .collect(),
+        next_after: Some("100".into()),
+    };
+    (detail, page)
+}
+
 /// iris with versions 1 (active) and 2.
 pub fn models() -> Vec<mld_shared::protocol::ModelInfo> {
     vec![mld_shared::protocol::ModelInfo {

@@ -536,6 +536,63 @@ fn models_version_opened_with_per_class_metrics_and_confusion() {
 }
 
 #[test]
+fn models_a_regressor_shows_its_feature_types_and_its_evaluation() {
+    let mut app = connected();
+    app.models.models.push(fixtures::regressor());
+    press(&mut app, KeyCode::Char('4'));
+    press(&mut app, KeyCode::End);
+    let screen = check("models_regressor", &app);
+    assert_has(
+        &screen,
+        &[
+            "random_forest_regressor",
+            "R²0.951",
+            "3 features → a number (regression)",
+            "plan (text)",
+        ],
+    );
+    press(&mut app, KeyCode::Enter);
+    let screen = check("models_regressor_version", &app);
+    assert_has(
+        &screen,
+        &[
+            "revenue v1",
+            "On 750 held-out rows",
+            "MAE  8.21",
+            "RMSE 10.4375",
+            "R²   0.9512",
+            "tenure, spend, plan (text)",
+        ],
+    );
+}
+
+#[test]
+fn a_regressors_dispatch_opened_shows_its_values_and_their_histogram() {
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::End);
+    let asked = fixtures::sent(&press(&mut app, KeyCode::Enter));
+    let (detail, page) = fixtures::value_dispatch();
+    answer(
+        &mut app,
+        asked[0].0,
+        Ok(Response::Dispatch(Box::new(detail))),
+    );
+    answer(&mut app, asked[1].0, Ok(Response::Predictions(page)));
+    let screen = check("dispatch_values", &app);
+    assert_has(
+        &screen,
+        &[
+            "Predicted values",
+            "150 · mean 182.4 · 20 to 420",
+            "VALUE",
+            "57.125",
+        ],
+    );
+    assert!(!screen.contains("Classes"), "{screen}");
+}
+
+#[test]
 fn a_version_that_cannot_be_loaded_opens_and_says_why() {
     let mut app = connected();
     press(&mut app, KeyCode::Char('4'));

@@ -78,7 +78,9 @@ fn render_section(
     frame.render_widget(block, area);
     let detail_height = match m.section {
         Section::Catalog => inner.height / 2,
-        Section::Experiments => 4,
+        // A version's summary: what it is, its features with their types, its hash.
+        Section::Experiments => 5,
+        Section::Versions => 4,
         _ => 3,
     };
     let [table_area, detail_area] =
@@ -133,7 +135,7 @@ fn render_section(
             }
             let body: Vec<Row> = visible_slice(&rows, selected, table_area.height)
                 .map(|v| {
-                    let (acc, f1) = scores(v.metrics.as_ref());
+                    let (acc, f1) = scores(v);
                     let mut cells = vec![
                         Cell::from(v.name.clone()),
                         Cell::from(Line::from(v.version.to_string()).right_aligned()),
@@ -196,7 +198,7 @@ fn render_section(
             let body: Vec<Row> = visible_slice(&rows, selected, table_area.height)
                 .map(|e| {
                     let v = &e.model;
-                    let (acc, f1) = scores(v.metrics.as_ref());
+                    let (acc, f1) = scores(v);
                     Row::new(vec![
                         Cell::from(e.id.clone()),
                         Cell::from(v.algorithm.clone()),
@@ -292,10 +294,14 @@ fn render_section(
                         Cell::from(match &d.problem {
                             Some(p) => Span::styled(format!("unusable: {p}"), theme.bad()),
                             None => Span::raw(format!(
-                                "{} records · {} features · {} classes · {}",
+                                "{} records · {} features · {} · {}",
                                 format::count(d.records),
                                 d.features.len(),
-                                d.classes.len(),
+                                if d.task.as_deref() == Some("regression") {
+                                    "a number".to_string()
+                                } else {
+                                    format!("{} classes", d.classes.len())
+                                },
                                 d.source
                             )),
                         }),
@@ -343,11 +349,27 @@ fn table(
     frame.render_stateful_widget(t, area, &mut state);
 }
 
-fn scores(m: Option<&MetricsInfo>) -> (String, String) {
-    match m {
-        Some(m) => (format!("{:.3}", m.accuracy), format!("{:.3}", m.macro_f1)),
-        None => ("-".into(), "-".into()),
+/// The two score columns: a classifier's accuracy and macro F1; a
+/// regressor's R² (and no F1).
+fn scores(v: &ModelVersionInfo) -> (String, String) {
+    match (&v.metrics, &v.regression) {
+        (Some(m), _) => (format!("{:.3}", m.accuracy), format!("{:.3}", m.macro_f1)),
+        (None, Some(r)) => (format!("R²{:.3}", r.r2), "-".into()),
+        (None, None) => ("-".into(), "-".into()),
     }
+}
+
+/// Features with their types: `size, district (text)`.
+fn typed_features(features: &[String], types: &[String]) -> String {
+    features
+        .iter()
+        .enumerate()
+        .map(|(j, f)| match types.get(j).map(String::as_str) {
+            Some("text") => format!("{f} (text)"),
+            _ => f.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn training_style(s: TrainingStatus, theme: &Theme) -> Style {
@@ -424,11 +446,19 @@ fn version_summary<'a>(v: &'a ModelVersionInfo, theme: &Theme) -> Vec<Line<'a>> 
             v.train_rows.map_or("?".into(), format::count),
             v.test_rows.map_or("?".into(), format::count),
         )),
+        Line::from(if v.task == "regression" {
+            format!(" {} features → a number (regression)", v.features.len())
+        } else {
+            format!(
+                " {} features → {} classes: {}",
+                v.features.len(),
+                v.labels.len(),
+                v.labels.join(" "),
+            )
+        }),
         Line::from(format!(
-            " {} features → {} classes: {}",
-            v.features.len(),
-            v.labels.len(),
-            v.labels.join(" "),
+            " features: {}",
+            typed_features(&v.features, &v.feature_types)
         )),
         Line::styled(format!(" sha256 {}", v.hash), theme.dim()),
     ]
@@ -443,8 +473,15 @@ fn catalog_detail<'a>(r: &CatalogRow<'a>, theme: &Theme) -> Vec<Line<'a>> {
                     Span::raw(format!(": {}", d.description)),
                 ]),
                 Line::from(format!(" from {} · label {}", d.source, d.label)),
-                Line::from(format!(" features: {}", d.features.join(", "))),
-                Line::from(format!(" classes: {}", d.classes.join(", "))),
+                Line::from(format!(
+                    " features: {}",
+                    typed_features(&d.features, &d.feature_types)
+                )),
+                Line::from(if d.task.as_deref() == Some("regression") {
+                    " predicts a number (regression)".to_string()
+                } else {
+                    format!(" classes: {}", d.classes.join(", "))
+                }),
             ];
             if !d.preprocessing.is_empty() {
                 lines.push(Line::from(format!(
@@ -530,10 +567,24 @@ fn render_version(frame: &mut Frame, area: Rect, v: &ModelVersionInfo, now: &Zon
         Layout::vertical([Constraint::Length(about_height), Constraint::Min(3)]).areas(inner);
     frame.render_widget(Paragraph::new(about).wrap(Wrap { trim: false }), about_area);
     let Some(metrics) = &v.metrics else {
-        frame.render_widget(
-            Paragraph::new(" No metrics: an imported model is not evaluated."),
-            metrics_area,
-        );
+        let text = match &v.regression {
+            Some(r) => vec![
+                Line::styled(
+                    format!(" On {} held-out rows", format::count(r.rows)),
+                    theme.title(),
+                ),
+                Line::from(format!(" MAE  {}", crate::cmd::showroom::value_text(r.mae))),
+                Line::from(format!(
+                    " RMSE {}",
+                    crate::cmd::showroom::value_text(r.rmse)
+                )),
+                Line::from(format!(" R²   {:.4}", r.r2)),
+            ],
+            None => vec![Line::from(
+                " No metrics: an imported model is not evaluated.",
+            )],
+        };
+        frame.render_widget(Paragraph::new(text), metrics_area);
         return;
     };
     let [per_class_area, confusion_area] =
