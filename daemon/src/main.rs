@@ -43,24 +43,22 @@ struct Args {
     /// Write the man page (mld.8) into DIR and exit.
     #[arg(long, hide = true, value_name = "DIR")]
     manpage: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Option<Sub>,
 }
 
-#[derive(Debug, clap::Subcommand)]
-enum Sub {
-    /// Scores one shard of a dispatch (run by an executor, not by hand).
-    #[command(hide = true)]
-    Worker {
-        /// The dispatch's spec in the spool.
-        #[arg(long, value_name = "PATH")]
-        spec: PathBuf,
-        /// The shard; default `$SLURM_ARRAY_TASK_ID`.
-        #[arg(long)]
-        shard: Option<u32>,
-        #[arg(long, default_value_t = 0)]
-        attempt: u32,
-    },
+// `mld worker`, parsed on its own before `Args` so that it stays out of the
+// daemon's help, man page and completions.
+/// Scores one shard of a dispatch (run by an executor, not by hand).
+#[derive(Debug, Parser)]
+#[command(name = "mld worker", bin_name = "mld worker")]
+struct WorkerArgs {
+    /// The dispatch's spec in the spool.
+    #[arg(long, value_name = "PATH")]
+    spec: PathBuf,
+    /// The shard; default `$SLURM_ARRAY_TASK_ID`.
+    #[arg(long)]
+    shard: Option<u32>,
+    #[arg(long, default_value_t = 0)]
+    attempt: u32,
 }
 
 /// `mld worker`: 0 when the shard is scored and written, 1 when its report
@@ -103,15 +101,11 @@ fn worker(spec: &std::path::Path, shard: Option<u32>, attempt: u32) -> ExitCode 
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    if let Some(Sub::Worker {
-        spec,
-        shard,
-        attempt,
-    }) = &args.command
-    {
-        return worker(spec, *shard, *attempt);
+    if std::env::args_os().nth(1).is_some_and(|a| a == "worker") {
+        let w = WorkerArgs::parse_from(std::env::args_os().skip(1));
+        return worker(&w.spec, w.shard, w.attempt);
     }
+    let args = Args::parse();
     if let Some(shell) = args.completions {
         use clap::CommandFactory;
         use std::io::Write;
