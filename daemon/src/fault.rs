@@ -7,7 +7,8 @@
 //! `cargo build --release` never turn it on); without it [`point`] is empty
 //! and the environment is never read. With it, `MLD_FAULT=NAME` kills the
 //! process at the first time point `NAME` is reached, `MLD_FAULT=NAME@N` at
-//! the N-th time.
+//! the N-th time, and `MLD_FAULT=pause:NAME` makes it stop there for ten
+//! minutes instead (a worker that hangs, for a test to act on meanwhile).
 
 /// Marks a place a crash test may stop the daemon at.
 #[cfg(not(feature = "fault-points"))]
@@ -50,6 +51,13 @@ mod armed {
         let Some((want, at)) = ARMED.get_or_init(parse) else {
             return;
         };
+        if let Some(paused) = want.strip_prefix("pause:") {
+            if paused == name {
+                eprintln!("mld: fault point {name} reached: pausing");
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            }
+            return;
+        }
         if want != name {
             return;
         }

@@ -298,6 +298,35 @@ pub fn python_score_query(
     python("score", &args, connection, password)
 }
 
+/// The tuned Python pipeline as one of several processes a user runs side
+/// by side, each on a key range (`input.0` already limited to it): its own
+/// dispatch id, so that its delete-first transaction leaves the others' rows.
+/// The arguments and environment of `python3` ([`Command`] not started).
+pub fn python_score_command(
+    model_dir: &Path,
+    connection: &str,
+    password: Option<&str>,
+    input: &(String, Vec<String>),
+    table: &str,
+    batch: usize,
+    dispatch_id: i64,
+) -> Command {
+    let mut args = scoring_args(model_dir, table, input);
+    let last = args.len() - 1;
+    args[last] = dispatch_id.to_string();
+    args.extend(["--batch-size".to_string(), batch.to_string()]);
+    let mut cmd = Command::new("python3");
+    cmd.arg(python_script())
+        .arg("score")
+        .args(args)
+        .env("MLD_PY_CONNECTION", connection)
+        .env_remove("MLD_PY_PASSWORD");
+    if let Some(pw) = password {
+        cmd.env("MLD_PY_PASSWORD", pw);
+    }
+    cmd
+}
+
 /// The plain Python dispatch (pyodbc `fetchall`, a row loop, `executemany`)
 /// of [`floor::input_query`] into `table`.
 pub fn python_plain(

@@ -85,6 +85,13 @@ impl SlurmCluster {
     }
 
     pub fn start() -> Result<SlurmCluster, String> {
+        SlurmCluster::start_with_min_job_age(300)
+    }
+
+    /// A cluster whose controller forgets an ended job after `secs`
+    /// (`MinJobAge`; it purges old jobs about once a minute): then only the
+    /// job-completion log knows how it ended.
+    pub fn start_with_min_job_age(secs: u32) -> Result<SlurmCluster, String> {
         if !nix::unistd::geteuid().is_root() {
             return Err("the Slurm tests run as root (slurmd runs jobs as their user)".into());
         }
@@ -141,7 +148,7 @@ impl SlurmCluster {
                  AccountingStorageType=accounting_storage/none\n\
                  JobCompType=jobcomp/filetxt\nJobCompLoc={d}/log/jobcomp.log\n\
                  SchedulerParameters=batch_sched_delay=0,sched_min_interval=0\n\
-                 ReturnToService=2\nSlurmdParameters=config_overrides\nMinJobAge=300\n\
+                 ReturnToService=2\nSlurmdParameters=config_overrides\nMinJobAge={secs}\n\
                  NodeName=localhost NodeAddr=127.0.0.1 CPUs=8 State=UNKNOWN\n\
                  PartitionName={PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP\n",
                 socket = socket.display(),
@@ -185,6 +192,11 @@ impl SlurmCluster {
         let cluster = SlurmCluster { dir, conf };
         cluster.wait_idle(Duration::from_secs(30))?;
         Ok(cluster)
+    }
+
+    /// The job-completion log (`JobCompType=jobcomp/filetxt`).
+    pub fn jobcomp_log(&self) -> PathBuf {
+        self.dir.join("log/jobcomp.log")
     }
 
     /// Waits until the node is idle (registered and taking jobs).

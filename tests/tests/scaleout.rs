@@ -9,6 +9,13 @@
 //! - a cancelled dispatch leaves no rows;
 //! - a shard failing past its retries fails the dispatch, naming it, and
 //!   leaves no rows;
+//! - a Slurm task cancelled from outside the daemon (`scancel`) is failed
+//!   and its shard retried; after mld's own cancel its shards are cancelled;
+//! - a task the controller forgot is found in the job-completion log;
+//! - a daemon killed (SIGKILL) mid-dispatch leaves, after its restart, no
+//!   task running, no rows, no password in the spool, and says so; a retry
+//!   then runs only the shard that was not done;
+//! - a failed dispatch's retry runs only its failed shard;
 //! - a worker's report ingested twice changes nothing;
 //! - the datalake's password is on no command line and in no environment
 //!   the workers see, only in the spool's 0600 connection file.
@@ -17,7 +24,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use mld_shared::protocol::{DispatchStatus, Request};
+use mld_shared::ids::DispatchId;
+use mld_shared::protocol::{DispatchStatus, Request, Response, ShardInfo};
 use mld_tests::client::Client;
 use mld_tests::lake::Backend;
 use mld_tests::process::MldProcess;
@@ -108,6 +116,58 @@ fn shard_notes(d: &mld_shared::protocol::DispatchDetail) -> Vec<String> {
 }
 
 const LIMIT: Duration = Duration::from_secs(600);
+
+async fn shards(c: &mut Client, id: DispatchId) -> Vec<ShardInfo> {
+    match c.request(Request::DispatchShards { id }).await.unwrap() {
+        Response::Shards(s) => s,
+        other => panic!("DispatchShards answered {other:?}"),
+    }
+}
+
+/// Waits (two minutes at most) until the shards satisfy `ready`.
+async fn wait_shards(
+    c: &mut Client,
+    id: DispatchId,
+    what: &str,
+    ready: impl Fn(&[ShardInfo]) -> bool,
+) -> Vec<ShardInfo> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = shards(c, id).await;
+        if ready(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited two minutes for {what}: {s:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether a Slurm task (`JOB_TASK`) is still queued or running.
+fn slurm_task_active(task: &str) -> bool {
+    let out = SlurmCluster::shared()
+        .command("squeue")
+        .args(["-h", "-r", "-o", "%i"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == task)
+}
+
+/// Processes whose command line names the dispatch's spec (its workers).
+fn worker_processes(spool: &Path, id: i64) -> Vec<String> {
+    let spec = spool.join(format!("dispatch-{id}/spec.json"));
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&spec.display().to_string()))
+        .collect()
+}
 
 async fn same_results_as_one_shard(backend: Backend, exec: Exec) {
     let dir = tempfile::tempdir().unwrap();
@@ -254,6 +314,15 @@ async fn cancelled_dispatch_leaves_no_rows(backend: Backend, exec: Exec) {
         0,
         "a cancelled dispatch left rows"
     );
+    // Cancelled by mld: the shards not done are `cancelled`, not failed.
+    let after = shards(&mut c, id).await;
+    assert!(
+        after
+            .iter()
+            .all(|s| s.state == "done" || s.state == "cancelled"),
+        "{after:#?}"
+    );
+    assert!(after.iter().any(|s| s.state == "cancelled"), "{after:#?}");
     // No worker of it is left running (other tests' daemons share the
     // cluster: its tasks are the ones working in its spool folder).
     if exec == Exec::Slurm {
@@ -365,6 +434,236 @@ async fn failing_shard_fails_the_dispatch(backend: Backend, exec: Exec) {
         0,
         "a failed dispatch left rows"
     );
+    let before = shards(&mut c, id).await;
+    assert_eq!(before[5].state, "failed", "{before:#?}");
+    assert_eq!(before[5].attempt, 2);
+    assert_eq!(
+        before.iter().filter(|s| s.state == "done").count(),
+        7,
+        "{before:#?}"
+    );
+
+    // The row is fixed; a retry runs shard 5 alone, the others' predictions kept.
+    s.dl.lake
+        .execute("UPDATE iris_big SET petal_width = 1.5 WHERE id = 11000")
+        .unwrap();
+    let answer = c.request(Request::RetryDispatch { id }).await.unwrap();
+    assert!(matches!(answer, Response::Retrying { .. }), "{answer:?}");
+    let d = c.wait_finished(id, LIMIT).await;
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{d:?}\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(d.summary.rows_inserted, ROWS as u64);
+    let notes = shard_notes(&d);
+    assert!(
+        notes.iter().any(|n| n.starts_with(
+            "retry: shard 5 run again on executor run (2 retries each); the other 7 shards' 14000 predictions are kept"
+        )),
+        "{notes:?}"
+    );
+    let after = shards(&mut c, id).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a.state, "done", "{after:#?}");
+        if b.shard == 5 {
+            assert_eq!(a.attempt, 3, "shard 5 runs its 4th attempt");
+        } else {
+            assert_eq!(
+                (a.attempt, &a.task),
+                (b.attempt, &b.task),
+                "shard {} ran again",
+                b.shard
+            );
+        }
+    }
+    assert!(
+        d.events.iter().any(|e| e.step == "inserted"
+            && e.message
+                .as_deref()
+                .unwrap_or("")
+                .contains("written again from the 16000 stored predictions")),
+        "{:?}",
+        d.events
+    );
+    let r = results_of(&s, id.0);
+    assert_eq!(r.len(), ROWS);
+    assert_eq!(count_rows(&s.dl.lake, "scores"), ROWS);
+}
+
+/// A Slurm task cancelled from outside the daemon (an admin's `scancel`)
+/// ends without a report: its shard is failed and submitted again, and the
+/// dispatch succeeds with each row once.
+async fn task_cancelled_outside_is_retried(backend: Backend, _exec: Exec) {
+    let dir = tempfile::tempdir().unwrap();
+    const ROWS: usize = 20_000;
+    let s = setup(backend, Exec::Slurm, dir.path(), "so_outside", ROWS, "");
+    let socket = dir.path().join("mld.sock");
+    // Shard 2's first worker stops after its first batch, until cancelled.
+    let daemon = MldProcess::start_with_env(
+        &s.config,
+        &socket,
+        &[("MLD_FAULT", "pause:worker.batch.shard-2.attempt-0")],
+    );
+    let mut c = Client::connect(&socket).await.unwrap();
+    let id = c.run_job("eight").await;
+    let running = wait_shards(&mut c, id, "shard 2 running", |v| {
+        v.get(2).is_some_and(|s| s.state == "running")
+    })
+    .await;
+    let task = running[2].task.clone().unwrap();
+    let out = SlurmCluster::shared()
+        .command("scancel")
+        .arg(&task)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let d = c.wait_finished(id, LIMIT).await;
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{d:?}\n{}",
+        daemon.stderr()
+    );
+    let notes = shard_notes(&d);
+    let retried: Vec<&String> = notes
+        .iter()
+        .filter(|n| n.contains("submitted again"))
+        .collect();
+    assert_eq!(retried.len(), 1, "{notes:?}");
+    assert!(
+        retried[0].starts_with(
+            "shard 2 (5001..=7500) attempt 1 its task ended without a report: cancelled"
+        ),
+        "{notes:?}"
+    );
+    let after = shards(&mut c, id).await;
+    assert_eq!((after[2].state.as_str(), after[2].attempt), ("done", 1));
+    let r = results_of(&s, id.0);
+    assert_eq!(r.len(), ROWS);
+    assert_eq!(count_rows(&s.dl.lake, "scores"), ROWS);
+}
+
+/// The daemon process is SIGKILLed while shard 2's worker hangs and the
+/// other shards are done (their rows committed). At its restart the
+/// dispatch is `interrupted`, its task stopped (Slurm: `scancel`ed by the
+/// restarted daemon; local: died with the daemon), its rows removed, the
+/// spool's connection file gone, and an event says what happened. A retry
+/// then runs only shard 2.
+async fn daemon_killed_mid_dispatch(backend: Backend, exec: Exec) {
+    let dir = tempfile::tempdir().unwrap();
+    const ROWS: usize = 20_000;
+    let s = setup(backend, exec, dir.path(), "so_restart", ROWS, "");
+    let socket = dir.path().join("mld.sock");
+    let mut first = MldProcess::start_with_env(
+        &s.config,
+        &socket,
+        &[("MLD_FAULT", "pause:worker.batch.shard-2.attempt-0")],
+    );
+    let mut c = Client::connect(&socket).await.unwrap();
+    let id = c.run_job("eight").await;
+    let before = wait_shards(&mut c, id, "shard 2 running, the others done", |v| {
+        v.len() == 8
+            && v.iter().all(|s| {
+                (s.shard == 2) == (s.state == "running") && (s.shard == 2 || s.state == "done")
+            })
+    })
+    .await;
+    assert_eq!(
+        count_rows(&s.dl.lake, "scores"),
+        ROWS - 2500,
+        "the done shards committed"
+    );
+    let task = before[2].task.clone().unwrap();
+    drop(c);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    if exec == Exec::Slurm {
+        assert!(
+            slurm_task_active(&task),
+            "the hung task outlives the daemon"
+        );
+    }
+
+    let second = MldProcess::start(&s.config, &socket);
+    let mut c = Client::connect(&socket).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut d = c.dispatch(id).await;
+    while !d.summary.status.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        d = c.dispatch(id).await;
+    }
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Interrupted,
+        "{d:?}\n{}",
+        second.stderr()
+    );
+    assert_eq!(
+        count_rows(&s.dl.lake, "scores"),
+        0,
+        "rows left after the restart"
+    );
+    match exec {
+        Exec::Slurm => assert!(
+            !slurm_task_active(&task),
+            "task {task} still queued or running"
+        ),
+        Exec::Local => {
+            let left = worker_processes(&s.spool, id.0);
+            assert!(left.is_empty(), "workers left: {left:?}");
+        }
+    }
+    let folder = s.spool.join(format!("dispatch-{}", id.0));
+    assert!(
+        !folder.join("connection").exists(),
+        "the password file stayed"
+    );
+    let notes = shard_notes(&d);
+    let said = notes.last().unwrap();
+    assert!(
+        said.starts_with("the daemon stopped while 1 of its 8 shards were not in: "),
+        "{notes:?}"
+    );
+    assert!(
+        said.contains("its rows were removed from the results table"),
+        "{said}"
+    );
+    assert!(
+        said.contains(match exec {
+            Exec::Slurm => "were cancelled (scancel)",
+            Exec::Local => "its local workers died with the daemon",
+        }),
+        "{said}"
+    );
+    let after = shards(&mut c, id).await;
+    assert_eq!(after[2].state, "cancelled", "{after:#?}");
+    assert_eq!(after.iter().filter(|s| s.state == "done").count(), 7);
+
+    let answer = c.request(Request::RetryDispatch { id }).await.unwrap();
+    assert!(matches!(answer, Response::Retrying { .. }), "{answer:?}");
+    let d = c.wait_finished(id, LIMIT).await;
+    assert_eq!(
+        d.summary.status,
+        DispatchStatus::Succeeded,
+        "{d:?}\n{}",
+        second.stderr()
+    );
+    let notes = shard_notes(&d);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("retry: shard 2 run again")),
+        "{notes:?}"
+    );
+    let r = results_of(&s, id.0);
+    assert_eq!(r.len(), ROWS);
+    assert_eq!(count_rows(&s.dl.lake, "scores"), ROWS);
+    assert!(
+        !folder.exists(),
+        "the spool stayed after the retry succeeded"
+    );
 }
 
 macro_rules! matrix {
@@ -393,6 +692,67 @@ matrix! {
     local_failing_shard_fails_on_sqlite_odbc: failing_shard_fails_the_dispatch(Backend::SqliteOdbc, Exec::Local);
     slurm_failing_shard_fails_on_postgres: failing_shard_fails_the_dispatch(Backend::PostgresOdbc, Exec::Slurm);
     slurm_failing_shard_fails_on_sqlite_odbc: failing_shard_fails_the_dispatch(Backend::SqliteOdbc, Exec::Slurm);
+    slurm_task_cancelled_outside_is_retried_on_postgres: task_cancelled_outside_is_retried(Backend::PostgresOdbc, Exec::Slurm);
+    slurm_daemon_killed_mid_dispatch_settles_on_postgres: daemon_killed_mid_dispatch(Backend::PostgresOdbc, Exec::Slurm);
+    local_daemon_killed_mid_dispatch_settles_on_postgres: daemon_killed_mid_dispatch(Backend::PostgresOdbc, Exec::Local);
+    slurm_daemon_killed_mid_dispatch_settles_on_sqlite_odbc: daemon_killed_mid_dispatch(Backend::SqliteOdbc, Exec::Slurm);
+}
+
+/// A task the controller no longer knows (`MinJobAge` passed: `squeue` and
+/// `scontrol` answer "Invalid job id") is found in the job-completion log,
+/// with how it ended, not taken for a task that vanished.
+#[test]
+fn a_task_the_controller_forgot_is_found_in_the_completion_log() {
+    use mld::scaleout::executor::{self, TaskState};
+    use mld::scaleout::spool::DispatchSpool;
+    let cluster = SlurmCluster::start_with_min_job_age(2).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spool = DispatchSpool::new(dir.path(), DispatchId(1));
+    std::fs::create_dir_all(&spool.dir).unwrap();
+    let cfg: mld_shared::config::ExecutorConfig = serde_json::from_value(serde_json::json!({
+        "kind": "slurm",
+        "partition": mld_tests::slurm::PARTITION,
+        "spool": dir.path(),
+        "slurm_conf": cluster.conf(),
+        "mld": mld_tests::process::bin("mld"),
+        "poll": "200ms",
+    }))
+    .unwrap();
+    let mut exec = executor::open(&cfg, spool, 1, Vec::new());
+    // There is no spec in the spool: each worker exits 2 without a report.
+    let named = exec.submit(&[(0, 0), (1, 0)]).unwrap();
+    let job = named[0].1.split('_').next().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let out = cluster
+            .command("scontrol")
+            .args(["-o", "show", "job", &job])
+            .output()
+            .unwrap();
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Invalid job id")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the controller still knows job {job}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let log = std::fs::read_to_string(cluster.jobcomp_log()).unwrap();
+    assert!(log.contains(&format!("ArrayJobId={job}")), "{log}");
+    let states = exec.poll().unwrap();
+    for k in 0..2 {
+        assert_eq!(
+            states[&(k, 0)],
+            TaskState::Ended {
+                ok: false,
+                how: "failed (exit code 2:0)".into()
+            },
+            "task {k}: {states:?}"
+        );
+    }
 }
 
 /// The Slurm harness: a 4-task array of trivial jobs completes, on this cluster.

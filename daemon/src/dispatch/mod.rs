@@ -364,6 +364,28 @@ impl DispatchService {
         let config = self.config();
         let executor_name = job.executor.clone()?;
         let executor = config.executors.get(&executor_name)?.clone();
+        let shards = job.shard_count(&config.executors).unwrap_or(1).max(1);
+        self.sharded_plan_on(
+            id,
+            job,
+            datalake,
+            model,
+            batch_size,
+            (executor_name, executor, shards),
+        )
+    }
+
+    /// [`Self::sharded_plan`] on a given executor, in a given number of shards.
+    fn sharded_plan_on(
+        &self,
+        id: DispatchId,
+        job: &JobConfig,
+        datalake: &Datalake,
+        model: &Model,
+        batch_size: usize,
+        (executor_name, executor, shards): (String, mld_shared::config::ExecutorConfig, u32),
+    ) -> Option<crate::scaleout::run::ShardedPlan> {
+        let config = self.config();
         let meta = model.meta();
         Some(crate::scaleout::run::ShardedPlan {
             id,
@@ -380,7 +402,7 @@ impl DispatchService {
                 .join(format!("v{}", meta.version)),
             onnxruntime: config.models.onnxruntime.clone(),
             executor_name,
-            shards: job.shard_count(&config.executors).unwrap_or(1).max(1),
+            shards,
             executor,
             batch_size,
             hide: crate::scaleout::executor::secret_variables(&config),
@@ -561,12 +583,42 @@ impl DispatchService {
                     .and_then(|w| w.commit())
                     .map_err(|e| e.to_string())
             });
+        // The spool goes but for the workers' logs: the connection file first.
+        let shards = self
+            .log
+            .read_blocking(move |c| crate::scaleout::store::list(c, id))
+            .unwrap_or_default();
+        let config = self.config();
+        let executor = shards
+            .first()
+            .and_then(|s| config.executors.get(&s.executor));
+        if let Some(spool) = executor.and_then(|e| e.spool.as_deref()) {
+            crate::scaleout::spool::DispatchSpool::new(spool, id).remove_all_but_logs();
+        }
+        let open = shards.iter().filter(|s| !s.state.is_final()).count();
+        let done = shards
+            .iter()
+            .filter(|s| s.state == crate::scaleout::store::ShardState::Done)
+            .count();
+        let tasks = match executor.map(|e| e.kind) {
+            Some(mld_shared::config::ExecutorKind::Slurm) => {
+                "its Slurm tasks still queued or running were cancelled (scancel) and waited for"
+            }
+            _ => "its local workers died with the daemon",
+        };
         let note = match removed {
-            Ok(_) => "its shards' tasks were cancelled and its rows removed from the results table"
-                .to_string(),
+            Ok(_) => format!(
+                "the daemon stopped while {open} of its {} shards were not in: {tasks}; its rows were \
+                 removed from the results table and the spool's connection file deleted; the {done} \
+                 shards done keep their predictions, and a retry runs only the others",
+                shards.len()
+            ),
             Err(e) => {
                 tracing::error!(dispatch = %id, error = %e, "cannot remove an interrupted sharded dispatch's rows");
-                format!("its shards' rows could not be removed from the results table: {e}")
+                format!(
+                    "the daemon stopped mid-dispatch ({tasks}), and its shards' rows could not be \
+                     removed from the results table: {e}"
+                )
             }
         };
         let _ = self.log.write_blocking(move |tx| {
@@ -595,6 +647,13 @@ impl DispatchService {
                 return refuse("it is running".into());
             }
             DispatchStatus::Failed | DispatchStatus::Cancelled | DispatchStatus::Interrupted => {}
+        }
+        if !stored
+            && self
+                .log
+                .read_blocking(move |c| crate::scaleout::store::is_sharded(c, id))?
+        {
+            return self.retry_shards(rec, by);
         }
         if !stored {
             let at = rec
@@ -634,6 +693,112 @@ impl DispatchService {
             self.notify(id);
             return Err(e);
         }
+        Ok(())
+    }
+
+    /// An admin's retry of a sharded dispatch that ended before every shard
+    /// was in: the shards not done run again ([`crate::scaleout::run::rerun`])
+    /// with the version it pinned, on the executor it ran on; the done ones'
+    /// predictions are kept. Blocking.
+    fn retry_shards(&self, rec: DispatchRecord, by: &str) -> Result<(), DispatchError> {
+        let id = rec.id;
+        let refuse = |why: String| DispatchError::CannotRetry { id, why };
+        let shards = self
+            .log
+            .read_blocking(move |c| crate::scaleout::store::list(c, id))?;
+        let executor_name = shards
+            .first()
+            .map(|s| s.executor.clone())
+            .ok_or_else(|| refuse("it has no shards".into()))?;
+        let executor = self
+            .config()
+            .executors
+            .get(&executor_name)
+            .cloned()
+            .ok_or_else(|| {
+                refuse(format!(
+                    "its executor {executor_name:?} is no longer configured: run the job again"
+                ))
+            })?;
+        let job = self.job(&rec.job).map_err(|_| {
+            refuse(format!(
+                "its job {:?} is no longer configured, so its results table is unknown",
+                rec.job
+            ))
+        })?;
+        let datalake = self.datalake(&job)?;
+        let version: u32 = rec.model_version.parse().map_err(|_| {
+            refuse(format!(
+                "its model version {:?} is not a version",
+                rec.model_version
+            ))
+        })?;
+        let model = self.registry.load(&rec.model, version).map_err(|e| {
+            refuse(format!(
+                "the model version it pinned ({} v{version}) cannot be loaded: {e}",
+                rec.model
+            ))
+        })?;
+        if model.meta().content_sha256 != rec.model_hash {
+            return Err(refuse(format!(
+                "{} v{version} no longer has the content it pinned (hash {}): run the job again",
+                rec.model, rec.model_hash
+            )));
+        }
+        let batch_size = job
+            .batch_size
+            .map(|b| b as usize)
+            .unwrap_or_else(|| datalake.batch_size());
+        let again: Vec<String> = shards
+            .iter()
+            .filter(|s| {
+                !(s.state == crate::scaleout::store::ShardState::Done && s.ingested.is_some())
+            })
+            .map(|s| s.shard.to_string())
+            .collect();
+        if again.is_empty() {
+            return Err(refuse(
+                "every shard is done, but its predictions were not all stored: run the job again"
+                    .into(),
+            ));
+        }
+        let plan = self
+            .sharded_plan_on(
+                id,
+                &job,
+                &datalake,
+                &model,
+                batch_size,
+                (executor_name, executor, shards.len() as u32),
+            )
+            .ok_or_else(|| {
+                refuse(format!(
+                    "its datalake {:?} is no longer configured",
+                    job.datalake
+                ))
+            })?;
+        let why = format!(
+            "retry requested by {by}: shards {} of {} run again; the others' predictions are kept",
+            again.join(", "),
+            shards.len()
+        );
+        let resumed = self
+            .log
+            .write_blocking(move |tx| store::resume_ended(tx, id, &why, jiff::Timestamp::now()))?;
+        if !resumed {
+            return Err(refuse("it is running".into()));
+        }
+        tracing::info!(dispatch = %id, by, shards = ?again, "sharded dispatch retried");
+        let timeout = job.timeout.map(|t| t.0);
+        self.launch(
+            id,
+            &JobName(rec.job.clone()),
+            timeout,
+            false,
+            move |log, cancel, deadline, progress| {
+                crate::scaleout::run::rerun(&plan, log, cancel, deadline, progress)
+            },
+        );
         Ok(())
     }
 

@@ -62,23 +62,69 @@ pub fn execute(
     deadline: Option<Instant>,
     progress: Progress<'_>,
 ) -> Outcome {
-    let id = plan.id;
-    let spool = DispatchSpool::new(
-        plan.executor
-            .spool
-            .as_deref()
-            .unwrap_or(std::path::Path::new("spool")),
-        id,
-    );
+    let spool = plan.spool();
     let mut counts = Counts::default();
-    let run = std::panic::AssertUnwindSafe(|| {
+    let result = guarded(plan.id, || {
         run(plan, &spool, log, cancel, deadline, progress, &mut counts)
     });
-    let result = std::panic::catch_unwind(run).unwrap_or_else(|payload| {
+    settle(plan, &spool, log, progress, result, counts)
+}
+
+/// An admin's retry of a sharded dispatch that ended before every shard
+/// was in: only the shards not done run again (their workers score and
+/// report, and write nothing); the done shards' predictions stay in the
+/// event log. Once every shard is in, the whole dispatch's results are
+/// written from the event log in one transaction, as a retried write-back
+/// ([`pipeline::resume`]), so the results table never holds part of it.
+pub fn rerun(
+    plan: &ShardedPlan,
+    log: &EventLog,
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+    progress: Progress<'_>,
+) -> Outcome {
+    let spool = plan.spool();
+    let mut counts = Counts::default();
+    let result = guarded(plan.id, || {
+        rerun_shards(plan, &spool, log, cancel, deadline, progress, &mut counts)
+    });
+    if result.is_err() {
+        return settle(plan, &spool, log, progress, result, counts);
+    }
+    spool.remove();
+    let resume = crate::dispatch::pipeline::Resume {
+        id: plan.id,
+        job: plan.job.clone(),
+        datalake: plan.datalake.clone(),
+        model_version: plan.model_version.to_string(),
+        batch_size: plan.batch_size,
+        counts,
+        at_restart: false,
+    };
+    crate::dispatch::pipeline::resume(&resume, log, cancel, deadline, progress)
+}
+
+/// Runs `body`, a panic becoming a failure.
+fn guarded(id: DispatchId, body: impl FnOnce() -> Result<(), Stop>) -> Result<(), Stop> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|payload| {
         let message = crate::panic_message(payload.as_ref());
         tracing::error!(dispatch = %id, panic = %message, "a sharded dispatch panicked");
         Err(Stop::Failed(Step::Shard, format!("panicked: {message}")))
-    });
+    })
+}
+
+/// The end of a sharded dispatch: on a stop, its rows are removed from the
+/// results table and its open shards cancelled; its spool goes (a failed
+/// one keeps its workers' logs); `finished` is recorded.
+fn settle(
+    plan: &ShardedPlan,
+    spool: &DispatchSpool,
+    log: &EventLog,
+    progress: Progress<'_>,
+    result: Result<(), Stop>,
+    counts: Counts,
+) -> Outcome {
+    let id = plan.id;
     let (status, failed_step, error) = match result {
         Ok(()) => {
             spool.remove();
@@ -131,6 +177,65 @@ pub fn execute(
     outcome
 }
 
+impl ShardedPlan {
+    /// The dispatch's folder in the executor's spool.
+    pub fn spool(&self) -> DispatchSpool {
+        DispatchSpool::new(
+            self.executor
+                .spool
+                .as_deref()
+                .unwrap_or(std::path::Path::new("spool")),
+            self.id,
+        )
+    }
+
+    /// What every worker of the dispatch reads.
+    fn spec(&self, key: &ShardKey, ranges: &[KeyRange], write_results: bool) -> ShardSpec {
+        let job = &self.job;
+        ShardSpec {
+            dispatch_id: self.id.0,
+            job: job.name.clone(),
+            datalake: WorkerLake::new(self.datalake.name(), &self.datalake_config),
+            query: job.query.clone(),
+            key: key.clone(),
+            ranges: ranges.to_vec(),
+            model: self.model.clone(),
+            model_version: self.model_version,
+            model_hash: self.model_hash.clone(),
+            onnxruntime: self.onnxruntime.clone(),
+            results_table: job.results_table.clone(),
+            results_columns: job.results_columns.named().map(|(_, c)| c.to_string()),
+            batch_size: self.batch_size,
+            fail_on_unscorable: job.fail_on_unscorable,
+            write_results,
+        }
+    }
+
+    fn shard_key(&self) -> ShardKey {
+        ShardKey {
+            key_column: self.job.key_column.clone(),
+            shard_by: self.job.shard_by.clone(),
+        }
+    }
+
+    /// Writes the spec, the connection file and the model into the spool.
+    fn prepare(&self, spool: &DispatchSpool, spec: &ShardSpec) -> Result<(), Stop> {
+        let connection = self.datalake.connection_for_worker();
+        spool
+            .prepare(
+                spec,
+                connection.as_ref().map(|s| s.expose()),
+                &self.model_dir,
+            )
+            .map_err(|e| {
+                Stop::Failed(
+                    Step::Started,
+                    format!("cannot prepare the spool {}: {e}", spool.dir.display()),
+                )
+            })
+    }
+}
+
 /// Deletes every row of the dispatch from the results table (one transaction).
 fn remove_results(plan: &ShardedPlan) -> Result<(), String> {
     plan.datalake
@@ -143,6 +248,9 @@ fn remove_results(plan: &ShardedPlan) -> Result<(), String> {
 /// Per shard: its range, the attempt running, and where it is.
 struct Shard {
     attempt: u32,
+    /// The attempt this run of the shards started it at (0; after an
+    /// admin's retry, the one after its last): its retries count from here.
+    first_attempt: u32,
     /// When its current attempt was submitted (ms since the epoch).
     submitted_ms: i64,
     state: ShardState,
@@ -170,10 +278,7 @@ fn run(
     progress(Step::Started, counts);
 
     // Split.
-    let key = ShardKey {
-        key_column: job.key_column.clone(),
-        shard_by: job.shard_by.clone(),
-    };
+    let key = plan.shard_key();
     let bounds = plan
         .datalake
         .key_bounds(&job.query, &key)
@@ -199,35 +304,7 @@ fn run(
         return Ok(());
     };
     let ranges = shard::split(lo, hi, plan.shards);
-    let spec = ShardSpec {
-        dispatch_id: id.0,
-        job: job.name.clone(),
-        datalake: WorkerLake::new(plan.datalake.name(), &plan.datalake_config),
-        query: job.query.clone(),
-        key: key.clone(),
-        ranges: ranges.clone(),
-        model: plan.model.clone(),
-        model_version: plan.model_version,
-        model_hash: plan.model_hash.clone(),
-        onnxruntime: plan.onnxruntime.clone(),
-        results_table: job.results_table.clone(),
-        results_columns: job.results_columns.named().map(|(_, c)| c.to_string()),
-        batch_size: plan.batch_size,
-        fail_on_unscorable: job.fail_on_unscorable,
-    };
-    let connection = plan.datalake.connection_for_worker();
-    spool
-        .prepare(
-            &spec,
-            connection.as_ref().map(|s| s.expose()),
-            &plan.model_dir,
-        )
-        .map_err(|e| {
-            Stop::Failed(
-                Step::Started,
-                format!("cannot prepare the spool {}: {e}", spool.dir.display()),
-            )
-        })?;
+    plan.prepare(spool, &plan.spec(&key, &ranges, true))?;
     let (executor_name, kind) = (plan.executor_name.clone(), plan.executor.kind);
     let n = ranges.len();
     let note = format!(
@@ -253,6 +330,7 @@ fn run(
     let mut shards: Vec<Shard> = (0..n)
         .map(|_| Shard {
             attempt: 0,
+            first_attempt: 0,
             submitted_ms: jiff::Timestamp::now().as_millisecond(),
             state: ShardState::Pending,
             node: None,
@@ -276,6 +354,7 @@ fn run(
         &mut *exec,
         &mut shards,
         &ranges,
+        true,
     );
     if let Err(stop) = result {
         // Nothing may commit after the rows are removed: stop every task and wait for it.
@@ -289,6 +368,52 @@ fn run(
     );
 
     // Every shard's report is in the event log: reconcile, then count the results table.
+    let total = record_stored(log, id, progress, counts)?;
+    let c = *counts;
+    let found = plan
+        .datalake
+        .count_results(&job.results_table, &job.results_columns, id)
+        .map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
+    if found != c.stored || total.inserted != c.stored {
+        return Err(Stop::Failed(
+            Step::Inserted,
+            format!(
+                "the results table holds {found} rows of this dispatch and its shards reported {} written, \
+                 but {} predictions are stored: counts do not reconcile",
+                total.inserted, c.stored
+            ),
+        ));
+    }
+    counts.inserted = found;
+    let note = format!("{found} rows written by {n} shards, each in its own transaction");
+    log.write_blocking(move |tx| {
+        store::event(
+            tx,
+            id,
+            Step::Inserted,
+            Some(found),
+            Some(&note),
+            jiff::Timestamp::now(),
+        )
+    })
+    .map_err(log_err(Step::Inserted))?;
+    progress(Step::Inserted, counts);
+    Ok(())
+}
+
+/// Every shard's report is in the event log: the dispatch's counts are the
+/// shards' totals, recorded with the `collected`, `predicted` and `stored`
+/// events; a failure when they do not reconcile. Returns the totals (with
+/// what the shards reported written).
+fn record_stored(
+    log: &EventLog,
+    id: DispatchId,
+    progress: Progress<'_>,
+    counts: &mut Counts,
+) -> Result<Counts, Stop> {
+    let log_err = |step: Step| {
+        move |e: crate::eventlog::EventLogError| Stop::Failed(step, format!("event log: {e}"))
+    };
     let total = log
         .read_blocking(move |c| shard_store::totals(c, id))
         .map_err(log_err(Step::Stored))?;
@@ -326,34 +451,120 @@ fn run(
             format!("the shards' counts do not reconcile: {m}"),
         ));
     }
-    let found = plan
-        .datalake
-        .count_results(&job.results_table, &job.results_columns, id)
-        .map_err(|e| Stop::Failed(Step::Inserted, e.to_string()))?;
-    if found != c.stored || total.inserted != c.stored {
-        return Err(Stop::Failed(
-            Step::Inserted,
-            format!(
-                "the results table holds {found} rows of this dispatch and its shards reported {} written, \
-                 but {} predictions are stored: counts do not reconcile",
-                total.inserted, c.stored
-            ),
-        ));
-    }
-    counts.inserted = found;
-    let note = format!("{found} rows written by {n} shards, each in its own transaction");
+    Ok(total)
+}
+
+/// [`rerun`]'s shards: those not done run again, from the attempt after
+/// their last, with their retries counted afresh.
+fn rerun_shards(
+    plan: &ShardedPlan,
+    spool: &DispatchSpool,
+    log: &EventLog,
+    cancel: &CancellationToken,
+    deadline: Option<Instant>,
+    progress: Progress<'_>,
+    counts: &mut Counts,
+) -> Result<(), Stop> {
+    let id = plan.id;
+    let log_err =
+        |e: crate::eventlog::EventLogError| Stop::Failed(Step::Shard, format!("event log: {e}"));
+    let records = log
+        .read_blocking(move |c| shard_store::list(c, id))
+        .map_err(log_err)?;
+    let ranges: Vec<KeyRange> = records
+        .iter()
+        .map(|r| KeyRange {
+            lo: r.key_lo,
+            hi: r.key_hi,
+        })
+        .collect();
+    let key = plan.shard_key();
+    plan.prepare(spool, &plan.spec(&key, &ranges, false))?;
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut shards: Vec<Shard> = records
+        .iter()
+        .map(|r| {
+            let done = r.state == ShardState::Done && r.ingested.is_some();
+            let attempt = if done { r.attempt } else { r.attempt + 1 };
+            Shard {
+                attempt,
+                first_attempt: attempt,
+                submitted_ms: now_ms,
+                state: if done {
+                    ShardState::Done
+                } else {
+                    ShardState::Pending
+                },
+                node: r.node.clone(),
+                failures: Vec::new(),
+            }
+        })
+        .collect();
+    let again: Vec<TaskKey> = shards
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.state != ShardState::Done)
+        .map(|(k, s)| (k as u32, s.attempt))
+        .collect();
+    let kept: u64 = records
+        .iter()
+        .filter(|r| r.state == ShardState::Done && r.ingested.is_some())
+        .map(|r| r.counts.predicted)
+        .sum();
+    let names = |keys: &[TaskKey]| {
+        keys.iter()
+            .map(|(k, _)| k.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let note = format!(
+        "retry: {} {} run again on executor {} ({} retries each); the other {} shards' {kept} \
+         predictions are kept; the results are written from the event log once every shard is in",
+        if again.len() == 1 { "shard" } else { "shards" },
+        names(&again),
+        plan.executor_name,
+        plan.job.shard_retries,
+        records.len() - again.len(),
+    );
+    let pending = again.clone();
     log.write_blocking(move |tx| {
-        store::event(
-            tx,
-            id,
-            Step::Inserted,
-            Some(found),
-            Some(&note),
-            jiff::Timestamp::now(),
-        )
+        let now = jiff::Timestamp::now();
+        for (k, attempt) in &pending {
+            shard_store::set_state(
+                tx,
+                id,
+                *k,
+                ShardState::Pending,
+                *attempt,
+                None,
+                None,
+                None,
+                now,
+            )?;
+        }
+        store::event(tx, id, Step::Shard, None, Some(&note), now)
     })
-    .map_err(log_err(Step::Inserted))?;
-    progress(Step::Inserted, counts);
+    .map_err(log_err)?;
+    let mut exec = executor::open(&plan.executor, spool.clone(), id.0, plan.hide.clone());
+    submit(&mut *exec, log, id, &again)?;
+    let result = follow(
+        plan,
+        spool,
+        log,
+        cancel,
+        deadline,
+        progress,
+        counts,
+        &mut *exec,
+        &mut shards,
+        &ranges,
+        false,
+    );
+    if let Err(stop) = result {
+        stop_all(&mut *exec, plan.executor.poll.0);
+        return Err(stop);
+    }
+    record_stored(log, id, progress, counts)?;
     Ok(())
 }
 
@@ -468,6 +679,7 @@ fn follow(
     exec: &mut dyn Executor,
     shards: &mut [Shard],
     ranges: &[KeyRange],
+    writes: bool,
 ) -> Result<(), Stop> {
     let id = plan.id;
     let poll = plan.executor.poll.0;
@@ -520,7 +732,11 @@ fn follow(
                     let c = log
                         .read_blocking(move |c| shard_store::totals(c, id))
                         .map_err(|e| Stop::Failed(Step::Stored, format!("event log: {e}")))?;
-                    *counts = Counts { inserted: 0, ..c };
+                    // The rows the shards' workers committed (none on a retry: the daemon writes them).
+                    *counts = Counts {
+                        inserted: if writes { c.inserted } else { 0 },
+                        ..c
+                    };
                     progress(Step::Shard, counts);
                     None
                 }
@@ -580,16 +796,17 @@ fn follow(
             s.failures.push(format!("attempt {}: {why}", s.attempt + 1));
             changed = true;
             let range = ranges[k as usize];
-            if s.attempt < plan.job.shard_retries {
+            if s.attempt - s.first_attempt < plan.job.shard_retries {
                 s.attempt += 1;
                 s.submitted_ms = jiff::Timestamp::now().as_millisecond();
                 s.state = ShardState::Pending;
                 retry.push((k, s.attempt));
                 let note = format!(
-                    "shard {k} ({range}) attempt {} {why}; submitted again (attempt {} of {})",
+                    "shard {k} ({range}) attempt {} {why}; submitted again (attempt {}, {} of its {} retries)",
                     s.attempt,
                     s.attempt + 1,
-                    plan.job.shard_retries + 1
+                    s.attempt - s.first_attempt,
+                    plan.job.shard_retries
                 );
                 tracing::warn!(dispatch = %id, shard = k, "{note}");
                 let attempt = s.attempt;
@@ -614,7 +831,7 @@ fn follow(
                 let error = s.failures.join("; ");
                 let note = format!(
                     "shard {k} ({range}) failed after {} attempts: {error}",
-                    s.attempt + 1
+                    s.attempt - s.first_attempt + 1
                 );
                 let attempt = s.attempt;
                 log.write_blocking(move |tx| {

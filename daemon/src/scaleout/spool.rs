@@ -100,6 +100,15 @@ pub struct ShardSpec {
     pub results_columns: [String; 6],
     pub batch_size: usize,
     pub fail_on_unscorable: bool,
+    /// Whether each worker writes its range's results (false on an admin's
+    /// retry of the failed shards: once every shard is in, the daemon writes
+    /// the whole dispatch's results from the event log, in one transaction).
+    #[serde(default = "write_results_default")]
+    pub write_results: bool,
+}
+
+fn write_results_default() -> bool {
+    true
 }
 
 impl ShardSpec {

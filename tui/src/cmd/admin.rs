@@ -75,12 +75,12 @@ pub async fn retry(
         if json {
             print_json(&RetryJson { retrying: id.0 })?;
         } else {
-            outln!("dispatch {id}: write-back being done again")?;
+            outln!("dispatch {id}: retrying (its write-back, or its shards not done)")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !json {
-        outln!("dispatch {id}: write-back being done again")?;
+        outln!("dispatch {id}: retrying (its write-back, or its shards not done)")?;
     }
     let done = wait_finished(client, id).await?;
     report_finished(&done, json)

@@ -142,7 +142,9 @@ pub enum Command {
     /// Do a dispatch's write-back again from its stored predictions (admin):
     /// for one that failed, was cancelled or interrupted after storing them.
     /// Rows already in the results table under its id are counted first and
-    /// never duplicated.
+    /// never duplicated. A dispatch scored in shards that ended before every
+    /// shard was in runs only the shards not done (the others' predictions
+    /// are kept), then writes its results in one transaction.
     Retry {
         id: i64,
         /// Wait for the write-back to finish; exit 0 only if it succeeded.

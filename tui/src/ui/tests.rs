@@ -909,4 +909,97 @@ fn a_sharded_dispatch_opened_shows_its_shards() {
             "1 running  node-7 · attempt 2",
         ],
     );
+    // Wider, each line ends with the task's Slurm name (for `scontrol show job`).
+    let wide = text(&buffer(&app, 160, 48));
+    assert_has(
+        &wide,
+        &[
+            "0 done     node-3 · 76 rows · 41_0",
+            "1 running  node-7 · attempt 2 · 41_1",
+        ],
+    );
+}
+
+/// Twelve shards do not fit at 80×24: the box says how many it shows, and
+/// those not done come first (they are what to watch).
+#[test]
+fn shards_that_do_not_fit_show_those_not_done_first() {
+    use mld_shared::ids::DispatchId;
+    use mld_shared::protocol::{DispatchEventInfo, Request, ShardInfo};
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('2'));
+    press(&mut app, KeyCode::End);
+    let asked = fixtures::sent(&press(&mut app, KeyCode::Enter));
+    let mut detail = fixtures::dispatch_detail();
+    let at = detail.events[1].at;
+    detail.events.insert(
+        2,
+        DispatchEventInfo {
+            seq: 3,
+            at,
+            step: "shard".into(),
+            rows: None,
+            message: Some("2 shards of key column id from 1 to 152".into()),
+        },
+    );
+    let more = answer(
+        &mut app,
+        asked[0].0,
+        Ok(Response::Dispatch(Box::new(detail))),
+    );
+    let shards_asked = fixtures::sent(&more);
+    assert_eq!(
+        shards_asked
+            .iter()
+            .map(|(_, r)| r.clone())
+            .collect::<Vec<_>>(),
+        vec![Request::DispatchShards { id: DispatchId(12) }]
+    );
+    answer(
+        &mut app,
+        asked[1].0,
+        Ok(Response::Predictions(fixtures::prediction_page())),
+    );
+    let shard = |k: u32, state: &str, node: Option<&str>, rows: u64, attempt: u32| ShardInfo {
+        shard: k,
+        key_lo: 1 + 76 * k as i64,
+        key_hi: 76 + 76 * k as i64,
+        state: state.into(),
+        attempt,
+        task: Some(format!("41_{k}")),
+        node: node.map(str::to_string),
+        rows_collected: rows,
+        rows_predicted: rows,
+        rows_inserted: rows,
+        error: None,
+        updated_at: at,
+    };
+    answer(
+        &mut app,
+        shards_asked[0].0,
+        Ok(Response::Shards(
+            (0..12)
+                .map(|k| match k {
+                    9 => shard(k, "running", Some("node-7"), 0, 0),
+                    11 => shard(k, "pending", None, 0, 0),
+                    _ => shard(k, "done", Some("node-3"), 76, 0),
+                })
+                .collect(),
+        )),
+    );
+    let screen = text(&buffer(&app, 80, 24));
+    let title = screen
+        .lines()
+        .find(|l| l.contains("Shards · 10 of 12 done · "))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(title.contains(" shown "), "{title}");
+    let running = screen
+        .find(" 9 running")
+        .unwrap_or_else(|| panic!("{screen}"));
+    let pending = screen
+        .find("11 pending")
+        .unwrap_or_else(|| panic!("{screen}"));
+    let first_done = screen.find(" 0 done").unwrap_or(usize::MAX);
+    assert!(running < first_done && pending < first_done, "{screen}");
+    assert!(!screen.contains(" 8 done"), "more shown than fit: {screen}");
 }

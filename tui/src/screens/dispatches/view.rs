@@ -412,14 +412,22 @@ fn render_shards(frame: &mut Frame, area: Rect, shards: &[ShardInfo], theme: &Th
                     theme.dim(),
                 ));
             }
+            // The executor's name for it (a Slurm `JOB_TASK`, a local pid), for
+            // `scontrol show job`: last, as the first thing to go on a narrow screen.
+            if let Some(task) = s.task.as_deref().filter(|t| *t != "queued") {
+                spans.push(Span::styled(format!(" · {task}"), theme.dim()));
+            }
             Line::from(spans)
         })
         .collect();
+    let room = area.height.saturating_sub(2) as usize;
+    let title = if shards.len() > room {
+        format!(" Shards · {done} of {} done · {room} shown ", shards.len())
+    } else {
+        format!(" Shards · {done} of {} done ", shards.len())
+    };
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
-            format!(" Shards · {done} of {} done ", shards.len()),
-            theme.title(),
-        ))),
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
         area,
     );
 }
