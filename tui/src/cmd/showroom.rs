@@ -354,7 +354,13 @@ fn view_text(v: &ShowroomView) -> String {
     let shown = (v.shown as usize).min(v.columns.len());
     let mut headers: Vec<&str> = vec!["#"];
     headers.extend(v.columns[..shown].iter().map(String::as_str));
-    headers.extend(["prediction", v.score_kind.as_str()]);
+    // A regressor's prediction is its value: one column, no score.
+    let regressor = v.score_kind == ScoreKind::Value;
+    if regressor {
+        headers.push("value");
+    } else {
+        headers.extend(["prediction", v.score_kind.as_str()]);
+    }
     let rows: Vec<Vec<String>> = v
         .rows
         .iter()
@@ -364,7 +370,9 @@ fn view_text(v: &ShowroomView) -> String {
             let mut cells = vec![(i + 1).to_string()];
             cells.extend(r.cells[..shown].iter().cloned());
             cells.push(label);
-            cells.push(score_text(v.score_kind, score));
+            if !regressor {
+                cells.push(score_text(v.score_kind, score));
+            }
             cells
         })
         .collect();
@@ -407,6 +415,7 @@ fn prediction_text(p: &ShowroomPrediction, explain: bool) -> String {
                 p.score_kind.as_str(),
                 score_text(p.score_kind, Some(score))
             ),
+            None if matches!(p.outcome, Outcome::Value { .. }) => format!("value {label}"),
             None => label,
         },
     ];
@@ -440,7 +449,12 @@ fn before_after_text(
         None => label,
     };
     let mut rows = vec![vec![
-        "prediction".to_string(),
+        if matches!(after.outcome, Outcome::Value { .. }) {
+            "value"
+        } else {
+            "prediction"
+        }
+        .to_string(),
         with_score(bl, before.score_kind, bs),
         with_score(al, after.score_kind, as_),
     ]];
