@@ -334,7 +334,9 @@ fn ridge_and_elastic_net_penalties_mean_what_they_mean_in_scikit_learn() {
     let csv = houses_csv(dir.path(), 400, 40.0);
     let cat = catalog(vec![("houses", csv_dataset(&csv, "price"))]);
     let data = mld::training::dataset::load_csv("houses", &csv, "price", None).unwrap();
-    let cases: [(Algorithm, &[(&str, f64)], String); 5] = [
+    /// mld's algorithm and hyperparameters; scikit-learn's estimator.
+    type Case = (Algorithm, &'static [(&'static str, f64)], String);
+    let cases: [Case; 5] = [
         (Algorithm::Ridge, &[], "Ridge(alpha=1.0)".into()),
         (
             Algorithm::Ridge,
