@@ -194,20 +194,8 @@ pub fn model_specs() -> Vec<ModelSpec> {
     // ‖y − Xw‖² + penalty·‖w‖² (`Ridge(alpha)`), elastic net
     // ‖y − Xw‖²/(2n) + penalty·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)
     // (`ElasticNet(alpha)`): n times stronger for the same number.
-    let ridge_penalty = float(
-        "penalty",
-        "scikit-learn Ridge's alpha: squared errors summed + penalty·‖w‖²",
-        0.0,
-        1e9,
-        1.0,
-    );
-    let elastic_penalty = float(
-        "penalty",
-        "scikit-learn ElasticNet's alpha: errors averaged, n× ridge's; 1 is strong",
-        0.0,
-        1e6,
-        1.0,
-    );
+    let ridge_penalty = float("penalty", "Ridge's alpha in scikit-learn", 0.0, 1e9, 1.0);
+    let elastic_penalty = float("penalty", "ElasticNet's alpha: 1 is strong", 0.0, 1e6, 1.0);
     let max_iterations = int(
         "max_iterations",
         "coordinate descent iteration limit",

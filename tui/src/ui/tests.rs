@@ -690,7 +690,8 @@ fn a_regressors_dispatch_opened_shows_its_values_and_their_histogram() {
         &screen,
         &[
             "Predicted values",
-            "150 · mean 182.4 · 20 to 420",
+            "150 values · mean 182.4",
+            " 20–220 ",
             "VALUE",
             "57.125",
         ],
