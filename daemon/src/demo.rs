@@ -46,6 +46,10 @@ pub fn setup(config: &Config) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let conn = rusqlite::Connection::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // WAL (kept in the file): the dispatch writes its results while it reads,
+    // which a rollback-journal file cannot do.
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     if !has_table(path, "iris_incoming")? {
         conn.execute_batch(
             "CREATE TABLE iris_incoming (id INTEGER PRIMARY KEY, sepal_length REAL, sepal_width REAL,

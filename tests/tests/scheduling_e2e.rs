@@ -278,6 +278,21 @@ fn a_seconds_schedule_scores_and_writes_one_row_per_scored_row() {
     assert_eq!(rows("predicted"), Some(SCORABLE));
     assert_eq!(rows("stored"), rows("predicted"));
     assert_eq!(rows("inserted"), rows("stored"));
+    // The demo's datalake is in WAL mode, so the results were written while
+    // the rows were read: no note of the sequential fallback.
+    let inserted = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["step"] == "inserted")
+        .unwrap();
+    assert_eq!(inserted["message"], Value::Null, "{inserted:#}");
+    let mode = std::process::Command::new("sqlite3")
+        .arg(&fx.lake)
+        .arg("PRAGMA journal_mode")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&mode).trim(), "wal");
     assert_eq!(
         detail["rows_collected"].as_u64().unwrap(),
         detail["rows_predicted"].as_u64().unwrap() + detail["rows_unscorable"].as_u64().unwrap()

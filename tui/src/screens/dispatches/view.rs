@@ -342,31 +342,35 @@ fn render_open(
     let [predictions_area, side] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     render_predictions(frame, predictions_area, open, theme);
-    // The events need room for their lines; the classes get the rest.
-    let events_height = (detail.events.len() as u16 + 1).min(side.height.saturating_sub(5));
-    let [classes_area, events_area] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(events_height.max(2))])
-            .areas(side);
-    let width = classes_area.width.saturating_sub(2) as usize;
+    // The classes (or values) and the first unscorable rows, and the events
+    // with their notes wrapped: both whole when they fit; otherwise the
+    // classes keep what they need and the events at least 8 rows.
+    let width = side.width.saturating_sub(2) as usize;
+    let events = event_lines(detail, side.width as usize, now, theme);
+    let events_need = events.iter().map(Vec::len).sum::<usize>() as u16 + 1;
     // A regressor's dispatch shows its predicted values in bins; a classifier's, its classes.
-    let (title, lines) = match &detail.values {
-        Some(h) => (
-            " Predicted values ",
-            value_lines(
-                detail,
-                h,
-                width,
-                classes_area.height.saturating_sub(2) as usize,
-                theme,
-            ),
-        ),
-        None => (" Classes ", class_lines(detail, width, theme)),
+    let title = match &detail.values {
+        Some(_) => " Predicted values ",
+        None => " Classes ",
     };
+    let side_lines = |height: u16| match &detail.values {
+        Some(h) => value_lines(detail, h, width, height.saturating_sub(2) as usize, theme),
+        None => class_lines(detail, width, theme),
+    };
+    let classes_need = side_lines(side.height).len() as u16 + 2;
+    let floor = events_need.min(side.height.saturating_sub(5)).min(8);
+    let events_height = events_need
+        .min(side.height.saturating_sub(classes_need))
+        .max(floor)
+        .max(2);
+    let [classes_area, events_area] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(events_height)]).areas(side);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(Span::styled(title, theme.title()))),
+        Paragraph::new(side_lines(classes_area.height))
+            .block(Block::bordered().title(Span::styled(title, theme.title()))),
         classes_area,
     );
-    render_events(frame, events_area, detail, now, theme);
+    render_events(frame, events_area, events, theme);
 }
 
 fn summary_lines<'a>(
@@ -623,36 +627,70 @@ fn class_lines<'a>(detail: &'a DispatchDetail, width: usize, theme: &Theme) -> V
     lines
 }
 
-/// One line per step, the latest that fit: `11:58:00 collected 152 · note`.
-fn render_events(
-    frame: &mut Frame,
-    area: Rect,
+/// Each step as `11:58:00 collected 152 · note`, its note wrapped to
+/// `width` with the following lines indented, so a long note (a settlement,
+/// a fallback, an error) is read whole.
+fn event_lines(
     detail: &DispatchDetail,
+    width: usize,
     now: &Zoned,
     theme: &Theme,
-) {
-    let fit = area.height.saturating_sub(1) as usize;
-    let skip = detail.events.len().saturating_sub(fit);
-    let lines: Vec<Line> = detail
+) -> Vec<Vec<Line<'static>>> {
+    detail
         .events
         .iter()
-        .skip(skip)
         .map(|e| {
-            let mut spans = vec![
-                Span::styled(format!("{} ", format::instant(e.at, now)), theme.dim()),
-                Span::styled(e.step.clone(), theme.title()),
-            ];
+            let time = format::instant(e.at, now);
+            let mut head = format!("{time} {}", e.step);
             if let Some(rows) = e.rows {
-                spans.push(Span::raw(format!(" {}", format::count(rows))));
+                head.push_str(&format!(" {}", format::count(rows)));
             }
-            if let Some(m) = &e.message {
-                spans.push(Span::raw(format!(" · {m}")));
-            }
-            Line::from(spans)
+            let text = match &e.message {
+                Some(m) => format!("{head} · {m}"),
+                None => head,
+            };
+            let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            let first = format::wrap(&text, width, usize::MAX)
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            let rest = text.strip_prefix(first.as_str()).unwrap_or("").trim_start();
+            // The time and the step, styled, when the first line holds them.
+            let mut lines = vec![match first.strip_prefix(&format!("{time} {}", e.step)) {
+                Some(tail) => Line::from(vec![
+                    Span::styled(format!("{time} "), theme.dim()),
+                    Span::styled(e.step.clone(), theme.title()),
+                    Span::raw(tail.to_string()),
+                ]),
+                None => Line::raw(first.clone()),
+            }];
+            lines.extend(
+                format::wrap(rest, width.saturating_sub(2), usize::MAX)
+                    .into_iter()
+                    .map(|l| Line::raw(format!("  {l}"))),
+            );
+            lines
         })
-        .collect();
-    let title = if skip > 0 {
-        format!(" Events · last {} of {} ", fit, detail.events.len())
+        .collect()
+}
+
+/// The latest steps that fit, each with its wrapped note.
+fn render_events(frame: &mut Frame, area: Rect, events: Vec<Vec<Line<'static>>>, theme: &Theme) {
+    let room = area.height.saturating_sub(1) as usize;
+    let total = events.len();
+    // From the latest back, as many whole steps as fit (at least the latest).
+    let mut used = 0;
+    let mut shown = 0;
+    for e in events.iter().rev() {
+        if shown > 0 && used + e.len() > room {
+            break;
+        }
+        used += e.len();
+        shown += 1;
+    }
+    let lines: Vec<Line> = events.into_iter().skip(total - shown).flatten().collect();
+    let title = if shown < total {
+        format!(" Events · last {shown} of {total} ")
     } else {
         " Events ".to_string()
     };
