@@ -12,7 +12,7 @@
 /// Marks a place a crash test may stop the daemon at.
 #[cfg(not(feature = "fault-points"))]
 #[inline(always)]
-pub fn point(_name: &'static str) {}
+pub fn point(_name: &str) {}
 
 /// Whether a fault point is armed (it is never, without the feature).
 #[cfg(not(feature = "fault-points"))]
@@ -46,7 +46,7 @@ mod armed {
             .map(|(name, n)| format!("{name}@{n}"))
     }
 
-    pub fn point(name: &'static str) {
+    pub fn point(name: &str) {
         let Some((want, at)) = ARMED.get_or_init(parse) else {
             return;
         };

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod reload;
+pub mod scaleout;
 pub mod scheduler;
 pub mod server;
 pub mod showroom;

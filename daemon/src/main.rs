@@ -45,7 +45,66 @@ struct Args {
     manpage: Option<PathBuf>,
 }
 
+// `mld worker`, parsed on its own before `Args` so that it stays out of the
+// daemon's help, man page and completions.
+/// Scores one shard of a dispatch (run by an executor, not by hand).
+#[derive(Debug, Parser)]
+#[command(name = "mld worker", bin_name = "mld worker")]
+struct WorkerArgs {
+    /// The dispatch's spec in the spool.
+    #[arg(long, value_name = "PATH")]
+    spec: PathBuf,
+    /// The shard; default `$SLURM_ARRAY_TASK_ID`.
+    #[arg(long)]
+    shard: Option<u32>,
+    #[arg(long, default_value_t = 0)]
+    attempt: u32,
+}
+
+/// `mld worker`: 0 when the shard is scored and written, 1 when its report
+/// says why not, 2 when not even a report could be written.
+fn worker(spec: &std::path::Path, shard: Option<u32>, attempt: u32) -> ExitCode {
+    init_logging("info");
+    let shard = match shard.or_else(|| {
+        std::env::var("SLURM_ARRAY_TASK_ID")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    }) {
+        Some(s) => s,
+        None => {
+            eprintln!("mld worker: no --shard and no SLURM_ARRAY_TASK_ID");
+            return ExitCode::from(2);
+        }
+    };
+    match mld::scaleout::worker::run(spec, shard, attempt) {
+        Ok(report) => match &report.error {
+            None => {
+                eprintln!(
+                    "mld worker: shard {shard} attempt {attempt}: {} rows read, {} predicted, {} unscorable, {} written",
+                    report.collected, report.predicted, report.unscorable, report.inserted
+                );
+                ExitCode::SUCCESS
+            }
+            Some(e) => {
+                eprintln!(
+                    "mld worker: shard {shard} attempt {attempt} failed at {}: {e}",
+                    report.failed_step.as_deref().unwrap_or("?")
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("mld worker: shard {shard} attempt {attempt}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "worker") {
+        let w = WorkerArgs::parse_from(std::env::args_os().skip(1));
+        return worker(&w.spec, w.shard, w.attempt);
+    }
     let args = Args::parse();
     if let Some(shell) = args.completions {
         use clap::CommandFactory;

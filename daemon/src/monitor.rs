@@ -6,7 +6,9 @@
 //! a `watch` (for snapshots) and as `Update::Health` to subscribers.
 
 use crate::context::Context;
-use mld_shared::config::{DatalakeConfig, DatalakeKind, Mechanism, WatchedServer};
+use mld_shared::config::{
+    DatalakeConfig, DatalakeKind, ExecutorConfig, ExecutorKind, Mechanism, WatchedServer,
+};
 use mld_shared::protocol::{HealthEntry, HealthKind, HealthState, Update};
 use mld_shared::time::WireTime;
 use std::net::SocketAddr;
@@ -53,7 +55,75 @@ pub fn initial(config: &mld_shared::config::Config) -> Vec<HealthEntry> {
         message: None,
         checked_at: None,
     });
+    for (name, e) in slurm_executors(config) {
+        out.push(HealthEntry {
+            kind: HealthKind::Cluster,
+            name,
+            target: cluster_target(&e),
+            state: HealthState::Unknown,
+            latency_ms: None,
+            message: None,
+            checked_at: None,
+        });
+    }
     out
+}
+
+fn slurm_executors(config: &mld_shared::config::Config) -> Vec<(String, ExecutorConfig)> {
+    config
+        .executors
+        .iter()
+        .filter(|(_, e)| e.kind == ExecutorKind::Slurm)
+        .map(|(n, e)| (n.clone(), e.clone()))
+        .collect()
+}
+
+fn cluster_target(e: &ExecutorConfig) -> String {
+    match &e.partition {
+        Some(p) => format!("slurm partition {p}"),
+        None => "slurm".to_string(),
+    }
+}
+
+/// Asks a Slurm cluster for its nodes (`sinfo`), on a blocking thread:
+/// online while a node can take work, else an error saying how many are down.
+async fn probe_cluster(name: String, e: ExecutorConfig) -> HealthEntry {
+    let target = cluster_target(&e);
+    let started = Instant::now();
+    let nodes =
+        tokio::task::spawn_blocking(move || crate::scaleout::executor::cluster_nodes(&e)).await;
+    let (state, message) = match nodes {
+        Ok(Ok(n)) => {
+            let text = format!(
+                "nodes: {} idle, {} allocated, {} down{}",
+                n.idle,
+                n.allocated,
+                n.down,
+                if n.other > 0 {
+                    format!(", {} other", n.other)
+                } else {
+                    String::new()
+                }
+            );
+            let state = if n.idle + n.allocated > 0 {
+                HealthState::Online
+            } else {
+                HealthState::Error
+            };
+            (state, Some(text))
+        }
+        Ok(Err(e)) => (HealthState::Error, Some(e)),
+        Err(e) => (HealthState::Error, Some(format!("probe failed: {e}"))),
+    };
+    HealthEntry {
+        kind: HealthKind::Cluster,
+        name,
+        target,
+        state,
+        latency_ms: Some(ms(started.elapsed())),
+        message,
+        checked_at: Some(WireTime::now()),
+    }
 }
 
 /// What the datalake row shows: the kind and the probe table, never the connection string.
@@ -163,6 +233,11 @@ pub async fn round(ctx: &Context) -> Vec<HealthEntry> {
         message: log.err().map(|e| e.to_string()),
         checked_at: Some(WireTime::now()),
     });
+    let clusters: Vec<_> = slurm_executors(&config)
+        .into_iter()
+        .map(|(name, e)| probe_cluster(name, e))
+        .collect();
+    out.extend(futures_join_all(clusters.into_iter()).await);
     out
 }
 

@@ -222,6 +222,10 @@ pub enum Request {
     RetryDispatch {
         id: DispatchId,
     },
+    /// The shards of a dispatch scored in shards (none: it ran in the daemon).
+    DispatchShards {
+        id: DispatchId,
+    },
 }
 
 impl Request {
@@ -263,6 +267,7 @@ impl Request {
             Request::CheckTraining(_) => "check-training",
             Request::Reload => "reload",
             Request::RetryDispatch { .. } => "retry",
+            Request::DispatchShards { .. } => "shards",
         }
     }
 }
@@ -326,6 +331,31 @@ pub enum Response {
     Retrying {
         id: DispatchId,
     },
+    /// A dispatch's shards, in order.
+    Shards(Vec<ShardInfo>),
+}
+
+/// One shard of a dispatch scored in shards: its key range, where it runs
+/// and what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub shard: u32,
+    /// The range of the shard key, both ends included.
+    pub key_lo: i64,
+    pub key_hi: i64,
+    /// `pending`, `running`, `done`, `failed` or `cancelled`.
+    pub state: String,
+    /// 0 for the first attempt.
+    pub attempt: u32,
+    /// `local` or `slurm` executor's name for the task: `JOB_TASK`, `pid N`.
+    pub task: Option<String>,
+    pub node: Option<String>,
+    pub rows_collected: u64,
+    pub rows_predicted: u64,
+    pub rows_inserted: u64,
+    /// Why its attempts failed.
+    pub error: Option<String>,
+    pub updated_at: WireTime,
 }
 
 /// One thing wrong with a request, and the field it is about
@@ -436,6 +466,8 @@ pub enum HealthKind {
     Server,
     Datalake,
     EventLog,
+    /// A Slurm cluster a `slurm` executor runs shards on: its nodes.
+    Cluster,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

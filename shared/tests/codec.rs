@@ -68,6 +68,15 @@ fn snapshot() -> Snapshot {
                 message: None,
                 checked_at: None,
             },
+            HealthEntry {
+                kind: HealthKind::Cluster,
+                name: "cluster".into(),
+                target: "slurm partition batch".into(),
+                state: HealthState::Online,
+                latency_ms: Some(12.0),
+                message: Some("nodes: 3 idle, 1 allocated, 0 down".into()),
+                checked_at: Some(WireTime(1_795_435_559_000)),
+            },
         ],
         jobs: every_job_state()
             .into_iter()
@@ -226,6 +235,7 @@ fn every_request() -> Vec<Request> {
         Request::CheckTraining(train_spec()),
         Request::Reload,
         Request::RetryDispatch { id: DispatchId(7) },
+        Request::DispatchShards { id: DispatchId(8) },
     ];
     for r in &all {
         match r {
@@ -263,7 +273,8 @@ fn every_request() -> Vec<Request> {
             | Request::TrainingRuns { .. }
             | Request::CheckTraining(_)
             | Request::Reload
-            | Request::RetryDispatch { .. } => {}
+            | Request::RetryDispatch { .. }
+            | Request::DispatchShards { .. } => {}
         }
     }
     all
@@ -596,6 +607,22 @@ fn every_response() -> Vec<Response> {
             ],
         }),
         Response::Retrying { id: DispatchId(7) },
+        Response::Shards(vec![ShardInfo {
+            shard: 3,
+            key_lo: 75_001,
+            key_hi: 100_000,
+            state: "running".into(),
+            attempt: 1,
+            task: Some("412_3".into()),
+            node: Some("node-7".into()),
+            rows_collected: 0,
+            rows_predicted: 0,
+            rows_inserted: 0,
+            error: Some(
+                "attempt 1: its task ended without a report: killed by signal SIGKILL".into(),
+            ),
+            updated_at: WireTime(1_795_435_560_000),
+        }]),
     ];
     all.extend(every_explanation().into_iter().map(|explanation| {
         Response::ShowroomPrediction(Box::new(ShowroomPrediction {
@@ -680,7 +707,8 @@ fn every_response() -> Vec<Response> {
             | Response::TrainingRuns(_)
             | Response::TrainingProblems(_)
             | Response::Reloaded(_)
-            | Response::Retrying { .. } => {}
+            | Response::Retrying { .. }
+            | Response::Shards(_) => {}
         }
     }
     all

@@ -132,3 +132,22 @@ fn a_password_in_a_connection_string_never_shows_in_debug() {
     assert!(!shown.contains("s3cr3t"), "{shown}");
     assert!(shown.contains("PWD=***"));
 }
+
+#[test]
+fn executors_and_shards_keep_their_settings_and_defaults() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/valid/executors.toml");
+    let c = config::load(&path).unwrap();
+    let cluster = &c.executors["cluster"];
+    assert_eq!(cluster.kind, config::ExecutorKind::Slurm);
+    assert_eq!(cluster.partition.as_deref(), Some("batch"));
+    assert_eq!(cluster.sbatch_args, ["--time=01:00:00", "--mem=2G"]);
+    let here = &c.executors["here"];
+    assert_eq!(here.kind, config::ExecutorKind::Local);
+    // A local executor's spool defaults to the state dir's `spool`.
+    assert!(here.spool.as_ref().unwrap().ends_with("spool"), "{here:?}");
+    assert_eq!(c.jobs[0].shard_count(&c.executors), Some(16));
+    assert_eq!(c.jobs[0].shard_retries, 2);
+    // A local job without `shards` runs one per worker.
+    assert_eq!(c.jobs[1].shard_count(&c.executors), Some(3));
+    assert_eq!(c.jobs[1].shard_by.as_deref(), Some("length({key})"));
+}

@@ -162,6 +162,10 @@ pub fn dispatch_query(
         timeout: None,
         batch_size: Some(batch as u32),
         fail_on_unscorable: false,
+        executor: None,
+        shards: None,
+        shard_retries: 2,
+        shard_by: None,
     };
     let plan = Plan {
         id,

@@ -7,8 +7,9 @@
 //! compare against (`floor`), the sides of a benchmark run in child
 //! processes: a real dispatch, the tuned Python pipeline (`bench`), real
 //! Unix users for the access tests (`users`, with the `mld-probe` client),
-//! the Prometheus endpoint as a scraper sees it (`metrics`), and the real
-//! console driven in tmux (`tmux`).
+//! the Prometheus endpoint as a scraper sees it (`metrics`), the real
+//! console driven in tmux (`tmux`), and a one-node Slurm cluster for the
+//! scale-out tests (`slurm`).
 pub mod bench;
 pub mod client;
 pub mod floor;
@@ -19,5 +20,6 @@ pub mod metrics;
 pub mod pg;
 pub mod process;
 pub mod scoring;
+pub mod slurm;
 pub mod tmux;
 pub mod users;

@@ -57,9 +57,24 @@ impl MldProcess {
 
     /// Starts the `mld` at `binary` (another build, e.g. an older commit's).
     pub fn start_binary(binary: &Path, config: &Path, socket: &Path) -> MldProcess {
+        MldProcess::start_binary_with_env(binary, config, socket, &[])
+    }
+
+    /// [`Self::start`] with extra environment variables (`MLD_FAULT`, …).
+    pub fn start_with_env(config: &Path, socket: &Path, env: &[(&str, &str)]) -> MldProcess {
+        MldProcess::start_binary_with_env(&bin("mld"), config, socket, env)
+    }
+
+    fn start_binary_with_env(
+        binary: &Path,
+        config: &Path,
+        socket: &Path,
+        env: &[(&str, &str)],
+    ) -> MldProcess {
         let stderr_path = config.with_extension("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(binary)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .stdin(Stdio::null())

@@ -150,6 +150,9 @@ fn every_request() -> Vec<Request> {
         Request::RetryDispatch {
             id: DispatchId(999),
         },
+        Request::DispatchShards {
+            id: DispatchId(999),
+        },
     ];
     for r in &requests {
         // Exhaustive: a new request type does not compile until it is in the table.
@@ -188,7 +191,8 @@ fn every_request() -> Vec<Request> {
             | Request::TrainingRuns { .. }
             | Request::CheckTraining(_)
             | Request::Reload
-            | Request::RetryDispatch { .. } => {}
+            | Request::RetryDispatch { .. }
+            | Request::DispatchShards { .. } => {}
         }
     }
     requests
@@ -234,6 +238,7 @@ const TABLE: &[(&str, &str, &str)] = &[
     ("check-training", "A D", "dispatch"),
     ("reload", "A", "admin"),
     ("retry", "A", "admin"),
+    ("shards", "A D", "dispatch"),
 ];
 
 fn lines(out: &std::process::Output) -> Vec<Value> {

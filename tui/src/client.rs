@@ -224,11 +224,36 @@ async fn handshake(
     reader: &mut ClientReader,
     writer: &mut ClientWriter,
 ) -> Result<Welcome, ClientError> {
+    hello_exchange(path, &mut reader.inner, &mut writer.inner).await
+}
+
+/// Sends our `Hello` and reads the daemon's reply. A daemon that refuses a
+/// connection at once (too many connections for this user, or at all) writes
+/// its reason and closes without reading the `Hello`; our write may then
+/// fail with a broken pipe, so the reason is read before that error is
+/// reported.
+async fn hello_exchange<R, W>(
+    path: &Path,
+    reader: &mut R,
+    writer: &mut W,
+) -> Result<Welcome, ClientError>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let hello = Hello::new(format!("mldctl {}", mld_shared::VERSION));
-    frame::write_message(&mut writer.inner, &hello)
-        .await
-        .map_err(|source| frame_error(path, source))?;
-    let reply = match frame::read_message::<HelloReply, _>(&mut reader.inner).await {
+    if let Err(source) = frame::write_message(writer, &hello).await {
+        if let Ok(Some(HelloReply::Refused { reason })) =
+            frame::read_message::<HelloReply, _>(reader).await
+        {
+            return Err(ClientError::Refused {
+                path: path.to_path_buf(),
+                reason,
+            });
+        }
+        return Err(frame_error(path, source));
+    }
+    let reply = match frame::read_message::<HelloReply, _>(reader).await {
         Ok(Some(reply)) => reply,
         Ok(None) => {
             return Err(ClientError::Closed {
@@ -407,6 +432,52 @@ pub(crate) mod tests {
         assert_eq!(s.running_dispatches, 1);
         drop(client);
         server.await.unwrap();
+    }
+
+    /// A writer whose peer is gone: every write is a broken pipe.
+    struct Gone;
+
+    impl tokio::io::AsyncWrite for Gone {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            _: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            std::task::Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_written_before_our_hello_is_read_shows_its_reason() {
+        let path = Path::new("/run/mld/mld.sock");
+        let reason =
+            "too many connections: uid 1000 (alice) already has 64 (the limit per user is 64)";
+        let refusal = frame::encode(&HelloReply::Refused {
+            reason: reason.into(),
+        })
+        .unwrap();
+        // The daemon wrote its reason and closed: our Hello cannot be written.
+        let err = hello_exchange(path, &mut refusal.as_slice(), &mut Gone)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(reason), "{err}");
+        // Nothing to read either: the daemon went away, said as such.
+        let err = hello_exchange(path, &mut &[][..], &mut Gone)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Closed { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -238,6 +238,12 @@ impl OdbcTarget {
         Secret::new(render(&attrs))
     }
 
+    /// The connection string as resolved (password included, no streaming
+    /// options): what a shard's worker needs, for the spool's connection file only.
+    pub fn resolved(&self) -> Secret {
+        self.connection.clone()
+    }
+
     /// The connection string with secrets replaced, for messages.
     pub fn redacted(&self) -> String {
         redact_connection_string(self.connection.expose())

@@ -14,6 +14,8 @@
 
 use odbc_api::Connection;
 
+use super::shard::{KeyRange, ShardKey};
+
 /// What a driver told us about its SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dialect {
@@ -116,6 +118,8 @@ pub(super) struct ResultSql {
     table: String,
     /// dispatch_id, row_key, prediction, score, model_version, scored_at.
     columns: [String; 6],
+    /// A shard's write-back: only its key range is deleted and counted.
+    scope: Option<String>,
 }
 
 impl ResultSql {
@@ -126,19 +130,42 @@ impl ResultSql {
             bulk: dialect.bulk_insert(),
             table: dialect.identifier(table),
             columns: columns.clone().map(|c| dialect.identifier(&c)),
+            scope: None,
         }
     }
 
-    /// Removes an earlier attempt's rows; one parameter, the dispatch id.
-    pub fn delete(&self) -> String {
-        format!("DELETE FROM {} WHERE {} = ?", self.table, self.columns[0])
+    /// Limits the delete and the count to one shard's key range of dispatch `id`.
+    pub fn in_range(mut self, key: &ShardKey, range: &KeyRange, id: i64) -> Self {
+        self.scope = Some(key.results_predicate(range, &self.columns[0], &self.columns[1], id));
+        self
     }
 
-    /// How many rows a dispatch has; one parameter, the dispatch id.
+    fn scope(&self) -> String {
+        self.scope
+            .as_ref()
+            .map(|s| format!(" AND {s}"))
+            .unwrap_or_default()
+    }
+
+    /// Removes an earlier attempt's rows (of the shard's range, for a
+    /// shard); one parameter, the dispatch id.
+    pub fn delete(&self) -> String {
+        format!(
+            "DELETE FROM {} WHERE {} = ?{}",
+            self.table,
+            self.columns[0],
+            self.scope()
+        )
+    }
+
+    /// How many rows a dispatch has (in the shard's range, for a shard);
+    /// one parameter, the dispatch id.
     pub fn count(&self) -> String {
         format!(
-            "SELECT COUNT(*) FROM {} WHERE {} = ?",
-            self.table, self.columns[0]
+            "SELECT COUNT(*) FROM {} WHERE {} = ?{}",
+            self.table,
+            self.columns[0],
+            self.scope()
         )
     }
 

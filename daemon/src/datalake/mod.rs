@@ -16,6 +16,7 @@
 mod connstr;
 mod dialect;
 mod odbc;
+pub mod shard;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use crate::model::{FeatureKind, TextColumn, TextColumns};
 pub use connstr::{DriverFamily, OdbcTarget};
 use dialect::ResultSql;
 pub use dialect::{BulkInsert, Dialect, SQLITE_ROWS_PER_INSERT};
+pub use shard::{KeyRange, ShardKey};
 
 /// Errors of the datalake. Every message is scrubbed of passwords.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub enum DatalakeError {
     },
     #[error("datalake {datalake}: reading rows failed: {message}")]
     Read { datalake: String, message: String },
+    #[error("datalake {datalake}: {message}")]
+    Shard { datalake: String, message: String },
     #[error("datalake {datalake}: writing results to {table} failed, rolled back: {message}")]
     Write {
         datalake: String,
@@ -232,6 +236,15 @@ impl Datalake {
         &self.name
     }
 
+    /// The resolved connection string (password included) of an ODBC
+    /// datalake: only for the spool's connection file a shard's worker reads.
+    pub fn connection_for_worker(&self) -> Option<mld_shared::config::Secret> {
+        match &self.backend {
+            Backend::Odbc(t) => Some(t.resolved()),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
     /// The configured rows per round trip (a job may override it in [`Self::read`]).
     pub fn batch_size(&self) -> usize {
         self.batch_size
@@ -317,19 +330,93 @@ impl Datalake {
         columns: &ResultColumns,
         dispatch_id: DispatchId,
     ) -> Result<ResultWriter, DatalakeError> {
+        self.begin_results_in(table, columns, dispatch_id, None)
+    }
+
+    /// [`Self::begin_results`] for one shard of a dispatch: the delete of an
+    /// earlier attempt's rows and [`ResultWriter::count_rows`] cover only
+    /// the rows of `range`, so a retried shard never duplicates rows and
+    /// never touches another shard's.
+    pub fn begin_results_in(
+        &self,
+        table: &str,
+        columns: &ResultColumns,
+        dispatch_id: DispatchId,
+        range: Option<(&ShardKey, &KeyRange)>,
+    ) -> Result<ResultWriter, DatalakeError> {
         let names = ResultNames::new(self, table, columns)?;
+        if let Some((key, _)) = range {
+            self.identifier(&key.key_column, "key column")?;
+        }
+        let scoped = |sql: ResultSql| match range {
+            Some((key, r)) => sql.in_range(key, r, dispatch_id.0),
+            None => sql,
+        };
         let inner = match &self.backend {
-            Backend::Odbc(t) => {
-                WriterInner::Odbc(odbc::OdbcWriter::begin(self, t, &names, dispatch_id)?)
-            }
+            Backend::Odbc(t) => WriterInner::Odbc(odbc::OdbcWriter::begin(
+                self,
+                t,
+                &names,
+                dispatch_id,
+                &scoped,
+            )?),
             Backend::Sqlite(p) => WriterInner::Sqlite(sqlite::SqliteWriter::begin(
                 self,
                 p,
-                names.sql(&Dialect::builtin_sqlite()),
+                scoped(names.sql(&Dialect::builtin_sqlite())),
                 dispatch_id,
             )?),
         };
         Ok(ResultWriter { inner, written: 0 })
+    }
+
+    /// The smallest and largest value of the shard key over the query's
+    /// rows (`None`: no rows). An error names the key when its values are
+    /// not integers the splitter can range.
+    pub fn key_bounds(
+        &self,
+        query: &str,
+        key: &ShardKey,
+    ) -> Result<Option<(i64, i64)>, DatalakeError> {
+        self.identifier(&key.key_column, "key column")?;
+        let sql = key.bounds_query(&self.dialect()?, query);
+        let row = match &self.backend {
+            Backend::Odbc(t) => odbc::first_row_text(self, t, &sql)?,
+            Backend::Sqlite(p) => sqlite::first_row_text(self, p, &sql)?,
+        };
+        let (lo, hi) = match (
+            row.first().cloned().flatten(),
+            row.get(1).cloned().flatten(),
+        ) {
+            (Some(lo), Some(hi)) => (lo, hi),
+            _ => return Ok(None),
+        };
+        match (shard::parse_bound(&lo), shard::parse_bound(&hi)) {
+            (Some(l), Some(h)) => Ok(Some((l, h))),
+            _ => Err(DatalakeError::Shard {
+                datalake: self.name.clone(),
+                message: format!(
+                    "cannot split the rows by {}: its values run from {lo:?} to {hi:?}, not integers; \
+                     shard by an integer key, or set the job's shard_by to an integer expression of {{key}}",
+                    key.describe()
+                ),
+            }),
+        }
+    }
+
+    /// [`Self::read`] of the query's rows whose shard key is in `range`.
+    pub fn read_range(
+        &self,
+        query: &str,
+        key: &ShardKey,
+        range: &KeyRange,
+        features: &[String],
+        kinds: &[FeatureKind],
+        batch_size: usize,
+    ) -> Result<BatchReader, DatalakeError> {
+        self.identifier(&key.key_column, "key column")?;
+        let sql = key.range_query(&self.dialect()?, query, range);
+        self.read_typed(&sql, &key.key_column, features, kinds, batch_size)
     }
 
     /// All of `rows` in one transaction, batch by batch: the convenience form

@@ -87,6 +87,31 @@ pub(super) fn execute(
     Ok(())
 }
 
+/// The first row of `sql`, every column as text (`None`: NULL or no row).
+pub(super) fn first_row_text(
+    lake: &Datalake,
+    target: &OdbcTarget,
+    sql: &str,
+) -> Result<Vec<Option<String>>, DatalakeError> {
+    let conn = connect(lake, target, 1)?;
+    let fail = |e: odbc_api::Error| lake.query_error(target.scrubber().scrub(&e.to_string()));
+    let mut out = Vec::new();
+    if let Some(mut cursor) = conn
+        .execute(sql, (), Some(lake.query_timeout_secs()))
+        .map_err(fail)?
+    {
+        let columns = cursor.num_result_cols().map_err(fail)?;
+        if let Some(mut row) = cursor.next_row().map_err(fail)? {
+            for c in 1..=columns as u16 {
+                let mut buf = Vec::new();
+                let got = row.get_text(c, &mut buf).map_err(fail)?;
+                out.push(got.then(|| String::from_utf8_lossy(&buf).into_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `SELECT COUNT(*) … WHERE dispatch = ?` on `conn`, inside its transaction if one is open.
 fn count_query(
     conn: &Connection<'static>,
@@ -424,6 +449,7 @@ impl OdbcWriter {
         target: &OdbcTarget,
         names: &ResultNames,
         dispatch_id: DispatchId,
+        scoped: &dyn Fn(ResultSql) -> ResultSql,
     ) -> Result<Self, DatalakeError> {
         let scrubber = target.scrubber().clone();
         let conn = connect(lake, target, lake.batch_size).map_err(|e| DatalakeError::Write {
@@ -432,7 +458,7 @@ impl OdbcWriter {
             message: e.to_string(),
         })?;
         let dialect = Dialect::of(&conn);
-        let mut sql = names.sql(&dialect);
+        let mut sql = scoped(names.sql(&dialect));
         if !lake.postgres_unnest {
             sql.bulk = BulkInsert::ParameterArrays;
         }

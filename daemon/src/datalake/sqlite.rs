@@ -58,6 +58,32 @@ pub(super) fn execute(lake: &Datalake, path: &Path, sql: &str) -> Result<(), Dat
         .map_err(|e| lake.query_error(e.to_string()))
 }
 
+/// The first row of `sql`, every column as text (`None`: NULL or no row).
+pub(super) fn first_row_text(
+    lake: &Datalake,
+    path: &Path,
+    sql: &str,
+) -> Result<Vec<Option<String>>, DatalakeError> {
+    let conn = open(lake, path, false)?;
+    let mut stmt = conn
+        .prepare(sql)
+        .map_err(|e| lake.query_error(e.to_string()))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt
+        .query([])
+        .map_err(|e| lake.query_error(e.to_string()))?;
+    let mut out = Vec::new();
+    if let Some(row) = rows.next().map_err(|e| lake.query_error(e.to_string()))? {
+        for c in 0..columns {
+            let v = row
+                .get_ref(c)
+                .map_err(|e| lake.query_error(e.to_string()))?;
+            out.push(key_text(v));
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn count_results(
     lake: &Datalake,
     path: &Path,

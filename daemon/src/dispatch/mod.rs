@@ -320,6 +320,18 @@ impl DispatchService {
             .map(|b| b as usize)
             .unwrap_or_else(|| datalake.batch_size());
         let timeout = job.timeout.map(|t| t.0);
+        if let Some(plan) = self.sharded_plan(id, &job, &datalake, &model, batch_size) {
+            self.launch(
+                id,
+                &request.job,
+                timeout,
+                true,
+                move |log, cancel, deadline, progress| {
+                    crate::scaleout::run::execute(&plan, log, cancel, deadline, progress)
+                },
+            );
+            return Ok(id);
+        }
         let plan = pipeline::Plan {
             id,
             job,
@@ -338,6 +350,41 @@ impl DispatchService {
             },
         );
         Ok(id)
+    }
+
+    /// The plan of a job scored in shards (it names an executor), else `None`.
+    fn sharded_plan(
+        &self,
+        id: DispatchId,
+        job: &JobConfig,
+        datalake: &Datalake,
+        model: &Model,
+        batch_size: usize,
+    ) -> Option<crate::scaleout::run::ShardedPlan> {
+        let config = self.config();
+        let executor_name = job.executor.clone()?;
+        let executor = config.executors.get(&executor_name)?.clone();
+        let meta = model.meta();
+        Some(crate::scaleout::run::ShardedPlan {
+            id,
+            job: job.clone(),
+            datalake: datalake.clone(),
+            datalake_config: config.datalakes.get(&job.datalake)?.clone(),
+            model: job.model.clone(),
+            model_version: meta.version,
+            model_hash: meta.content_sha256.clone(),
+            model_dir: self
+                .registry
+                .root()
+                .join(&job.model)
+                .join(format!("v{}", meta.version)),
+            onnxruntime: config.models.onnxruntime.clone(),
+            executor_name,
+            shards: job.shard_count(&config.executors).unwrap_or(1).max(1),
+            executor,
+            batch_size,
+            hide: crate::scaleout::executor::secret_variables(&config),
+        })
     }
 
     /// Runs `work` (a pipeline) for dispatch `id` on a blocking thread once
@@ -460,11 +507,20 @@ impl DispatchService {
     /// again from the stored predictions under the same id. Returns the ids
     /// marked interrupted and those being settled. Blocking.
     pub fn settle_at_start(&self) -> Result<(Vec<DispatchId>, Vec<DispatchId>), DispatchError> {
+        // Shards a dead daemon left on a cluster are cancelled, and waited
+        // for, before anything of their dispatch is settled.
+        let left = self.log.read_blocking(crate::scaleout::store::open_tasks)?;
+        if !left.is_empty() {
+            let config = self.config();
+            let hide = crate::scaleout::executor::secret_variables(&config);
+            crate::scaleout::run::cancel_left_tasks(&config.executors, &left, &hide);
+        }
         let (interrupted, settle) = self
             .log
             .write_blocking(|tx| store::close_interrupted(tx, jiff::Timestamp::now()))?;
         for id in &interrupted {
             tracing::warn!(dispatch = %id, "dispatch was running when the daemon stopped; marked interrupted");
+            self.remove_shards_rows(*id);
         }
         for id in &settle {
             tracing::warn!(dispatch = %id, "dispatch was writing back when the daemon stopped; settling it");
@@ -482,6 +538,42 @@ impl DispatchService {
             }
         }
         Ok((interrupted, settle))
+    }
+
+    /// A sharded dispatch marked interrupted: its shards committed their
+    /// rows on their own, so they are removed (nothing of an interrupted
+    /// dispatch stays in the results table). Blocking.
+    fn remove_shards_rows(&self, id: DispatchId) {
+        let Ok((true, Some(rec))) = self.log.read_blocking(move |c| {
+            Ok((
+                crate::scaleout::store::is_sharded(c, id)?,
+                store::get(c, id)?,
+            ))
+        }) else {
+            return;
+        };
+        let removed = self
+            .job(&rec.job)
+            .and_then(|job| self.datalake(&job).map(|d| (job, d)))
+            .map_err(|e| e.to_string())
+            .and_then(|(job, lake)| {
+                lake.begin_results(&job.results_table, &job.results_columns, id)
+                    .and_then(|w| w.commit())
+                    .map_err(|e| e.to_string())
+            });
+        let note = match removed {
+            Ok(_) => "its shards' tasks were cancelled and its rows removed from the results table"
+                .to_string(),
+            Err(e) => {
+                tracing::error!(dispatch = %id, error = %e, "cannot remove an interrupted sharded dispatch's rows");
+                format!("its shards' rows could not be removed from the results table: {e}")
+            }
+        };
+        let _ = self.log.write_blocking(move |tx| {
+            let now = jiff::Timestamp::now();
+            crate::scaleout::store::cancel_open(tx, id, now)?;
+            store::event(tx, id, Step::Shard, None, Some(&note), now)
+        });
     }
 
     /// An admin's retry of a dispatch's write-back: for one that `failed`,

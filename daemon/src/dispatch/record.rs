@@ -66,6 +66,9 @@ pub enum Step {
     Inserted,
     Finished,
     Resumed,
+    /// A shard of a scaled-out dispatch changed state (submitted, running,
+    /// done, failed and retried).
+    Shard,
 }
 
 impl Step {
@@ -79,6 +82,7 @@ impl Step {
             Step::Inserted => "inserted",
             Step::Finished => "finished",
             Step::Resumed => "resumed",
+            Step::Shard => "shard",
         }
     }
 
@@ -92,6 +96,7 @@ impl Step {
             Step::Inserted,
             Step::Finished,
             Step::Resumed,
+            Step::Shard,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)

@@ -203,6 +203,29 @@ CREATE TABLE IF NOT EXISTS slot_decisions (
         PRIMARY KEY (dispatch_id, bucket)
     ) WITHOUT ROWID;
 "#,
+    // v8: a dispatch scored in shards (scale-out): each shard's key range,
+    // where and how it runs, and the attempt whose report was ingested.
+    r#"
+    CREATE TABLE dispatch_shards (
+        dispatch_id     INTEGER NOT NULL REFERENCES dispatches(id),
+        shard           INTEGER NOT NULL,
+        key_lo          INTEGER NOT NULL,
+        key_hi          INTEGER NOT NULL,
+        state           TEXT NOT NULL,   -- 'pending' | 'running' | 'done' | 'failed' | 'cancelled'
+        attempt         INTEGER NOT NULL DEFAULT 0,
+        executor        TEXT NOT NULL,
+        task            TEXT,            -- the executor's name for the attempt: Slurm `job_task`, a local pid
+        node            TEXT,
+        rows_collected  INTEGER NOT NULL DEFAULT 0,
+        rows_predicted  INTEGER NOT NULL DEFAULT 0,
+        rows_unscorable INTEGER NOT NULL DEFAULT 0,
+        rows_inserted   INTEGER NOT NULL DEFAULT 0,
+        ingested        INTEGER,         -- the attempt whose report is in the event log
+        error           TEXT,
+        updated_at      INTEGER NOT NULL,
+        PRIMARY KEY (dispatch_id, shard)
+    ) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version this daemon writes.
@@ -224,6 +247,7 @@ mod tests {
         "db1463332ef6e946914c4d8123196ae6e3ec3cae8f983aacaafaff1f6df840dc",
         "1d0f663967d4ed36ff2950e5f16e251f394cc5ebf9ff7fa0caec3cb914bbdc4d",
         "457df3cf3d4bcc10cd5cffcb124629013f8fae28fa9bf89f7eb131cf21065501",
+        "15aa55f1c2e0f7acdbf4cdcb7c98795593a414d1eb00bcd4ed2b4cd81edd0cc6",
     ];
 
     #[test]

@@ -373,6 +373,7 @@ fn kind_label(kind: HealthKind) -> &'static str {
         HealthKind::Server => "server",
         HealthKind::Datalake => "datalake",
         HealthKind::EventLog => "eventlog",
+        HealthKind::Cluster => "cluster",
     }
 }
 

@@ -167,6 +167,23 @@ pub fn event(e: &EventRecord) -> DispatchEventInfo {
     }
 }
 
+pub fn shard(s: &crate::scaleout::store::ShardRecord) -> ShardInfo {
+    ShardInfo {
+        shard: s.shard,
+        key_lo: s.key_lo,
+        key_hi: s.key_hi,
+        state: s.state.as_str().to_string(),
+        attempt: s.attempt,
+        task: s.task.clone(),
+        node: s.node.clone(),
+        rows_collected: s.counts.collected,
+        rows_predicted: s.counts.predicted,
+        rows_inserted: s.counts.inserted,
+        error: s.error.clone(),
+        updated_at: t(s.updated_at),
+    }
+}
+
 /// Bars in a regressor dispatch's histogram of predicted values.
 const VALUE_BINS: usize = 20;
 

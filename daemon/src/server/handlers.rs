@@ -34,7 +34,8 @@ pub fn required_role(request: &Request) -> Option<Role> {
         | Request::Catalog
         | Request::TrainingRun { .. }
         | Request::Experiments
-        | Request::Experiment { .. } => Some(Role::Dispatch),
+        | Request::Experiment { .. }
+        | Request::DispatchShards { .. } => Some(Role::Dispatch),
         Request::Predict { .. }
         | Request::Showrooms
         | Request::OpenShowroom { .. }
@@ -94,6 +95,7 @@ pub async fn handle(ctx: &Arc<Context>, peer: &Peer, request: Request) -> Answer
             limit,
         } => dispatches(ctx, from, to, job, limit).await,
         Request::Dispatch { id } => dispatch(ctx, id).await,
+        Request::DispatchShards { id } => shards(ctx, id).await,
         Request::DispatchPredictions {
             id,
             after_key,
@@ -350,6 +352,28 @@ async fn dispatches(
         .map_err(internal)?;
     Ok(Response::Dispatches(
         records.iter().map(convert::dispatch_summary).collect(),
+    ))
+}
+
+async fn shards(ctx: &Context, id: DispatchId) -> Answer {
+    let found = ctx
+        .eventlog
+        .read(move |c| {
+            if store::get(c, id)?.is_none() {
+                return Ok(None);
+            }
+            crate::scaleout::store::list(c, id).map(Some)
+        })
+        .await
+        .map_err(internal)?;
+    let Some(shards) = found else {
+        return Err(WireError::new(
+            ErrorKind::NotFound,
+            format!("no dispatch {id}"),
+        ));
+    };
+    Ok(Response::Shards(
+        shards.iter().map(convert::shard).collect(),
     ))
 }
 

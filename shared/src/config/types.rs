@@ -22,6 +22,8 @@ pub struct Config {
     pub showroom: BTreeMap<String, ShowroomConfig>,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
+    /// Named ways to run a job's shards: worker processes here, or a Slurm cluster.
+    pub executors: BTreeMap<String, ExecutorConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +49,8 @@ pub(crate) struct RawConfig {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub executors: BTreeMap<String, ExecutorConfig>,
 }
 
 /// `[daemon]`
@@ -457,6 +461,98 @@ pub struct JobConfig {
     /// Fail the dispatch when any row cannot be scored (default: count and record them).
     #[serde(default)]
     pub fail_on_unscorable: bool,
+    /// Score the rows in shards on this `[executors.NAME]` instead of in the daemon.
+    #[serde(default)]
+    pub executor: Option<String>,
+    /// How many key ranges the rows are split into (with `executor`); a
+    /// `local` executor defaults to its `workers`.
+    #[serde(default)]
+    pub shards: Option<u32>,
+    /// How many times a failed shard is submitted again before the dispatch fails.
+    #[serde(default = "default_shard_retries")]
+    pub shard_retries: u32,
+    /// An SQL expression of the key, written `{key}`, yielding an integer to
+    /// range the rows by when the key column is not an integer.
+    #[serde(default)]
+    pub shard_by: Option<String>,
+}
+
+fn default_shard_retries() -> u32 {
+    2
+}
+
+/// `[executors.NAME]`: where a job's shards run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    pub kind: ExecutorKind,
+    /// `slurm`: the partition the array job is submitted to (else the cluster's default).
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// A folder every node sees (NFS for `slurm`): worker inputs and reports.
+    /// `local` defaults to `spool` in the daemon's `state_dir`.
+    #[serde(default)]
+    pub spool: Option<PathBuf>,
+    /// `slurm`: extra `sbatch` arguments (`--time=01:00:00`, `--mem=2G`, …).
+    #[serde(default)]
+    pub sbatch_args: Vec<String>,
+    /// `slurm`: the cluster's `slurm.conf`, when not the default (`SLURM_CONF`).
+    #[serde(default)]
+    pub slurm_conf: Option<PathBuf>,
+    /// `local`: worker processes at once (default: one per core).
+    #[serde(default)]
+    pub workers: Option<u32>,
+    /// The `mld` binary the workers run (default: the daemon's own).
+    #[serde(default)]
+    pub mld: Option<PathBuf>,
+    /// How often the executor's tasks are looked at.
+    #[serde(default = "default_executor_poll")]
+    pub poll: ConfigDuration,
+}
+
+fn default_executor_poll() -> ConfigDuration {
+    ConfigDuration(Duration::from_millis(500))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Worker processes on the daemon's machine.
+    Local,
+    /// One Slurm array job per dispatch.
+    Slurm,
+}
+
+impl ExecutorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorKind::Local => "local",
+            ExecutorKind::Slurm => "slurm",
+        }
+    }
+}
+
+impl ExecutorConfig {
+    /// Worker processes a `local` executor runs at once.
+    pub fn local_workers(&self) -> u32 {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(1)
+        })
+    }
+}
+
+impl JobConfig {
+    /// How many shards a dispatch of this job runs, when it has an executor.
+    pub fn shard_count(&self, executors: &BTreeMap<String, ExecutorConfig>) -> Option<u32> {
+        let executor = executors.get(self.executor.as_deref()?)?;
+        Some(match (self.shards, executor.kind) {
+            (Some(n), _) => n,
+            (None, ExecutorKind::Local) => executor.local_workers(),
+            (None, ExecutorKind::Slurm) => 1,
+        })
+    }
 }
 
 fn default_true() -> bool {

@@ -99,6 +99,7 @@ pub(crate) fn validate(
         mut showroom,
         limits,
         metrics,
+        mut executors,
     } = raw;
 
     // [daemon]
@@ -341,6 +342,128 @@ pub(crate) fn validate(
         }
     }
 
+    // [executors.*]
+    for (name, e) in executors.iter_mut() {
+        let at = |key: &str| p(&[k("executors"), k(name), k(key)]);
+        c.check(is_plain_name(name), &p(&[k("executors"), k(name)]), || {
+            format!("executor names use letters, digits, `-`, `_` or `.`; got {name:?}")
+        });
+        match e.kind {
+            ExecutorKind::Slurm => {
+                c.check(e.spool.is_some(), &at("spool"), || {
+                    "a `slurm` executor needs `spool`, a folder every node sees (e.g. on NFS)"
+                        .into()
+                });
+                c.check(e.workers.is_none(), &at("workers"), || {
+                    "`workers` is for kind = \"local\"; Slurm decides where a `slurm` executor's tasks run".into()
+                });
+                for (i, a) in e.sbatch_args.iter().enumerate() {
+                    let flag = a.split('=').next().unwrap_or("");
+                    c.check(
+                        !matches!(
+                            flag,
+                            "--array"
+                                | "-a"
+                                | "--output"
+                                | "-o"
+                                | "--error"
+                                | "-e"
+                                | "--parsable"
+                                | "--wrap"
+                                | "--job-name"
+                                | "-J"
+                        ),
+                        &p(&[k("executors"), k(name), k("sbatch_args"), Seg::Index(i)]),
+                        || format!("{flag} is set by mld for each dispatch; remove it"),
+                    );
+                }
+                if let Some(part) = &e.partition {
+                    c.check(is_plain_name(part), &at("partition"), || {
+                        format!("expected a partition name; got {part:?}")
+                    });
+                }
+            }
+            ExecutorKind::Local => {
+                for key in ["partition", "sbatch_args", "slurm_conf"] {
+                    let set = match key {
+                        "partition" => e.partition.is_some(),
+                        "sbatch_args" => !e.sbatch_args.is_empty(),
+                        _ => e.slurm_conf.is_some(),
+                    };
+                    if set {
+                        c.fail(&at(key), format!("`{key}` is for kind = \"slurm\""));
+                    }
+                }
+                if let Some(w) = e.workers {
+                    c.check(w >= 1, &at("workers"), || "expected at least 1".into());
+                }
+                if e.spool.is_none() {
+                    e.spool = Some(daemon.state_dir.join("spool"));
+                }
+            }
+        }
+        c.check(e.poll.0.as_millis() >= 50, &at("poll"), || {
+            "expected at least 50ms".into()
+        });
+        for path in [e.spool.as_mut(), e.slurm_conf.as_mut(), e.mld.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            resolve(base, path);
+        }
+    }
+    for (i, j) in jobs.iter().enumerate() {
+        let at = |key: &str| p(&[k("jobs"), Seg::Index(i), k(key)]);
+        let Some(name) = &j.executor else {
+            for (key, set) in [
+                ("shards", j.shards.is_some()),
+                ("shard_by", j.shard_by.is_some()),
+            ] {
+                if set {
+                    c.fail(
+                        &at(key),
+                        format!(
+                            "`{key}` needs `executor`, the `[executors.NAME]` the shards run on"
+                        ),
+                    );
+                }
+            }
+            continue;
+        };
+        let Some(executor) = executors.get(name) else {
+            let known: Vec<&str> = executors.keys().map(String::as_str).collect();
+            c.fail(
+                &at("executor"),
+                format!(
+                    "no executor named {name:?} is configured (configured: {})",
+                    list(&known)
+                ),
+            );
+            continue;
+        };
+        match j.shards {
+            Some(n) => c.check((1..=1000).contains(&n), &at("shards"), || {
+                format!("expected from 1 to 1000 shards, got {n}")
+            }),
+            None => c.check(executor.kind == ExecutorKind::Local, &at("executor"), || {
+                format!("a job on the `slurm` executor {name:?} needs `shards`, how many key ranges to split its rows into")
+            }),
+        }
+        c.check(j.shard_retries <= 100, &at("shard_retries"), || {
+            format!("expected at most 100 retries, got {}", j.shard_retries)
+        });
+        if let Some(expr) = &j.shard_by {
+            c.check(expr.contains("{key}"), &at("shard_by"), || {
+                format!(
+                    "expected an SQL expression of the key written `{{key}}`, e.g. \"abs(hashtext({{key}})) % 1024\"; got {expr:?}"
+                )
+            });
+            c.check(!expr.contains(';'), &at("shard_by"), || {
+                "expected one SQL expression, without `;`".into()
+            });
+        }
+    }
+
     // [dispatches]
     c.check(
         !dispatches.default_window.0.is_zero(),
@@ -447,6 +570,7 @@ pub(crate) fn validate(
         showroom,
         limits,
         metrics,
+        executors,
     })
 }
 

@@ -161,6 +161,7 @@ pub fn health_kind(kind: HealthKind) -> &'static str {
         HealthKind::Server => "server",
         HealthKind::Datalake => "datalake",
         HealthKind::EventLog => "eventlog",
+        HealthKind::Cluster => "cluster",
     }
 }
 

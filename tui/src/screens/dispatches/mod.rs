@@ -23,7 +23,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use jiff::SignedDuration;
 use mld_shared::ids::DispatchId;
 use mld_shared::protocol::{
-    DispatchDetail, DispatchSummary, PredictionPage, Request, Response, Update,
+    DispatchDetail, DispatchSummary, PredictionPage, Request, Response, ShardInfo, Update,
 };
 use mld_shared::time::WireTime;
 use window::{Window, parse_edge};
@@ -54,6 +54,8 @@ pub struct Dispatches {
 pub struct Open {
     pub id: DispatchId,
     pub detail: Option<Box<DispatchDetail>>,
+    /// Its shards, when it is scored in shards (state, node, rows).
+    pub shards: Vec<ShardInfo>,
     pub page: Option<PredictionPage>,
     /// Where the page's first row is among all matching rows (0-based).
     pub first_row: u64,
@@ -94,6 +96,7 @@ pub enum Pending {
         to: PageMove,
     },
     Cancel(DispatchId),
+    Shards(DispatchId),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,7 +258,7 @@ pub fn update(m: &mut Dispatches, msg: Msg, shared: &Shared, fx: &mut Effects<Pe
             // The opened dispatch may have moved on while we were away.
             if let Some(open) = &mut m.open {
                 let id = open.id;
-                fx.send(Request::Dispatch { id }, Pending::Detail(id));
+                ask_detail(id, fx);
                 let search = open.search.clone();
                 ask_page(open, PageMove::First, &search, fx);
             }
@@ -266,10 +269,20 @@ pub fn update(m: &mut Dispatches, msg: Msg, shared: &Shared, fx: &mut Effects<Pe
     }
 }
 
+/// Asks for a dispatch's detail (and, once it shows `shard` events, its shards).
+fn ask_detail(id: DispatchId, fx: &mut Effects<Pending>) {
+    fx.send(Request::Dispatch { id }, Pending::Detail(id));
+}
+
 fn on_dispatch(m: &mut Dispatches, d: DispatchSummary, shared: &Shared, fx: &mut Effects<Pending>) {
     if let Some(open) = &mut m.open
         && open.id == d.id
     {
+        // A running sharded dispatch: its shards move on with it.
+        if !open.shards.is_empty() && !d.status.is_finished() {
+            let id = open.id;
+            fx.send(Request::DispatchShards { id }, Pending::Shards(id));
+        }
         let finished_now = d.status.is_finished()
             && open
                 .detail
@@ -281,7 +294,7 @@ fn on_dispatch(m: &mut Dispatches, d: DispatchSummary, shared: &Shared, fx: &mut
         // Its events, classes and predictions are complete now: read them again.
         if finished_now {
             let id = open.id;
-            fx.send(Request::Dispatch { id }, Pending::Detail(id));
+            ask_detail(id, fx);
             let search = open.search.clone();
             ask_page(open, PageMove::First, &search, fx);
         }
@@ -393,13 +406,14 @@ fn on_key(m: &mut Dispatches, key: KeyEvent, shared: &Shared, fx: &mut Effects<P
                 let mut open = Open {
                     id,
                     detail: None,
+                    shards: Vec::new(),
                     page: None,
                     first_row: 0,
                     selected: 0,
                     search: Filter::default(),
                     page_asked: 0,
                 };
-                fx.send(Request::Dispatch { id }, Pending::Detail(id));
+                ask_detail(id, fx);
                 ask_page(&mut open, PageMove::First, &Filter::default(), fx);
                 m.open = Some(open);
             }
@@ -610,10 +624,24 @@ fn on_answer(m: &mut Dispatches, purpose: Pending, answer: Answer, fx: &mut Effe
             if let Some(open) = &mut m.open
                 && open.id == id
             {
+                // Scored in shards: show them (state, node, rows).
+                if detail.events.iter().any(|e| e.step == "shard") {
+                    fx.send(Request::DispatchShards { id }, Pending::Shards(id));
+                }
                 open.detail = Some(detail);
                 fx.redraw();
             }
         }
+        (Pending::Shards(id), Ok(Response::Shards(shards))) => {
+            if let Some(open) = &mut m.open
+                && open.id == id
+            {
+                open.shards = shards;
+                fx.redraw();
+            }
+        }
+        // A daemon without scale-out: no shards to show.
+        (Pending::Shards(_), _) => {}
         (Pending::Detail(id), Err(e)) => {
             if m.open.as_ref().is_some_and(|o| o.id == id) {
                 m.open = None;

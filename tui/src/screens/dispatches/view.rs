@@ -12,7 +12,7 @@ use crate::ui::theme::Theme;
 use crate::widgets::{confirm, form};
 use jiff::Zoned;
 use mld_shared::protocol::{
-    DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage, ValueHistogram,
+    DispatchDetail, DispatchStatus, DispatchSummary, PredictionPage, ShardInfo, ValueHistogram,
 };
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -342,6 +342,17 @@ fn render_open(
     let [predictions_area, side] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     render_predictions(frame, predictions_area, open, theme);
+    // A sharded dispatch shows its shards first (while it runs, they are
+    // what moves); the classes and the events share what is left.
+    let side = if open.shards.is_empty() {
+        side
+    } else {
+        let height = (open.shards.len() as u16 + 2).min(side.height.saturating_sub(6).max(3));
+        let [shards_area, rest] =
+            Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(side);
+        render_shards(frame, shards_area, &open.shards, theme);
+        rest
+    };
     // The classes (or values) and the first unscorable rows, and the events
     // with their notes wrapped: both whole when they fit; otherwise the
     // classes keep what they need and the events at least 8 rows.
@@ -371,6 +382,46 @@ fn render_open(
         classes_area,
     );
     render_events(frame, events_area, events, theme);
+}
+
+/// One line per shard: `3 running node-7 · 25,000 rows · attempt 2`; when
+/// they do not all fit, those not done come first (they are what to watch).
+fn render_shards(frame: &mut Frame, area: Rect, shards: &[ShardInfo], theme: &Theme) {
+    let done = shards.iter().filter(|s| s.state == "done").count();
+    let mut order: Vec<&ShardInfo> = shards.iter().collect();
+    if shards.len() > area.height.saturating_sub(2) as usize {
+        order.sort_by_key(|s| (s.state == "done", s.shard));
+    }
+    let lines: Vec<Line> = order
+        .into_iter()
+        .map(|s| {
+            let mut spans = vec![
+                Span::styled(format!("{:>3} ", s.shard), theme.dim()),
+                Span::styled(format!("{:<9}", s.state), theme.title()),
+                Span::raw(s.node.clone().unwrap_or_else(|| "-".into())),
+            ];
+            if s.state == "done" {
+                spans.push(Span::raw(format!(
+                    " · {} rows",
+                    format::count(s.rows_predicted)
+                )));
+            }
+            if s.attempt > 0 {
+                spans.push(Span::styled(
+                    format!(" · attempt {}", s.attempt + 1),
+                    theme.dim(),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(
+            format!(" Shards · {done} of {} done ", shards.len()),
+            theme.title(),
+        ))),
+        area,
+    );
 }
 
 fn summary_lines<'a>(
