@@ -91,9 +91,10 @@ fn native_regressors_train_evaluate_on_their_held_out_rows_commit_activate_and_p
                 req.hyperparameters
                     .insert("n_trees".into(), mld::model::ParamValue::Int(30));
             }
-            // scikit-learn's ElasticNet scale: the default penalty 1.0 halves
-            // standardized weights (checked below); a light one here.
-            Algorithm::Ridge | Algorithm::ElasticNet => {
+            // scikit-learn ElasticNet's scale: the default penalty 1.0
+            // halves standardized weights (checked below); a light one here.
+            // (Ridge's default, on scikit-learn Ridge's scale, is light.)
+            Algorithm::ElasticNet => {
                 req.hyperparameters
                     .insert("penalty".into(), mld::model::ParamValue::Float(0.01));
             }
@@ -138,8 +139,17 @@ fn native_regressors_train_evaluate_on_their_held_out_rows_commit_activate_and_p
         };
         assert!(r2 > floor, "{algorithm}: R² {r2}");
         if matches!(algorithm, Algorithm::Ridge | Algorithm::ElasticNet) {
-            // The penalty is applied: the default, 100 times stronger, fits worse.
-            let strong = train_ok(&cat, &request("houses", algorithm, &[]));
+            // The penalty is applied: a much stronger one fits worse (ridge's
+            // 1,000 on 280 training rows is elastic net's 3.6).
+            let strong = match algorithm {
+                Algorithm::Ridge => request(
+                    "houses",
+                    algorithm,
+                    &[("penalty", mld::model::ParamValue::Float(1000.0))],
+                ),
+                _ => request("houses", algorithm, &[]),
+            };
+            let strong = train_ok(&cat, &strong);
             let strong_r2 = strong.meta.regression_metrics.unwrap().r2;
             assert!(strong_r2 < r2 - 0.05, "{algorithm}: {strong_r2} vs {r2}");
         }
@@ -236,4 +246,241 @@ fn a_classifier_on_a_regression_dataset_is_refused_with_the_reason() {
         err.to_string().contains("regression"),
         "the task is named: {err}"
     );
+}
+
+/// scikit-learn's fit of the same training rows, predicting the test rows:
+/// `ColumnTransformer(OneHotEncoder(district), passthrough) → StandardScaler
+/// (if `scale`) → estimator`, as mld encodes, scales and
+/// fits (a NULL district is a category never seen: zeros). `None` when
+/// python3 with scikit-learn is not installed.
+fn sklearn_linear(
+    dir: &Path,
+    csv: &Path,
+    train: &[usize],
+    test: &[usize],
+    estimator: &str,
+    scale: bool,
+) -> Option<Vec<f64>> {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import sklearn, pandas"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        return None;
+    }
+    let text = std::fs::read_to_string(csv).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let write = |name: &str, idx: &[usize]| {
+        let mut out = format!("{header}\n");
+        for &i in idx {
+            out.push_str(rows[i]);
+            out.push('\n');
+        }
+        let p = dir.join(name);
+        std::fs::write(&p, out).unwrap();
+        p
+    };
+    let (train_csv, test_csv) = (write("train.csv", train), write("test.csv", test));
+    let scaler = if scale { "StandardScaler()," } else { "" };
+    let script = format!(
+        r#"
+import sys, pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import make_pipeline
+from sklearn.linear_model import LinearRegression, Ridge, ElasticNet
+tr = pd.read_csv(sys.argv[1], keep_default_na=False)
+te = pd.read_csv(sys.argv[2], keep_default_na=False)
+cats = [sorted(c for c in tr["district"].unique() if c != "")]
+X = ["size", "rooms", "district"]
+pipe = make_pipeline(
+    ColumnTransformer([("oh", OneHotEncoder(categories=cats, handle_unknown="ignore", sparse_output=False), ["district"])],
+                      remainder="passthrough"),
+    {scaler}
+    {estimator})
+pipe.fit(tr[X], tr["price"])
+for v in pipe.predict(te[X]):
+    print(repr(float(v)))
+"#
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .arg(&train_csv)
+        .arg(&test_csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect(),
+    )
+}
+
+#[test]
+fn ridge_and_elastic_net_penalties_mean_what_they_mean_in_scikit_learn() {
+    // Ridge's penalty is Ridge(alpha)'s: squared errors summed; elastic net's
+    // is ElasticNet(alpha)'s: squared errors over 2n. The same number is n
+    // times stronger in elastic net, as in scikit-learn.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = houses_csv(dir.path(), 400, 40.0);
+    let cat = catalog(vec![("houses", csv_dataset(&csv, "price"))]);
+    let data = mld::training::dataset::load_csv("houses", &csv, "price", None).unwrap();
+    /// mld's algorithm and hyperparameters; scikit-learn's estimator.
+    type Case = (Algorithm, &'static [(&'static str, f64)], String);
+    let cases: [Case; 5] = [
+        (Algorithm::Ridge, &[], "Ridge(alpha=1.0)".into()),
+        (
+            Algorithm::Ridge,
+            &[("penalty", 300.0)],
+            "Ridge(alpha=300.0)".into(),
+        ),
+        (
+            Algorithm::ElasticNet,
+            &[("penalty", 0.01)],
+            "ElasticNet(alpha=0.01, l1_ratio=0.5, tol=1e-12, max_iter=100000)".into(),
+        ),
+        (
+            Algorithm::ElasticNet,
+            &[],
+            "ElasticNet(alpha=1.0, l1_ratio=0.5, tol=1e-12, max_iter=100000)".into(),
+        ),
+        (
+            Algorithm::ElasticNet,
+            &[("penalty", 2.0), ("l1_ratio", 0.0)],
+            "ElasticNet(alpha=2.0, l1_ratio=0.0, tol=1e-12, max_iter=100000)".into(),
+        ),
+    ];
+    let mut r2s = Vec::new();
+    for (algorithm, params, sklearn) in cases {
+        let mut p: Vec<(&str, mld::model::ParamValue)> = params
+            .iter()
+            .map(|&(k, v)| (k, mld::model::ParamValue::Float(v)))
+            .collect();
+        p.push(("tolerance", mld::model::ParamValue::Float(1e-12)));
+        p.push(("max_iterations", mld::model::ParamValue::Int(100_000)));
+        let req = request("houses", algorithm, &p);
+        let trained = train_ok(&cat, &req);
+        r2s.push(trained.meta.regression_metrics.clone().unwrap().r2);
+        let (train, test) = mld::training::shuffled_split(data.rows(), req.test_split, req.seed);
+        let model = trained.model();
+        let binding = model.bind(&data.features).unwrap();
+        let x = data.x.select(Axis(0), &test);
+        let mut texts = TextColumns::new();
+        let district = data.texts.get(2).unwrap();
+        texts.insert(
+            2,
+            TextColumn::from_values(test.iter().map(|&r| district.get(r))),
+        );
+        let ours: Vec<f64> = model
+            .predict(&binding, Inputs::new(x.view(), &texts))
+            .unwrap()
+            .iter()
+            .map(|p| p.value().unwrap())
+            .collect();
+        let Some(theirs) = sklearn_linear(dir.path(), &csv, &train, &test, &sklearn, true) else {
+            eprintln!(
+                "\n\n*** SKIPPED the scikit-learn half of ridge_and_elastic_net_penalties_mean_what_they_mean_in_scikit_learn: python3 with scikit-learn and pandas not found ***\n"
+            );
+            continue;
+        };
+        assert_eq!(ours.len(), theirs.len());
+        for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                "{sklearn}: test row {i}: mld {a}, scikit-learn {b}"
+            );
+        }
+    }
+    // Ridge's default is light (R² as least squares'); elastic net's default
+    // 1.0 is strong, as scikit-learn's is, and 0.01 is light.
+    assert!(r2s[0] > 0.97 && r2s[2] > 0.97, "{r2s:?}");
+    assert!(r2s[3] < r2s[2] - 0.05, "{r2s:?}");
+}
+
+#[test]
+fn least_squares_over_one_hot_columns_without_nulls_is_scikit_learns_even_for_a_null() {
+    // No NULL district in training: the four one-hot columns sum to the
+    // intercept's, so least squares has many solutions. scikit-learn takes
+    // the one of least norm, and so must mld: a NULL or a district never
+    // seen (all zeros) then predicts what scikit-learn predicts, and the
+    // weights stay the size of the data (not ±1e15 cancelling out).
+    let dir = tempfile::tempdir().unwrap();
+    let raw = houses_csv(dir.path(), 300, 40.0);
+    let req = request("houses", Algorithm::LinearRegression, &[]);
+    let (train, test) = mld::training::shuffled_split(300, req.test_split, req.seed);
+    let text = std::fs::read_to_string(&raw).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for &r in &train {
+        lines[r + 1] = lines[r + 1].replace(",,", ",south,");
+    }
+    // Test rows: NULLs stay (every 23rd), two more, one district never seen.
+    for (k, district) in [(0, "harbour"), (1, ""), (2, "")] {
+        let f: Vec<String> = lines[test[k] + 1].split(',').map(str::to_string).collect();
+        lines[test[k] + 1] = format!("{},{},{district},{}", f[0], f[1], f[3]);
+    }
+    let nulls = test
+        .iter()
+        .filter(|&&r| lines[r + 1].contains(",,"))
+        .count();
+    assert!(nulls >= 2, "the test rows hold NULLs: {nulls}");
+    let csv = dir.path().join("complete.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+
+    let cat = catalog(vec![("houses", csv_dataset(&csv, "price"))]);
+    let data = mld::training::dataset::load_csv("houses", &csv, "price", None).unwrap();
+    let trained = train_ok(&cat, &req);
+    let model = trained.model();
+    let binding = model.bind(&data.features).unwrap();
+    let x = data.x.select(Axis(0), &test);
+    let mut texts = TextColumns::new();
+    let district = data.texts.get(2).unwrap();
+    texts.insert(
+        2,
+        TextColumn::from_values(test.iter().map(|&r| district.get(r))),
+    );
+    let ours: Vec<f64> = model
+        .predict(&binding, Inputs::new(x.view(), &texts))
+        .unwrap()
+        .iter()
+        .map(|p| p.value().unwrap())
+        .collect();
+    // The explanation's weights (every encoded column's): the size of the
+    // data. The largest true effect is the north premium, 300.
+    let null_row = OwnedInputs::from_rows(
+        &[vec![Value::Number(120.0), Value::Number(3.0), Value::Null]],
+        &model.feature_kinds(),
+    );
+    match model.explain(null_row.view()) {
+        mld::model::Explanation::ValueContributions { intercept, terms } => {
+            assert_eq!(terms.len(), 2 + 4, "size, rooms and four districts");
+            for t in &terms {
+                assert!(t.weight.abs() < 1e3, "weight {}", t.weight);
+            }
+            assert!(intercept.abs() < 1e4, "intercept {intercept}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let Some(theirs) = sklearn_linear(dir.path(), &csv, &train, &test, "LinearRegression()", false)
+    else {
+        eprintln!(
+            "\n\n*** SKIPPED least_squares_over_one_hot_columns_without_nulls_is_scikit_learns_even_for_a_null: python3 with scikit-learn and pandas not found ***\n"
+        );
+        return;
+    };
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+            "test row {i} ({}): mld {a}, scikit-learn {b}",
+            lines[test[i] + 1]
+        );
+    }
 }

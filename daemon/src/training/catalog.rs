@@ -189,15 +189,13 @@ pub fn model_specs() -> Vec<ModelSpec> {
         description: description.to_string(),
         hyperparameters,
     };
-    let penalty = |default: f64| {
-        float(
-            "penalty",
-            "regularization strength (scikit-learn's alpha)",
-            0.0,
-            1e6,
-            default,
-        )
-    };
+    // Each penalty is on the scale of its scikit-learn namesake, so a
+    // number that works there means the same here: ridge minimizes
+    // ‖y − Xw‖² + penalty·‖w‖² (`Ridge(alpha)`), elastic net
+    // ‖y − Xw‖²/(2n) + penalty·(l1_ratio·‖w‖₁ + (1 − l1_ratio)/2·‖w‖²)
+    // (`ElasticNet(alpha)`): n times stronger for the same number.
+    let ridge_penalty = float("penalty", "Ridge's alpha in scikit-learn", 0.0, 1e9, 1.0);
+    let elastic_penalty = float("penalty", "ElasticNet's alpha: 1 is strong", 0.0, 1e6, 1.0);
     let max_iterations = int(
         "max_iterations",
         "coordinate descent iteration limit",
@@ -329,9 +327,9 @@ pub fn model_specs() -> Vec<ModelSpec> {
         ),
         spec(
             Algorithm::Ridge,
-            "linear regression with an L2 penalty (elastic net with l1_ratio 0)",
+            "linear regression with an L2 penalty, as scikit-learn's Ridge",
             vec![
-                penalty(1.0),
+                ridge_penalty,
                 max_iterations.clone(),
                 tolerance.clone(),
                 scaling("standard"),
@@ -339,9 +337,9 @@ pub fn model_specs() -> Vec<ModelSpec> {
         ),
         spec(
             Algorithm::ElasticNet,
-            "linear regression with L1 and L2 penalties",
+            "linear regression with L1 and L2 penalties, as scikit-learn's ElasticNet",
             vec![
-                penalty(1.0),
+                elastic_penalty,
                 float(
                     "l1_ratio",
                     "share of the penalty that is L1 (1 = lasso, 0 = ridge)",

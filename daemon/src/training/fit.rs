@@ -225,6 +225,44 @@ pub(crate) fn fit(
     }
 }
 
+/// Ordinary least squares with an intercept, as scikit-learn's
+/// `LinearRegression` solves it: X and y centred, then the minimum-norm
+/// solution through the singular values of X (singular values below
+/// `eps · max(n, p)` times the largest count as zero, as numpy's `lstsq`).
+///
+/// Why not linfa-linear's: it solves by QR without pivoting, which on
+/// collinear columns — every one-hot encoding of a text feature with no
+/// NULL in training, whose columns sum to the intercept's — returns
+/// weights near 1e15 that cancel: predictions lose their last digits and a
+/// NULL or unseen category (all zeros) predicts nonsense.
+fn least_squares_min_norm(x: ArrayView2<'_, f64>, y: &[f64]) -> Result<(Vec<f64>, f64), String> {
+    use linfa_linalg::svd::SVDInto;
+    let (n, p) = x.dim();
+    let means = x.mean_axis(ndarray::Axis(0)).expect("rows");
+    let y_mean = y.iter().sum::<f64>() / n as f64;
+    let centred = &x - &means;
+    let yc = Array1::from_iter(y.iter().map(|v| v - y_mean));
+    // Xᵀy before the decomposition takes the matrix.
+    let xty = centred.t().dot(&yc);
+    let (_, sigma, vt) = centred
+        .svd_into(false, true)
+        .map_err(|e| format!("the singular value decomposition failed: {e}"))?;
+    let vt = vt.expect("asked for Vᵀ");
+    let largest = sigma.iter().copied().fold(0.0, f64::max);
+    let cutoff = largest * f64::EPSILON * n.max(p) as f64;
+    // w = V Σ⁻² Vᵀ Xᵀy over the singular values kept (= V Σ⁻¹ Uᵀ y).
+    let mut w = Array1::<f64>::zeros(p);
+    for (i, &s) in sigma.iter().enumerate() {
+        if s > cutoff {
+            let v = vt.row(i);
+            let coef = v.dot(&xty) / (s * s);
+            w.scaled_add(coef, &v);
+        }
+    }
+    let intercept = y_mean - w.dot(&means);
+    Ok((w.to_vec(), intercept))
+}
+
 /// Fits regressor `algorithm` on `x` (encoded and scaled) and the target values `y`.
 pub(crate) fn fit_regression(
     algorithm: Algorithm,
@@ -254,11 +292,9 @@ pub(crate) fn fit_regression(
     };
     match algorithm {
         Algorithm::LinearRegression => {
-            let ds = DatasetBase::new(x.to_owned(), targets);
-            let m = linfa_linear::LinearRegression::default()
-                .fit(&ds)
-                .map_err(|e| fit_err(algorithm, e))?;
-            linear(m.params().to_vec(), m.intercept())
+            let (weights, intercept) =
+                least_squares_min_norm(x, y).map_err(|e| fit_err(algorithm, e))?;
+            linear(weights, intercept)
         }
         Algorithm::Ridge | Algorithm::ElasticNet => {
             let l1_ratio = if algorithm == Algorithm::Ridge {
@@ -266,9 +302,17 @@ pub(crate) fn fit_regression(
             } else {
                 params.float("l1_ratio")
             };
+            // linfa's objective is scikit-learn ElasticNet's (squared errors
+            // over 2n); ridge's penalty is on scikit-learn Ridge's scale
+            // (squared errors summed), the same fit with the penalty over n.
+            let penalty = if algorithm == Algorithm::Ridge {
+                params.float("penalty") / x.nrows() as f64
+            } else {
+                params.float("penalty")
+            };
             let ds = DatasetBase::new(x.to_owned(), targets);
             let m = linfa_elasticnet::ElasticNet::<f64>::params()
-                .penalty(params.float("penalty"))
+                .penalty(penalty)
                 .l1_ratio(l1_ratio)
                 .max_iterations(params.int("max_iterations").clamp(1, u32::MAX as i64) as u32)
                 .tolerance(params.float("tolerance"))

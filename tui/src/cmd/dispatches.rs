@@ -333,6 +333,20 @@ pub fn predictions_table(rows: &[PredictionInfo]) -> String {
     table::render(&["KEY", "LABEL", "SCORE"], &rows)
 }
 
+/// Bin edges `lo – hi`, all with the same decimals: two significant digits
+/// of the bins' width, enough to tell them apart (`27 – 45`, `45 – 62` for
+/// bins 17.7 wide, not `27.007 – 44.6841`).
+pub fn bin_ranges(bins: &[(f64, f64)], sep: &str) -> Vec<String> {
+    let width = bins
+        .iter()
+        .map(|(lo, hi)| hi - lo)
+        .find(|w| *w > 0.0 && w.is_finite());
+    let decimals = width.map_or(3, |w| (1 - w.log10().floor() as i32).clamp(0, 12) as usize);
+    bins.iter()
+        .map(|(lo, hi)| format!("{lo:.decimals$}{sep}{hi:.decimals$}"))
+        .collect()
+}
+
 /// A regressor's predicted values: count, mean and range, then a bar per bin.
 pub fn values_text(h: &ValueHistogram) -> String {
     let mut out = format!(
@@ -343,17 +357,22 @@ pub fn values_text(h: &ValueHistogram) -> String {
         value_text(h.max)
     );
     let most = h.bins.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    let ranges = bin_ranges(
+        &h.bins.iter().map(|b| (b.lo, b.hi)).collect::<Vec<_>>(),
+        " – ",
+    );
     let rows: Vec<Vec<String>> = h
         .bins
         .iter()
-        .map(|b| {
+        .zip(ranges)
+        .map(|(b, range)| {
             let share = if h.count == 0 {
                 0.0
             } else {
                 b.count as f64 * 100.0 / h.count as f64
             };
             vec![
-                format!("{} – {}", value_text(b.lo), value_text(b.hi)),
+                range,
                 b.count.to_string(),
                 format!("{share:.1}%"),
                 "█".repeat((b.count * 30).div_ceil(most) as usize),

@@ -8,7 +8,7 @@
 //! job or dispatch) reach `main`, which prints them on one line and exits 1.
 
 mod admin;
-mod dispatches;
+pub(crate) mod dispatches;
 mod jobs;
 pub mod models;
 pub mod showroom;

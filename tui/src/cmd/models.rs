@@ -206,14 +206,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
                             e.id.clone(),
                             m.algorithm.clone(),
                             m.dataset.clone().unwrap_or_default(),
-                            m.metrics
-                                .as_ref()
-                                .map(|x| format!("{:.3}", x.accuracy))
-                                .unwrap_or_default(),
-                            m.metrics
-                                .as_ref()
-                                .map(|x| format!("{:.3}", x.macro_f1))
-                                .unwrap_or_default(),
+                            evaluation_text(m),
                             m.broken.clone().unwrap_or_default(),
                         ]
                     })
@@ -221,14 +214,7 @@ pub async fn run(command: &ModelCommand, socket: &Path) -> anyhow::Result<ExitCo
                 out!(
                     "{}",
                     table::render(
-                        &[
-                            "ID",
-                            "ALGORITHM",
-                            "DATASET",
-                            "ACCURACY",
-                            "MACRO F1",
-                            "PROBLEM"
-                        ],
+                        &["ID", "ALGORITHM", "DATASET", "EVALUATION", "PROBLEM"],
                         &rows
                     )
                 )?;

@@ -206,18 +206,36 @@ fn contribution_lines(
     terms: &[ContributionInfo],
     total: impl Fn(f64) -> String,
 ) -> Vec<String> {
+    // A one-hot column of a category the row does not have adds exactly
+    // 0 (unscaled): one line says how many, instead of a line each.
+    let absent = |t: &&ContributionInfo| t.feature.contains('=') && t.contribution == 0.0;
     let mut rows: Vec<Vec<String>> = terms
         .iter()
+        .filter(|t| !absent(t))
         .map(|t| {
             vec![
                 t.feature.clone(),
                 t.value.to_string(),
                 format!("{:.3}", t.scaled),
                 format!("{:.3}", t.weight),
-                format!("{:+.3}", t.contribution),
+                // A negative weight times zero is -0: shown as 0, no sign.
+                match t.contribution {
+                    0.0 => "0".to_string(),
+                    c => format!("{c:+.3}"),
+                },
             ]
         })
         .collect();
+    let zeros = terms.iter().filter(absent).count();
+    if zeros > 0 {
+        rows.push(vec![
+            format!("({zeros} categories absent)"),
+            String::new(),
+            String::new(),
+            String::new(),
+            "0".into(),
+        ]);
+    }
     rows.push(vec![
         "(intercept)".into(),
         String::new(),
@@ -354,7 +372,13 @@ fn view_text(v: &ShowroomView) -> String {
     let shown = (v.shown as usize).min(v.columns.len());
     let mut headers: Vec<&str> = vec!["#"];
     headers.extend(v.columns[..shown].iter().map(String::as_str));
-    headers.extend(["prediction", v.score_kind.as_str()]);
+    // A regressor's prediction is its value: one column, no score.
+    let regressor = v.score_kind == ScoreKind::Value;
+    if regressor {
+        headers.push("value");
+    } else {
+        headers.extend(["prediction", v.score_kind.as_str()]);
+    }
     let rows: Vec<Vec<String>> = v
         .rows
         .iter()
@@ -364,7 +388,9 @@ fn view_text(v: &ShowroomView) -> String {
             let mut cells = vec![(i + 1).to_string()];
             cells.extend(r.cells[..shown].iter().cloned());
             cells.push(label);
-            cells.push(score_text(v.score_kind, score));
+            if !regressor {
+                cells.push(score_text(v.score_kind, score));
+            }
             cells
         })
         .collect();
@@ -407,6 +433,7 @@ fn prediction_text(p: &ShowroomPrediction, explain: bool) -> String {
                 p.score_kind.as_str(),
                 score_text(p.score_kind, Some(score))
             ),
+            None if matches!(p.outcome, Outcome::Value { .. }) => format!("value {label}"),
             None => label,
         },
     ];
@@ -440,7 +467,12 @@ fn before_after_text(
         None => label,
     };
     let mut rows = vec![vec![
-        "prediction".to_string(),
+        if matches!(after.outcome, Outcome::Value { .. }) {
+            "value"
+        } else {
+            "prediction"
+        }
+        .to_string(),
         with_score(bl, before.score_kind, bs),
         with_score(al, after.score_kind, as_),
     ]];
@@ -675,6 +707,35 @@ mod tests {
         );
         let err = parse_set(&["petal_length".into()]).unwrap_err().to_string();
         assert_eq!(err, "--set takes FEATURE=VALUE, got \"petal_length\"");
+    }
+
+    #[test]
+    fn a_regressors_absent_categories_are_one_line_and_the_sum_still_adds_up() {
+        let term = |feature: &str, value: f64, weight: f64| ContributionInfo {
+            feature: feature.into(),
+            value,
+            scaled: value,
+            weight,
+            contribution: weight * value,
+        };
+        let lines = explanation_lines(&Explanation::ValueContributions {
+            intercept: 53.0,
+            terms: vec![
+                term("tenure", 40.0, 2.5),
+                term("country=it", 1.0, -8.0),
+                term("plan=basic", 0.0, -35.5),
+                term("plan=team", 0.0, 53.8),
+                term("country=de", 0.0, -17.7),
+            ],
+        });
+        let text = lines.join("\n");
+        assert!(text.contains("country=it"), "{text}");
+        assert!(text.contains("(3 categories absent)"), "{text}");
+        assert!(
+            !text.contains("plan=basic") && !text.contains("-0.000"),
+            "{text}"
+        );
+        assert!(text.contains("value: 145"), "{text}");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::fixtures::{
 use super::render;
 use crate::app::{App, Msg, update};
 use crate::conn::ConnEvent;
-use crossterm::event::KeyCode;
-use mld_shared::protocol::{ErrorKind, Response, Update, WireError};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use mld_shared::protocol::{ErrorKind, FeatureValue, Request, Response, Update, WireError};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -500,6 +500,112 @@ fn showroom_a_tree_by_a_newer_version_explains_its_path() {
     );
 }
 
+/// The Showroom with the `revenue` regressor opened (predict-all answered).
+fn revenue_opened() -> App {
+    use crate::screens::showroom::fixtures as sf;
+    let mut app = connected();
+    press(&mut app, KeyCode::Char('3'));
+    app.showroom.list.as_mut().unwrap().push(sf::revenue_info());
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let (id, request) = only_request(&press(&mut app, KeyCode::Enter));
+    assert_eq!(
+        request,
+        Request::OpenShowroom {
+            model: "revenue".into()
+        }
+    );
+    answer(
+        &mut app,
+        id,
+        Ok(Response::Showroom(Box::new(sf::revenue_view()))),
+    );
+    app
+}
+
+#[test]
+fn showroom_a_regressor_shows_values_and_why_a_value_adds_up() {
+    use crate::screens::showroom::fixtures as sf;
+    let mut app = revenue_opened();
+    let screen = check("showroom_regressor_rows", &app);
+    assert_has(
+        &screen,
+        &[
+            "revenue v2 · ridge · 3 rows",
+            "PLAN",
+            "COUNTRY",
+            "VALUE",
+            "209.75",
+        ],
+    );
+    assert!(
+        !screen.contains("PREDICTION") && !screen.contains('—'),
+        "a value, no class and no score column:\n{screen}"
+    );
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::ShowroomPrediction(Box::new(sf::revenue_row1()))),
+    );
+    let screen = check("showroom_regressor_row", &app);
+    assert_has(
+        &screen,
+        &[
+            "Row 1",
+            "122 · revenue v2",
+            "plan=basic",
+            "-21.25",
+            "(intercept)",
+            "150",
+        ],
+    );
+}
+
+#[test]
+fn showroom_a_regressors_text_feature_edited_before_and_after() {
+    use crate::screens::showroom::fixtures as sf;
+    let mut app = revenue_opened();
+    let (id, _) = only_request(&press(&mut app, KeyCode::Enter));
+    answer(
+        &mut app,
+        id,
+        Ok(Response::ShowroomPrediction(Box::new(sf::revenue_row1()))),
+    );
+    assert!(press(&mut app, KeyCode::Char('e')).is_empty());
+    press(&mut app, KeyCode::Tab);
+    press(&mut app, KeyCode::Tab);
+    let ctrl_u = KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL);
+    crate::app::update(&mut app, crate::app::Msg::Key(ctrl_u));
+    type_text(&mut app, "pro");
+    let screen = check("showroom_regressor_edit", &app);
+    assert_has(
+        &screen,
+        &["Edit row 1 of revenue", "plan: pro", "text (a category)"],
+    );
+    let (id, request) = only_request(&press(&mut app, KeyCode::Enter));
+    assert_eq!(
+        request,
+        Request::ShowroomPredict {
+            model: "revenue".into(),
+            row: 1,
+            set: vec![("plan".into(), FeatureValue::Text("pro".into()))]
+        }
+    );
+    answer(
+        &mut app,
+        id,
+        Ok(Response::ShowroomPrediction(Box::new(
+            sf::revenue_row1_pro(),
+        ))),
+    );
+    let screen = check("showroom_regressor_compare", &app);
+    assert_has(
+        &screen,
+        &["plan basic → pro", "value", "122", "153 (+31)", "plan=pro"],
+    );
+}
+
 #[test]
 fn models_versions() {
     let mut app = connected();
@@ -546,7 +652,7 @@ fn models_a_regressor_shows_its_feature_types_and_its_evaluation() {
         &screen,
         &[
             "random_forest_regressor",
-            "R²0.951",
+            "R² 0.951",
             "3 features → a number (regression)",
             "plan (text)",
         ],
@@ -584,7 +690,8 @@ fn a_regressors_dispatch_opened_shows_its_values_and_their_histogram() {
         &screen,
         &[
             "Predicted values",
-            "150 · mean 182.4 · 20 to 420",
+            "150 values · mean 182.4",
+            " 20–220 ",
             "VALUE",
             "57.125",
         ],

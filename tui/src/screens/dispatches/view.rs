@@ -582,12 +582,11 @@ fn value_lines<'a>(
     height: usize,
     theme: &Theme,
 ) -> Vec<Line<'a>> {
+    // The range is the bins' own (first to last edge); the line stays short.
     let mut lines = vec![Line::from(format!(
-        "{} · mean {} · {} to {}",
+        "{} values · mean {}",
         format::count(h.count),
         value_text(h.mean),
-        value_text(h.min),
-        value_text(h.max)
     ))];
     // Room for the bars: the lines left, keeping some for unscorable rows.
     let unscorable = if detail.unscorable.is_empty() { 0 } else { 2 };
@@ -604,10 +603,13 @@ fn value_lines<'a>(
             )
         })
         .collect();
-    let ranges: Vec<String> = merged
-        .iter()
-        .map(|(lo, hi, _)| format!("{}–{}", value_text(*lo), value_text(*hi)))
-        .collect();
+    let ranges = crate::cmd::dispatches::bin_ranges(
+        &merged
+            .iter()
+            .map(|(lo, hi, _)| (*lo, *hi))
+            .collect::<Vec<_>>(),
+        "–",
+    );
     let range_w = ranges.iter().map(|r| r.chars().count()).max().unwrap_or(0);
     let most = merged.iter().map(|m| m.2).max().unwrap_or(0).max(1);
     let bar_width = width.saturating_sub(range_w + 8 + 1).max(1) as u64;

@@ -92,6 +92,78 @@ fn enter_opens_a_version_with_its_metrics_and_esc_closes() {
 }
 
 #[test]
+fn the_training_form_offers_the_models_of_the_datasets_task() {
+    use mld_shared::protocol::{AlgorithmInfo, DatasetInfo, HyperparameterInfo};
+    // The catalog plus a regression dataset and a regressor.
+    let mut catalog = fixtures::catalog();
+    catalog.datasets.push(DatasetInfo {
+        name: "houses".into(),
+        task: Some("regression".into()),
+        description: "prices".into(),
+        source: "csv houses.csv".into(),
+        features: vec!["size".into(), "district".into()],
+        label: "price".into(),
+        records: 400,
+        classes: vec![],
+        preprocessing: vec![],
+        problem: None,
+        feature_types: vec!["number".into(), "text".into()],
+    });
+    catalog.models.push(AlgorithmInfo {
+        name: "ridge".into(),
+        task: "regression".into(),
+        description: "least squares with an L2 penalty".into(),
+        hyperparameters: vec![HyperparameterInfo {
+            name: "penalty".into(),
+            description: "scikit-learn Ridge's alpha".into(),
+            kind: mld_shared::protocol::ParamKind::Float { min: 0.0, max: 1e9 },
+            default: mld_shared::protocol::ParamValue::Float(1.0),
+        }],
+    });
+    let mut app = connected();
+    on_models(&mut app);
+    let (id, _) = only_request(&press(&mut app, KeyCode::Char('t')));
+    answer(&mut app, id, Ok(Response::Catalog(Box::new(catalog))));
+    // iris is classes: the classifiers only, round and round.
+    assert_eq!(train_form(&app).form.value("dataset"), "iris");
+    press(&mut app, KeyCode::Down);
+    for expected in ["random_forest", "decision_tree", "random_forest"] {
+        press(&mut app, KeyCode::Right);
+        assert_eq!(train_form(&app).form.value("model"), expected);
+    }
+    // houses is numbers: the model becomes the regressor, its fields follow.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Right);
+    let t = train_form(&app);
+    assert_eq!(t.form.value("dataset"), "houses");
+    assert_eq!(t.form.value("model"), "ridge");
+    assert_eq!(
+        field_names(t),
+        [
+            "dataset",
+            "model",
+            "hyperparameters.penalty",
+            "test_split",
+            "seed"
+        ]
+    );
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(
+        train_form(&app).form.value("model"),
+        "ridge",
+        "the only regressor"
+    );
+    // Back to iris: the first classifier again.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Left);
+    let t = train_form(&app);
+    assert_eq!(t.form.value("dataset"), "iris");
+    assert_eq!(t.form.value("model"), "decision_tree");
+    assert_eq!(field_names(t)[2], "hyperparameters.max_depth");
+}
+
+#[test]
 fn the_training_form_is_built_from_the_catalog_and_follows_the_model() {
     let mut app = connected();
     on_models(&mut app);

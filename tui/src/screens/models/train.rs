@@ -11,10 +11,13 @@ use mld_shared::protocol::{
 
 pub const PREFIX: &str = "hyperparameters.";
 
-/// A training form and the catalog model its hyperparameter fields are for.
+/// A training form, the dataset its model choices are for (the models of
+/// that dataset's task) and the catalog model its hyperparameter fields
+/// are for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainForm {
     pub form: Form,
+    pub dataset: String,
     pub model: String,
 }
 
@@ -76,13 +79,28 @@ fn algorithm<'a>(catalog: &'a CatalogInfo, name: &str) -> Option<&'a AlgorithmIn
     catalog.models.iter().find(|m| m.name == name)
 }
 
-/// A fresh form: the first dataset and model, their defaults.
-pub fn new(catalog: &CatalogInfo, admin: bool) -> TrainForm {
-    let model = catalog
+/// The models that can learn `dataset`: those of its task (a classifier
+/// for classes, a regressor for numbers); all of them if it has none.
+fn models_for(catalog: &CatalogInfo, dataset: &str) -> Vec<String> {
+    let task = catalog
+        .datasets
+        .iter()
+        .find(|d| d.name == dataset)
+        .and_then(|d| d.task.as_deref());
+    catalog
         .models
-        .first()
+        .iter()
+        .filter(|m| task.is_none_or(|t| m.task == t))
         .map(|m| m.name.clone())
-        .unwrap_or_default();
+        .collect()
+}
+
+/// A fresh form: the first dataset, the first model of its task, their defaults.
+pub fn new(catalog: &CatalogInfo, admin: bool) -> TrainForm {
+    let datasets = usable_datasets(catalog);
+    let dataset = datasets.first().cloned().unwrap_or_default();
+    let models = models_for(catalog, &dataset);
+    let model = models.first().cloned().unwrap_or_default();
     let intro = if admin {
         "Trains on the daemon; the result is an experiment to inspect and commit."
     } else {
@@ -93,17 +111,11 @@ pub fn new(catalog: &CatalogInfo, admin: bool) -> TrainForm {
         .field(Field::choice(
             "dataset",
             "dataset",
-            usable_datasets(catalog),
-            "",
+            datasets,
+            &dataset,
             "←/→ choose; the data set to learn from (see the Catalog)",
         ))
-        .field(Field::choice(
-            "model",
-            "model",
-            catalog.models.iter().map(|m| m.name.clone()).collect(),
-            &model,
-            "←/→ choose; its hyperparameters follow",
-        ));
+        .field(model_field(models, &model));
     if let Some(a) = algorithm(catalog, &model) {
         for h in &a.hyperparameters {
             form = form.field(param_field(h));
@@ -122,12 +134,37 @@ pub fn new(catalog: &CatalogInfo, admin: bool) -> TrainForm {
             "",
             "empty: a fresh seed (recorded); a number repeats a training exactly",
         ));
-    TrainForm { form, model }
+    TrainForm {
+        form,
+        dataset,
+        model,
+    }
 }
 
-/// After a key: when the model choice changed, its hyperparameters replace
-/// the old model's (dataset, split and seed keep their values).
+fn model_field(models: Vec<String>, model: &str) -> Field {
+    Field::choice(
+        "model",
+        "model",
+        models,
+        model,
+        "←/→ choose among the models of the dataset's task; its hyperparameters follow",
+    )
+}
+
+/// After a key: when the dataset choice changed, the model choices become
+/// that dataset's task's (the model kept if it fits, else the first);
+/// when the model changed, its hyperparameters replace the old model's
+/// (dataset, split and seed keep their values).
 pub fn follow_model(t: &mut TrainForm, catalog: &CatalogInfo) {
+    let dataset = t.form.value("dataset").to_string();
+    if dataset != t.dataset {
+        let models = models_for(catalog, &dataset);
+        let current = t.form.value("model").to_string();
+        if let Some(i) = t.form.fields.iter().position(|f| f.name == "model") {
+            t.form.fields[i] = model_field(models, &current);
+        }
+        t.dataset = dataset;
+    }
     let chosen = t.form.value("model").to_string();
     if chosen == t.model {
         return;

@@ -116,7 +116,7 @@ fn render_section(
                 "VER",
                 "",
                 "ALGORITHM",
-                "ACCURACY",
+                "ACC / R²",
                 "MACRO F1",
                 "CREATED",
             ];
@@ -183,7 +183,7 @@ fn render_section(
                 "EXPERIMENT",
                 "ALGORITHM",
                 "DATASET",
-                "ACCURACY",
+                "ACC / R²",
                 "MACRO F1",
                 "CREATED",
             ];
@@ -354,7 +354,7 @@ fn table(
 fn scores(v: &ModelVersionInfo) -> (String, String) {
     match (&v.metrics, &v.regression) {
         (Some(m), _) => (format!("{:.3}", m.accuracy), format!("{:.3}", m.macro_f1)),
-        (None, Some(r)) => (format!("R²{:.3}", r.r2), "-".into()),
+        (None, Some(r)) => (format!("R² {:.3}", r.r2), "-".into()),
         (None, None) => ("-".into(), "-".into()),
     }
 }
@@ -438,14 +438,19 @@ fn version_summary<'a>(v: &'a ModelVersionInfo, theme: &Theme) -> Vec<Line<'a>> 
     if let Some(b) = &v.broken {
         return vec![Line::styled(format!(" cannot be loaded: {b}"), theme.bad())];
     }
-    vec![
-        Line::from(format!(
-            " {} · trained on {}: {} rows, {} held out",
+    let origin = match (&v.dataset, v.train_rows, v.test_rows) {
+        (Some(d), Some(train), Some(test)) => format!(
+            " {} · trained on {d}: {} rows, {} held out",
             v.algorithm,
-            v.dataset.as_deref().unwrap_or("?"),
-            v.train_rows.map_or("?".into(), format::count),
-            v.test_rows.map_or("?".into(), format::count),
-        )),
+            format::count(train),
+            format::count(test),
+        ),
+        (Some(d), _, _) => format!(" {} · trained on {d}", v.algorithm),
+        // An imported graph: trained elsewhere, not evaluated here.
+        (None, _, _) => format!(" {} · imported, trained elsewhere", v.algorithm),
+    };
+    vec![
+        Line::from(origin),
         Line::from(if v.task == "regression" {
             format!(" {} features → a number (regression)", v.features.len())
         } else {
@@ -546,13 +551,13 @@ fn render_version(frame: &mut Frame, area: Rect, v: &ModelVersionInfo, now: &Zon
         format!(" · scaling {}", v.scaling)
     };
     let how = format!(
-        "{}{scaling} · seed {} · created {}",
+        "{}{scaling}{} · created {}",
         if params.is_empty() {
             "defaults".to_string()
         } else {
             params.join(" ")
         },
-        v.seed.map_or("?".into(), |s| s.to_string()),
+        v.seed.map_or(String::new(), |s| format!(" · seed {s}")),
         v.created_at
             .map(|t| format::instant(t, now))
             .unwrap_or_else(|| "?".into())

@@ -231,3 +231,121 @@ pub fn row3_by_a_tree() -> ShowroomPrediction {
         },
     }
 }
+
+/// A regressor with text features: `revenue` v2, ridge over tenure,
+/// spend, plan and country (one-hot encoded), three sample rows; a value
+/// per row, no classes.
+pub const REVENUE_FEATURES: [&str; 4] = ["tenure", "spend", "plan", "country"];
+
+pub fn revenue_info() -> ShowroomInfo {
+    ShowroomInfo {
+        model: "revenue".into(),
+        samples: "/srv/mld/revenue-samples.csv".into(),
+        rows: Some(3),
+        active: Some(2),
+        problem: None,
+    }
+}
+
+fn revenue_values(tenure: f64, spend: f64, plan: Option<&str>, country: &str) -> Vec<FeatureValue> {
+    vec![
+        FeatureValue::Number(tenure),
+        FeatureValue::Number(spend),
+        plan.map_or(FeatureValue::Null, |p| FeatureValue::Text(p.into())),
+        FeatureValue::Text(country.into()),
+    ]
+}
+
+pub fn revenue_view() -> ShowroomView {
+    let rows = [
+        (
+            ["12", "80.5", "basic", "de"],
+            revenue_values(12.0, 80.5, Some("basic"), "de"),
+            122.0,
+        ),
+        (
+            ["41", "116.9", "", "it"],
+            revenue_values(41.0, 116.9, None, "it"),
+            209.75,
+        ),
+        (
+            ["3", "26.96", "pro", "fr"],
+            revenue_values(3.0, 26.96, Some("pro"), "fr"),
+            63.5,
+        ),
+    ];
+    ShowroomView {
+        model: "revenue".into(),
+        version: 2,
+        hash: "5e".repeat(32),
+        algorithm: "ridge".into(),
+        samples: "/srv/mld/revenue-samples.csv".into(),
+        columns: REVENUE_FEATURES.iter().map(|s| s.to_string()).collect(),
+        shown: 4,
+        features: REVENUE_FEATURES.iter().map(|s| s.to_string()).collect(),
+        labels: vec![],
+        score_kind: ScoreKind::Value,
+        rows: rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (cells, values, value))| SampleRow {
+                line: i as u64 + 2,
+                cells: cells.iter().map(|s| s.to_string()).collect(),
+                values,
+                outcome: Outcome::Value { value },
+                classes: vec![],
+            })
+            .collect(),
+        feature_types: ["number", "number", "text", "text"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+/// Row 1 on its own: 122 = 150 (intercept) + the contributions.
+pub fn revenue_row1() -> ShowroomPrediction {
+    ShowroomPrediction {
+        model: "revenue".into(),
+        version: 2,
+        hash: "5e".repeat(32),
+        row: 1,
+        line: 2,
+        edited: false,
+        values: REVENUE_FEATURES
+            .iter()
+            .map(|f| f.to_string())
+            .zip(revenue_values(12.0, 80.5, Some("basic"), "de"))
+            .collect(),
+        outcome: Outcome::Value { value: 122.0 },
+        classes: vec![],
+        score_kind: ScoreKind::Value,
+        explanation: Explanation::ValueContributions {
+            intercept: 150.0,
+            terms: vec![
+                term("tenure", 12.0, -0.85, 25.0),
+                term("plan=basic", 1.0, 1.5, -6.5),
+                term("spend", 80.5, 0.1, 15.0),
+                term("country=de", 1.0, 1.2, 1.25),
+            ],
+        },
+    }
+}
+
+/// Row 1 with plan `pro` instead of `basic`: 153.
+pub fn revenue_row1_pro() -> ShowroomPrediction {
+    let mut p = revenue_row1();
+    p.edited = true;
+    p.values[2].1 = FeatureValue::Text("pro".into());
+    p.outcome = Outcome::Value { value: 153.0 };
+    p.explanation = Explanation::ValueContributions {
+        intercept: 150.0,
+        terms: vec![
+            term("tenure", 12.0, -0.85, 25.0),
+            term("plan=pro", 1.0, 2.0, 10.625),
+            term("spend", 80.5, 0.1, 15.0),
+            term("country=de", 1.0, 1.2, 1.25),
+        ],
+    };
+    p
+}

@@ -4,7 +4,7 @@
 //! narrow one — and the edit form over it all.
 
 use super::{Open, Panel, RowRef, Said, Showroom};
-use crate::cmd::showroom::{bar, explanation_lines, outcome_parts, score_text};
+use crate::cmd::showroom::{bar, explanation_lines, outcome_parts, score_text, value_text};
 use crate::screens::Shared;
 use crate::ui::format;
 use crate::ui::theme::Theme;
@@ -237,18 +237,32 @@ fn render_rows(frame: &mut Frame, area: Rect, open: &Open, view: &ShowroomView, 
         .max()
         .unwrap_or(5)
         .max("PREDICTION".len());
+    // A regressor's prediction is its value: one column, right-aligned
+    // like the numbers it is, and no score.
+    let regressor = kind == ScoreKind::Value;
+    let prediction = |label: String, score: Option<f64>, kind: ScoreKind| -> Vec<Cell> {
+        if regressor {
+            vec![Cell::from(Line::from(label).right_aligned())]
+        } else {
+            vec![
+                Cell::from(label),
+                Cell::from(Line::from(score_text(kind, score)).right_aligned()),
+            ]
+        }
+    };
     let mut header = vec!["#".to_string()];
     header.extend(view.columns[..shown].iter().map(|c| c.to_uppercase()));
-    header.extend(["PREDICTION".to_string(), kind_header(kind).to_string()]);
+    if regressor {
+        header.push(format!("{:>label_w$}", "VALUE"));
+    } else {
+        header.extend(["PREDICTION".to_string(), kind_header(kind).to_string()]);
+    }
     let mut rows: Vec<Row> = Vec::with_capacity(open.len());
     for (i, r) in view.rows.iter().enumerate() {
         let (label, score) = outcome(&r.outcome);
         let mut cells = vec![Cell::from(Line::from((i + 1).to_string()).right_aligned())];
         cells.extend(r.cells[..shown].iter().map(|c| Cell::from(c.clone())));
-        cells.push(Cell::from(label));
-        cells.push(Cell::from(
-            Line::from(score_text(kind, score)).right_aligned(),
-        ));
+        cells.extend(prediction(label, score, kind));
         rows.push(Row::new(cells));
     }
     for k in &open.kept {
@@ -264,16 +278,15 @@ fn render_rows(frame: &mut Frame, area: Rect, open: &Open, view: &ShowroomView, 
                 None => Cell::from(base.cells[j].clone()),
             });
         }
-        cells.push(Cell::from(label));
-        cells.push(Cell::from(
-            Line::from(score_text(k.prediction.score_kind, score)).right_aligned(),
-        ));
+        cells.extend(prediction(label, score, k.prediction.score_kind));
         rows.push(Row::new(cells));
     }
     let mut constraints = vec![Constraint::Length(4)];
     constraints.extend(widths.iter().map(|w| Constraint::Length(*w as u16)));
     constraints.push(Constraint::Length(label_w as u16));
-    constraints.push(Constraint::Length(6));
+    if !regressor {
+        constraints.push(Constraint::Length(6));
+    }
     let mut title = vec![Span::styled(
         format!(
             " {} v{} · {} · {} rows",
@@ -491,10 +504,19 @@ fn compare_lines(
         Some(s) => format!("{label} {}", score_text(kind, Some(s))),
         None => label.to_string(),
     };
+    // A regressor's value, and by how much the edit moved it.
+    let (name, after_text) = match (&before.outcome, &after.outcome) {
+        (Outcome::Value { value: b }, Outcome::Value { value: a }) => {
+            let delta = value_text(a - b);
+            let sign = if a > b { "+" } else { "" };
+            ("value", format!("{al} ({sign}{delta})"))
+        }
+        _ => ("prediction", with_score(&al, after.score_kind, as_)),
+    };
     lines.push(Line::from(vec![
-        Span::styled(format!("{:<label_w$}  ", "prediction"), theme.title()),
+        Span::styled(format!("{name:<label_w$}  "), theme.title()),
         Span::raw(format!("{:<col_w$}  ", with_score(&bl, kind, bs))),
-        Span::styled(with_score(&al, after.score_kind, as_), changed_style),
+        Span::styled(after_text, changed_style),
     ]));
     for (b, a) in before.classes.iter().zip(&after.classes) {
         let cell = |kind: ScoreKind, s: Option<f64>| {
