@@ -1,12 +1,15 @@
 //! Prediction throughput: 1M rows × 8 features, every algorithm, mld native
-//! and mld ONNX against scikit-learn's `predict` on the same rows.
+//! and mld ONNX against scikit-learn's `predict` and `predict_proba` on the
+//! same rows (mld gives each row its class and that class's probability:
+//! `predict_proba`'s work, and `predict`'s).
 //!
 //! `cargo bench -p mld --bench predict` (needs python3 with scikit-learn,
 //! skl2onnx, onnxruntime). scripts/sklearn_models.py trains the scikit-learn
-//! models on 3000 rows, exports them to ONNX and times `predict` (best of 3,
-//! single-threaded BLAS). mld trains its native twin of each on the same
+//! models on 3000 rows, exports them to ONNX and times `predict` and
+//! `predict_proba` (best of 3, single-threaded BLAS). mld trains its native twin of each on the same
 //! training rows and times `Model::predict` on the same rows (best of 3).
-//! Ratios are sklearn time / mld time: above 1 means mld is faster.
+//! Ratios are sklearn time / mld time (`predict`, then `predict_proba`
+//! where the model has it): above 1 means mld is faster.
 //! Set MLD_BENCH_ROWS to change the row count, MLD_BENCH_ONLY=kind,kind to run some models.
 
 use std::collections::BTreeMap;
@@ -27,6 +30,7 @@ struct Entry {
     labels: Vec<String>,
     graph_has_labels: bool,
     predict_seconds: f64,
+    predict_proba_seconds: Option<f64>,
 }
 
 fn read_rows(path: &Path) -> (Vec<String>, Array2<f64>) {
@@ -62,6 +66,12 @@ fn time_predict(model: &Model, columns: &[String], rows: &Array2<f64>) -> f64 {
             start.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn main() {
@@ -114,23 +124,34 @@ fn main() {
     let registry = Registry::open(dir.path().join("registry"), None).expect("registry");
 
     println!(
-        "\nprediction on {} rows x {} features (seconds, best of 3; ratio = sklearn / mld, >1 = mld faster)",
+        "\nprediction on {} rows x {} features (seconds, best of 3; ratio = sklearn / mld, >1 = mld faster: \
+         vs predict / vs predict_proba); load average {}",
         rows.nrows(),
-        rows.ncols()
+        rows.ncols(),
+        load()
     );
     println!(
-        "{:<26} {:>10} {:>11} {:>7} {:>10} {:>7}",
-        "model", "sklearn", "mld native", "ratio", "mld onnx", "ratio"
+        "{:<26} {:>8} {:>8} {:>10} {:>11} {:>9} {:>11}",
+        "model", "predict", "proba", "mld native", "ratio", "mld onnx", "ratio"
     );
     let only = std::env::var("MLD_BENCH_ONLY").ok();
     for entry in manifest.iter().filter(|e| {
         only.as_deref()
             .is_none_or(|o| o.split(',').any(|k| k == e.kind))
     }) {
-        let native = Algorithm::from_name(&entry.kind).map(|algorithm| {
+        // A scikit-learn pipeline's native twin: the model with the same scaling.
+        let (kind, scaling) = match entry.kind.as_str() {
+            "pipeline_minmax_logistic" => ("logistic_regression", Some("minmax")),
+            "pipeline_standard_tree" => ("decision_tree", Some("standard")),
+            kind => (kind, None),
+        };
+        let native = Algorithm::from_name(kind).map(|algorithm| {
             let mut hyperparameters = BTreeMap::new();
             if algorithm == Algorithm::LogisticRegression {
                 hyperparameters.insert("alpha".to_string(), ParamValue::Float(0.01));
+            }
+            if let Some(s) = scaling {
+                hyperparameters.insert("scaling".to_string(), ParamValue::Text(s.into()));
             }
             let req = TrainRequest {
                 dataset: "bench".into(),
@@ -165,21 +186,28 @@ fn main() {
             &rows,
         );
         let sk = entry.predict_seconds;
+        let ratios = |t: f64| match entry.predict_proba_seconds {
+            Some(p) => format!("{:.2}/{:.2}", sk / t, p / t),
+            None => format!("{:.2}/-", sk / t),
+        };
         let (native_s, native_ratio) = match native {
             Some((t, acc)) => (
                 format!("{t:.3}"),
-                format!("{:.2}  (native test accuracy {acc:.3})", sk / t),
+                format!("{}  (native test accuracy {acc:.3})", ratios(t)),
             ),
             None => ("-".to_string(), "-".to_string()),
         };
         println!(
-            "{:<26} {:>10.3} {:>11} {:>7} {:>10.3} {:>7.2}",
+            "{:<26} {:>8.3} {:>8} {:>10} {:>11} {:>9.3} {:>11}",
             entry.kind,
             sk,
+            entry
+                .predict_proba_seconds
+                .map_or("-".to_string(), |p| format!("{p:.3}")),
             native_s,
             native_ratio.split_whitespace().next().unwrap_or("-"),
             onnx,
-            sk / onnx
+            ratios(onnx)
         );
         if native_ratio != "-" {
             eprintln!("  {}: {native_ratio}", entry.kind);

@@ -37,8 +37,11 @@ pub use registry::{
     ExperimentEntry, ExperimentId, ModelEntry, Registry, VersionEntry, VersionRef, VersionStatus,
 };
 
-/// ONNX batches: large enough to amortize a session run.
-const CHUNK_ROWS: usize = 65536;
+/// ONNX batches: large enough to amortize a session run, small enough that
+/// the graph's intermediate tensors stay in cache (1M rows of a scaler +
+/// logistic regression ran in 0.23 s in chunks of 10,000 and 0.28 s in
+/// chunks of 65,536, with ONNX Runtime's own Python binding).
+const CHUNK_ROWS: usize = 8192;
 /// Native batches: small enough that the gathered block and a forest's votes stay in cache.
 const NATIVE_CHUNK_ROWS: usize = 1024;
 

@@ -577,6 +577,27 @@ impl OnnxPredictor {
     /// halves until the failing ones are found: those are refused with the
     /// runtime's reason, the others scored.
     pub(crate) fn score(&self, columns: &[usize], rows: Inputs<'_>) -> Result<Chunk, ModelError> {
+        let mut outputs = Vec::with_capacity(rows.rows());
+        // The usual case, a graph whose inputs any finite number fits: every
+        // row runs at once, without a list of which.
+        if !self.prechecks() {
+            match self.run(
+                columns,
+                &rows,
+                Selected::All(rows.rows()),
+                &mut outputs,
+                false,
+            ) {
+                Ok(_) => {
+                    return Ok(Chunk {
+                        outputs,
+                        refused: Vec::new(),
+                    });
+                }
+                Err(Failure::Model(e)) => return Err(e),
+                Err(Failure::Run(_)) => outputs.clear(),
+            }
+        }
         let mut refused = Vec::new();
         let mut accepted = Vec::with_capacity(rows.rows());
         for r in 0..rows.rows() {
@@ -585,7 +606,6 @@ impl OnnxPredictor {
                 None => accepted.push(r),
             }
         }
-        let mut outputs = Vec::with_capacity(accepted.len());
         let mut failed = Vec::new();
         self.run_bisecting(columns, &rows, &accepted, &mut outputs, &mut failed)?;
         if !failed.is_empty() {
@@ -593,8 +613,13 @@ impl OnnxPredictor {
             refused.sort_by_key(|(r, _)| *r);
             // Outputs are in accepted order minus the failed rows: already in row order.
         }
-        let outputs = outputs.into_iter().map(|(_, o)| o).collect();
         Ok(Chunk { outputs, refused })
+    }
+
+    /// Whether some row could be refused before the graph sees it: a
+    /// strict encoder, or an int64 input.
+    fn prechecks(&self) -> bool {
+        !self.strict.is_empty() || self.inputs.iter().any(|i| i.ty == InputType::I64)
     }
 
     /// Why row `r` cannot go to the graph, if it cannot.
@@ -644,22 +669,22 @@ impl OnnxPredictor {
         columns: &[usize],
         rows: &Inputs<'_>,
         idx: &[usize],
-        outputs: &mut Vec<(usize, Output)>,
+        outputs: &mut Vec<Output>,
         failed: &mut Vec<(usize, String)>,
     ) -> Result<(), ModelError> {
         if idx.is_empty() {
             return Ok(());
         }
-        match self.run(columns, rows, idx) {
-            Ok(ran) => {
-                outputs.extend(idx.iter().copied().zip(ran.0));
-                Ok(())
-            }
+        let before = outputs.len();
+        match self.run(columns, rows, Selected::Rows(idx), outputs, false) {
+            Ok(_) => Ok(()),
             Err(Failure::Run(e)) if idx.len() == 1 => {
+                outputs.truncate(before);
                 failed.push((idx[0], format!("the model refused the row: {e}")));
                 Ok(())
             }
             Err(Failure::Run(_)) => {
+                outputs.truncate(before);
                 let (a, b) = idx.split_at(idx.len() / 2);
                 self.run_bisecting(columns, rows, a, outputs, failed)?;
                 self.run_bisecting(columns, rows, b, outputs, failed)
@@ -675,11 +700,19 @@ impl OnnxPredictor {
         columns: &[usize],
         rows: Inputs<'_>,
     ) -> Result<Option<Vec<Vec<f64>>>, ModelError> {
-        let idx: Vec<usize> = (0..rows.rows()).collect();
-        let (_, probabilities) = self.run(columns, &rows, &idx).map_err(|e| match e {
-            Failure::Run(e) => run_err(e),
-            Failure::Model(e) => e,
-        })?;
+        let mut outputs = Vec::with_capacity(rows.rows());
+        let probabilities = self
+            .run(
+                columns,
+                &rows,
+                Selected::All(rows.rows()),
+                &mut outputs,
+                true,
+            )
+            .map_err(|e| match e {
+                Failure::Run(e) => run_err(e),
+                Failure::Model(e) => e,
+            })?;
         Ok(probabilities.map(|(width, probs)| {
             probs
                 .chunks(width.max(1))
@@ -688,53 +721,72 @@ impl OnnxPredictor {
         }))
     }
 
-    /// The graph's inputs for rows `idx`, one tensor per input.
+    /// The graph's inputs for the `selected` rows, one tensor per input.
     fn tensors(
         &self,
         columns: &[usize],
         rows: &Inputs<'_>,
-        idx: &[usize],
+        selected: Selected<'_>,
     ) -> Result<Vec<SessionInputValue<'static>>, ModelError> {
-        let n = idx.len();
+        let n = selected.len();
+        // A standard-layout batch is read as one slice, a row at a time.
+        let flat = rows.numbers.as_slice();
+        let width = rows.numbers.ncols();
         let mut out = Vec::with_capacity(self.inputs.len());
         for (input, cols) in self.inputs.iter().zip(&self.layout) {
             let shape = [n as i64, cols.len() as i64];
-            let number = |r: usize, j: usize| rows.numbers[[r, columns[j]]];
+            let at: Vec<usize> = cols.iter().map(|&j| columns[j]).collect();
+            // Each selected row's values of this input's columns, in order.
+            fn gather<T>(
+                rows: &Inputs<'_>,
+                flat: Option<&[f64]>,
+                width: usize,
+                at: &[usize],
+                selected: Selected<'_>,
+                convert: impl Fn(f64) -> T,
+            ) -> Vec<T> {
+                let mut data = Vec::with_capacity(selected.len() * at.len());
+                match flat {
+                    Some(flat) => selected.for_each(|r| {
+                        let row = &flat[r * width..(r + 1) * width];
+                        data.extend(at.iter().map(|&c| convert(row[c])));
+                    }),
+                    None => selected.for_each(|r| {
+                        data.extend(at.iter().map(|&c| convert(rows.numbers[[r, c]])));
+                    }),
+                }
+                data
+            }
             let value: SessionInputValue<'static> = match input.ty {
                 InputType::F32 => {
-                    let mut data = Vec::with_capacity(n * cols.len());
-                    for &r in idx {
-                        data.extend(cols.iter().map(|&j| number(r, j) as f32));
-                    }
+                    let data = gather(rows, flat, width, &at, selected, |v| v as f32);
                     Tensor::from_array((shape, data)).map_err(run_err)?.into()
                 }
                 InputType::F64 => {
-                    let mut data = Vec::with_capacity(n * cols.len());
-                    for &r in idx {
-                        data.extend(cols.iter().map(|&j| number(r, j)));
-                    }
+                    let data = gather(rows, flat, width, &at, selected, |v| v);
                     Tensor::from_array((shape, data)).map_err(run_err)?.into()
                 }
                 InputType::I64 => {
-                    let mut data = Vec::with_capacity(n * cols.len());
-                    for &r in idx {
-                        data.extend(cols.iter().map(|&j| number(r, j) as i64));
-                    }
+                    let data = gather(rows, flat, width, &at, selected, |v| v as i64);
                     Tensor::from_array((shape, data)).map_err(run_err)?.into()
                 }
                 InputType::Str => {
                     let empty: std::sync::Arc<str> = std::sync::Arc::from("");
                     let mut data = Vec::with_capacity(n * cols.len());
-                    for &r in idx {
+                    let mut missing = None;
+                    selected.for_each(|r| {
                         for &j in cols {
-                            let text = rows.text_shared(columns[j], r).map_err(|()| {
-                                ModelError::TextExpected {
-                                    feature: self.features[j].clone(),
-                                }
-                            })?;
-                            // NULL reaches the graph as "" (see the README).
-                            data.push(text.unwrap_or(&empty).clone());
+                            match rows.text_shared(columns[j], r) {
+                                // NULL reaches the graph as "" (see the README).
+                                Ok(text) => data.push(text.unwrap_or(&empty).clone()),
+                                Err(()) => missing = Some(j),
+                            }
                         }
+                    });
+                    if let Some(j) = missing {
+                        return Err(ModelError::TextExpected {
+                            feature: self.features[j].clone(),
+                        });
                     }
                     Tensor::from_string_array((shape, data.as_slice()))
                         .map_err(run_err)?
@@ -746,12 +798,23 @@ impl OnnxPredictor {
         Ok(out)
     }
 
-    /// Runs the graph on rows `idx`.
-    fn run(&self, columns: &[usize], rows: &Inputs<'_>, idx: &[usize]) -> Result<Ran, Failure> {
-        let n = idx.len();
-        let tensors = self.tensors(columns, rows, idx).map_err(Failure::Model)?;
+    /// Runs the graph on the `selected` rows, appending an output per row to
+    /// `outputs` (none if it fails); with `want_probabilities`, also returns
+    /// the probability output (row width, values) when the graph has one.
+    fn run(
+        &self,
+        columns: &[usize],
+        rows: &Inputs<'_>,
+        selected: Selected<'_>,
+        outputs: &mut Vec<Output>,
+        want_probabilities: bool,
+    ) -> Result<Option<(usize, Vec<f32>)>, Failure> {
+        let n = selected.len();
+        let tensors = self
+            .tensors(columns, rows, selected)
+            .map_err(Failure::Model)?;
         let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let outputs = session
+        let ran = session
             .run(tensors.as_slice())
             .map_err(|e| Failure::Run(e.to_string()))?;
         // Every output is checked against the batch before it is indexed:
@@ -768,19 +831,20 @@ impl OnnxPredictor {
         let model = |e: ModelError| Failure::Model(e);
         match (self.output, &self.label_map) {
             (OutputSpec::Value { output, f64 }, _) => {
-                let values: Vec<f64> = if f64 {
-                    let (_, v) = outputs[output]
+                if f64 {
+                    let (_, v) = ran[output]
                         .try_extract_tensor::<f64>()
                         .map_err(|e| model(run_err(e)))?;
-                    v.to_vec()
+                    rows_of("values", v.len())?;
+                    outputs.extend(v.iter().map(|&x| Output::Value(x)));
                 } else {
-                    let (_, v) = outputs[output]
+                    let (_, v) = ran[output]
                         .try_extract_tensor::<f32>()
                         .map_err(|e| model(run_err(e)))?;
-                    v.iter().map(|x| f64::from(*x)).collect()
-                };
-                rows_of("values", values.len())?;
-                Ok((values.into_iter().map(Output::Value).collect(), None))
+                    rows_of("values", v.len())?;
+                    outputs.extend(v.iter().map(|&x| Output::Value(f64::from(x))));
+                }
+                Ok(None)
             }
             (
                 OutputSpec::Classes {
@@ -790,43 +854,14 @@ impl OnnxPredictor {
                 },
                 Some(label_map),
             ) => {
-                let classes: Vec<usize> = match label_map {
-                    LabelOutput::Int(m) => {
-                        let (_, values) = outputs[label]
-                            .try_extract_tensor::<i64>()
-                            .map_err(|e| model(run_err(e)))?;
-                        rows_of("labels", values.len())?;
-                        values
-                            .iter()
-                            .map(|v| {
-                                m.iter().position(|l| l == v).ok_or_else(|| {
-                                    model(run_err(format!("the graph emitted unknown label {v}")))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?
-                    }
-                    LabelOutput::Text(m) => {
-                        let (_, values) = outputs[label]
-                            .try_extract_strings()
-                            .map_err(|e| model(run_err(e)))?;
-                        rows_of("labels", values.len())?;
-                        values
-                            .iter()
-                            .map(|v| {
-                                m.iter().position(|l| l == v).ok_or_else(|| {
-                                    model(run_err(format!("the graph emitted unknown label {v:?}")))
-                                })
-                            })
-                            .collect::<Result<_, _>>()?
-                    }
-                };
-                let probabilities = match probabilities {
+                // The probability output, checked, before any row is taken.
+                let probs = match probabilities {
                     Some(p) => {
-                        let (shape, probs) = outputs[p]
+                        let (shape, probs) = ran[p]
                             .try_extract_tensor::<f32>()
                             .map_err(|e| model(run_err(e)))?;
                         let dims: Vec<i64> = shape.iter().copied().collect();
-                        let (rows, width) = match dims[..] {
+                        let (prob_rows, width) = match dims[..] {
                             [r, w] if r >= 0 && w >= 0 => (r as usize, w as usize),
                             _ => {
                                 return Err(model(run_err(format!(
@@ -834,29 +869,74 @@ impl OnnxPredictor {
                                 ))));
                             }
                         };
-                        rows_of("rows of probabilities", rows)?;
-                        if rows.checked_mul(width) != Some(probs.len()) {
+                        rows_of("rows of probabilities", prob_rows)?;
+                        if prob_rows.checked_mul(width) != Some(probs.len()) {
                             return Err(model(run_err(format!(
                                 "the graph returned {} probabilities for shape {dims:?}",
                                 probs.len()
                             ))));
                         }
-                        Some((width, probs.to_vec()))
+                        Some((width, probs))
                     }
                     None => None,
                 };
-                let outs = classes
-                    .iter()
-                    .enumerate()
-                    .map(|(r, &c)| {
-                        let score = match &probabilities {
-                            Some((width, probs)) if c < *width => f64::from(probs[r * width + c]),
-                            _ => 1.0,
-                        };
-                        Output::Class { index: c, score }
-                    })
-                    .collect();
-                Ok((outs, probabilities))
+                let score = |r: usize, c: usize| match probs {
+                    Some((width, probs)) if c < width => f64::from(probs[r * width + c]),
+                    _ => 1.0,
+                };
+                let start = outputs.len();
+                // Labels repeat: the previous row's class is tried first.
+                let mut last = 0usize;
+                let failed = match label_map {
+                    LabelOutput::Int(m) => {
+                        let (_, values) = ran[label]
+                            .try_extract_tensor::<i64>()
+                            .map_err(|e| model(run_err(e)))?;
+                        rows_of("labels", values.len())?;
+                        let mut failed = None;
+                        for (r, v) in values.iter().enumerate() {
+                            match class_of(m, v, &mut last) {
+                                Some(c) => outputs.push(Output::Class {
+                                    index: c,
+                                    score: score(r, c),
+                                }),
+                                None => {
+                                    failed = Some(format!("the graph emitted unknown label {v}"));
+                                    break;
+                                }
+                            }
+                        }
+                        failed
+                    }
+                    LabelOutput::Text(m) => {
+                        let (_, values) = ran[label]
+                            .try_extract_strings()
+                            .map_err(|e| model(run_err(e)))?;
+                        rows_of("labels", values.len())?;
+                        let mut failed = None;
+                        for (r, v) in values.iter().enumerate() {
+                            match class_of(m, v, &mut last) {
+                                Some(c) => outputs.push(Output::Class {
+                                    index: c,
+                                    score: score(r, c),
+                                }),
+                                None => {
+                                    failed = Some(format!("the graph emitted unknown label {v:?}"));
+                                    break;
+                                }
+                            }
+                        }
+                        failed
+                    }
+                };
+                if let Some(why) = failed {
+                    outputs.truncate(start);
+                    return Err(model(run_err(why)));
+                }
+                Ok(match probs {
+                    Some((width, probs)) if want_probabilities => Some((width, probs.to_vec())),
+                    _ => None,
+                })
             }
             (OutputSpec::Classes { .. }, None) => Err(model(run_err(
                 "a classifier graph loaded without its labels",
@@ -865,9 +945,43 @@ impl OnnxPredictor {
     }
 }
 
-/// A graph run: each row's output, and the probability output (row width,
-/// values) when the graph has one.
-type Ran = (Vec<Output>, Option<(usize, Vec<f32>)>);
+/// The index of `value` among `labels`, trying `*last` (the previous row's) first.
+#[inline]
+fn class_of<T: PartialEq + ?Sized, L: std::borrow::Borrow<T>>(
+    labels: &[L],
+    value: &T,
+    last: &mut usize,
+) -> Option<usize> {
+    if labels.get(*last).is_some_and(|l| l.borrow() == value) {
+        return Some(*last);
+    }
+    let found = labels.iter().position(|l| l.borrow() == value)?;
+    *last = found;
+    Some(found)
+}
+
+/// Which rows of a chunk a run takes: all of them, or those listed.
+#[derive(Clone, Copy)]
+enum Selected<'a> {
+    All(usize),
+    Rows(&'a [usize]),
+}
+
+impl Selected<'_> {
+    fn len(self) -> usize {
+        match self {
+            Selected::All(n) => n,
+            Selected::Rows(idx) => idx.len(),
+        }
+    }
+
+    fn for_each(self, mut f: impl FnMut(usize)) {
+        match self {
+            Selected::All(n) => (0..n).for_each(f),
+            Selected::Rows(idx) => idx.iter().for_each(|&r| f(r)),
+        }
+    }
+}
 
 /// Why a run gave nothing: the runtime refused these rows (which another
 /// split of them may not be), or the model itself is at fault.
