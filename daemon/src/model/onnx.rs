@@ -893,40 +893,18 @@ impl OnnxPredictor {
                             .try_extract_tensor::<i64>()
                             .map_err(|e| model(run_err(e)))?;
                         rows_of("labels", values.len())?;
-                        let mut failed = None;
-                        for (r, v) in values.iter().enumerate() {
-                            match class_of(m, v, &mut last) {
-                                Some(c) => outputs.push(Output::Class {
-                                    index: c,
-                                    score: score(r, c),
-                                }),
-                                None => {
-                                    failed = Some(format!("the graph emitted unknown label {v}"));
-                                    break;
-                                }
-                            }
-                        }
-                        failed
+                        push_classes(m, values.iter(), &score, &mut last, outputs, |v| {
+                            format!("the graph emitted unknown label {v}")
+                        })
                     }
                     LabelOutput::Text(m) => {
                         let (_, values) = ran[label]
                             .try_extract_strings()
                             .map_err(|e| model(run_err(e)))?;
                         rows_of("labels", values.len())?;
-                        let mut failed = None;
-                        for (r, v) in values.iter().enumerate() {
-                            match class_of(m, v, &mut last) {
-                                Some(c) => outputs.push(Output::Class {
-                                    index: c,
-                                    score: score(r, c),
-                                }),
-                                None => {
-                                    failed = Some(format!("the graph emitted unknown label {v:?}"));
-                                    break;
-                                }
-                            }
-                        }
-                        failed
+                        push_classes(m, values.iter(), &score, &mut last, outputs, |v| {
+                            format!("the graph emitted unknown label {v:?}")
+                        })
                     }
                 };
                 if let Some(why) = failed {
@@ -947,6 +925,29 @@ impl OnnxPredictor {
 
 /// The index of `value` among `labels`, trying `*last` (the previous row's) first.
 #[inline]
+/// Each row's label as its class with `score(row, class)`, pushed to
+/// `outputs`; the first label `labels` does not hold stops it, described
+/// by `unknown`.
+fn push_classes<'a, T: PartialEq + 'a, L: std::borrow::Borrow<T>>(
+    labels: &[L],
+    values: impl Iterator<Item = &'a T>,
+    score: &impl Fn(usize, usize) -> f64,
+    last: &mut usize,
+    outputs: &mut Vec<Output>,
+    unknown: impl Fn(&T) -> String,
+) -> Option<String> {
+    for (r, v) in values.enumerate() {
+        match class_of(labels, v, last) {
+            Some(c) => outputs.push(Output::Class {
+                index: c,
+                score: score(r, c),
+            }),
+            None => return Some(unknown(v)),
+        }
+    }
+    None
+}
+
 fn class_of<T: PartialEq + ?Sized, L: std::borrow::Borrow<T>>(
     labels: &[L],
     value: &T,
