@@ -343,7 +343,7 @@ fn run(
     fault::point("dispatch.shards-submitted");
     tracing::info!(dispatch = %id, shards = n, executor = %plan.executor_name, "shards submitted");
 
-    let result = follow(
+    follow(
         plan,
         spool,
         log,
@@ -355,12 +355,9 @@ fn run(
         &mut shards,
         &ranges,
         true,
-    );
-    if let Err(stop) = result {
-        // Nothing may commit after the rows are removed: stop every task and wait for it.
-        stop_all(&mut *exec, plan.executor.poll.0);
-        return Err(stop);
-    }
+    )
+    // Nothing may commit after the rows are removed: stop every task and wait for it.
+    .inspect_err(|_| stop_all(&mut *exec, plan.executor.poll.0))?;
     tracing::info!(
         dispatch = %id,
         seconds = submitted_at.elapsed().as_secs_f64(),
@@ -547,7 +544,7 @@ fn rerun_shards(
     .map_err(log_err)?;
     let mut exec = executor::open(&plan.executor, spool.clone(), id.0, plan.hide.clone());
     submit(&mut *exec, log, id, &again)?;
-    let result = follow(
+    follow(
         plan,
         spool,
         log,
@@ -559,11 +556,8 @@ fn rerun_shards(
         &mut shards,
         &ranges,
         false,
-    );
-    if let Err(stop) = result {
-        stop_all(&mut *exec, plan.executor.poll.0);
-        return Err(stop);
-    }
+    )
+    .inspect_err(|_| stop_all(&mut *exec, plan.executor.poll.0))?;
     record_stored(log, id, progress, counts)?;
     Ok(())
 }
