@@ -945,10 +945,16 @@ fn fits_a_small_terminal_without_panicking() {
     }
 }
 
-/// A dispatch scored in shards: opening it asks for its shards (its events
-/// say so), and the shards show with state, node and rows, at 80×24.
-#[test]
-fn a_sharded_dispatch_opened_shows_its_shards() {
+/// Opens dispatch 12 as a sharded one (its events say so) on the
+/// Dispatches screen; checks it asks for the shards. Returns the app, the
+/// shards request's id, and a maker of a shard's line (shard, state, node,
+/// rows, attempt) of 76 keys each.
+#[allow(clippy::type_complexity)]
+fn open_sharded_dispatch() -> (
+    App,
+    mld_shared::ids::RequestId,
+    impl Fn(u32, &str, Option<&str>, u64, u32) -> mld_shared::protocol::ShardInfo,
+) {
     use mld_shared::ids::DispatchId;
     use mld_shared::protocol::{DispatchEventInfo, Request, ShardInfo};
     let mut app = connected();
@@ -985,7 +991,7 @@ fn a_sharded_dispatch_opened_shows_its_shards() {
         asked[1].0,
         Ok(Response::Predictions(fixtures::prediction_page())),
     );
-    let shard = |k: u32, state: &str, node: Option<&str>, rows: u64, attempt: u32| ShardInfo {
+    let shard = move |k: u32, state: &str, node: Option<&str>, rows: u64, attempt: u32| ShardInfo {
         shard: k,
         key_lo: 1 + 76 * k as i64,
         key_hi: 76 + 76 * k as i64,
@@ -999,9 +1005,17 @@ fn a_sharded_dispatch_opened_shows_its_shards() {
         error: None,
         updated_at: at,
     };
+    (app, shards_asked[0].0, shard)
+}
+
+/// A dispatch scored in shards: opening it asks for its shards (its events
+/// say so), and the shards show with state, node and rows, at 80×24.
+#[test]
+fn a_sharded_dispatch_opened_shows_its_shards() {
+    let (mut app, shards_asked, shard) = open_sharded_dispatch();
     answer(
         &mut app,
-        shards_asked[0].0,
+        shards_asked,
         Ok(Response::Shards(vec![
             shard(0, "done", Some("node-3"), 76, 0),
             shard(1, "running", Some("node-7"), 0, 1),
@@ -1031,59 +1045,10 @@ fn a_sharded_dispatch_opened_shows_its_shards() {
 /// those not done come first (they are what to watch).
 #[test]
 fn shards_that_do_not_fit_show_those_not_done_first() {
-    use mld_shared::ids::DispatchId;
-    use mld_shared::protocol::{DispatchEventInfo, Request, ShardInfo};
-    let mut app = connected();
-    press(&mut app, KeyCode::Char('2'));
-    press(&mut app, KeyCode::End);
-    let asked = fixtures::sent(&press(&mut app, KeyCode::Enter));
-    let mut detail = fixtures::dispatch_detail();
-    let at = detail.events[1].at;
-    detail.events.insert(
-        2,
-        DispatchEventInfo {
-            seq: 3,
-            at,
-            step: "shard".into(),
-            rows: None,
-            message: Some("2 shards of key column id from 1 to 152".into()),
-        },
-    );
-    let more = answer(
-        &mut app,
-        asked[0].0,
-        Ok(Response::Dispatch(Box::new(detail))),
-    );
-    let shards_asked = fixtures::sent(&more);
-    assert_eq!(
-        shards_asked
-            .iter()
-            .map(|(_, r)| r.clone())
-            .collect::<Vec<_>>(),
-        vec![Request::DispatchShards { id: DispatchId(12) }]
-    );
+    let (mut app, shards_asked, shard) = open_sharded_dispatch();
     answer(
         &mut app,
-        asked[1].0,
-        Ok(Response::Predictions(fixtures::prediction_page())),
-    );
-    let shard = |k: u32, state: &str, node: Option<&str>, rows: u64, attempt: u32| ShardInfo {
-        shard: k,
-        key_lo: 1 + 76 * k as i64,
-        key_hi: 76 + 76 * k as i64,
-        state: state.into(),
-        attempt,
-        task: Some(format!("41_{k}")),
-        node: node.map(str::to_string),
-        rows_collected: rows,
-        rows_predicted: rows,
-        rows_inserted: rows,
-        error: None,
-        updated_at: at,
-    };
-    answer(
-        &mut app,
-        shards_asked[0].0,
+        shards_asked,
         Ok(Response::Shards(
             (0..12)
                 .map(|k| match k {
