@@ -130,7 +130,7 @@ pub fn store_batch(
                 let rows = end - start;
                 if rows > 1 {
                     tx.execute_batch("SAVEPOINT store_chunk")?;
-                    let mut ins = tx.prepare_cached(&chunk_insert(rows))?;
+                    let mut ins = tx.prepare_cached(&chunk_sql(rows))?;
                     ins.raw_bind_parameter(1, id.0)?;
                     ins.raw_bind_parameter(2, Millis(at))?;
                     for r in 0..rows {
@@ -152,7 +152,7 @@ pub fn store_batch(
                     // A key stored already: undo the chunk, then row by row.
                     tx.execute_batch("ROLLBACK TO store_chunk; RELEASE store_chunk")?;
                 }
-                let mut ins = tx.prepare_cached(&chunk_insert(1))?;
+                let mut ins = tx.prepare_cached(&chunk_sql(1))?;
                 for r in start..end {
                     let added =
                         ins.execute(params![id.0, Millis(at), keys[r], &*labels[r], scores[r]])?;
@@ -216,6 +216,20 @@ pub fn store_batch(
         uns.execute(params![id.0, u.key, u.reason])?;
     }
     Ok(stored)
+}
+
+/// [`chunk_insert`], built once for a whole chunk and for one row (the
+/// statement cache is looked up by the text, and building a 200-row text
+/// for every chunk cost a tenth of storing it); a batch's last, shorter
+/// chunk builds its own.
+fn chunk_sql(rows: usize) -> std::borrow::Cow<'static, str> {
+    static WHOLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static ONE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match rows {
+        STORE_CHUNK => WHOLE.get_or_init(|| chunk_insert(STORE_CHUNK)).into(),
+        1 => ONE.get_or_init(|| chunk_insert(1)).into(),
+        _ => chunk_insert(rows).into(),
+    }
 }
 
 /// `INSERT OR IGNORE` of `rows` predictions: `?1` the dispatch, `?2` the
@@ -652,26 +666,46 @@ pub fn last_per_job(
     .collect()
 }
 
-/// Deletes at most `limit` predictions older than `before` of dispatches
-/// that have finished; returns how many. A dispatch that has not finished
-/// (running, or waiting to be settled after a restart) keeps all of its:
-/// its write-back reads them. Dispatch and event records, and the class
-/// distribution, stay. Called in chunks so other writers are never held up
-/// for long.
+/// Deletes at most `limit` predictions of dispatches that finished before
+/// `before`; returns how many. A dispatch that has not finished (running, or
+/// waiting to be settled after a restart) keeps all of its: its write-back
+/// reads them. Oldest dispatches first; a dispatch with none left is marked
+/// (`predictions_pruned`), so later calls never visit it again. Dispatch
+/// and event records, and the class distribution, stay. Called in chunks so
+/// other writers are never held up for long.
 pub fn prune_predictions(
     tx: &Transaction<'_>,
     before: jiff::Timestamp,
     limit: u32,
 ) -> rusqlite::Result<u64> {
-    tx.execute(
-        "DELETE FROM predictions WHERE (dispatch_id, row_key) IN (
-             SELECT p.dispatch_id, p.row_key FROM predictions p JOIN dispatches d ON d.id = p.dispatch_id
-             WHERE p.created_at < ?1
-               AND d.status IN ('succeeded', 'failed', 'cancelled', 'interrupted')
-             LIMIT ?2)",
-        params![Millis(before), limit],
-    )
-    .map(|n| n as u64)
+    let mut next = tx.prepare_cached(
+        "SELECT id FROM dispatches
+         WHERE predictions_pruned = 0 AND finished_at < ?1
+           AND status IN ('succeeded', 'failed', 'cancelled', 'interrupted')
+         ORDER BY finished_at LIMIT 1",
+    )?;
+    let mut delete = tx.prepare_cached(
+        "DELETE FROM predictions WHERE dispatch_id = ?1 AND row_key IN (
+             SELECT row_key FROM predictions WHERE dispatch_id = ?1 LIMIT ?2)",
+    )?;
+    let mut done =
+        tx.prepare_cached("UPDATE dispatches SET predictions_pruned = 1 WHERE id = ?1")?;
+    let mut pruned = 0u64;
+    while pruned < u64::from(limit) {
+        let Some(id) = next
+            .query_row(params![Millis(before)], |r| r.get::<_, i64>(0))
+            .optional()?
+        else {
+            break;
+        };
+        let room = u64::from(limit) - pruned;
+        let n = delete.execute(params![id, room as i64])? as u64;
+        pruned += n;
+        if n < room {
+            done.execute([id])?;
+        }
+    }
+    Ok(pruned)
 }
 
 #[cfg(test)]
@@ -692,43 +726,50 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pruning_never_touches_a_dispatch_that_has_not_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+    /// Three dispatches, each with `n` predictions: one finished long ago,
+    /// one finished just now, one still running since long ago.
+    fn three_dispatches(log: &EventLog, n: usize) -> [DispatchId; 3] {
         let old: jiff::Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let label: Arc<str> = Arc::from("a");
-        let (done, open) = log
-            .write_blocking(move |tx| {
-                let done = create(tx, &new("done"), old)?;
-                let open = create(tx, &new("open"), old)?;
-                for id in [done, open] {
-                    start(tx, id, old)?;
-                    let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
-                    let outcomes = Outcomes::Classes {
-                        labels: vec![label.clone(); 5],
-                        scores: vec![0.5; 5],
-                    };
-                    store_batch(tx, id, &keys, &outcomes, &[], old)?;
-                }
-                finish(
-                    tx,
-                    done,
-                    DispatchStatus::Succeeded,
-                    None,
-                    None,
-                    &Counts::default(),
-                    old,
-                )?;
-                Ok((done, open))
-            })
+        log.write_blocking(move |tx| {
+            let now = jiff::Timestamp::now();
+            let ids = [
+                create(tx, &new("old"), old)?,
+                create(tx, &new("recent"), old)?,
+                create(tx, &new("running"), old)?,
+            ];
+            for id in ids {
+                start(tx, id, old)?;
+                let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+                let outcomes = Outcomes::Classes {
+                    labels: vec![label.clone(); n],
+                    scores: vec![0.5; n],
+                };
+                store_batch(tx, id, &keys, &outcomes, &[], old)?;
+            }
+            let status = DispatchStatus::Succeeded;
+            finish(tx, ids[0], status, None, None, &Counts::default(), old)?;
+            finish(tx, ids[1], status, None, None, &Counts::default(), now)?;
+            Ok(ids)
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn pruning_takes_only_dispatches_that_finished_before_the_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let [old, recent, running] = three_dispatches(&log, 5);
+        // A day ago: the recent dispatch finished after it, its predictions
+        // (stored long before) stay.
+        let before = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24))
             .unwrap();
-        let now = jiff::Timestamp::now();
         // In chunks: two, two, one, then nothing left that may go.
         let mut chunks = vec![];
         loop {
             let n = log
-                .write_blocking(move |tx| prune_predictions(tx, now, 2))
+                .write_blocking(move |tx| prune_predictions(tx, before, 2))
                 .unwrap();
             chunks.push(n);
             if n < 2 {
@@ -740,13 +781,62 @@ mod tests {
             log.read_blocking(move |c| count_predictions(c, id, None))
                 .unwrap()
         };
-        assert_eq!(left(done), 0, "the finished dispatch's predictions went");
-        assert_eq!(left(open), 5, "the running dispatch keeps every prediction");
+        assert_eq!(left(old), 0, "the old dispatch's predictions went");
+        assert_eq!(
+            left(recent),
+            5,
+            "a dispatch finished after the cutoff keeps them"
+        );
+        assert_eq!(
+            left(running),
+            5,
+            "the running dispatch keeps every prediction"
+        );
         // Its class distribution outlives the pruning.
         assert_eq!(
-            log.read_blocking(move |c| class_counts(c, done)).unwrap(),
+            log.read_blocking(move |c| class_counts(c, old)).unwrap(),
             vec![("a".to_string(), 5)]
         );
+        // The emptied dispatch is marked, the others are not.
+        let marked = log
+            .read_blocking(|c| {
+                c.prepare("SELECT id FROM dispatches WHERE predictions_pruned = 1")?
+                    .query_map([], |r| r.get::<_, i64>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap();
+        assert_eq!(marked, vec![old.0]);
+    }
+
+    #[test]
+    fn one_call_prunes_across_dispatches_up_to_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        // Two old finished dispatches of 3 rows each, pruned by one call of 4
+        // then one of 4: 4 (3 + 1), then 2, and both are emptied.
+        let [a, b, running] = three_dispatches(&log, 3);
+        log.write_blocking(move |tx| {
+            let old: jiff::Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
+            tx.execute(
+                "UPDATE dispatches SET finished_at = ?2 WHERE id = ?1",
+                params![b.0, Millis(old)],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        let now = jiff::Timestamp::now();
+        let prune = || {
+            log.write_blocking(move |tx| prune_predictions(tx, now, 4))
+                .unwrap()
+        };
+        assert_eq!(prune(), 4);
+        assert_eq!(prune(), 2);
+        assert_eq!(prune(), 0);
+        let left = |id| {
+            log.read_blocking(move |c| count_predictions(c, id, None))
+                .unwrap()
+        };
+        assert_eq!((left(a), left(b), left(running)), (0, 0, 3));
     }
     #[test]
     fn a_batch_stores_every_new_key_once_and_counts_only_what_it_stored() {
