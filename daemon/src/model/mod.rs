@@ -239,6 +239,13 @@ impl Model {
         self.meta.task
     }
 
+    /// Whether this ONNX classifier's text labels are read from its
+    /// probabilities (a `LinearClassifier`; rows in doubt still ask the
+    /// graph) rather than from its label output, row by row.
+    pub fn onnx_labels_from_probabilities(&self) -> bool {
+        matches!(&self.predictor, Predictor::Onnx(o) if o.labels_from_probabilities())
+    }
+
     /// Matches the model's features to `columns` by name (exact, case-sensitive).
     /// Extra columns are ignored; every missing feature is named in the error.
     pub fn bind<S: AsRef<str>>(&self, columns: &[S]) -> Result<FeatureBinding, ModelError> {
@@ -319,13 +326,15 @@ impl Model {
                 self.predict_native(artifact, &binding.columns, rows, &mut out.predictions)
             }
             Predictor::Onnx(onnx) => {
+                let mut outputs = Vec::with_capacity(CHUNK_ROWS.min(rows.rows()));
                 for start in (0..rows.rows()).step_by(CHUNK_ROWS) {
                     let end = (start + CHUNK_ROWS).min(rows.rows());
-                    let chunk = onnx.score(&binding.columns, rows.slice(start..end))?;
+                    let refused =
+                        onnx.score_into(&binding.columns, rows.slice(start..end), &mut outputs)?;
                     out.refused
-                        .extend(chunk.refused.into_iter().map(|(r, why)| (start + r, why)));
+                        .extend(refused.into_iter().map(|(r, why)| (start + r, why)));
                     out.predictions
-                        .extend(chunk.outputs.into_iter().map(|o| self.onnx_prediction(o)));
+                        .extend(outputs.iter().map(|&o| self.onnx_prediction(o)));
                 }
             }
         }

@@ -19,7 +19,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use ort::session::{Session, SessionInputValue};
+use ort::session::{
+    HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue,
+};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::ModelError;
@@ -196,6 +198,15 @@ enum LabelOutput {
     Text(Vec<String>),
 }
 
+impl LabelOutput {
+    fn len(&self) -> usize {
+        match self {
+            LabelOutput::Int(v) => v.len(),
+            LabelOutput::Text(v) => v.len(),
+        }
+    }
+}
+
 /// An encoder (ONNX `OneHotEncoder`) traced back to the graph input column it reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracedEncoder {
@@ -218,6 +229,28 @@ pub struct OnnxInfo {
     pub producer: String,
     /// The text encoders whose input could be traced.
     pub encoders: Vec<TracedEncoder>,
+    /// Each `LinearClassifier` and the tensor holding its probabilities.
+    pub linear: Vec<LinearHead>,
+}
+
+/// A `LinearClassifier` node (logistic regression, linear SVM): its label
+/// is the first class of greatest raw score (ONNX Runtime's rule), and its
+/// probabilities are those scores after `transform`, maybe divided by their
+/// sum (a `Normalizer` with `norm = L1`, as skl2onnx adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinearHead {
+    /// The tensor holding its labels.
+    pub label: String,
+    /// The tensor holding its probabilities (after the normalizer, if any).
+    pub probabilities: String,
+    /// Its classes, in score order (`classlabels_strings` or `classlabels_ints`).
+    pub classes: Vec<String>,
+    /// How many scores it computes per row (`intercepts`).
+    pub targets: usize,
+    /// `post_transform`: NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO or PROBIT.
+    pub transform: String,
+    /// Whether an L1 `Normalizer` stands between its scores and `probabilities`.
+    pub normalized: bool,
 }
 
 /// What the graph said about one row of a chunk.
@@ -225,13 +258,6 @@ pub struct OnnxInfo {
 pub(crate) enum Output {
     Class { index: usize, score: f64 },
     Value(f64),
-}
-
-/// A chunk scored: an output per accepted row (in order), and the rows
-/// refused (index in the chunk, why).
-pub(crate) struct Chunk {
-    pub outputs: Vec<Output>,
-    pub refused: Vec<(usize, String)>,
 }
 
 /// A feature whose encoder refuses categories it does not know.
@@ -245,7 +271,7 @@ struct Strict {
 /// A loaded ONNX classifier or regressor.
 pub struct OnnxPredictor {
     /// `run` needs `&mut`; one batch at a time per model is fine for batch scoring.
-    session: Mutex<Session>,
+    session: Mutex<Runner>,
     inputs: Vec<GraphInput>,
     /// Per graph input, the model feature of each of its columns.
     layout: Vec<Vec<usize>>,
@@ -253,6 +279,89 @@ pub struct OnnxPredictor {
     output: OutputSpec,
     label_map: Option<LabelOutput>,
     strict: Vec<Strict>,
+    /// Text labels read from the probabilities instead of the label output
+    /// (see [`ArgmaxRule`]); `None`: every label comes from the graph.
+    argmax: Option<ArgmaxRule>,
+}
+
+/// A session, and the run options that ask it for the probabilities only.
+struct Runner {
+    session: Session,
+    probabilities_only: Option<RunOptions<HasSelectedOutputs>>,
+}
+
+/// How a row of probabilities names the class the graph's label output
+/// would, for a `LinearClassifier` whose label and probabilities are the
+/// graph's outputs ([`LinearHead`]) and whose labels are text: reading a
+/// string per row from ONNX Runtime costs more than the graph's own run.
+///
+/// ONNX Runtime labels a row with the first class of greatest raw score
+/// (a strict `>` scan) and computes the probabilities from those scores with
+/// an increasing function (`NONE`: the scores themselves; `LOGISTIC`, `SOFTMAX`),
+/// maybe divided by their sum (L1 `Normalizer`: one positive divisor per row).
+/// So a class whose probability is above every other's by more than the
+/// rounding and approximation error of those functions has the greatest
+/// score, and is the label. A row closer than that (a tie, or 0.5 against
+/// 0.5) is run again with the label output, and takes the graph's label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum ArgmaxRule {
+    /// The probabilities are the raw scores, bit for bit (`NONE`, no
+    /// normalizer): the graph's own scan over them gives its label, ties included.
+    First,
+    /// The first greatest probability is the label when every other is more
+    /// than `margin` below it; otherwise the graph says.
+    Clear { margin: f32 },
+}
+
+/// The margin for `LOGISTIC` and `SOFTMAX` probabilities: their error in
+/// ONNX Runtime (MLAS's approximations of exp and the logistic, a division,
+/// the normalizer's) is a few units in the last place of numbers at most 1,
+/// under 1e-6; a sklearn logistic regression has about 20 rows in a million
+/// this close (measured), so asking the graph about them costs nothing.
+const ARGMAX_MARGIN: f32 = 1e-5;
+
+impl ArgmaxRule {
+    /// The rule for a classifier whose probabilities `head` computes, if its
+    /// labels can be read from them: its classes are `labels` in order, one
+    /// score each (no second class added), and its transform is increasing.
+    fn for_head(head: &LinearHead, labels: &[String]) -> Option<ArgmaxRule> {
+        if head.classes != labels || head.targets != labels.len() || labels.len() < 2 {
+            return None;
+        }
+        match (head.transform.as_str(), head.normalized) {
+            ("NONE", false) => Some(ArgmaxRule::First),
+            // A positive divisor keeps the order but may round two scores to one.
+            ("NONE", true) => Some(ArgmaxRule::Clear { margin: 0.0 }),
+            ("LOGISTIC" | "SOFTMAX", _) => Some(ArgmaxRule::Clear {
+                margin: ARGMAX_MARGIN,
+            }),
+            // SOFTMAX_ZERO scales near-zero scores differently (not
+            // increasing); PROBIT is not used for labels here.
+            _ => None,
+        }
+    }
+
+    /// The class of a row of probabilities, or `None`: ask the graph.
+    #[inline]
+    fn class(self, row: &[f32]) -> Option<usize> {
+        let (&first, rest) = row.split_first()?;
+        let (mut k, mut best) = (0, first);
+        for (j, &p) in rest.iter().enumerate() {
+            if p > best {
+                best = p;
+                k = j + 1;
+            }
+        }
+        match self {
+            ArgmaxRule::First => Some(k),
+            // NaN anywhere fails the comparison: asked.
+            ArgmaxRule::Clear { margin } => row
+                .iter()
+                .enumerate()
+                .all(|(j, &p)| j == k || best - p > margin)
+                .then_some(k),
+        }
+    }
 }
 
 fn unsupported(reason: impl Into<String>) -> ModelError {
@@ -549,8 +658,39 @@ impl OnnxPredictor {
             }
         };
         let strict = strict_features(&info.encoders, &inputs, &layout);
+        let argmax = match (output, &label_map) {
+            (
+                OutputSpec::Classes {
+                    label,
+                    probabilities: Some(p),
+                    ..
+                },
+                Some(LabelOutput::Text(m)),
+            ) => {
+                let outputs = session.outputs();
+                let (label, p) = (outputs[label].name(), outputs[p].name());
+                info.linear
+                    .iter()
+                    .find(|h| h.label == label && h.probabilities == p)
+                    .and_then(|h| ArgmaxRule::for_head(h, m))
+                    .map(|rule| (rule, p.to_string()))
+            }
+            _ => None,
+        };
+        let probabilities_only = match &argmax {
+            Some((_, p)) => Some(
+                RunOptions::new()
+                    .map_err(run_err)?
+                    .with_outputs(OutputSelector::no_default().with(p.as_str())),
+            ),
+            None => None,
+        };
         Ok(OnnxPredictor {
-            session: Mutex::new(session),
+            session: Mutex::new(Runner {
+                session,
+                probabilities_only,
+            }),
+            argmax: argmax.map(|(rule, _)| rule),
             inputs,
             layout,
             features: features.to_vec(),
@@ -576,24 +716,21 @@ impl OnnxPredictor {
     /// rest run together. Should the run still fail, the rows are run in
     /// halves until the failing ones are found: those are refused with the
     /// runtime's reason, the others scored.
-    pub(crate) fn score(&self, columns: &[usize], rows: Inputs<'_>) -> Result<Chunk, ModelError> {
-        let mut outputs = Vec::with_capacity(rows.rows());
+    ///
+    /// The outputs go to `outputs`, cleared first (a caller scoring chunk
+    /// after chunk keeps one buffer); the refused rows are returned.
+    pub(crate) fn score_into(
+        &self,
+        columns: &[usize],
+        rows: Inputs<'_>,
+        outputs: &mut Vec<Output>,
+    ) -> Result<Vec<(usize, String)>, ModelError> {
+        outputs.clear();
         // The usual case, a graph whose inputs any finite number fits: every
         // row runs at once, without a list of which.
         if !self.prechecks() {
-            match self.run(
-                columns,
-                &rows,
-                Selected::All(rows.rows()),
-                &mut outputs,
-                false,
-            ) {
-                Ok(_) => {
-                    return Ok(Chunk {
-                        outputs,
-                        refused: Vec::new(),
-                    });
-                }
+            match self.run(columns, &rows, Selected::All(rows.rows()), outputs, false) {
+                Ok(_) => return Ok(Vec::new()),
                 Err(Failure::Model(e)) => return Err(e),
                 Err(Failure::Run(_)) => outputs.clear(),
             }
@@ -607,13 +744,13 @@ impl OnnxPredictor {
             }
         }
         let mut failed = Vec::new();
-        self.run_bisecting(columns, &rows, &accepted, &mut outputs, &mut failed)?;
+        self.run_bisecting(columns, &rows, &accepted, outputs, &mut failed)?;
         if !failed.is_empty() {
             refused.extend(failed);
             refused.sort_by_key(|(r, _)| *r);
             // Outputs are in accepted order minus the failed rows: already in row order.
         }
-        Ok(Chunk { outputs, refused })
+        Ok(refused)
     }
 
     /// Whether some row could be refused before the graph sees it: a
@@ -746,12 +883,17 @@ impl OnnxPredictor {
                 convert: impl Fn(f64) -> T,
             ) -> Vec<T> {
                 let mut data = Vec::with_capacity(selected.len() * at.len());
-                match flat {
-                    Some(flat) => selected.for_each(|r| {
+                let every_column = at.len() == width && at.iter().enumerate().all(|(i, &c)| i == c);
+                match (flat, selected) {
+                    // Every row, every column in order: one straight pass.
+                    (Some(flat), Selected::All(n)) if every_column => {
+                        data.extend(flat[..n * width].iter().map(|&v| convert(v)))
+                    }
+                    (Some(flat), _) => selected.for_each(|r| {
                         let row = &flat[r * width..(r + 1) * width];
                         data.extend(at.iter().map(|&c| convert(row[c])));
                     }),
-                    None => selected.for_each(|r| {
+                    (None, _) => selected.for_each(|r| {
                         data.extend(at.iter().map(|&c| convert(rows.numbers[[r, c]])));
                     }),
                 }
@@ -809,12 +951,123 @@ impl OnnxPredictor {
         outputs: &mut Vec<Output>,
         want_probabilities: bool,
     ) -> Result<Option<(usize, Vec<f32>)>, Failure> {
+        match self.argmax {
+            Some(rule) => self.run_argmax(
+                rule,
+                columns,
+                rows,
+                selected,
+                outputs,
+                want_probabilities,
+            ),
+            None => self.run_labelled(columns, rows, selected, outputs, want_probabilities),
+        }
+    }
+
+    /// Whether text labels are read from the probabilities ([`ArgmaxRule`]).
+    pub(crate) fn labels_from_probabilities(&self) -> bool {
+        self.argmax.is_some()
+    }
+
+    /// [`Self::run`] for a graph whose labels its probabilities say
+    /// ([`ArgmaxRule`]): the graph is asked for its probabilities only, and
+    /// the rows they leave in doubt are run again with the label output.
+    fn run_argmax(
+        &self,
+        rule: ArgmaxRule,
+        columns: &[usize],
+        rows: &Inputs<'_>,
+        selected: Selected<'_>,
+        outputs: &mut Vec<Output>,
+        want_probabilities: bool,
+    ) -> Result<Option<(usize, Vec<f32>)>, Failure> {
+        let n = selected.len();
+        let width = self.label_map.as_ref().map_or(0, LabelOutput::len);
+        let tensors = self
+            .tensors(columns, rows, selected)
+            .map_err(Failure::Model)?;
+        let model = |e: ModelError| Failure::Model(e);
+        let start = outputs.len();
+        // Positions (in `selected`) of the rows the probabilities leave in doubt.
+        let mut doubt = Vec::new();
+        let mut kept = None;
+        {
+            let mut runner = self.session.lock().unwrap_or_else(|p| p.into_inner());
+            let Runner {
+                session,
+                probabilities_only: Some(options),
+            } = &mut *runner
+            else {
+                return Err(model(run_err(
+                    "a graph read by its probabilities loaded without its run options",
+                )));
+            };
+            let ran = session
+                .run_with_options(tensors.as_slice(), options)
+                .map_err(|e| Failure::Run(e.to_string()))?;
+            let (shape, probs) = ran[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| model(run_err(e)))?;
+            let dims: Vec<i64> = shape.iter().copied().collect();
+            if dims != [n as i64, width as i64] || probs.len() != n * width {
+                return Err(model(run_err(format!(
+                    "the graph returned probabilities of shape {dims:?}, expected [{n}, {width}]"
+                ))));
+            }
+            outputs.reserve(n);
+            for (i, row) in probs.chunks_exact(width.max(1)).enumerate() {
+                let index = rule.class(row).unwrap_or_else(|| {
+                    doubt.push(i);
+                    0
+                });
+                outputs.push(Output::Class {
+                    index,
+                    score: f64::from(row[index]),
+                });
+            }
+            if want_probabilities || !doubt.is_empty() {
+                kept = Some(probs.to_vec());
+            }
+        }
+        if !doubt.is_empty() {
+            let probs = kept.as_deref().unwrap_or_default();
+            let asked: Vec<usize> = doubt.iter().map(|&i| selected.row(i)).collect();
+            let mut labelled = Vec::with_capacity(asked.len());
+            if let Err(e) =
+                self.run_labelled(columns, rows, Selected::Rows(&asked), &mut labelled, false)
+            {
+                outputs.truncate(start);
+                return Err(e);
+            }
+            for (&i, o) in doubt.iter().zip(labelled) {
+                if let Output::Class { index, .. } = o {
+                    // The score from the same run as every other row's.
+                    outputs[start + i] = Output::Class {
+                        index,
+                        score: f64::from(probs[i * width + index]),
+                    };
+                }
+            }
+        }
+        Ok(kept.filter(|_| want_probabilities).map(|p| (width, p)))
+    }
+
+    /// [`Self::run`] reading each row's label from the graph's label output.
+    fn run_labelled(
+        &self,
+        columns: &[usize],
+        rows: &Inputs<'_>,
+        selected: Selected<'_>,
+        outputs: &mut Vec<Output>,
+        want_probabilities: bool,
+    ) -> Result<Option<(usize, Vec<f32>)>, Failure> {
         let n = selected.len();
         let tensors = self
             .tensors(columns, rows, selected)
             .map_err(Failure::Model)?;
-        let mut session = self.session.lock().unwrap_or_else(|p| p.into_inner());
-        let ran = session
+        let mut runner = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        let ran = runner
+            .session
             .run(tensors.as_slice())
             .map_err(|e| Failure::Run(e.to_string()))?;
         // Every output is checked against the batch before it is indexed:
@@ -893,9 +1146,13 @@ impl OnnxPredictor {
                             .try_extract_tensor::<i64>()
                             .map_err(|e| model(run_err(e)))?;
                         rows_of("labels", values.len())?;
-                        push_classes(m, values.iter(), &score, &mut last, outputs, |v| {
-                            format!("the graph emitted unknown label {v}")
-                        })
+                        let unknown = |v: &i64| format!("the graph emitted unknown label {v}");
+                        if m.iter().enumerate().all(|(i, &l)| l == i as i64) {
+                            // Classes 0, 1, …: a label is its class's index.
+                            push_dense(m.len(), values, &score, outputs, unknown)
+                        } else {
+                            push_classes(m, values.iter(), &score, &mut last, outputs, unknown)
+                        }
                     }
                     LabelOutput::Text(m) => {
                         let (_, values) = ran[label]
@@ -923,8 +1180,29 @@ impl OnnxPredictor {
     }
 }
 
-/// The index of `value` among `labels`, trying `*last` (the previous row's) first.
-#[inline]
+/// Each row's label (classes `0..n`, so a label is its class's index) as
+/// its class with `score(row, class)`, pushed to `outputs`; the first label
+/// out of range stops it, described by `unknown`.
+fn push_dense(
+    n: usize,
+    values: &[i64],
+    score: &impl Fn(usize, usize) -> f64,
+    outputs: &mut Vec<Output>,
+    unknown: impl Fn(&i64) -> String,
+) -> Option<String> {
+    outputs.reserve(values.len());
+    for (r, v) in values.iter().enumerate() {
+        match usize::try_from(*v).ok().filter(|c| *c < n) {
+            Some(c) => outputs.push(Output::Class {
+                index: c,
+                score: score(r, c),
+            }),
+            None => return Some(unknown(v)),
+        }
+    }
+    None
+}
+
 /// Each row's label as its class with `score(row, class)`, pushed to
 /// `outputs`; the first label `labels` does not hold stops it, described
 /// by `unknown`.
@@ -948,6 +1226,8 @@ fn push_classes<'a, T: PartialEq + 'a, L: std::borrow::Borrow<T>>(
     None
 }
 
+/// The index of `value` among `labels`, trying `*last` (the previous row's) first.
+#[inline]
 fn class_of<T: PartialEq + ?Sized, L: std::borrow::Borrow<T>>(
     labels: &[L],
     value: &T,
@@ -969,6 +1249,14 @@ enum Selected<'a> {
 }
 
 impl Selected<'_> {
+    /// The chunk row at position `i` of the selection.
+    fn row(self, i: usize) -> usize {
+        match self {
+            Selected::All(_) => i,
+            Selected::Rows(idx) => idx[i],
+        }
+    }
+
     fn len(self) -> usize {
         match self {
             Selected::All(n) => n,
@@ -1155,6 +1443,7 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
         ops: Vec::new(),
         producer: String::new(),
         encoders: Vec::new(),
+        linear: Vec::new(),
     };
     let mut graph = None;
     for field in proto::fields(bytes).map_err(|_| bad("model"))? {
@@ -1214,6 +1503,38 @@ pub fn inspect(bytes: &[u8]) -> Result<OnnxInfo, ModelError> {
             }
         }
     }
+    for node in nodes.iter().filter(|n| n.op == "LinearClassifier") {
+        let [label, scores] = node.outputs.as_slice() else {
+            continue;
+        };
+        let classes = match node.attribute("classlabels_strings") {
+            Some(a) => a.strings.clone(),
+            None => node
+                .attribute("classlabels_ints")
+                .map(|a| a.ints.iter().map(|v| v.to_string()).collect())
+                .unwrap_or_default(),
+        };
+        // skl2onnx divides the probabilities by their sum in a `Normalizer`.
+        let normalizer = nodes.iter().find(|n| {
+            n.op == "Normalizer"
+                && n.inputs.first() == Some(scores)
+                && n.attribute("norm").and_then(|a| a.text.as_deref()) == Some("L1")
+        });
+        info.linear.push(LinearHead {
+            label: label.clone(),
+            probabilities: normalizer
+                .and_then(|n| n.outputs.first())
+                .unwrap_or(scores)
+                .clone(),
+            classes,
+            targets: node.attribute("intercepts").map_or(0, |a| a.floats),
+            transform: node
+                .attribute("post_transform")
+                .and_then(|a| a.text.clone())
+                .unwrap_or_else(|| "NONE".to_string()),
+            normalized: normalizer.is_some(),
+        });
+    }
     for node in nodes.iter().filter(|n| n.op == "OneHotEncoder") {
         let Some(categories) = node.attribute("cats_strings").map(|a| a.strings.clone()) else {
             continue;
@@ -1252,6 +1573,10 @@ struct Attribute {
     int: Option<i64>,
     ints: Vec<i64>,
     strings: Vec<String>,
+    /// A single string (`s`: `post_transform`, `norm`).
+    text: Option<String>,
+    /// How many floats it holds (`floats`: a `LinearClassifier`'s `intercepts`).
+    floats: usize,
 }
 
 impl Node {
@@ -1279,11 +1604,16 @@ fn parse_node(node: &[u8]) -> Result<Node, proto::Malformed> {
                     int: None,
                     ints: Vec::new(),
                     strings: Vec::new(),
+                    text: None,
+                    floats: 0,
                 };
                 for f in proto::fields(attr)? {
                     match f {
                         (1, proto::Field::Bytes(b)) => a.name = text(b),
                         (3, proto::Field::Varint(v)) => a.int = Some(v as i64),
+                        (4, proto::Field::Bytes(b)) => a.text = Some(text(b)),
+                        (7, proto::Field::Fixed) => a.floats += 1,
+                        (7, proto::Field::Bytes(packed)) => a.floats += packed.len() / 4,
                         (8, proto::Field::Varint(v)) => a.ints.push(v as i64),
                         (8, proto::Field::Bytes(packed)) => a
                             .ints
@@ -1508,6 +1838,107 @@ mod tests {
         }
         let err = inspect(&field(7, &graph)).unwrap_err();
         assert!(err.to_string().contains("nest more than"), "{err}");
+    }
+
+    fn head(transform: &str, normalized: bool, targets: usize) -> LinearHead {
+        LinearHead {
+            label: "label".into(),
+            probabilities: "probabilities".into(),
+            classes: vec!["a".into(), "b".into()],
+            targets,
+            transform: transform.into(),
+            normalized,
+        }
+    }
+
+    #[test]
+    fn argmax_rule_only_where_the_probabilities_order_the_scores() {
+        let labels = vec!["a".to_string(), "b".to_string()];
+        let rule = |t: &str, n: bool, k: usize| ArgmaxRule::for_head(&head(t, n, k), &labels);
+        assert_eq!(rule("NONE", false, 2), Some(ArgmaxRule::First));
+        assert_eq!(rule("NONE", true, 2), Some(ArgmaxRule::Clear { margin: 0.0 }));
+        for t in ["LOGISTIC", "SOFTMAX"] {
+            assert_eq!(
+                rule(t, true, 2),
+                Some(ArgmaxRule::Clear {
+                    margin: ARGMAX_MARGIN
+                })
+            );
+        }
+        // Not increasing, or not the label's scores: the graph's labels.
+        assert_eq!(rule("SOFTMAX_ZERO", false, 2), None);
+        assert_eq!(rule("PROBIT", false, 2), None);
+        // One score for two classes: ONNX Runtime labels by its sign, not by [1 - s, s].
+        assert_eq!(rule("LOGISTIC", false, 1), None);
+        // Classes other than the model's, in another order, or renamed.
+        let swapped = vec!["b".to_string(), "a".to_string()];
+        assert_eq!(
+            ArgmaxRule::for_head(&head("SOFTMAX", false, 2), &swapped),
+            None
+        );
+    }
+
+    #[test]
+    fn argmax_rule_asks_the_graph_about_ties_and_near_ties() {
+        let clear = ArgmaxRule::Clear {
+            margin: ARGMAX_MARGIN,
+        };
+        assert_eq!(clear.class(&[0.2, 0.7, 0.1]), Some(1));
+        assert_eq!(clear.class(&[0.9, 0.05, 0.05]), Some(0));
+        // 0.5 against 0.5, an exact tie, a gap under the margin: asked.
+        assert_eq!(clear.class(&[0.5, 0.5]), None);
+        assert_eq!(clear.class(&[0.4, 0.4, 0.2]), None);
+        assert_eq!(clear.class(&[0.3333334, 0.3333333, 0.3333333]), None);
+        // NaN anywhere: asked.
+        assert_eq!(clear.class(&[f32::NAN, 0.5]), None);
+        assert_eq!(clear.class(&[0.9, f32::NAN]), None);
+        assert_eq!(clear.class(&[]), None);
+        // Margin 0 (a normalizer over raw scores): any strict gap decides.
+        let strict = ArgmaxRule::Clear { margin: 0.0 };
+        assert_eq!(strict.class(&[-1.0, -0.9999999]), Some(1));
+        assert_eq!(strict.class(&[2.0, 2.0]), None);
+        // The raw scores: ONNX Runtime's own scan, first of equals, NaN as it treats it.
+        assert_eq!(ArgmaxRule::First.class(&[2.0, 2.0, 1.0]), Some(0));
+        assert_eq!(ArgmaxRule::First.class(&[1.0, 3.0, 3.0]), Some(1));
+        assert_eq!(ArgmaxRule::First.class(&[f32::NAN, 3.0]), Some(0));
+        assert_eq!(ArgmaxRule::First.class(&[1.0, f32::NAN, 0.5]), Some(0));
+    }
+
+    #[test]
+    fn reads_a_linear_classifier_and_its_normalizer() {
+        let attr = |name: &[u8], value: Vec<u8>| {
+            let mut a = field(1, name);
+            a.extend(value);
+            field(5, &a)
+        };
+        let mut lc = field(1, b"X");
+        lc.extend(field(2, b"label"));
+        lc.extend(field(2, b"scores"));
+        lc.extend(field(4, b"LinearClassifier"));
+        let mut strings = field(9, b"x");
+        strings.extend(field(9, b"y"));
+        lc.extend(attr(b"classlabels_strings", strings));
+        // intercepts: 2 packed floats
+        lc.extend(attr(b"intercepts", field(7, &[0u8; 8])));
+        lc.extend(attr(b"post_transform", field(4, b"SOFTMAX")));
+        let mut norm = field(1, b"scores");
+        norm.extend(field(2, b"probabilities"));
+        norm.extend(field(4, b"Normalizer"));
+        norm.extend(attr(b"norm", field(4, b"L1")));
+        let mut graph = field(1, &lc);
+        graph.extend(field(1, &norm));
+        let info = inspect(&field(7, &graph)).ok().unwrap();
+        assert_eq!(
+            info.linear,
+            [LinearHead {
+                label: "label".into(),
+                probabilities: "probabilities".into(),
+                classes: vec!["x".into(), "y".into()],
+                targets: 2,
+                transform: "SOFTMAX".into(),
+                normalized: true,
+            }]
+        );
     }
 
     #[test]

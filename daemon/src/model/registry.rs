@@ -872,8 +872,9 @@ impl Registry {
         }
         let zeros = ndarray::Array2::<f64>::zeros((1, features.len()));
         let columns: Vec<usize> = (0..features.len()).collect();
-        let checked = predictor.score(&columns, Inputs::new(zeros.view(), &texts))?;
-        if let Some((_, reason)) = checked.refused.into_iter().next() {
+        let refused =
+            predictor.score_into(&columns, Inputs::new(zeros.view(), &texts), &mut Vec::new())?;
+        if let Some((_, reason)) = refused.into_iter().next() {
             return Err(ModelError::OnnxRun { reason });
         }
 
