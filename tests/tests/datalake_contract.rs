@@ -310,6 +310,44 @@ mod cases {
         }
     }
 
+    /// A write-back resumed from the event log mixes batches stored at
+    /// different times (and, after an alias moved, versions) in one write:
+    /// each row keeps its own, whatever bulk path the backend takes.
+    pub fn a_batch_mixing_versions_and_times_keeps_each_rows_own(backend: Backend) {
+        let t = TestLake::new(backend, "mixed");
+        results_table(&t);
+        let mut rows = result_rows(0..6, "x");
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.model_version = format!("iris@{}", 3 + i % 2);
+            r.scored_at = r
+                .scored_at
+                .checked_add(jiff::SignedDuration::from_secs(i as i64))
+                .unwrap();
+        }
+        let mut w = t
+            .lake
+            .begin_results("results", &ResultColumns::default(), DispatchId(5))
+            .unwrap();
+        w.write_batch(&rows).unwrap();
+        assert_eq!(w.commit().unwrap(), 6);
+        assert_eq!(stored(&t, 5), expected(&t, &rows));
+        let stamps: Vec<String> = read_all(
+            &t,
+            "SELECT scored_at, score FROM results WHERE dispatch_id = 5 ORDER BY row_key",
+            "scored_at",
+            &names(&["score"]),
+            100,
+        )
+        .into_iter()
+        .flat_map(|b| b.keys)
+        .collect();
+        let want: Vec<String> = (0..6).map(|i| format!("2026-11-23 02:00:0{i}")).collect();
+        assert_eq!(stamps.len(), 6);
+        for (got, want) in stamps.iter().zip(&want) {
+            assert!(got.starts_with(want.as_str()), "{got} should be {want}");
+        }
+    }
+
     pub fn rewriting_a_dispatch_replaces_its_rows(backend: Backend) {
         let t = TestLake::new(backend, "idem");
         results_table(&t);
@@ -585,6 +623,10 @@ macro_rules! contract {
             #[test]
             fn scored_at_reads_back_as_the_utc_time_written() {
                 cases::scored_at_reads_back_as_the_utc_time_written($backend)
+            }
+            #[test]
+            fn a_batch_mixing_versions_and_times_keeps_each_rows_own() {
+                cases::a_batch_mixing_versions_and_times_keeps_each_rows_own($backend)
             }
             #[test]
             fn rewriting_a_dispatch_replaces_its_rows() {

@@ -197,6 +197,27 @@ impl ResultSql {
         )
     }
 
+    /// PostgreSQL, a batch whose rows share one model version and one time
+    /// (a dispatch's batch does): the dispatch id, the version and the time
+    /// as single values, then the keys and predictions as array literals,
+    /// and a classifier's scores (a regressor's score is NULL) — the server
+    /// parses two or three arrays instead of five.
+    pub fn insert_unnest_shared(&self, values: bool) -> String {
+        let [d, k, p, s, v, t] = &self.columns;
+        let table = &self.table;
+        if values {
+            format!(
+                "INSERT INTO {table} ({d}, {v}, {t}, {k}, {p}, {s}) SELECT ?, ?, ?::timestamp, k, p, NULL FROM \
+                 unnest(?::text[], ?::float8[]) AS u(k, p)"
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} ({d}, {v}, {t}, {k}, {p}, {s}) SELECT ?, ?, ?::timestamp, k, p, s FROM \
+                 unnest(?::text[], ?::text[], ?::float8[]) AS u(k, p, s)"
+            )
+        }
+    }
+
     /// A results table with a primary key on dispatch id + row key, in
     /// types every backend the tests use accepts.
     pub fn create(&self) -> String {
@@ -324,6 +345,14 @@ mod tests {
             sql.insert_unnest(true)
                 .contains("unnest(?::text[], ?::float8[], ?::float8[], ?::text[]")
         );
+        // A batch sharing one version and time sends those once.
+        assert_eq!(
+            sql.insert_unnest_shared(false),
+            r#"INSERT INTO "scores" ("dispatch_id", "model_version", "scored_at", "row_key", "prediction", "score") SELECT ?, ?, ?::timestamp, k, p, s FROM unnest(?::text[], ?::text[], ?::float8[]) AS u(k, p, s)"#
+        );
+        assert!(sql.insert_unnest_shared(true).ends_with(
+            "SELECT ?, ?, ?::timestamp, k, p, NULL FROM unnest(?::text[], ?::float8[]) AS u(k, p)"
+        ));
         for other in ["MariaDB", "MySQL", "Microsoft SQL Server", ""] {
             assert_eq!(
                 Dialect::new(other, Some('"')).bulk_insert(),

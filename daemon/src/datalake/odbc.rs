@@ -623,29 +623,58 @@ impl OdbcWriter {
         Ok(())
     }
 
-    /// PostgreSQL: the batch as six array literals unnested server-side, in
-    /// one statement; the rows the server reports it inserted. A regressor's
-    /// predictions go as `float8[]`, its scores as NULLs.
+    /// PostgreSQL: the batch as array literals unnested server-side, in
+    /// one statement; the rows the server reports it inserted. A
+    /// regressor's predictions go as `float8[]`, its scores as NULLs. When
+    /// every row shares one model version and one time (a dispatch's batch
+    /// does), those go once, as single values.
     fn insert_unnest(&self, rows: &[ResultRow]) -> Result<Option<usize>, odbc_api::Error> {
         use odbc_api::IntoParameter;
-        let values = rows.first().is_some_and(|r| r.value.is_some());
+        let Some(first) = rows.first() else {
+            return Ok(Some(0));
+        };
+        let values = first.value.is_some();
         let keys = array_literal(rows.iter().map(|r| r.row_key.as_str()), true);
-        let (preds, scores) = if values {
-            (
-                array_literal(
-                    rows.iter().map(|r| float_text(r.value.unwrap_or(f64::NAN))),
-                    false,
-                ),
-                array_literal(rows.iter().map(|_| "NULL"), false),
+        let preds = if values {
+            array_literal(
+                rows.iter().map(|r| float_text(r.value.unwrap_or(f64::NAN))),
+                false,
             )
         } else {
-            (
-                array_literal(rows.iter().map(|r| r.prediction.as_str()), true),
-                array_literal(rows.iter().map(|r| float_text(r.score)), false),
-            )
+            array_literal(rows.iter().map(|r| r.prediction.as_str()), true)
         };
+        let scores =
+            (!values).then(|| array_literal(rows.iter().map(|r| float_text(r.score)), false));
+        let shared = rows
+            .iter()
+            .all(|r| r.scored_at == first.scored_at && r.model_version == first.model_version);
+        let mut stmt = self.conn.preallocate()?;
+        stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
+        let (keys, preds) = (
+            keys.as_str().into_parameter(),
+            preds.as_str().into_parameter(),
+        );
+        if shared {
+            let sql = self.sql.insert_unnest_shared(values);
+            let version = first.model_version.as_str().into_parameter();
+            let stamp = timestamp_text(first.scored_at);
+            let stamp = stamp.as_str().into_parameter();
+            match &scores {
+                Some(scores) => {
+                    let scores = scores.as_str().into_parameter();
+                    let params = (&self.dispatch_id, &version, &stamp, &keys, &preds, &scores);
+                    stmt.execute(&sql, params)?;
+                }
+                None => {
+                    let params = (&self.dispatch_id, &version, &stamp, &keys, &preds);
+                    stmt.execute(&sql, params)?;
+                }
+            }
+            return stmt.row_count();
+        }
+        let scores = scores.unwrap_or_else(|| array_literal(rows.iter().map(|_| "NULL"), false));
         let versions = array_literal(rows.iter().map(|r| r.model_version.as_str()), true);
-        // One formatting per distinct instant (a batch shares one).
+        // One formatting per distinct instant (rows of one stored batch share one).
         let mut last: Option<(jiff::Timestamp, std::rc::Rc<str>)> = None;
         let stamps = array_literal(
             rows.iter().map(|r| match &last {
@@ -659,9 +688,7 @@ impl OdbcWriter {
             true,
         );
         let sql = self.sql.insert_unnest(values);
-        let (keys, preds, scores, versions, stamps) = (
-            keys.as_str().into_parameter(),
-            preds.as_str().into_parameter(),
+        let (scores, versions, stamps) = (
             scores.as_str().into_parameter(),
             versions.as_str().into_parameter(),
             stamps.as_str().into_parameter(),
@@ -674,8 +701,6 @@ impl OdbcWriter {
             &versions,
             &stamps,
         );
-        let mut stmt = self.conn.preallocate()?;
-        stmt.set_query_timeout_sec(self.lake.query_timeout_secs())?;
         stmt.execute(&sql, params)?;
         stmt.row_count()
     }
