@@ -19,9 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use ort::session::{
-    HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue,
-};
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
 use ort::value::{Tensor, TensorElementType, ValueType};
 
 use super::ModelError;
@@ -952,14 +950,9 @@ impl OnnxPredictor {
         want_probabilities: bool,
     ) -> Result<Option<(usize, Vec<f32>)>, Failure> {
         match self.argmax {
-            Some(rule) => self.run_argmax(
-                rule,
-                columns,
-                rows,
-                selected,
-                outputs,
-                want_probabilities,
-            ),
+            Some(rule) => {
+                self.run_argmax(rule, columns, rows, selected, outputs, want_probabilities)
+            }
             None => self.run_labelled(columns, rows, selected, outputs, want_probabilities),
         }
     }
@@ -1856,7 +1849,10 @@ mod tests {
         let labels = vec!["a".to_string(), "b".to_string()];
         let rule = |t: &str, n: bool, k: usize| ArgmaxRule::for_head(&head(t, n, k), &labels);
         assert_eq!(rule("NONE", false, 2), Some(ArgmaxRule::First));
-        assert_eq!(rule("NONE", true, 2), Some(ArgmaxRule::Clear { margin: 0.0 }));
+        assert_eq!(
+            rule("NONE", true, 2),
+            Some(ArgmaxRule::Clear { margin: 0.0 })
+        );
         for t in ["LOGISTIC", "SOFTMAX"] {
             assert_eq!(
                 rule(t, true, 2),
