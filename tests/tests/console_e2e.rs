@@ -345,3 +345,73 @@ fn every_screen_at_160x48_without_colour() {
     tmux.wait_text("random_forest");
     wide_and_plain(&tmux, "catalog");
 }
+
+/// The processes whose command line holds every one of `parts`.
+fn processes_with(parts: &[&str]) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if parts.iter().all(|p| cmdline.contains(p)) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Alive and not a zombie (an orphan is not reaped here: PID 1 does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// The SSH session running `mldctl demo` goes away: the terminal hangs up
+/// (SIGHUP to its processes) and writing to it fails. The console ends and
+/// `mldctl demo` stops the daemon it started, instead of dying on the dead
+/// terminal and leaving the daemon running.
+#[test]
+fn a_hung_up_demo_stops_the_daemon_it_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let command = format!(
+        "env HOME={home} XDG_STATE_HOME={home}/state {mldctl} demo --dir {demo}",
+        home = dir.path().display(),
+        mldctl = bin("mldctl").display(),
+        demo = demo.display(),
+    );
+    let tmux = Tmux::start("hangup", 80, 24, &command);
+    tmux.wait_text("1 Monitor");
+    let config = demo.join("config/mld.toml");
+    let config = config.to_str().unwrap();
+    let daemons = processes_with(&["--init-demo", config]);
+    assert_eq!(daemons.len(), 1, "one demo daemon: {daemons:?}");
+    let daemon = daemons[0];
+    assert!(alive(daemon));
+
+    // The terminal goes away under the console (an SSH session dropping).
+    let out = tmux.run(&["kill-server"]);
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while alive(daemon) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(demo.join("state/mld.log")).unwrap_or_default();
+    assert!(
+        !alive(daemon),
+        "the demo daemon {daemon} still runs after its terminal hung up; its log:\n{log}"
+    );
+    assert!(
+        log.contains("SIGTERM: shutting down"),
+        "the daemon was stopped gracefully (SIGTERM), not killed; its log:\n{log}"
+    );
+}

@@ -39,7 +39,9 @@ pub async fn run(socket: PathBuf, dispatch_window: SignedDuration) -> anyhow::Re
     loop {
         if app.dirty {
             let now = Zoned::now().with_time_zone(tz.clone());
-            guard.terminal.draw(|frame| ui::render(frame, &app, &now))?;
+            guard
+                .terminal()
+                .draw(|frame| ui::render(frame, &app, &now))?;
             app.dirty = false;
             drawn.frames += 1;
         }

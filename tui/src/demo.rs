@@ -12,6 +12,7 @@ use crate::client::Client;
 use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -53,7 +54,8 @@ pub async fn run(dir: Option<PathBuf>) -> anyhow::Result<()> {
 
     let mld = find_mld()?;
     let log_path = dir.join("state/mld.log");
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "starting {} --config {} (log: {})",
         mld.display(),
         config_path.display(),
