@@ -343,7 +343,7 @@ pub fn resume(
 ) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE dispatches SET status = 'running', failed_step = NULL, error = NULL, finished_at = NULL,
-         rows_inserted = 0 WHERE id = ?1",
+         rows_inserted = 0, predictions_pruned = 0 WHERE id = ?1",
         [id.0],
     )?;
     event(tx, id, Step::Resumed, None, Some(why), at)
@@ -806,6 +806,42 @@ mod tests {
             })
             .unwrap();
         assert_eq!(marked, vec![old.0]);
+    }
+
+    #[test]
+    fn a_dispatch_resumed_after_pruning_is_pruned_again_once_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::open(&dir.path().join("events.db")).unwrap();
+        let [old, _, _] = three_dispatches(&log, 3);
+        let before = jiff::Timestamp::now()
+            .checked_sub(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        let prune = || {
+            log.write_blocking(move |tx| prune_predictions(tx, before, 100))
+                .unwrap()
+        };
+        assert_eq!(prune(), 3);
+        // Retried (a sharded dispatch re-runs shards and stores again), it
+        // ends again with new predictions: retention takes those too.
+        let long_ago: jiff::Timestamp = "2026-01-03T00:00:00Z".parse().unwrap();
+        log.write_blocking(move |tx| {
+            resume(tx, old, "retry", long_ago)?;
+            let keys: Vec<String> = (0..2).map(|i| format!("again{i}")).collect();
+            let outcomes = Outcomes::Classes {
+                labels: vec![Arc::from("b"); 2],
+                scores: vec![0.5; 2],
+            };
+            store_batch(tx, old, &keys, &outcomes, &[], long_ago)?;
+            let status = DispatchStatus::Succeeded;
+            finish(tx, old, status, None, None, &Counts::default(), long_ago)
+        })
+        .unwrap();
+        assert_eq!(prune(), 2);
+        assert_eq!(
+            log.read_blocking(move |c| count_predictions(c, old, None))
+                .unwrap(),
+            0
+        );
     }
 
     #[test]
