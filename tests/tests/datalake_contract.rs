@@ -69,6 +69,17 @@ fn stored(t: &TestLake, dispatch: i64) -> Vec<(String, String, f64)> {
     rows
 }
 
+/// The `scored_at` text of one dispatch's rows, in row-key order.
+fn stamps(t: &TestLake, dispatch: i64) -> Vec<String> {
+    let q = format!(
+        "SELECT scored_at, score FROM results WHERE dispatch_id = {dispatch} ORDER BY row_key"
+    );
+    read_all(t, &q, "scored_at", &names(&["score"]), 100)
+        .into_iter()
+        .flat_map(|b| b.keys)
+        .collect()
+}
+
 fn expected(t: &TestLake, rows: &[ResultRow]) -> Vec<(String, String, f64)> {
     let mut v: Vec<_> = rows
         .iter()
@@ -293,16 +304,7 @@ mod cases {
         t.lake
             .write_results("results", &ResultColumns::default(), DispatchId(3), &rows)
             .unwrap();
-        let stamps: Vec<String> = read_all(
-            &t,
-            "SELECT scored_at, score FROM results WHERE dispatch_id = 3",
-            "scored_at",
-            &names(&["score"]),
-            100,
-        )
-        .into_iter()
-        .flat_map(|b| b.keys)
-        .collect();
+        let stamps = stamps(&t, 3);
         assert_eq!(stamps.len(), 10);
         // To the second: the fraction kept depends on the column's precision.
         for s in &stamps {
@@ -331,16 +333,7 @@ mod cases {
         w.write_batch(&rows).unwrap();
         assert_eq!(w.commit().unwrap(), 6);
         assert_eq!(stored(&t, 5), expected(&t, &rows));
-        let stamps: Vec<String> = read_all(
-            &t,
-            "SELECT scored_at, score FROM results WHERE dispatch_id = 5 ORDER BY row_key",
-            "scored_at",
-            &names(&["score"]),
-            100,
-        )
-        .into_iter()
-        .flat_map(|b| b.keys)
-        .collect();
+        let stamps = stamps(&t, 5);
         let want: Vec<String> = (0..6).map(|i| format!("2026-11-23 02:00:0{i}")).collect();
         assert_eq!(stamps.len(), 6);
         for (got, want) in stamps.iter().zip(&want) {

@@ -726,6 +726,11 @@ mod tests {
         }
     }
 
+    fn predictions_left(log: &EventLog, id: DispatchId) -> u64 {
+        log.read_blocking(move |c| count_predictions(c, id, None))
+            .unwrap()
+    }
+
     /// Three dispatches, each with `n` predictions: one finished long ago,
     /// one finished just now, one still running since long ago.
     fn three_dispatches(log: &EventLog, n: usize) -> [DispatchId; 3] {
@@ -777,10 +782,7 @@ mod tests {
             }
         }
         assert_eq!(chunks, vec![2, 2, 1]);
-        let left = |id| {
-            log.read_blocking(move |c| count_predictions(c, id, None))
-                .unwrap()
-        };
+        let left = |id| predictions_left(&log, id);
         assert_eq!(left(old), 0, "the old dispatch's predictions went");
         assert_eq!(
             left(recent),
@@ -837,11 +839,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(prune(), 2);
-        assert_eq!(
-            log.read_blocking(move |c| count_predictions(c, old, None))
-                .unwrap(),
-            0
-        );
+        assert_eq!(predictions_left(&log, old), 0);
     }
 
     #[test]
@@ -868,10 +866,7 @@ mod tests {
         assert_eq!(prune(), 4);
         assert_eq!(prune(), 2);
         assert_eq!(prune(), 0);
-        let left = |id| {
-            log.read_blocking(move |c| count_predictions(c, id, None))
-                .unwrap()
-        };
+        let left = |id| predictions_left(&log, id);
         assert_eq!((left(a), left(b), left(running)), (0, 0, 3));
     }
     #[test]
